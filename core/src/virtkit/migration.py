@@ -1,0 +1,102 @@
+"""Migration across two connections, through libvirt's phases.
+
+begin (source) -> prepare (destination) -> perform (source) -> finish (destination) ->
+confirm (source). A failure in any phase rolls both sides back: the destination's finish and
+the source's confirm run with ``cancelled=True``, and the error names the phase and side.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from virtkit.constants import DomainMigrateFlags
+from virtkit.errors import InvalidArgumentError, OperationFailedError, VirtError
+from virtkit.records import MigrationOffer, MigrationTarget, ProgressCallback
+
+if TYPE_CHECKING:
+    from virtkit.connection import Connection
+    from virtkit.domain import Domain
+
+
+class MigrationError(VirtError):
+    """A migration phase failed; ``phase`` and ``side`` say where. Keeps the cause's code."""
+
+    def __init__(self, phase: str, side: str, cause: VirtError) -> None:
+        super().__init__(
+            f"migration failed in phase '{phase}' on the {side}: {cause.message}",
+            code=cause.code,
+            domain=cause.domain,
+        )
+        self.phase = phase
+        self.side = side
+        self.cause = cause
+
+
+def _phase(phase: str, side: str, call: Any, **kwargs: Any) -> Any:
+    try:
+        return call(**kwargs)
+    except VirtError as exc:
+        raise MigrationError(phase, side, exc) from exc
+
+
+def _rollback(src: Domain, dest: Connection, name: str, flags: int, params: dict[str, Any]) -> None:
+    """Best effort: both sides clean up; their own errors must not hide the first one."""
+    for call in (
+        lambda: dest._call(
+            "virtkit_migrate_finish", change=True, name=name, cookie=b"", flags=flags,
+            params=params, cancelled=True,
+        ),
+        lambda: src._call(
+            "virtkit_migrate_confirm", change=True, cookie=b"", flags=flags, params=params,
+            cancelled=True,
+        ),
+    ):
+        try:
+            call()
+        except VirtError:
+            pass
+
+
+def migrate(
+    src: Domain,
+    dest: Connection,
+    flags: DomainMigrateFlags,
+    params: dict[str, Any],
+    progress: ProgressCallback | None,
+) -> Domain:
+    """Run the five phases; return the domain on the destination."""
+    if dest is src.connect():
+        raise InvalidArgumentError("cannot migrate a domain to the connection it is on")
+    if flags & DomainMigrateFlags.OFFLINE and flags & DomainMigrateFlags.LIVE:
+        raise InvalidArgumentError("migration flags 'offline' and 'live' are mutually exclusive")
+    name = src.name()
+    offer: MigrationOffer = _phase(
+        "begin", "source", src._call, hook="virtkit_migrate_begin", change=True,
+        flags=flags, params=params,
+    )
+    target: MigrationTarget = _phase(
+        "prepare", "destination", dest._call, hook="virtkit_migrate_prepare", change=True,
+        offer=offer, flags=flags, params=params,
+    )
+    try:
+        cookie: bytes = _phase(
+            "perform", "source", src._call, hook="virtkit_migrate_perform", change=True,
+            target=target, flags=flags, params=params, progress=progress,
+        )
+        record = _phase(
+            "finish", "destination", dest._call, hook="virtkit_migrate_finish", change=True,
+            name=name, cookie=cookie, flags=flags, params=params, cancelled=False,
+        )
+        if record is None:
+            raise MigrationError(
+                "finish", "destination",
+                OperationFailedError(f"the destination did not take domain '{name}'"),
+            )
+    except MigrationError:
+        _rollback(src, dest, name, flags, params)
+        raise
+    _phase(
+        "confirm", "source", src._call, hook="virtkit_migrate_confirm", change=True,
+        cookie=cookie, flags=flags, params=params, cancelled=False,
+    )
+    return dest._domain(record)

@@ -1,0 +1,170 @@
+"""Finding and loading plugins: one driver per connection by URI scheme, plus extensions.
+
+Drivers are entry points of group ``virtkit.drivers`` named after the scheme they serve;
+only the one named by the URI is imported (stevedore's ``DriverManager``). Extensions are
+entry points of group ``virtkit.plugins``. Operators choose with two environment variables
+(comma-separated entry-point names, applied to both groups):
+
+- ``VIRTKIT_LOAD_PLUGINS``: load only these (an empty value loads no extension);
+- ``VIRTKIT_DISABLE_PLUGINS``: never load these.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import attrs
+import pluggy
+
+from virtkit import hookspecs
+from virtkit.errors import NoConnectError, VirtError
+
+DRIVER_GROUP = "virtkit.drivers"
+EXTENSION_GROUP = "virtkit.plugins"
+
+DISTRIBUTION_FOR_SCHEME = {
+    "test": "virtkit",
+    "qemu": "virtkit-qemu",
+    "kvm": "virtkit-qemu",
+    "lxc": "virtkit-lxc",
+    "xen": "virtkit-xen",
+    "esx": "virtkit-esx",
+    "gsx": "virtkit-esx",
+    "vpx": "virtkit-esx",
+    "hyperv": "virtkit-hyperv",
+    "vbox": "virtkit-vbox",
+}
+"""Which distribution provides the drivers shipped from this repository."""
+
+OPERATION_HOOK_PREFIXES = ("virtkit_connect_", "virtkit_domain_", "virtkit_snapshot_", "virtkit_migrate_")
+EXTENSION_ONLY_HOOKS = frozenset({"virtkit_domain_hook"})
+
+
+def _names_from_env(var: str) -> set[str] | None:
+    value = os.environ.get(var)
+    if value is None:
+        return None
+    return {name.strip() for name in value.split(",") if name.strip()}
+
+
+def is_allowed(name: str) -> bool:
+    """Whether ``VIRTKIT_LOAD_PLUGINS`` / ``VIRTKIT_DISABLE_PLUGINS`` let plugin ``name`` load."""
+    allowed = _names_from_env("VIRTKIT_LOAD_PLUGINS")
+    disabled = _names_from_env("VIRTKIT_DISABLE_PLUGINS") or set()
+    return name not in disabled and (allowed is None or name in allowed)
+
+
+def entry_points(group: str) -> list[importlib.metadata.EntryPoint]:
+    """The installed entry points of ``group`` that the environment allows."""
+    return [ep for ep in importlib.metadata.entry_points(group=group) if is_allowed(ep.name)]
+
+
+def missing_driver_message(driver: str) -> str:
+    dist = DISTRIBUTION_FOR_SCHEME.get(driver, f"virtkit-{driver}")
+    return (
+        f"no virtkit driver is installed for URI scheme '{driver}': "
+        f"install the distribution that provides it (pip install {dist})"
+    )
+
+
+def _refuse_conflict(namespace: str, name: str, candidates: list[Any]) -> Any:
+    sources = ", ".join(sorted(str(ext.entry_point.value) for ext in candidates))
+    raise NoConnectError(
+        f"several plugins claim URI scheme '{name}' ({sources}): uninstall all but one"
+    )
+
+
+def load_driver_class(driver: str) -> type[Any]:
+    """Import and return the driver class for scheme ``driver``, and nothing else."""
+    from stevedore import DriverManager
+    from stevedore.exception import NoMatches
+
+    if not is_allowed(driver):
+        raise NoConnectError(
+            f"the driver for URI scheme '{driver}' is disabled by VIRTKIT_LOAD_PLUGINS or "
+            "VIRTKIT_DISABLE_PLUGINS"
+        )
+    try:
+        manager = DriverManager(
+            DRIVER_GROUP,
+            driver,
+            on_missing_entrypoints_callback=None,
+            conflict_resolver=_refuse_conflict,
+        )
+    except NoMatches:
+        raise NoConnectError(missing_driver_message(driver)) from None
+    except VirtError:
+        raise
+    except Exception as exc:  # an installed plugin that fails to import
+        raise NoConnectError(f"the driver for URI scheme '{driver}' failed to load: {exc}") from exc
+    cls: type[Any] = manager.driver
+    return cls
+
+
+def load_extensions() -> Iterator[tuple[str, Any]]:
+    """Import every allowed extension plugin; yield ``(name, plugin object)``."""
+    for ep in entry_points(EXTENSION_GROUP):
+        try:
+            yield ep.name, ep.load()
+        except Exception as exc:
+            raise VirtError(f"extension plugin '{ep.name}' ({ep.value}) failed to load: {exc}") from exc
+
+
+def new_plugin_manager() -> pluggy.PluginManager:
+    """A plugin manager holding only virtkit's hook specifications."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def implemented_hooks(plugin: object) -> set[str]:
+    """Names of the hooks a plugin object or class implements (read from the hookimpl marks)."""
+    marker = f"{hookspecs.PROJECT}_impl"
+    hooks = set()
+    for attr in dir(plugin):
+        if attr.startswith("virtkit_") and hasattr(getattr(plugin, attr, None), marker):
+            hooks.add(attr)
+    return hooks
+
+
+def operation_hooks() -> list[str]:
+    """Every driver operation in the contract, in specification order."""
+    names = [n for n in vars(hookspecs) if n.startswith(OPERATION_HOOK_PREFIXES)]
+    return [n for n in names if n not in EXTENSION_ONLY_HOOKS]
+
+
+@attrs.frozen(kw_only=True)
+class PluginSummary:
+    """One installed plugin as ``virtkit plugins`` lists it."""
+
+    kind: str  # "driver" or "extension"
+    name: str
+    distribution: str
+    version: str
+    target: str
+    hooks: tuple[str, ...]
+    error: str | None = None
+
+
+def installed_plugins() -> Iterable[PluginSummary]:
+    """Every allowed driver and extension, imported to read the hooks each implements."""
+    for kind, group in (("driver", DRIVER_GROUP), ("extension", EXTENSION_GROUP)):
+        for ep in sorted(entry_points(group), key=lambda e: e.name):
+            dist = ep.dist.metadata["Name"] if ep.dist else "?"
+            version = ep.dist.version if ep.dist else "?"
+            try:
+                hooks, error = tuple(sorted(implemented_hooks(ep.load()))), None
+            except Exception as exc:
+                hooks, error = (), str(exc)
+            yield PluginSummary(
+                kind=kind,
+                name=ep.name,
+                distribution=dist,
+                version=version,
+                target=ep.value,
+                hooks=hooks,
+                error=error,
+            )
