@@ -1,0 +1,356 @@
+"""virtkit's test driver against libvirt 9.0's test driver (through libvirt-python), same work.
+
+Run: ``.venv/bin/python bench/bench_core.py [--repeats N] [--cold-runs N] [--profile]``
+
+Each repeat opens ``test:///default`` on both sides (alternating which goes first) and times:
+define 1000 domains, lookup by name x10000, list all with 1000 defined (x20 calls), XML dump
+x1000, then on one running domain snapshot create, revert and delete x200 each. The table gives
+the median of each, and virtkit's throughput relative to libvirt's (target: at least 0.5).
+Cold start compares ``virtkit -c test:///default list --all`` with ``virsh`` (target: at most
+6x). ``--profile`` runs virtkit's workload once more under cProfile and prints the hot spots.
+Exit status 0 when every target is met, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import shutil
+import subprocess
+import sys
+import sysconfig
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from harness import BenchError, Row, T, format_table, median_ms, require_libvirt, timed
+
+URI = "test:///default"
+DOMAINS = 1000
+LOOKUPS = 10_000
+LIST_CALLS = 20
+SNAPSHOTS = 200
+UUID_NAMESPACE = uuid.UUID("5d0f3c1e-8a57-4c8e-9b0a-6f1d2f9b8e10")
+
+DOMAIN_XML = """\
+<domain type='kvm'>
+  <name>{name}</name>
+  <uuid>{uuid}</uuid>
+  <memory unit='KiB'>131072</memory>
+  <currentMemory unit='KiB'>131072</currentMemory>
+  <vcpu placement='static'>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <boot dev='hd'/>
+  </os>
+  <features>
+    <acpi/>
+    <apic/>
+  </features>
+  <clock offset='utc'/>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='/var/lib/libvirt/images/{name}.qcow2'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <interface type='network'>
+      <mac address='52:54:00:{mac}'/>
+      <source network='default'/>
+      <model type='virtio'/>
+    </interface>
+    <serial type='pty'>
+      <target port='0'/>
+    </serial>
+    <console type='pty'>
+      <target type='serial' port='0'/>
+    </console>
+  </devices>
+</domain>
+"""
+
+SNAPSHOT_XML = (
+    "<domainsnapshot><name>{name}</name><description>bench</description></domainsnapshot>"
+)
+
+
+def domain_name(i: int) -> str:
+    return f"bench-{i:04d}"
+
+
+def domain_xml(i: int) -> str:
+    name = domain_name(i)
+    mac = ":".join(f"{b:02x}" for b in (i >> 16 & 0xFF, i >> 8 & 0xFF, i & 0xFF))
+    return DOMAIN_XML.format(name=name, uuid=uuid.uuid5(UUID_NAMESPACE, name), mac=mac)
+
+
+class Backend(Protocol):
+    """One side of the comparison, reduced to the calls the workload makes."""
+
+    label: str
+
+    def open(self) -> Any: ...
+    def close(self, conn: Any) -> None: ...
+    def define(self, conn: Any, xml: str) -> Any: ...
+    def lookup(self, conn: Any, name: str) -> Any: ...
+    def list_all(self, conn: Any) -> list[Any]: ...
+    def xml_dump(self, dom: Any) -> str: ...
+    def start(self, dom: Any) -> None: ...
+    def snapshot_create(self, dom: Any, xml: str) -> Any: ...
+    def revert(self, dom: Any, snap: Any) -> object: ...
+    def snapshot_delete(self, snap: Any) -> object: ...
+
+
+class LibvirtBackend:
+    """libvirt-python's camelCase API on libvirt's own test driver."""
+
+    label = "libvirt"
+
+    def __init__(self) -> None:
+        self.libvirt = require_libvirt()
+
+    def open(self) -> Any:
+        return self.libvirt.open(URI)
+
+    def close(self, conn: Any) -> None:
+        conn.close()
+
+    def define(self, conn: Any, xml: str) -> Any:
+        return conn.defineXML(xml)
+
+    def lookup(self, conn: Any, name: str) -> Any:
+        return conn.lookupByName(name)
+
+    def list_all(self, conn: Any) -> list[Any]:
+        return list(conn.listAllDomains(0))
+
+    def xml_dump(self, dom: Any) -> str:
+        return str(dom.XMLDesc(0))
+
+    def start(self, dom: Any) -> None:
+        dom.create()
+
+    def snapshot_create(self, dom: Any, xml: str) -> Any:
+        return dom.snapshotCreateXML(xml, 0)
+
+    def revert(self, dom: Any, snap: Any) -> None:
+        dom.revertToSnapshot(snap, 0)
+
+    def snapshot_delete(self, snap: Any) -> None:
+        snap.delete(0)
+
+
+class VirtkitBackend:
+    """virtkit's public API on its test driver."""
+
+    label = "virtkit"
+
+    def __init__(self) -> None:
+        import virtkit
+
+        self.virtkit = virtkit
+
+    def open(self) -> Any:
+        return self.virtkit.open(URI)
+
+    def close(self, conn: Any) -> None:
+        conn.close()
+
+    def define(self, conn: Any, xml: str) -> Any:
+        return conn.define_xml(xml)
+
+    def lookup(self, conn: Any, name: str) -> Any:
+        return conn.lookup_by_name(name)
+
+    def list_all(self, conn: Any) -> list[Any]:
+        return list(conn.list_all_domains())
+
+    def xml_dump(self, dom: Any) -> str:
+        return str(dom.xml_desc())
+
+    def start(self, dom: Any) -> None:
+        dom.create()
+
+    def snapshot_create(self, dom: Any, xml: str) -> Any:
+        return dom.snapshot_create_xml(xml)
+
+    def revert(self, dom: Any, snap: Any) -> None:
+        dom.revert_to_snapshot(snap)
+
+    def snapshot_delete(self, snap: Any) -> None:
+        snap.delete()
+
+
+OPERATIONS = (
+    f"define x{DOMAINS}",
+    f"lookup by name x{LOOKUPS}",
+    f"list all ({DOMAINS} defined) x{LIST_CALLS}",
+    f"XML dump x{DOMAINS}",
+    f"snapshot create x{SNAPSHOTS}",
+    f"snapshot revert x{SNAPSHOTS}",
+    f"snapshot delete x{SNAPSHOTS}",
+)
+
+
+def check(condition: bool, backend: Backend, what: str) -> None:
+    if not condition:
+        raise BenchError(f"{backend.label}: {what}")
+
+
+def run_workload(backend: Backend) -> dict[str, float]:
+    """One pass of the whole workload on a fresh connection; seconds per operation."""
+    xmls = [domain_xml(i) for i in range(DOMAINS)]
+    names = [domain_name(i) for i in range(DOMAINS)]
+    snapshot_xmls = [SNAPSHOT_XML.format(name=f"snap-{i:03d}") for i in range(SNAPSHOTS)]
+    conn = backend.open()
+    try:
+        before = len(backend.list_all(conn))
+        check(before == 1, backend, f"{URI} should start with 1 domain, it has {before}")
+        ops = iter(OPERATIONS)
+        times: dict[str, float] = {}
+
+        def clock(work: Callable[[], T]) -> T:
+            times[next(ops)], result = timed(work)
+            return result
+
+        clock(lambda: [backend.define(conn, x) for x in xmls])
+        clock(lambda: [backend.lookup(conn, names[i % DOMAINS]) for i in range(LOOKUPS)])
+        listed = clock(lambda: [backend.list_all(conn) for _ in range(LIST_CALLS)])
+        count = len(listed[-1])
+        check(count == DOMAINS + 1, backend, f"listed {count} domains, not {DOMAINS + 1}")
+        doms = [backend.lookup(conn, n) for n in names]
+        dumps = clock(lambda: [backend.xml_dump(d) for d in doms])
+        check(f"<name>{names[-1]}</name>" in dumps[-1], backend, "XML dump lacks the domain's name")
+
+        dom = doms[0]
+        backend.start(dom)
+        snaps = clock(lambda: [backend.snapshot_create(dom, x) for x in snapshot_xmls])
+        clock(lambda: [backend.revert(dom, s) for s in snaps])
+        clock(lambda: [backend.snapshot_delete(s) for s in reversed(snaps)])
+        return times
+    finally:
+        backend.close(conn)
+
+
+def virtkit_command() -> list[str]:
+    script = Path(sysconfig.get_path("scripts")) / "virtkit"
+    if not script.exists():
+        raise BenchError(f"the virtkit command is not installed ({script}); run scripts/setup.sh")
+    return [str(script)]
+
+
+def virsh_command() -> list[str]:
+    virsh = shutil.which("virsh")
+    if virsh is None:
+        raise BenchError("virsh is not installed; run scripts/setup-libvirt.sh")
+    return [virsh]
+
+
+def cold_start_ms(command: Callable[[], list[str]], runs: int) -> float | None:
+    """Median milliseconds of ``COMMAND -c test:///default list --all`` in a new process,
+    after one run that only warms the page cache; ``None`` (and why, on stderr) if it fails."""
+    try:
+        argv = [*command(), "-c", URI, "list", "--all"]
+        samples = []
+        for run in range(runs + 1):
+            seconds, out = timed(lambda: subprocess.run(argv, capture_output=True, text=True))
+            if out.returncode != 0 or "test" not in out.stdout or "running" not in out.stdout:
+                raise BenchError(
+                    f"{' '.join(argv)} failed (exit {out.returncode}) or did not list the running "
+                    f"'test' domain:\n{out.stdout}{out.stderr}"
+                )
+            if run:
+                samples.append(seconds)
+    except BenchError as exc:
+        print(f"cold start cannot be measured: {exc}", file=sys.stderr)
+        return None
+    return median_ms(samples)
+
+
+def measure(backends: list[Backend], repeats: int) -> dict[str, dict[str, list[float]]]:
+    samples: dict[str, dict[str, list[float]]] = {
+        b.label: {op: [] for op in OPERATIONS} for b in backends
+    }
+    for n in range(repeats):
+        order = backends if n % 2 == 0 else backends[::-1]
+        for backend in order:
+            for op, seconds in run_workload(backend).items():
+                samples[backend.label][op].append(seconds)
+        print(f"repeat {n + 1}/{repeats} done", file=sys.stderr)
+    return samples
+
+
+def profile(backend: Backend, top: int = 25) -> None:
+    """Run the workload once under cProfile and print where the time goes."""
+    profiler = cProfile.Profile()
+    profiler.runcall(run_workload, backend)
+    stats = pstats.Stats(profiler, stream=sys.stdout).strip_dirs()
+    print(f"\n== cProfile of {backend.label}'s workload, by cumulative time ==")
+    stats.sort_stats("cumulative").print_stats(top)
+    print("== by own time ==")
+    stats.sort_stats("tottime").print_stats(top)
+
+
+def virtkit_backend() -> tuple[VirtkitBackend | None, str | None]:
+    """virtkit's side, or the reason it cannot run here."""
+    try:
+        backend = VirtkitBackend()
+        backend.close(backend.open())
+    except Exception as exc:  # report any failure to open: the table says what is missing
+        return None, f"{type(exc).__name__}: {exc}"
+    return backend, None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repeats", type=int, default=5, help="workload repeats (default 5)")
+    parser.add_argument("--cold-runs", type=int, default=20, help="cold start runs (default 20)")
+    parser.add_argument("--profile", action="store_true", help="profile virtkit's workload")
+    args = parser.parse_args(argv)
+
+    backends: list[Backend] = [LibvirtBackend()]
+    candidate, missing = virtkit_backend()
+    if candidate is None:
+        print(f"virtkit's {URI} cannot be measured: {missing}", file=sys.stderr)
+    else:
+        backends.append(candidate)
+    samples = measure(backends, args.repeats)
+
+    rows = [
+        Row(
+            operation=op,
+            reference=median_ms(samples["libvirt"][op]),
+            candidate=median_ms(samples["virtkit"][op]) if candidate else None,
+            target=0.5,
+        )
+        for op in OPERATIONS
+    ]
+    rows.append(
+        Row(
+            operation="cold start: list --all (CLI)",
+            reference=cold_start_ms(virsh_command, args.cold_runs),
+            candidate=cold_start_ms(virtkit_command, args.cold_runs),
+            target=6.0,
+            higher_is_better=False,
+        )
+    )
+    print(
+        f"\nmedians of {args.repeats} repeats; ratio = virtkit throughput / libvirt throughput "
+        f"(cold start: virtkit time / virsh time, medians of {args.cold_runs} runs)"
+    )
+    print(format_table(rows, "libvirt", "virtkit", "ratio"))
+    if args.profile and candidate is not None:
+        profile(candidate)
+    return 0 if all(row.verdict == "pass" for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
