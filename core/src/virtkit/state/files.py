@@ -1,0 +1,43 @@
+"""Durable file-system primitives: write and fsync a new file, fsync a folder, report failures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from virtkit.errors import HostSystemError
+
+FOLDER_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def write_new_file(path: Path, data: bytes) -> None:
+    """Create ``path`` (it must not exist), write ``data`` and fsync it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_folder(path: Path) -> None:
+    """Make renames and unlinks in ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_folders(path: Path) -> None:
+    """``mkdir -p`` with mode 0700 for the folders created."""
+    os.makedirs(path, mode=FOLDER_MODE, exist_ok=True)
+
+
+def system_error(action: str, exc: OSError) -> HostSystemError:
+    """An :class:`HostSystemError` saying what failed, on which file, and why."""
+    where = f" {exc.filename}" if exc.filename else ""
+    return HostSystemError(f"cannot {action}{where}: {exc.strerror or exc}")

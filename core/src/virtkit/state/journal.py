@@ -1,0 +1,183 @@
+"""Committing a batch of changes to a state folder so that it is applied entirely or not at all.
+
+Layout inside the folder (names starting with a dot are reserved for the store):
+
+- ``.staging/``: new file contents, written and fsynced before anything visible changes;
+- ``.journal``: the plan of a batch of more than one change, written atomically (the commit
+  point); while it exists the batch is being applied;
+- ``.trash/``: folders removed by a batch, renamed here and deleted once the batch is done.
+
+A crash before the journal exists leaves the old state (staged files are garbage); a crash after
+it is rolled forward by :func:`recover`, which the store runs whenever it takes its lock. Every
+step of :func:`apply` can be repeated, so a crash during recovery is recovered again. Each file
+is replaced by ``rename(2)``, so on its own it is always either wholly old or wholly new.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import attrs
+
+from virtkit.errors import HostSystemError
+from virtkit.state.files import fsync_folder, make_folders, system_error, write_new_file
+
+JOURNAL = ".journal"
+STAGING = ".staging"
+TRASH = ".trash"
+
+
+@attrs.frozen(kw_only=True)
+class Plan:
+    """What a batch changes, applied in this order: folders removed, files removed, files
+    written. The batch is normalised so that no two steps touch the same path."""
+
+    trees: tuple[tuple[str, str], ...] = ()
+    """(relative path, name in ``.trash``) of each folder removed."""
+    removes: tuple[str, ...] = ()
+    """relative paths of the files removed."""
+    writes: tuple[tuple[str, str], ...] = ()
+    """(relative path, name in ``.staging``) of each file written."""
+
+    def steps(self) -> int:
+        return len(self.trees) + len(self.removes) + len(self.writes)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"trees": self.trees, "removes": self.removes, "writes": self.writes}, indent=1
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        data = json.loads(text)
+        return cls(
+            trees=tuple((p, t) for p, t in data["trees"]),
+            removes=tuple(data["removes"]),
+            writes=tuple((p, s) for p, s in data["writes"]),
+        )
+
+
+def commit(root: Path, writes: dict[str, str], removes: set[str], trees: list[str]) -> None:
+    """Apply a normalised batch to ``root`` (the caller holds the store's lock).
+
+    Staging failures (disk full, a file where a folder should be) leave everything as it was.
+    """
+    txid = uuid.uuid4().hex
+    staging = root / STAGING
+    staged: list[tuple[str, str]] = []
+    try:
+        make_folders(staging)
+        for index, (rel, text) in enumerate(writes.items()):
+            target = root / rel
+            if target.is_dir() and not any(is_within(rel, tree) for tree in trees):
+                raise HostSystemError(f"cannot write {target}: it is a folder")
+            make_folders(target.parent)
+            name = f"{txid}-{index}"
+            write_new_file(staging / name, text.encode("utf-8"))
+            staged.append((rel, name))
+        for rel in removes:
+            if (root / rel).is_dir():
+                raise HostSystemError(f"cannot remove {root / rel} as a file: it is a folder")
+        plan = Plan(
+            trees=tuple((rel, f"{txid}-{i}") for i, rel in enumerate(trees)),
+            removes=tuple(sorted(removes)),
+            writes=tuple(staged),
+        )
+        journal = plan.steps() > 1
+        if journal:
+            if plan.trees:
+                make_folders(root / TRASH)
+            draft = staging / f"{txid}-journal"
+            write_new_file(draft, plan.to_json().encode("utf-8"))
+            fsync_folder(staging)
+            os.rename(draft, root / JOURNAL)  # the commit point
+            fsync_folder(root)
+    except BaseException as exc:
+        for _, name in staged:
+            (staging / name).unlink(missing_ok=True)
+        (staging / f"{txid}-journal").unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise system_error("stage a change to the state", exc) from exc
+        raise
+    try:
+        if plan.trees and not journal:
+            make_folders(root / TRASH)
+        apply(root, plan)
+        if journal:
+            os.unlink(root / JOURNAL)
+            fsync_folder(root)
+    except OSError as exc:
+        raise system_error("apply a committed change to the state", exc) from exc
+    for _, trash in plan.trees:
+        shutil.rmtree(root / TRASH / trash, ignore_errors=True)
+
+
+def apply(root: Path, plan: Plan) -> None:
+    """Carry out ``plan``; steps already done are skipped, so this can run again after a crash."""
+    touched: set[Path] = set()
+    for rel, trash in plan.trees:
+        source, parked = root / rel, root / TRASH / trash
+        # Once parked, the trash entry exists until the journal is gone: never move twice.
+        if not os.path.lexists(parked) and os.path.lexists(source):
+            os.rename(source, parked)
+            touched.update((source.parent, parked.parent))
+    for rel in plan.removes:
+        target = root / rel
+        try:
+            os.unlink(target)
+        except FileNotFoundError:
+            continue
+        touched.add(target.parent)
+    for rel, name in plan.writes:
+        source, target = root / STAGING / name, root / rel
+        if os.path.lexists(source):
+            make_folders(target.parent)
+            os.replace(source, target)
+            touched.update((source.parent, target.parent))
+    for folder in touched:
+        fsync_folder(folder)
+
+
+def recover(root: Path) -> None:
+    """Finish a batch a crash interrupted and drop the leftovers of unfinished ones (the caller
+    holds the store's lock, so nothing else is staging)."""
+    journal = root / JOURNAL
+    try:
+        text = journal.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise system_error("read the state journal", exc) from exc
+    else:
+        try:
+            plan = Plan.from_json(text)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise HostSystemError(
+                f"state journal {journal} is damaged ({exc}): inspect the folder, then delete "
+                "the journal to keep the state as it is"
+            ) from exc
+        try:
+            apply(root, plan)
+            os.unlink(journal)
+            fsync_folder(root)
+        except OSError as exc:
+            raise system_error("finish an interrupted change to the state", exc) from exc
+    for leftovers in (root / STAGING, root / TRASH):
+        try:
+            entries = list(os.scandir(leftovers))
+        except FileNotFoundError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                os.unlink(entry.path)
+
+
+def is_within(rel: str, folder: str) -> bool:
+    """Whether relative path ``rel`` is ``folder`` or inside it."""
+    return rel == folder or rel.startswith(folder + "/")

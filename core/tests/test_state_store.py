@@ -1,0 +1,180 @@
+"""StateStore in one process: files, listing, path checks, transactions and their rollback."""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+from virtkit.errors import HostSystemError, InvalidArgumentError
+from virtkit.state import StateStore
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> StateStore:
+    return StateStore(tmp_path / "etc" / "qemu")
+
+
+def visible_files(store: StateStore) -> dict[str, str]:
+    """Every file a user of the store can see, with its text."""
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(store.directory):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames:
+            if not name.startswith("."):
+                path = Path(dirpath, name)
+                found[str(path.relative_to(store.directory))] = path.read_text()
+    return found
+
+
+def test_creates_a_private_folder(store: StateStore) -> None:
+    assert store.directory.is_dir()
+    assert stat.S_IMODE(store.directory.stat().st_mode) == 0o700
+
+
+def test_write_read_remove(store: StateStore) -> None:
+    assert store.read_text("domains/vm1.xml") is None
+    store.write_text("domains/vm1.xml", "<domain>é</domain>")
+    assert store.read_text("domains/vm1.xml") == "<domain>é</domain>"
+    assert stat.S_IMODE(store.path("domains/vm1.xml").stat().st_mode) == 0o600
+    store.write_text("domains/vm1.xml", "<domain/>")
+    assert store.read_text("domains/vm1.xml") == "<domain/>"
+    assert store.remove("domains/vm1.xml") is True
+    assert store.remove("domains/vm1.xml") is False
+    assert store.read_text("domains/vm1.xml") is None
+    assert visible_files(store) == {}
+
+
+def test_list_names_sorted_without_suffix_and_hidden_entries(store: StateStore) -> None:
+    for name in ("b", "a", "c"):
+        store.write_text(f"domains/{name}.xml", name)
+    store.write_text("domains/a.xml.bak", "not listed")
+    store.write_text("domains/sub/x.xml", "a folder is not a file")
+    (store.directory / "domains" / ".hidden.xml").write_text("not listed")
+    assert store.list("domains") == ["a", "b", "c"]
+    assert store.list("domains", suffix="") == ["a.xml", "a.xml.bak", "b.xml", "c.xml", "sub"]
+    assert store.list("") == []
+    assert store.list("", suffix="") == ["domains"]
+    assert store.list("missing") == []
+
+
+@pytest.mark.parametrize(
+    "bad", ["../x", "a/../../x", "/etc/passwd", "", ".", "a/.journal", ".lock", "a\0b"]
+)
+def test_paths_outside_the_store_or_hidden_are_refused(store: StateStore, bad: str) -> None:
+    for use in (store.read_text, store.remove, store.path, lambda p: store.write_text(p, "x")):
+        with pytest.raises(InvalidArgumentError, match="is not allowed in") as info:
+            use(bad)
+        assert repr(bad) in str(info.value)
+    assert not (store.directory.parent / "x").exists()
+
+
+def test_paths_are_normalised(store: StateStore) -> None:
+    store.write_text("./domains//vm.xml", "v")
+    assert store.read_text("domains/vm.xml") == "v"
+    assert store.relative(Path("domains") / "vm.xml") == "domains/vm.xml"
+
+
+def test_remove_tree(store: StateStore) -> None:
+    store.write_text("snapshots/vm1/s1.xml", "1")
+    store.write_text("snapshots/vm1/s2.xml", "2")
+    store.write_text("snapshots/vm2/s1.xml", "other")
+    store.remove_tree("snapshots/vm1")
+    assert visible_files(store) == {"snapshots/vm2/s1.xml": "other"}
+    store.remove_tree("snapshots/absent")  # nothing to do is not an error
+    assert os.listdir(store.directory / ".trash") == []
+
+
+def test_transaction_applies_every_change_together(store: StateStore) -> None:
+    store.write_text("domains/vm1.xml", "old")
+    store.write_text("snapshots/vm1/s0.xml", "gone")
+    with store.transaction() as batch:
+        batch.write_text("domains/vm1.xml", "new")
+        batch.remove_tree("snapshots/vm1")
+        batch.write_text("snapshots/vm1/s1.xml", "s1")
+        batch.write_text("snapshots/vm1/current", "s1")
+        assert batch.read_text("domains/vm1.xml") == "new"
+        assert batch.read_text("snapshots/vm1/s0.xml") is None
+        assert store.read_text("domains/vm1.xml") == "old"  # nothing visible yet
+    assert visible_files(store) == {
+        "domains/vm1.xml": "new",
+        "snapshots/vm1/s1.xml": "s1",
+        "snapshots/vm1/current": "s1",
+    }
+    assert not (store.directory / ".journal").exists()
+    assert os.listdir(store.directory / ".staging") == []
+
+
+def test_transaction_rolls_back_on_exception(store: StateStore) -> None:
+    store.write_text("domains/vm1.xml", "old")
+    store.write_text("snapshots/vm1/s0.xml", "s0")
+    before = visible_files(store)
+    with pytest.raises(RuntimeError, match="hypervisor failed"), store.transaction() as batch:
+        batch.write_text("domains/vm1.xml", "new")
+        batch.write_text("domains/vm2.xml", "new")
+        batch.remove("domains/vm1.xml")
+        batch.remove_tree("snapshots")
+        raise RuntimeError("hypervisor failed")
+    assert visible_files(store) == before
+
+
+def test_transaction_that_cannot_be_staged_changes_nothing(store: StateStore) -> None:
+    store.write_text("domains/vm1.xml", "old")
+    store.write_text("blocker", "a file where a folder is needed")
+    with pytest.raises(HostSystemError, match="blocker"), store.transaction() as batch:
+        batch.write_text("domains/vm1.xml", "new")
+        batch.write_text("blocker/vm1.xml", "cannot be written")
+    assert visible_files(store) == {
+        "domains/vm1.xml": "old",
+        "blocker": "a file where a folder is needed",
+    }
+    assert os.listdir(store.directory / ".staging") == []
+
+
+def test_later_changes_in_a_batch_win(store: StateStore) -> None:
+    store.write_text("a.xml", "a")
+    with store.transaction() as batch:
+        assert batch.remove("a.xml") is True
+        assert batch.remove("a.xml") is False
+        batch.write_text("a.xml", "again")
+        batch.write_text("b.xml", "b")
+        assert batch.remove("b.xml") is True
+    assert visible_files(store) == {"a.xml": "again"}
+
+
+def test_lock_is_reentrant_and_excludes_other_threads(store: StateStore) -> None:
+    other = StateStore(store.directory)  # a second store on one folder shares the lock
+    entered = threading.Event()
+
+    def contender() -> None:
+        with other.lock():
+            entered.set()
+
+    with store.lock(), store.lock():
+        thread = threading.Thread(target=contender)
+        thread.start()
+        assert not entered.wait(0.2), "another thread got the lock while it was held"
+    thread.join(5)
+    assert entered.is_set()
+
+
+def test_threads_incrementing_a_counter_lose_nothing(store: StateStore) -> None:
+    def bump(times: int) -> None:
+        for _ in range(times):
+            with store.lock():
+                store.write_text("counter", str(int(store.read_text("counter") or 0) + 1))
+
+    threads = [threading.Thread(target=bump, args=(50,)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert store.read_text("counter") == "200"
+
+
+def test_unwritable_folder_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(HostSystemError, match="cannot create the state folder .*file"):
+        StateStore(tmp_path / "file" / "qemu")
