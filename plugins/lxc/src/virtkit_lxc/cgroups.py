@@ -1,0 +1,192 @@
+"""A container's control group on cgroup v1 (one folder per controller) or v2 (one folder).
+
+The hierarchy is detected, not assumed: v2 when ``/sys/fs/cgroup`` itself is a cgroup2 mount
+(``cgroup.controllers`` at its top), v1 otherwise (an empty cgroup2 at ``unified`` beside v1
+controllers counts as v1).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+from pathlib import Path
+
+from virtkit.errors import HostSystemError
+
+CGROUP_ROOT = Path(os.environ.get("VIRTKIT_CGROUP_ROOT", "/sys/fs/cgroup"))
+V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "freezer")
+V2_CONTROLLERS = ("memory", "cpu", "pids")
+DEFAULT_PIDS_MAX = 16384
+"""``pids.max`` of every container: libvirt's XML has no pids limit; this bounds a fork bomb."""
+
+
+def _write(path: Path, value: str) -> None:
+    try:
+        path.write_text(value)
+    except OSError as exc:
+        raise HostSystemError(f"cannot write '{value}' to {path}: {exc.strerror}") from exc
+
+
+def is_v2() -> bool:
+    return (CGROUP_ROOT / "cgroup.controllers").is_file()
+
+
+def shares_to_weight(shares: int) -> int:
+    """cgroup v1 ``cpu.shares`` (2..262144) to v2 ``cpu.weight`` (1..10000), as the kernel's
+    own conversion does."""
+    shares = min(max(shares, 2), 262144)
+    return 1 + ((shares - 2) * 9999) // 262142
+
+
+class Cgroup:
+    """The cgroup ``relpath`` (e.g. ``virtkit/lxc-system/web``) in every hierarchy it needs."""
+
+    def __init__(self, relpath: str) -> None:
+        self.relpath = relpath
+        self.v2 = is_v2()
+        if self.v2:
+            self.dirs = {c: CGROUP_ROOT / relpath for c in (*V2_CONTROLLERS, "freezer", "cpuacct")}
+        else:
+            self.dirs = {c: CGROUP_ROOT / c / relpath for c in V1_CONTROLLERS}
+
+    def folders(self) -> list[Path]:
+        """Each distinct folder (v1 controllers may share one, e.g. ``cpu,cpuacct``)."""
+        seen: dict[Path, None] = {}
+        for path in self.dirs.values():
+            seen.setdefault(path.parent.resolve() / path.name, None)
+        return list(seen)
+
+    def exists(self) -> bool:
+        return any(p.is_dir() for p in self.folders())
+
+    def create(self) -> None:
+        """Make the folders (and, on v2, enable the controllers on the way down)."""
+        try:
+            if self.v2:
+                self._enable_v2_controllers()
+            for path in self.folders():
+                path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.remove()
+            raise HostSystemError(f"cannot create cgroup {self.relpath}: {exc}") from exc
+
+    def _enable_v2_controllers(self) -> None:
+        wanted = " ".join(f"+{c}" for c in V2_CONTROLLERS)
+        parent = CGROUP_ROOT
+        for part in Path(self.relpath).parts[:-1]:
+            _write(parent / "cgroup.subtree_control", wanted)
+            parent = parent / part
+            parent.mkdir(exist_ok=True)
+        _write(parent / "cgroup.subtree_control", wanted)
+
+    def set_limits(
+        self,
+        *,
+        memory: int,
+        soft: int | None,
+        swap: int | None,
+        shares: int | None,
+        pids: int = DEFAULT_PIDS_MAX,
+    ) -> None:
+        d = self.dirs
+        if self.v2:
+            _write(d["memory"] / "memory.max", str(memory))
+            if soft:
+                _write(d["memory"] / "memory.high", str(soft))
+            if swap is not None and (d["memory"] / "memory.swap.max").exists():
+                _write(d["memory"] / "memory.swap.max", str(max(swap - memory, 0)))
+            if shares:
+                _write(d["cpu"] / "cpu.weight", str(shares_to_weight(shares)))
+            _write(d["pids"] / "pids.max", str(pids))
+            return
+        _write(d["memory"] / "memory.limit_in_bytes", str(memory))
+        if soft:
+            _write(d["memory"] / "memory.soft_limit_in_bytes", str(soft))
+        if swap is not None and (d["memory"] / "memory.memsw.limit_in_bytes").exists():
+            _write(d["memory"] / "memory.memsw.limit_in_bytes", str(swap))
+        if shares:
+            _write(d["cpu"] / "cpu.shares", str(shares))
+        _write(d["pids"] / "pids.max", str(pids))
+
+    def add(self, pid: int) -> None:
+        """Move process ``pid`` into every folder of the group."""
+        for path in self.folders():
+            _write(path / "cgroup.procs", str(pid))
+
+    def pids(self) -> list[int]:
+        try:
+            text = (self.dirs["pids"] / "cgroup.procs").read_text()
+        except FileNotFoundError:
+            return []
+        return [int(line) for line in text.split()]
+
+    # ---------------------------------------------------------------- freezer
+
+    def freeze(self, frozen: bool, timeout: float = 5.0) -> None:
+        """Freeze or thaw every process of the group; return once the kernel says it is done."""
+        d = self.dirs["freezer"]
+        if self.v2:
+            _write(d / "cgroup.freeze", "1" if frozen else "0")
+        else:
+            _write(d / "freezer.state", "FROZEN" if frozen else "THAWED")
+        deadline = time.monotonic() + timeout
+        while self.is_frozen() != frozen:
+            if time.monotonic() > deadline:
+                raise HostSystemError(
+                    f"cgroup {self.relpath} did not become {'frozen' if frozen else 'thawed'} "
+                    f"within {timeout} s"
+                )
+            time.sleep(0.001)
+
+    def is_frozen(self) -> bool:
+        d = self.dirs["freezer"]
+        try:
+            if self.v2:
+                return "frozen 1" in (d / "cgroup.events").read_text()
+            return (d / "freezer.state").read_text().strip() == "FROZEN"
+        except FileNotFoundError:
+            return False
+
+    # ---------------------------------------------------------------- statistics
+
+    def cpu_time_ns(self) -> int:
+        try:
+            if self.v2:
+                for line in (self.dirs["cpu"] / "cpu.stat").read_text().splitlines():
+                    key, _, value = line.partition(" ")
+                    if key == "usage_usec":
+                        return int(value) * 1000
+                return 0
+            return int((self.dirs["cpuacct"] / "cpuacct.usage").read_text())
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    def memory_usage(self) -> int:
+        name = "memory.current" if self.v2 else "memory.usage_in_bytes"
+        try:
+            return int((self.dirs["memory"] / name).read_text())
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    # ---------------------------------------------------------------- removal
+
+    def remove(self, timeout: float = 2.0) -> None:
+        """Remove the folders (waiting for exiting processes to leave), then empty parents."""
+        deadline = time.monotonic() + timeout
+        for path in self.folders():
+            while True:
+                try:
+                    path.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError as exc:
+                    if exc.errno != errno.EBUSY or time.monotonic() > deadline:
+                        raise HostSystemError(f"cannot remove cgroup {path}: {exc.strerror}") from exc
+                    time.sleep(0.001)
+            for parent in path.parents[: len(Path(self.relpath).parts) - 1]:
+                try:
+                    parent.rmdir()
+                except OSError:
+                    break

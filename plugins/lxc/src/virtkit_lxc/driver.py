@@ -1,0 +1,583 @@
+"""The ``lxc`` driver: Linux containers from ``<domain type='lxc'>``, without a daemon.
+
+URIs: ``lxc:///system`` (``/etc/virtkit/lxc``, ``/var/lib/virtkit/lxc``, ``/run/virtkit/lxc``)
+and ``lxc:///embed?root=DIR`` (everything under ``DIR``). Both need root: namespaces, cgroups
+and veth pairs are privileged.
+
+Files: persistent configs ``<config>/<name>.xml`` and ``<config>/autostart/<name>``; while a
+container exists, ``<run>/<name>.json`` (its supervisor's status), ``<run>/<name>.xml`` (the live
+XML) and ``<run>/<name>.log`` (the supervisor's log); snapshots under ``<state>``
+(:mod:`virtkit_lxc.snapshots`).
+
+Shutdown sends init ``SIGPWR`` (what LXC's tools send: busybox init and systemd power off on it;
+an init that ignores it keeps running until the timeout, if any, ends in a destroy).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import select
+import signal
+import socket
+import subprocess
+import time
+import uuid as uuidlib
+from collections.abc import Iterator, Sequence
+from typing import ClassVar
+
+import attrs
+from lxml import etree
+
+from virtkit import hookimpl
+from virtkit.constants import (
+    DomainCreateFlags,
+    DomainEventDefinedDetail,
+    DomainEventResumedDetail,
+    DomainEventStartedDetail,
+    DomainEventStoppedDetail,
+    DomainEventSuspendedDetail,
+    DomainEventType,
+    DomainEventUndefinedDetail,
+    DomainPausedReason,
+    DomainShutoffReason,
+    DomainSnapshotCreateFlags,
+    DomainSnapshotRevertFlags,
+    DomainState,
+    DomainUndefineFlags,
+    DomainXMLFlags,
+    HookEvent,
+)
+from virtkit.driver import DriverContext
+from virtkit.errors import (
+    DomainExistsError,
+    ErrorDomain,
+    NoConnectError,
+    NoDomainError,
+    OperationFailedError,
+    OperationInvalidError,
+)
+from virtkit.records import DomainInfo, DomainRecord, DomainRef, SnapshotRecord
+from virtkit.state import StateStore, state_roots
+from virtkit.xml import DomainDef, SnapshotDef, parse_domain
+from virtkit_lxc.cgroups import Cgroup
+from virtkit_lxc.config import ContainerConfig, check_startable, container_config
+from virtkit_lxc.enter import run_inside
+from virtkit_lxc.network import remove_interfaces
+from virtkit_lxc.snapshots import RootSnapshots
+from virtkit_lxc.status import Status, process_start_time, read_status, write_status
+from virtkit_lxc.supervisor import DESTROY_SIGNAL, REBOOT_SIGNAL, spawn_supervisor
+
+SHUTDOWN_SIGNAL = signal.SIGPWR
+STOP_WAIT = 10.0
+"""Seconds to wait for a supervisor to finish a destroy or a reboot."""
+
+
+def _wait_exit(pid: int, timeout: float) -> bool:
+    """Wait for process ``pid`` (not our child) to exit; ``True`` if it did in time."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        return bool(select.select([fd], [], [], timeout)[0])
+    finally:
+        os.close(fd)
+
+
+class LxcDriver:
+    """Containers of one ``lxc://`` URI."""
+
+    name: ClassVar[str] = "LXC"
+
+    def __init__(self, ctx: DriverContext) -> None:
+        uri = ctx.uri
+        if not uri.is_local:
+            raise NoConnectError(f"the LXC driver manages local containers only, not '{uri}'")
+        if uri.path == "/session":
+            raise NoConnectError(
+                "lxc:///session is not supported: containers need root; use lxc:///system "
+                "or lxc:///embed?root=DIR as root"
+            )
+        roots = state_roots(uri, "lxc")
+        if os.geteuid() != 0:
+            raise NoConnectError(
+                f"cannot open '{uri}': the LXC driver needs root (namespaces, cgroups, veth pairs)"
+            )
+        self.ctx = ctx
+        self.config_store = StateStore(roots.config_dir)
+        self.state_store = StateStore(roots.state_dir)
+        self.run_store = StateStore(roots.run_dir)
+        scope = "system" if uri.path == "/system" else hashlib.sha1(
+            str(roots.run_dir).encode()
+        ).hexdigest()[:10]
+        self.cgroup_prefix = f"virtkit/lxc-{scope}"
+
+    @staticmethod
+    def probe() -> str | None:
+        """``lxc:///system`` when running as root on Linux with namespaces."""
+        return "lxc:///system" if os.geteuid() == 0 and os.path.exists("/proc/self/ns/pid") else None
+
+    # ------------------------------------------------------------------ lookups
+
+    def cgroup(self, name: str) -> Cgroup:
+        return Cgroup(f"{self.cgroup_prefix}/{name}")
+
+    def _config(self, name: str) -> DomainDef | None:
+        text = self.config_store.read_text(f"{name}.xml")
+        return parse_domain(text) if text else None
+
+    def _status(self, name: str) -> Status | None:
+        """The container's status; a running one whose supervisor and init are both gone is
+        reported shut off (crashed)."""
+        status = read_status(self.run_store, name)
+        if status is None or status.state != "running" or status.supervisor_alive():
+            return status
+        if process_start_time(status.init_pid) is not None:
+            return status  # init outlived its supervisor: still running, destroy still works
+        return attrs.evolve(
+            status, state="shutoff", init_pid=-1, reason=int(DomainShutoffReason.CRASHED)
+        )
+
+    def _names(self) -> list[str]:
+        return sorted(set(self.config_store.list("", ".xml")) | set(self.run_store.list("", ".json")))
+
+    def _record(self, name: str) -> DomainRecord | None:
+        definition = self._config(name)
+        status = self._status(name)
+        running = status is not None and status.state == "running"
+        if definition is None and not running:
+            return None
+        if running and status is not None:
+            live = self.run_store.read_text(f"{name}.xml")
+            uuid = uuidlib.UUID(status.uuid)
+            if live is None:
+                return None
+            state, reason = self._live_state(status)
+            return DomainRecord(
+                name=name, uuid=uuid, id=status.init_pid, state=state, reason=reason,
+                persistent=definition is not None, autostart=self._autostart(name),
+                snapshot_count=len(RootSnapshots(self.state_store, name).names()),
+            )
+        assert definition is not None and definition.uuid is not None
+        reason = status.reason if status is not None else int(DomainShutoffReason.UNKNOWN)
+        return DomainRecord(
+            name=name, uuid=definition.uuid, id=-1, state=DomainState.SHUTOFF, reason=reason,
+            persistent=True, autostart=self._autostart(name),
+            snapshot_count=len(RootSnapshots(self.state_store, name).names()),
+        )
+
+    def _live_state(self, status: Status) -> tuple[DomainState, int]:
+        if Cgroup(status.cgroup).is_frozen():
+            return DomainState.PAUSED, int(DomainPausedReason.USER)
+        return DomainState.RUNNING, status.reason
+
+    def _autostart(self, name: str) -> bool:
+        return self.config_store.read_text(f"autostart/{name}") is not None
+
+    def _lookup(self, dom: DomainRef) -> DomainRecord:
+        record = self._record(dom.name)
+        if record is None or record.uuid != dom.uuid:
+            raise NoDomainError(
+                f"domain not found: no domain with matching uuid '{dom.uuid}' ({dom.name})",
+                domain=ErrorDomain.LXC,
+            )
+        return record
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self.config_store.lock():
+            yield
+
+    def _running_status(self, dom: DomainRef) -> Status:
+        record = self._lookup(dom)
+        status = self._status(dom.name)
+        if not record.active or status is None:
+            raise OperationInvalidError(f"domain '{dom.name}' is not running")
+        return status
+
+    def _emit(self, name: str, uuid: uuidlib.UUID, event: DomainEventType, detail: int) -> None:
+        self.ctx.emit_event(DomainRef(name=name, uuid=uuid), event, int(detail))
+
+    # ------------------------------------------------------------------ connection
+
+    @hookimpl
+    def virtkit_connect_get_hostname(self) -> str:
+        return socket.gethostname()
+
+    @hookimpl
+    def virtkit_connect_get_version(self) -> int:
+        major, minor, *rest = (os.uname().release.split("-")[0].split(".") + ["0"])[:3]
+        return int(major) * 1_000_000 + int(minor) * 1_000 + int(rest[0] or 0)
+
+    @hookimpl
+    def virtkit_connect_get_capabilities(self) -> str:
+        root = etree.Element("capabilities")
+        host = etree.SubElement(root, "host")
+        etree.SubElement(etree.SubElement(host, "cpu"), "arch").text = os.uname().machine
+        guest = etree.SubElement(root, "guest")
+        etree.SubElement(guest, "os_type").text = "exe"
+        arch = etree.SubElement(guest, "arch", name=os.uname().machine)
+        etree.SubElement(arch, "wordsize").text = "64"
+        etree.SubElement(arch, "emulator").text = "virtkit-lxc"
+        etree.SubElement(arch, "domain", type="lxc")
+        return etree.tostring(root, pretty_print=True, encoding="unicode")
+
+    @hookimpl
+    def virtkit_connect_list_domains(self) -> list[DomainRecord]:
+        return [r for name in self._names() if (r := self._record(name)) is not None]
+
+    @hookimpl
+    def virtkit_connect_lookup_domain(
+        self, name: str | None, uuid: uuidlib.UUID | None, id: int | None
+    ) -> DomainRecord | None:
+        if name is not None:
+            return self._record(name)
+        for record in self.virtkit_connect_list_domains():
+            if (uuid is not None and record.uuid == uuid) or (id is not None and record.id == id):
+                return record
+        return None
+
+    # ------------------------------------------------------------------ define / undefine
+
+    def _check_identity(self, definition: DomainDef) -> DomainDef:
+        """The definition with its UUID (new or the existing domain's); refuses a name or UUID
+        that belongs to another domain."""
+        existing = self._record(definition.name)
+        if existing is not None:
+            if definition.uuid is not None and definition.uuid != existing.uuid:
+                raise DomainExistsError(
+                    f"domain '{definition.name}' already exists with uuid {existing.uuid}"
+                )
+            return definition.with_identity(uuid=existing.uuid)
+        if definition.uuid is not None:
+            for record in self.virtkit_connect_list_domains():
+                if record.uuid == definition.uuid:
+                    raise DomainExistsError(
+                        f"domain '{record.name}' already exists with uuid {definition.uuid}"
+                    )
+            return definition
+        return definition.with_identity(uuid=uuidlib.uuid4())
+
+    @hookimpl
+    def virtkit_domain_define(self, definition: DomainDef, flags: int) -> DomainRecord:
+        container_config(definition)
+        with self._locked():
+            existed = self._config(definition.name) is not None
+            definition = self._check_identity(definition)
+            self.config_store.write_text(f"{definition.name}.xml", definition.to_xml())
+            record = self._record(definition.name)
+        assert record is not None
+        detail = DomainEventDefinedDetail.UPDATED if existed else DomainEventDefinedDetail.ADDED
+        self._emit(record.name, record.uuid, DomainEventType.DEFINED, detail)
+        return record
+
+    @hookimpl
+    def virtkit_domain_undefine(self, dom: DomainRef, flags: int) -> None:
+        with self._locked():
+            record = self._lookup(dom)
+            if not record.persistent:
+                raise OperationInvalidError(f"cannot undefine transient domain '{dom.name}'")
+            if flags & DomainUndefineFlags.SNAPSHOTS_METADATA:
+                RootSnapshots(self.state_store, dom.name).remove_all()
+            with self.config_store.transaction() as batch:
+                batch.remove(f"{dom.name}.xml")
+                batch.remove(f"autostart/{dom.name}")
+            if not record.active:
+                self.run_store.remove(f"{dom.name}.json")
+        self._emit(dom.name, dom.uuid, DomainEventType.UNDEFINED, DomainEventUndefinedDetail.REMOVED)
+
+    @hookimpl
+    def virtkit_domain_set_autostart(self, dom: DomainRef, autostart: bool) -> None:
+        with self._locked():
+            if not self._lookup(dom).persistent:
+                raise OperationInvalidError(f"cannot set autostart for transient domain '{dom.name}'")
+            if autostart:
+                self.config_store.write_text(f"autostart/{dom.name}", dom.name + "\n")
+            else:
+                self.config_store.remove(f"autostart/{dom.name}")
+
+    # ------------------------------------------------------------------ start
+
+    def _launch(self, definition: DomainDef, flags: int) -> DomainRecord:
+        """Start a container from ``definition`` (identity already checked); lock held."""
+        config = container_config(definition)
+        check_startable(config)
+        name = config.name
+        xml = definition.to_xml()
+        self.ctx.run_domain_hook(HookEvent.PREPARE, name, xml)
+        self.ctx.run_domain_hook(HookEvent.START, name, xml)
+        cgroup = self.cgroup(name)
+        if cgroup.exists():  # left by a supervisor that died: nothing can be in it any more
+            cgroup.remove()
+        self.run_store.remove(f"{name}.json")
+        spawn_supervisor(
+            config, cgroup=cgroup, run_store=self.run_store,
+            log_path=str(self.run_store.path(f"{name}.log")),
+        )
+        status = read_status(self.run_store, name)
+        assert status is not None
+        try:
+            self.run_store.write_text(f"{name}.xml", self._live_xml(definition, status))
+            if flags & DomainCreateFlags.START_PAUSED:
+                cgroup.freeze(True)
+        except BaseException:
+            self._stop(status, DESTROY_SIGNAL)
+            raise
+        self.ctx.run_domain_hook(HookEvent.STARTED, name, xml)
+        self._emit(name, config.uuid, DomainEventType.STARTED, DomainEventStartedDetail.BOOTED)
+        if flags & DomainCreateFlags.START_PAUSED:
+            self._emit(name, config.uuid, DomainEventType.SUSPENDED, DomainEventSuspendedDetail.PAUSED)
+        record = self._record(name)
+        assert record is not None
+        return record
+
+    @staticmethod
+    def _live_xml(definition: DomainDef, status: Status) -> str:
+        """The running domain's XML: its id and where its console and interfaces are."""
+        root = definition.tree()
+        root.set("id", str(status.init_pid))
+        devices = root.find("devices")
+        assert devices is not None
+        for console in devices.findall("console"):
+            console.set("tty", status.console)
+            source = console.find("source")
+            if source is None:
+                source = etree.Element("source")
+                console.insert(0, source)
+            source.set("path", status.console)
+            if console.find("target") is None:
+                etree.SubElement(console, "target", type="lxc", port="0")
+        for iface, host_name in zip(devices.findall("interface"), status.veths):
+            if iface.find("target") is None:
+                etree.SubElement(iface, "target", dev=host_name)
+        return etree.tostring(root, encoding="unicode") + "\n"
+
+    @hookimpl
+    def virtkit_domain_start(self, dom: DomainRef, flags: int, snapshot: str | None) -> None:
+        with self._locked():
+            record = self._lookup(dom)
+            if record.active:
+                raise OperationInvalidError(f"domain '{dom.name}' is already running")
+            definition = self._config(dom.name)
+            assert definition is not None
+            self._launch(definition, flags)
+
+    @hookimpl
+    def virtkit_domain_create_transient(self, definition: DomainDef, flags: int) -> DomainRecord:
+        container_config(definition)
+        with self._locked():
+            if self._record(definition.name) is not None:
+                raise DomainExistsError(f"domain '{definition.name}' already exists")
+            return self._launch(self._check_identity(definition), flags)
+
+    # ------------------------------------------------------------------ stop
+
+    def _stop(self, status: Status, request: signal.Signals) -> None:
+        """Have the supervisor destroy the container and wait until it has cleaned up; if the
+        supervisor is gone, do its job here."""
+        cgroup = Cgroup(status.cgroup)
+        with contextlib.suppress(Exception):
+            if cgroup.is_frozen():
+                cgroup.freeze(False)
+        if status.supervisor_alive():
+            os.kill(status.supervisor_pid, request)
+            if _wait_exit(status.supervisor_pid, STOP_WAIT):
+                return
+            os.kill(status.supervisor_pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(status.init_pid, signal.SIGKILL)
+        remove_interfaces(status.veths)
+        cgroup.remove(timeout=STOP_WAIT)
+        write_status(self.run_store, attrs.evolve(
+            status, state="shutoff", init_pid=-1, reason=int(DomainShutoffReason.DESTROYED)
+        ))
+
+    def _after_stop(self, dom: DomainRef, detail: DomainEventStoppedDetail) -> None:
+        name = dom.name
+        xml = self.run_store.read_text(f"{name}.xml") or ""
+        self.run_store.remove(f"{name}.xml")
+        if self._config(name) is None:
+            self.run_store.remove(f"{name}.json")
+        self.ctx.run_domain_hook(HookEvent.STOPPED, name, xml)
+        self.ctx.run_domain_hook(HookEvent.RELEASE, name, xml)
+        self._emit(name, dom.uuid, DomainEventType.STOPPED, detail)
+
+    @hookimpl
+    def virtkit_domain_destroy(self, dom: DomainRef, flags: int) -> None:
+        with self._locked():
+            status = self._running_status(dom)
+            self._stop(status, DESTROY_SIGNAL)
+            self._after_stop(dom, DomainEventStoppedDetail.DESTROYED)
+
+    @hookimpl
+    def virtkit_domain_shutdown(self, dom: DomainRef, flags: int, timeout: float | None) -> None:
+        with self._locked():
+            status = self._running_status(dom)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(status.init_pid, SHUTDOWN_SIGNAL)
+            if timeout is None:
+                return
+            if _wait_exit(status.supervisor_pid, timeout):
+                self._after_stop(dom, DomainEventStoppedDetail.SHUTDOWN)
+                return
+            self._stop(status, DESTROY_SIGNAL)
+            self._after_stop(dom, DomainEventStoppedDetail.DESTROYED)
+
+    @hookimpl
+    def virtkit_domain_reboot(self, dom: DomainRef, flags: int) -> None:
+        with self._locked():
+            status = self._running_status(dom)
+            if not status.supervisor_alive():
+                raise OperationFailedError(
+                    f"cannot reboot domain '{dom.name}': its supervisor (pid "
+                    f"{status.supervisor_pid}) is gone; destroy and start it"
+                )
+            cgroup = Cgroup(status.cgroup)
+            if cgroup.is_frozen():
+                cgroup.freeze(False)
+            os.kill(status.supervisor_pid, REBOOT_SIGNAL)
+            deadline = time.monotonic() + STOP_WAIT
+            while time.monotonic() < deadline:
+                now = read_status(self.run_store, dom.name)
+                if now is None or now.init_pid != status.init_pid:
+                    break
+                time.sleep(0.002)
+            now = read_status(self.run_store, dom.name)
+            if now is None or now.state != "running":
+                self._after_stop(dom, DomainEventStoppedDetail.FAILED)
+                raise OperationFailedError(
+                    f"domain '{dom.name}' did not come back after reboot"
+                    + (f": {now.error}" if now is not None and now.error else "")
+                )
+            definition = parse_domain(self.run_store.read_text(f"{dom.name}.xml") or "")
+            self.run_store.write_text(f"{dom.name}.xml", self._live_xml(definition, now))
+
+    # ------------------------------------------------------------------ freezer
+
+    @hookimpl
+    def virtkit_domain_suspend(self, dom: DomainRef) -> None:
+        with self._locked():
+            status = self._running_status(dom)
+            cgroup = Cgroup(status.cgroup)
+            if cgroup.is_frozen():
+                raise OperationInvalidError(f"domain '{dom.name}' is already paused")
+            cgroup.freeze(True)
+        self._emit(dom.name, dom.uuid, DomainEventType.SUSPENDED, DomainEventSuspendedDetail.PAUSED)
+
+    @hookimpl
+    def virtkit_domain_resume(self, dom: DomainRef) -> None:
+        with self._locked():
+            status = self._running_status(dom)
+            cgroup = Cgroup(status.cgroup)
+            if not cgroup.is_frozen():
+                raise OperationInvalidError(f"domain '{dom.name}' is not paused")
+            cgroup.freeze(False)
+        self._emit(dom.name, dom.uuid, DomainEventType.RESUMED, DomainEventResumedDetail.UNPAUSED)
+
+    # ------------------------------------------------------------------ information
+
+    @hookimpl
+    def virtkit_domain_get_info(self, dom: DomainRef) -> DomainInfo:
+        record = self._lookup(dom)
+        xml = self._xml(dom, 0)
+        config = container_config(parse_domain(xml))
+        memory_kib = config.memory_bytes // 1024
+        if record.active:
+            cgroup = self.cgroup(dom.name)
+            used, cpu = cgroup.memory_usage() // 1024, cgroup.cpu_time_ns()
+        else:
+            used, cpu = memory_kib, 0
+        return DomainInfo(
+            state=record.state, max_memory_kib=memory_kib, memory_kib=used,
+            vcpus=config.vcpus, cpu_time_ns=cpu,
+        )
+
+    def _xml(self, dom: DomainRef, flags: int) -> str:
+        record = self._lookup(dom)
+        if record.active and not flags & DomainXMLFlags.INACTIVE:
+            live = self.run_store.read_text(f"{dom.name}.xml")
+            if live is not None:
+                return live
+        definition = self._config(dom.name)
+        if definition is None:
+            raise NoDomainError(f"domain '{dom.name}' has no persistent config")
+        return definition.to_xml()
+
+    @hookimpl
+    def virtkit_domain_get_xml(self, dom: DomainRef, flags: int) -> str:
+        return self._xml(dom, flags)
+
+    # ------------------------------------------------------------------ enter / console
+
+    def console_path(self, dom: DomainRef) -> str:
+        """The host pty ``virtkit console`` opens to talk to the container's ``/dev/console``."""
+        status = self._running_status(dom)
+        if not status.console:
+            raise OperationInvalidError(f"domain '{dom.name}' has no <console type='pty'>")
+        return status.console
+
+    def enter_namespace(
+        self, dom: DomainRef, argv: Sequence[str], *, input: bytes = b""
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run ``argv`` inside the running container (its cgroups and all its namespaces) to
+        completion; see :func:`virtkit_lxc.enter_namespace`."""
+        status = self._running_status(dom)
+        return run_inside(status.init_pid, argv, cgroup=Cgroup(status.cgroup), input=input)
+
+    # ------------------------------------------------------------------ snapshots
+
+    def _snapshots(self, dom: DomainRef) -> RootSnapshots:
+        self._lookup(dom)
+        return RootSnapshots(self.state_store, dom.name)
+
+    @hookimpl
+    def virtkit_snapshot_create(self, dom: DomainRef, definition: SnapshotDef, flags: int) -> str:
+        with self._locked():
+            record = self._lookup(dom)
+            snapshots = self._snapshots(dom)
+            if record.active and not flags & DomainSnapshotCreateFlags.REDEFINE:
+                raise OperationInvalidError(
+                    f"cannot snapshot running container '{dom.name}': a snapshot of a running "
+                    "container needs CRIU (checkpoint/restore), which fails on this host's "
+                    "kernel; shut the container down first"
+                )
+            inactive = self._xml(dom, DomainXMLFlags.INACTIVE)
+            config = container_config(parse_domain(inactive))
+            return snapshots.create(definition, flags, config.root, inactive)
+
+    @hookimpl
+    def virtkit_snapshot_list(self, dom: DomainRef) -> list[SnapshotRecord]:
+        return self._snapshots(dom).records()
+
+    @hookimpl
+    def virtkit_snapshot_get_xml(self, dom: DomainRef, name: str, flags: int) -> str:
+        return self._snapshots(dom).get_xml(name)
+
+    @hookimpl
+    def virtkit_snapshot_revert(self, dom: DomainRef, name: str, flags: int) -> None:
+        with self._locked():
+            record = self._lookup(dom)
+            snapshots = self._snapshots(dom)
+            definition = parse_domain(snapshots.domain_xml(name))
+            if definition.uuid != dom.uuid:
+                definition = definition.with_identity(uuid=dom.uuid)
+            config = container_config(definition)
+            if record.active:
+                status = self._running_status(dom)
+                self._stop(status, DESTROY_SIGNAL)
+                self._after_stop(dom, DomainEventStoppedDetail.FROM_SNAPSHOT)
+            snapshots.revert_files(name, config.root)
+            if record.persistent:
+                self.config_store.write_text(f"{dom.name}.xml", definition.to_xml())
+            snapshots.set_current(name)
+            if flags & (DomainSnapshotRevertFlags.RUNNING | DomainSnapshotRevertFlags.PAUSED):
+                paused = flags & DomainSnapshotRevertFlags.PAUSED
+                self._launch(definition, DomainCreateFlags.START_PAUSED if paused else 0)
+
+    @hookimpl
+    def virtkit_snapshot_delete(self, dom: DomainRef, name: str, flags: int) -> None:
+        with self._locked():
+            self._snapshots(dom).delete(name, flags)
+

@@ -1,0 +1,96 @@
+"""The Linux system calls Python 3.11 does not wrap: unshare, setns, mount, pivot_root, prctl.
+
+Each raises :class:`OSError` with the errno and the call that failed.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_BIND = 4096
+MS_MOVE = 8192
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+MNT_DETACH = 2
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+
+_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41}
+
+NAMESPACE_FLAGS = {
+    "user": CLONE_NEWUSER,
+    "mnt": CLONE_NEWNS,
+    "pid": CLONE_NEWPID,
+    "uts": CLONE_NEWUTS,
+    "ipc": CLONE_NEWIPC,
+    "net": CLONE_NEWNET,
+    "cgroup": CLONE_NEWCGROUP,
+}
+"""``/proc/PID/ns/<name>`` to the clone flag of that namespace."""
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def unshare(flags: int) -> None:
+    _check(_libc.unshare(ctypes.c_int(flags)), "unshare")
+
+
+def setns(fd: int, nstype: int = 0) -> None:
+    _check(_libc.setns(ctypes.c_int(fd), ctypes.c_int(nstype)), "setns")
+
+
+def mount(
+    source: str | None, target: str, fstype: str | None, flags: int = 0, data: str | None = None
+) -> None:
+    def enc(text: str | None) -> bytes | None:
+        return os.fsencode(text) if text is not None else None
+
+    result = _libc.mount(
+        enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)
+    )
+    _check(result, f"mount {source or fstype} on {target}")
+
+
+def umount(target: str, flags: int = 0) -> None:
+    _check(_libc.umount2(os.fsencode(target), ctypes.c_int(flags)), f"umount {target}")
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    number = _PIVOT_ROOT.get(platform.machine())
+    if number is None:
+        raise OSError(0, f"pivot_root: unknown system call number on {platform.machine()}")
+    result = _libc.syscall(
+        ctypes.c_long(number), os.fsencode(new_root), os.fsencode(put_old)
+    )
+    _check(result, f"pivot_root {new_root}")
+
+
+def sethostname(name: str) -> None:
+    data = name.encode()
+    _check(_libc.sethostname(data, ctypes.c_size_t(len(data))), "sethostname")
+
+
+def prctl(option: int, arg: int) -> None:
+    _check(_libc.prctl(ctypes.c_int(option), ctypes.c_ulong(arg), 0, 0, 0), "prctl")

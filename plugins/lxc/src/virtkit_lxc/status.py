@@ -1,0 +1,78 @@
+"""The status file a supervisor keeps for its container (``<run_dir>/<name>.json``).
+
+Written atomically by the supervisor only; read by any process, which is how a later process
+finds running containers again.
+"""
+
+from __future__ import annotations
+
+import json
+
+import attrs
+
+from virtkit.constants import DomainState
+from virtkit.state import StateStore
+
+
+def process_start_time(pid: int) -> int | None:
+    """The kernel's start time of ``pid`` (to tell it from a later process with the same pid),
+    or ``None`` when there is no such process (or only its zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    if fields[0] == b"Z":
+        return None
+    return int(fields[19])
+
+
+@attrs.frozen(kw_only=True)
+class Status:
+    """One container's run state.
+
+    :ivar supervisor_pid: the supervisor, and ``supervisor_start`` its start time.
+    :ivar init_pid: the container's init as the host sees it (-1 once stopped).
+    :ivar state: ``running`` or ``shutoff`` (paused is read from the freezer, not stored).
+    :ivar reason: the libvirt reason number that goes with the state.
+    :ivar console: the host pty a console client opens, or ``""``.
+    :ivar cgroup: the cgroup's relative path.
+    :ivar veths: host ends of the container's veth pairs.
+    :ivar error: why the container stopped, when it failed.
+    """
+
+    name: str
+    uuid: str
+    supervisor_pid: int
+    supervisor_start: int
+    init_pid: int
+    state: str
+    reason: int
+    console: str = ""
+    cgroup: str = ""
+    veths: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    started: float = 0.0
+    error: str = ""
+
+    @property
+    def domain_state(self) -> DomainState:
+        return DomainState.RUNNING if self.state == "running" else DomainState.SHUTOFF
+
+    def supervisor_alive(self) -> bool:
+        return process_start_time(self.supervisor_pid) == self.supervisor_start
+
+    def to_json(self) -> str:
+        return json.dumps(attrs.asdict(self), indent=1) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> Status:
+        return cls(**json.loads(text))
+
+
+def read_status(store: StateStore, name: str) -> Status | None:
+    text = store.read_text(f"{name}.json")
+    return Status.from_json(text) if text else None
+
+
+def write_status(store: StateStore, status: Status) -> None:
+    store.write_text(f"{status.name}.json", status.to_json())
