@@ -143,6 +143,48 @@ def assert_target(name: str, failures: list[str]) -> None:
         )
 
 
+def expected_text(case: Case) -> str:
+    """The output ``case`` expects: its expected file, or its input when that is its own
+    expectation."""
+    path = case.expected or case.input
+    if path is None:
+        raise ValueError(f"{case.name}: neither expected nor input file")
+    return path.read_text(encoding="utf-8")
+
+
+def same_tree(left: str | bytes, right: str | bytes) -> str | None:
+    """None when both documents hold the same elements, attributes, text and order
+    (whitespace-only text and comments ignored); else the first difference, as a path."""
+    from lxml import etree
+
+    from virtkit.xml.parser import PARSER
+
+    def load(doc: str | bytes) -> etree._Element:
+        return etree.fromstring(doc.encode() if isinstance(doc, str) else doc, PARSER)
+
+    def walk(a: etree._Element, b: etree._Element) -> str | None:
+        path = a.getroottree().getpath(a)
+        if a.tag != b.tag:
+            return f"{path}: <{a.tag}> became <{b.tag}>"
+        if dict(a.attrib) != dict(b.attrib):
+            return f"{path}: attributes {dict(a.attrib)} became {dict(b.attrib)}"
+        if (a.text or "").strip() != (b.text or "").strip() or (
+            (a.text or "").strip() and a.text != b.text
+        ):
+            return f"{path}: text {a.text!r} became {b.text!r}"
+        kids_a = [c for c in a if isinstance(c.tag, str)]
+        kids_b = [c for c in b if isinstance(c.tag, str)]
+        if len(kids_a) != len(kids_b):
+            return f"{path}: {len(kids_a)} children became {len(kids_b)}"
+        for x, y in zip(kids_a, kids_b, strict=True):
+            found = walk(x, y)
+            if found:
+                return found
+        return None
+
+    return walk(load(left), load(right))
+
+
 def iter_summary() -> Iterator[str]:
     for f in _FIGURES:
         yield f"conformance {f.name}: {f.passed}/{f.total} passed"

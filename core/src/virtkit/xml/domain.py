@@ -1,67 +1,281 @@
-"""``<domain>``: the parts virtkit reads, and the whole document kept for a faithful round trip."""
+"""``<domain>``: the root element and the general elements read by the rest of virtkit."""
 
 from __future__ import annotations
 
+import enum
 import uuid as uuidlib
+from typing import Any, ClassVar
 
 import attrs
 from lxml import etree
 
-from virtkit.errors import XMLError
-from virtkit.xml.parser import PARSER, parse_root
+from virtkit.xml.devices import Devices
+from virtkit.xml.node import Attr, Element, Unknown, fail, text_element
+from virtkit.xml.os import OS
+from virtkit.xml.parser import parse_root
+from virtkit.xml.serialize import to_string
+from virtkit.xml.units import to_kib
+
+
+class DomainType(enum.StrEnum):
+    """The hypervisor a definition is meant for (``<domain type=...>``)."""
+
+    NONE = "none"
+    QEMU = "qemu"
+    KQEMU = "kqemu"
+    KVM = "kvm"
+    XEN = "xen"
+    LXC = "lxc"
+    UML = "uml"
+    OPENVZ = "openvz"
+    TEST = "test"
+    VMWARE = "vmware"
+    HYPERV = "hyperv"
+    VBOX = "vbox"
+    PHYP = "phyp"
+    PARALLELS = "parallels"
+    BHYVE = "bhyve"
+    VZ = "vz"
+    HVF = "hvf"
+
+
+def _uuid(text: str) -> uuidlib.UUID:
+    return uuidlib.UUID(text.strip())
+
+
+Name = text_element("name")
+Uuid = text_element("uuid", _uuid)
+Title = text_element("title")
+Description = text_element("description")
 
 
 @attrs.frozen(kw_only=True)
-class DomainDef:
-    """A parsed domain definition.
+class ScaledMemory(Element):
+    """An amount of memory with a ``unit`` (default KiB)."""
 
-    ``name``, ``uuid`` (``None`` when absent) and ``type`` are read from the document; the
-    document itself is kept as serialized bytes so that :meth:`to_xml` reproduces it.
+    TEXT = int
+    ATTRS = (Attr(xml="slots", type=int), Attr(xml="dumpCore", field="dump_core"), Attr(xml="unit"))
+    text: int | None = None
+    slots: int | None = None
+    dump_core: str | None = None
+    unit: str | None = None
+
+    @classmethod
+    def check(cls, el: etree._Element, values: dict[str, Any]) -> None:
+        if values.get("text") is None:
+            raise fail(el, "missing amount")
+        try:
+            to_kib(values["text"], values.get("unit"))
+        except ValueError as exc:
+            raise fail(el, str(exc)) from None
+
+    @property
+    def kib(self) -> int:
+        """The amount in KiB."""
+        return to_kib(self.text or 0, self.unit)
+
+
+@attrs.frozen(kw_only=True)
+class Memory(ScaledMemory):
+    """``<memory>``: the maximum memory at boot."""
+
+    TAG = "memory"
+
+
+@attrs.frozen(kw_only=True)
+class CurrentMemory(ScaledMemory):
+    """``<currentMemory>``: the memory given to the guest now (balloon)."""
+
+    TAG = "currentMemory"
+
+
+@attrs.frozen(kw_only=True)
+class MaxMemory(ScaledMemory):
+    """``<maxMemory slots=...>``: the ceiling for memory hotplug."""
+
+    TAG = "maxMemory"
+
+
+class Placement(enum.StrEnum):
+    STATIC = "static"
+    AUTO = "auto"
+
+
+@attrs.frozen(kw_only=True)
+class Vcpu(Element):
+    """``<vcpu>``: the maximum number of virtual CPUs; ``current`` of them online."""
+
+    TAG = "vcpu"
+    TEXT = int
+    ATTRS = (
+        Attr(xml="placement", type=Placement),
+        Attr(xml="cpuset"),
+        Attr(xml="current", type=int),
+    )
+    text: int | None = None
+    placement: Placement | None = None
+    cpuset: str | None = None
+    current: int | None = None
+
+    @classmethod
+    def check(cls, el: etree._Element, values: dict[str, Any]) -> None:
+        count = values.get("text")
+        if count is None or count < 1:
+            raise fail(el, "the number of vCPUs must be a positive integer")
+        current = values.get("current")
+        if current is not None and not 0 < current <= count:
+            raise fail(el, f"current vCPUs {current} must be between 1 and {count}")
+
+
+@attrs.frozen(kw_only=True)
+class DomainDef(Element):
+    """A parsed domain definition, faithful to its input.
+
+    Children keep their input order; what the model does not know is kept verbatim.
+    ``canonical()`` (in :mod:`virtkit.xml.canonical`) gives libvirt's post-parse form.
     """
 
-    name: str
-    uuid: uuidlib.UUID | None
-    type: str
-    source: bytes = attrs.field(repr=False)
+    TAG = "domain"
+    ATTRS = (Attr(xml="type", type=DomainType), Attr(xml="id", type=int, field="id"))
+    CHILDREN: ClassVar[dict[str, type[Element]]] = {
+        "name": Name,
+        "uuid": Uuid,
+        "title": Title,
+        "description": Description,
+        "memory": Memory,
+        "currentMemory": CurrentMemory,
+        "maxMemory": MaxMemory,
+        "vcpu": Vcpu,
+        "os": OS,
+        "devices": Devices,
+    }
+    type: DomainType
+    id: int | None = None
+    #: namespace declarations of the root element, as (prefix, uri) pairs
+    nsmap: tuple[tuple[str | None, str], ...] = ()
 
-    def tree(self) -> etree._Element:
-        """A fresh, mutable copy of the document's root element."""
-        return etree.fromstring(self.source, PARSER)
+    @classmethod
+    def check(cls, el: etree._Element, values: dict[str, Any]) -> None:
+        if "type" not in values:
+            raise fail(el, "missing attribute 'type'")
+        names = [c for c in values.get("children", ()) if isinstance(c, Name)]
+        if not names or not (names[0].text or "").strip():
+            raise fail(el, "missing <name>")
+        values["nsmap"] = tuple(el.nsmap.items())  # declared on the root, written back there
+
+    # -- the values the rest of virtkit reads --------------------------------------------------
+
+    def _text(self, kind: type[Element]) -> Any:
+        found = self.find(kind)
+        return getattr(found, "text", None) if found is not None else None
+
+    @property
+    def name(self) -> str:
+        return str(self._text(Name)).strip()
+
+    @property
+    def uuid(self) -> uuidlib.UUID | None:
+        value: uuidlib.UUID | None = self._text(Uuid)
+        return value
+
+    @property
+    def title(self) -> str | None:
+        value: str | None = self._text(Title)
+        return value
+
+    @property
+    def description(self) -> str | None:
+        value: str | None = self._text(Description)
+        return value
+
+    @property
+    def memory_kib(self) -> int | None:
+        """``<memory>`` in KiB (the maximum memory at boot), None when absent."""
+        return self._memory(Memory)
+
+    def _memory(self, kind: type[ScaledMemory]) -> int | None:
+        found = self.find(kind)
+        return found.kib if found is not None else None
+
+    @property
+    def current_memory_kib(self) -> int | None:
+        return self._memory(CurrentMemory)
+
+    @property
+    def vcpus(self) -> int | None:
+        value: int | None = self._text(Vcpu)
+        return value
+
+    @property
+    def os(self) -> OS | None:
+        return self.find(OS)
+
+    @property
+    def devices(self) -> Devices | None:
+        return self.find(Devices)
+
+    # -- edits ---------------------------------------------------------------------------------
+
+    def with_identity(
+        self, *, name: str | None = None, uuid: uuidlib.UUID | None = None
+    ) -> DomainDef:
+        """A copy with another name and/or UUID (a missing ``<uuid>`` goes after ``<name>``)."""
+        result = self
+        if name is not None:
+            result = result.replace_child(result.find(Name), Name(text=name))
+        if uuid is not None:
+            old = result.find(Uuid)
+            if old is not None:
+                result = result.replace_child(old, Uuid(text=uuid))
+            else:
+                children = list(result.children)
+                at = next(i for i, c in enumerate(children) if isinstance(c, Name)) + 1
+                children.insert(at, Uuid(text=uuid))
+                result = attrs.evolve(result, children=tuple(children))
+        return result
+
+    # -- output --------------------------------------------------------------------------------
 
     def to_xml(self) -> str:
-        return etree.tostring(self.tree(), encoding="unicode") + "\n"
+        """The faithful document as text, in libvirt's layout."""
+        return to_string(self.tree())
 
-    def with_identity(self, *, name: str | None = None, uuid: uuidlib.UUID | None = None) -> DomainDef:
-        """A copy with another name and/or UUID written into the document."""
-        root = self.tree()
-        for tag, value in (("name", name), ("uuid", str(uuid) if uuid else None)):
-            if value is None:
-                continue
-            el = root.find(tag)
-            if el is None:
-                el = etree.SubElement(root, tag)
-            el.text = value
-        return parse_domain(etree.tostring(root))
+    def tree(self) -> etree._Element:
+        """A fresh, mutable lxml copy of the document's root element."""
+        root = etree.Element(self.TAG, nsmap=dict(self.nsmap))
+        self.fill(root)
+        return root
 
 
 def parse_domain(text: str | bytes) -> DomainDef:
-    """Parse domain XML; raise :class:`XMLError` naming the element and line."""
+    """Parse domain XML faithfully; raise :class:`~virtkit.errors.XMLError` naming element and line."""
+    from virtkit.xml.checks import check_domain
+
     root = parse_root(text, "domain")
-    dom_type = root.get("type")
-    if not dom_type:
-        raise XMLError(f"line {root.sourceline}: <domain> is missing attribute 'type'")
-    name_el = root.find("name")
-    if name_el is None or not (name_el.text or "").strip():
-        raise XMLError(f"line {root.sourceline}: <domain> has no <name>")
-    uuid_el = root.find("uuid")
-    uuid = None
-    if uuid_el is not None:
-        try:
-            uuid = uuidlib.UUID((uuid_el.text or "").strip())
-        except ValueError:
-            raise XMLError(
-                f"line {uuid_el.sourceline}: <uuid> '{uuid_el.text}' is not a valid UUID"
-            ) from None
-    return DomainDef(
-        name=name_el.text.strip(), uuid=uuid, type=dom_type, source=etree.tostring(root)
-    )
+    definition = DomainDef.from_xml(root)
+    check_domain(root)
+    return definition
+
+
+def domain_from_tree(root: etree._Element) -> DomainDef:
+    """A :class:`DomainDef` from an lxml ``<domain>`` element (no semantic checks)."""
+    return DomainDef.from_xml(root)
+
+
+__all__ = [
+    "CurrentMemory",
+    "Description",
+    "DomainDef",
+    "DomainType",
+    "MaxMemory",
+    "Memory",
+    "Name",
+    "Placement",
+    "ScaledMemory",
+    "Title",
+    "Unknown",
+    "Uuid",
+    "Vcpu",
+    "domain_from_tree",
+    "parse_domain",
+]

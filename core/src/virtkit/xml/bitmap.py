@@ -1,0 +1,36 @@
+"""libvirt's CPU-set syntax: ``0-3,^2,8`` <-> sets of integers."""
+
+from __future__ import annotations
+
+
+def parse_bitmap(text: str) -> frozenset[int]:
+    """The numbers in ``text``; raises :class:`ValueError` on bad syntax."""
+    chosen: set[int] = set()
+    for part in text.replace(" ", "").split(","):
+        if not part:
+            raise ValueError(f"empty item in '{text}'")
+        negate = part.startswith("^")
+        first, _, last = part.lstrip("^").partition("-")
+        low, high = int(first), int(last or first)
+        if low < 0 or high < low:
+            raise ValueError(f"bad range '{part}' in '{text}'")
+        span = set(range(low, high + 1))
+        if negate:
+            chosen -= span
+        else:
+            chosen |= span
+    return frozenset(chosen)
+
+
+def format_bitmap(numbers: frozenset[int] | set[int]) -> str:
+    """``{0, 1, 2, 5}`` -> ``'0-2,5'``."""
+    parts = []
+    ordered = sorted(numbers)
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        parts.append(str(ordered[i]) if i == j else f"{ordered[i]}-{ordered[j]}")
+        i = j + 1
+    return ",".join(parts)

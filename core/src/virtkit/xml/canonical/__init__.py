@@ -1,0 +1,63 @@
+"""libvirt's canonical form of a domain: the post-parse defaults, as a pipeline of small steps.
+
+Each step takes the mutable lxml ``<domain>`` and a :class:`Context` and changes the tree in
+place. :data:`GENERIC_STEPS` is what libvirt's driver-independent parser does; a driver
+extends it with its own defaults::
+
+    steps = (*GENERIC_STEPS[:-2], add_default_controllers, *GENERIC_STEPS[-2:])
+    canonical(definition, steps=steps)
+
+The ordering steps come last so that anything added earlier lands in libvirt's order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from lxml import etree
+
+from virtkit.xml.canonical import cputune, devices, general
+from virtkit.xml.canonical.context import Context
+from virtkit.xml.domain import DomainDef, domain_from_tree
+
+Step = Callable[[etree._Element, Context], None]
+
+GENERIC_STEPS: tuple[Step, ...] = (
+    general.drop_inactive_id,
+    general.normalise_memory_units,
+    general.default_memory,
+    general.default_vcpu,
+    general.default_os,
+    general.default_clock,
+    general.default_lifecycle,
+    cputune.expand_scheduler,
+    cputune.limit_resctrl,
+    devices.assign_drive_addresses,
+    devices.implicit_controllers,
+    devices.controller_indexes,
+    devices.smartcard_addresses,
+    devices.chardev_sources,
+    devices.graphics_listens,
+    devices.graphics_inputs,
+    devices.primary_video,
+    cputune.order_cputune,
+    devices.order_devices,
+    general.order_domain,
+)
+
+
+def canonical(
+    definition: DomainDef,
+    *,
+    steps: Sequence[Step] = GENERIC_STEPS,
+    context: Context | None = None,
+) -> DomainDef:
+    """``definition`` with libvirt's post-parse defaults applied (a new object)."""
+    root = definition.tree()
+    ctx = context or Context()
+    for step in steps:
+        step(root, ctx)
+    return domain_from_tree(root)
+
+
+__all__ = ["GENERIC_STEPS", "Context", "Step", "canonical"]

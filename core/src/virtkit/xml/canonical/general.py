@@ -1,0 +1,122 @@
+"""Canonical steps for the general part of ``<domain>``: memory, vCPUs, OS, clock, lifecycle."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from virtkit.xml.canonical.context import Context
+from virtkit.xml.canonical.order import DOMAIN_ORDER, OS_ORDER, insert_child, sort_children
+from virtkit.xml.units import to_kib
+
+#: elements holding a scaled amount of memory as text, written back in KiB
+_MEMORY_TEXT = (
+    "memory", "currentMemory", "maxMemory", "memtune/hard_limit", "memtune/soft_limit",
+    "memtune/swap_hard_limit", "memtune/min_guarantee",
+    "devices/memory/target/size", "devices/memory/target/requested", "devices/memory/target/block",
+    "devices/memory/source/pagesize", "devices/memory/source/alignsize",
+)
+
+
+def _kib_text(el: etree._Element) -> None:
+    el.text = str(to_kib(int((el.text or "0").strip()), el.get("unit")))
+    el.set("unit", "KiB")
+
+
+def drop_inactive_id(root: etree._Element, ctx: Context) -> None:
+    """An inactive (persistent) definition has no domain id."""
+    if ctx.inactive:
+        root.attrib.pop("id", None)
+
+
+def normalise_memory_units(root: etree._Element, ctx: Context) -> None:
+    """Every memory amount in KiB with ``unit='KiB'``, as libvirt stores them."""
+    for path in _MEMORY_TEXT:
+        for el in root.iterfind(path):
+            _kib_text(el)
+    for cell in root.iterfind("cpu/numa/cell"):
+        if cell.get("memory") is not None:
+            cell.set("memory", str(to_kib(int(cell.get("memory", "0")), cell.get("unit"))))
+            cell.set("unit", "KiB")
+    for page in root.iterfind("memoryBacking/hugepages/page"):
+        if page.get("size") is not None:
+            page.set("size", str(to_kib(int(page.get("size", "0")), page.get("unit"))))
+            page.set("unit", "KiB")
+
+
+def default_memory(root: etree._Element, ctx: Context) -> None:
+    """``<memory>`` is the sum of the NUMA cells when there are any; ``<currentMemory>``
+    defaults to (and is capped at) ``<memory>``."""
+    memory = root.find("memory")
+    cells = root.findall("cpu/numa/cell")
+    if cells and all(c.get("memory") for c in cells):
+        total = str(sum(int(c.get("memory", "0")) for c in cells))
+        if memory is None:
+            memory = insert_child(root, "memory", DOMAIN_ORDER, {"unit": "KiB"})
+        memory.text = total
+    if memory is None:
+        return
+    current = root.find("currentMemory")
+    if current is None:
+        current = insert_child(root, "currentMemory", DOMAIN_ORDER, {"unit": "KiB"})
+        current.text = memory.text
+    elif int(current.text or 0) == 0 or int(current.text or 0) > int(memory.text or 0):
+        current.text = memory.text
+
+
+def default_vcpu(root: etree._Element, ctx: Context) -> None:
+    """``<vcpu placement='static'>N</vcpu>`` (one vCPU when absent); ``current`` only when it
+    differs from the maximum."""
+    vcpu = root.find("vcpu")
+    if vcpu is None:
+        vcpu = insert_child(root, "vcpu", DOMAIN_ORDER)
+        vcpu.text = "1"
+    if vcpu.get("placement") is None:
+        auto = root.find("numatune/memory[@placement='auto']") is not None and not vcpu.get("cpuset")
+        placed = {"placement": "auto" if auto else "static"}
+        rest = dict(vcpu.attrib)
+        vcpu.attrib.clear()
+        vcpu.attrib.update({**placed, **rest})
+    if vcpu.get("current") is not None and int(vcpu.get("current", "0")) == int(vcpu.text or 0):
+        del vcpu.attrib["current"]
+
+
+def _has_device_boot(root: etree._Element) -> bool:
+    return root.find("devices/*/boot[@order]") is not None
+
+
+def default_os(root: etree._Element, ctx: Context) -> None:
+    """``<type arch=...>`` defaults to the host architecture; an HVM guest with no boot order,
+    kernel or per-device boot boots from the first disk."""
+    os_el = root.find("os")
+    if os_el is None:
+        return
+    os_type = os_el.find("type")
+    if os_type is not None and os_type.get("arch") is None:
+        rest = dict(os_type.attrib)
+        os_type.attrib.clear()
+        os_type.attrib.update({"arch": ctx.arch, **rest})
+    is_hvm = os_type is not None and (os_type.text or "").strip() == "hvm"
+    if _has_device_boot(root):
+        for boot in os_el.findall("boot"):
+            os_el.remove(boot)
+    elif is_hvm and os_el.find("boot") is None and os_el.find("kernel") is None:
+        insert_child(os_el, "boot", OS_ORDER, {"dev": "hd"})
+    sort_children(os_el, OS_ORDER)
+
+
+def default_clock(root: etree._Element, ctx: Context) -> None:
+    """``<clock offset='utc'/>`` when absent."""
+    if root.find("clock") is None:
+        insert_child(root, "clock", DOMAIN_ORDER, {"offset": "utc"})
+
+
+def default_lifecycle(root: etree._Element, ctx: Context) -> None:
+    """``on_poweroff`` destroy, ``on_reboot`` restart, ``on_crash`` destroy when absent."""
+    for tag, action in (("on_poweroff", "destroy"), ("on_reboot", "restart"), ("on_crash", "destroy")):
+        if root.find(tag) is None:
+            insert_child(root, tag, DOMAIN_ORDER).text = action
+
+
+def order_domain(root: etree._Element, ctx: Context) -> None:
+    """The children of ``<domain>`` in libvirt's order."""
+    sort_children(root, DOMAIN_ORDER)

@@ -1,0 +1,82 @@
+"""libvirt's element order, and helpers that put children into it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from lxml import etree
+
+#: children of <domain> in the order libvirt writes them
+DOMAIN_ORDER = (
+    "name", "uuid", "genid", "title", "description", "metadata", "maxMemory", "memory",
+    "currentMemory", "blkiotune", "memtune", "memoryBacking", "vcpu", "vcpus", "iothreads",
+    "iothreadids", "defaultiothread", "cputune", "numatune", "resource", "sysinfo", "bootloader",
+    "bootloader_args", "os", "idmap", "features", "cpu", "clock", "on_poweroff", "on_reboot",
+    "on_crash", "on_lockfailure", "pm", "perf", "devices", "seclabel", "keywrap", "launchSecurity",
+)
+
+#: children of <os>
+OS_ORDER = (
+    "type", "firmware", "init", "initarg", "initenv", "initdir", "inituser", "initgroup",
+    "loader", "nvram", "kernel", "initrd", "cmdline", "dtb", "acpi", "boot", "bootmenu",
+    "smbios", "bios",
+)
+
+#: device kinds inside <devices>
+DEVICES_ORDER = (
+    "emulator", "disk", "controller", "lease", "filesystem", "interface", "smartcard", "serial",
+    "parallel", "console", "channel", "input", "tpm", "graphics", "sound", "audio", "video",
+    "hostdev", "redirdev", "redirfilter", "hub", "watchdog", "memballoon", "rng", "nvram",
+    "panic", "shmem", "memory", "iommu", "vsock", "crypto",
+)
+
+#: children of <cputune>
+CPUTUNE_ORDER = (
+    "shares", "period", "quota", "global_period", "global_quota", "emulator_period",
+    "emulator_quota", "iothread_period", "iothread_quota", "vcpupin", "emulatorpin",
+    "iothreadpin", "emulatorsched", "vcpusched", "iothreadsched", "cachetune", "memorytune",
+)
+
+
+def sort_children(parent: etree._Element, order: Sequence[str]) -> None:
+    """Put ``parent``'s children into ``order`` (stable); an unlisted child stays right after
+    the listed element that precedes it; namespaced children go last, as libvirt writes them."""
+    rank = {tag: i for i, tag in enumerate(order)}
+    last = -1
+    keyed = []
+    for pos, child in enumerate(parent):
+        tag = child.tag
+        if not isinstance(tag, str):
+            key = last
+        elif tag[0] == "{":
+            key = len(order)
+        else:
+            key = rank.get(tag, last)
+            last = key
+        keyed.append((key, pos, child))
+    keyed.sort(key=lambda item: (item[0], item[1]))
+    for _, _, child in keyed:
+        parent.append(child)  # appending an existing child moves it to the end
+
+
+def insert_child(
+    parent: etree._Element, tag: str, order: Sequence[str], attrib: dict[str, str] | None = None
+) -> etree._Element:
+    """A new ``<tag>`` inserted at its place in ``order`` (after its last sibling of equal rank)."""
+    rank = {t: i for i, t in enumerate(order)}
+    mine = rank[tag]
+    at = 0
+    for pos, child in enumerate(parent):
+        if isinstance(child.tag, str) and rank.get(child.tag, -1) <= mine:
+            at = pos + 1
+    el = etree.Element(tag, attrib or {})
+    parent.insert(at, el)
+    return el
+
+
+def set_attrs_first(el: etree._Element, first: dict[str, str]) -> None:
+    """Give ``el`` the attributes ``first`` ahead of its existing ones (libvirt's order)."""
+    rest = [(k, v) for k, v in el.attrib.items() if k not in first]
+    el.attrib.clear()
+    for key, value in (*first.items(), *rest):
+        el.set(key, value)

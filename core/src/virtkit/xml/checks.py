@@ -1,0 +1,138 @@
+"""Checks libvirt makes while parsing a domain: well-formed XML that still makes no sense.
+
+Each check takes the parsed lxml root and raises :class:`~virtkit.errors.XMLError` naming the
+element and line. :data:`DOMAIN_CHECKS` is the list :func:`check_domain` runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lxml import etree
+
+from virtkit.xml.bitmap import parse_bitmap
+from virtkit.xml.node import fail
+
+#: device elements whose ``type`` attribute selects a character device backend
+CHARDEV_TAGS = ("serial", "parallel", "console", "channel")
+
+
+def chardev_elements(root: etree._Element) -> list[etree._Element]:
+    """Every element of ``root`` that holds a character device source (with its ``type``)."""
+    found = [el for tag in CHARDEV_TAGS for el in root.iterfind(f"devices/{tag}")]
+    found += root.findall("devices/redirdev")
+    found += [el for el in root.iterfind("devices/smartcard") if el.get("mode") == "passthrough"]
+    found += root.findall("devices/rng/backend[@model='egd']")
+    return found
+
+
+def check_chardev_sources(root: etree._Element) -> None:
+    for dev in chardev_elements(root):
+        kind = dev.get("type")
+        sources = dev.findall("source")
+        modes = [s.get("mode", "connect") for s in sources]
+        if kind == "tcp":
+            if len(sources) > 1:
+                raise fail(sources[1], "a tcp character device takes a single <source>")
+            for src in sources:
+                if not src.get("host"):
+                    raise fail(src, "missing source host attribute for char device")
+                if not src.get("service"):
+                    raise fail(src, "missing source service attribute for char device")
+        elif kind == "udp":
+            if len(sources) > 2 or len(set(modes)) != len(modes):
+                raise fail(sources[-1], "a udp character device takes one connect and one bind <source>")
+            connect = [s for s, m in zip(sources, modes, strict=True) if m == "connect"]
+            if not connect or not connect[0].get("service"):
+                where_el = connect[0] if connect else dev
+                raise fail(where_el, "missing source service attribute for char device")
+        elif kind == "unix":
+            has_path = any(s.get("path") for s in sources)
+            if not has_path and dev.tag != "channel":
+                raise fail(sources[0] if sources else dev, "missing source path attribute for char device")
+        for src, mode in zip(sources, modes, strict=True):
+            if mode not in ("connect", "bind"):
+                raise fail(src, f"unknown source mode '{mode}'")
+            reconnect = src.find("reconnect")
+            if reconnect is None or reconnect.get("enabled") != "yes":
+                continue
+            if mode != "connect":
+                raise fail(reconnect, "reconnect is only supported for mode='connect'")
+            if not reconnect.get("timeout"):
+                raise fail(reconnect, "missing timeout for chardev with reconnect enabled")
+
+
+def check_graphics_listens(root: etree._Element) -> None:
+    for graphics in root.iterfind("devices/graphics"):
+        listens = graphics.findall("listen")
+        first = listens[0] if listens else None
+        attr = graphics.get("listen")
+        for listen in listens:
+            if listen.get("type") == "network" and not listen.get("network"):
+                raise fail(listen, "listen type 'network' needs a 'network' attribute")
+        if attr and first is not None and first.get("type") == "address":
+            address = first.get("address")
+            if address and address != attr:
+                raise fail(
+                    graphics,
+                    f"graphics 'listen' attribute '{attr}' must match 'address' attribute "
+                    f"of first listen element (found '{address}')",
+                )
+        socket = graphics.get("socket")
+        if socket and first is not None and first.get("type") == "socket":
+            if first.get("socket") and first.get("socket") != socket:
+                raise fail(
+                    graphics,
+                    f"graphics 'socket' attribute '{socket}' must match 'socket' attribute "
+                    f"of first listen element (found '{first.get('socket')}')",
+                )
+
+
+def _vcpus(el: etree._Element) -> frozenset[int]:
+    try:
+        return parse_bitmap(el.get("vcpus", ""))
+    except ValueError as exc:
+        raise fail(el, f"invalid vcpus '{el.get('vcpus')}': {exc}") from None
+
+
+def check_resctrl(root: etree._Element) -> None:
+    """Cache and memory bandwidth allocations: no vCPU in two of them, no duplicate ids."""
+    cachetunes = [(el, _vcpus(el)) for el in root.iterfind("cputune/cachetune")]
+    seen: set[int] = set()
+    for el, vcpus in cachetunes:
+        if vcpus & seen:
+            raise fail(el, "overlapping vcpus in cachetunes")
+        seen |= vcpus
+        keys = [(c.get("id"), c.get("level"), c.get("type")) for c in el.iterfind("cache")]
+        if len(keys) != len(set(keys)):
+            raise fail(el, "duplicate cache allocation")
+        for monitor in el.iterfind("monitor"):
+            if not _vcpus(monitor) <= vcpus:
+                raise fail(monitor, "monitor vcpus must be a subset of the cachetune's vcpus")
+    memory_seen: set[int] = set()
+    for el in root.iterfind("cputune/memorytune"):
+        vcpus = _vcpus(el)
+        if vcpus & memory_seen:
+            raise fail(el, "overlapping vcpus in memorytunes")
+        memory_seen |= vcpus
+        if any(vcpus & other and vcpus != other for _, other in cachetunes):
+            raise fail(el, "memorytune vcpus must match those of a cachetune exactly or not overlap")
+        ids = [node.get("id") for node in el.iterfind("node")]
+        if len(ids) != len(set(ids)):
+            raise fail(el, "duplicate memory bandwidth allocation for one node")
+        for monitor in el.iterfind("monitor"):
+            if not _vcpus(monitor) <= vcpus:
+                raise fail(monitor, "monitor vcpus must be a subset of the memorytune's vcpus")
+
+
+DOMAIN_CHECKS: list[Callable[[etree._Element], None]] = [
+    check_chardev_sources,
+    check_graphics_listens,
+    check_resctrl,
+]
+
+
+def check_domain(root: etree._Element) -> None:
+    """Run every check of :data:`DOMAIN_CHECKS` on a parsed ``<domain>``."""
+    for check in DOMAIN_CHECKS:
+        check(root)

@@ -1,0 +1,66 @@
+"""libvirt's output of a domain: live or inactive form, with or without secrets."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from virtkit.xml.domain import DomainDef
+from virtkit.xml.serialize import to_string
+
+#: attributes holding secrets, dropped unless the caller may see them (``secure``)
+SECRET_ATTRIBUTES = (("devices/graphics", "passwd"),)
+
+#: interface target names libvirt generates, which an inactive definition does not keep
+_GENERATED_TARGETS = ("vnet", "macvtap", "macvlan", "vif")
+
+
+def _drop_live_values(root: etree._Element) -> None:
+    """What only a running domain has: allocated ports, device aliases, generated tap names."""
+    for graphics in root.iterfind("devices/graphics"):
+        if graphics.get("autoport") == "yes":
+            graphics.attrib.pop("port", None)
+            graphics.attrib.pop("tlsPort", None)
+    for alias in root.iterfind("devices//alias"):
+        if not (alias.get("name") or "").startswith("ua-"):
+            parent = alias.getparent()
+            if parent is not None:
+                parent.remove(alias)
+    for target in root.iterfind("devices/interface/target"):
+        if (target.get("dev") or "").startswith(_GENERATED_TARGETS):
+            parent = target.getparent()
+            if parent is not None:
+                parent.remove(target)
+
+
+def format_domain(
+    definition: DomainDef,
+    *,
+    inactive: bool = False,
+    secure: bool = False,
+    migratable: bool = False,
+    id: int | None = None,
+) -> str:
+    """``definition`` as libvirt writes it (give it a :func:`canonical` definition).
+
+    ``id``: the running domain's id, written as ``<domain id='N'>`` in the live form
+    (default: the definition's own ``id``, as a live parse keeps it).
+    ``inactive``: the persistent configuration, without live-only values.
+    ``secure``: keep secrets such as ``<graphics passwd=...>``.
+    ``migratable``: the form sent to a migration destination: no live-only values either.
+    """
+    root = definition.tree()
+    id = definition.id if id is None else id
+    root.attrib.pop("id", None)
+    if id is not None and id >= 0 and not inactive:
+        attrib = dict(root.attrib)
+        root.attrib.clear()
+        root.set("type", attrib.pop("type", ""))
+        root.set("id", str(id))
+        root.attrib.update(attrib)
+    if inactive or migratable:
+        _drop_live_values(root)
+    if not secure:
+        for path, name in SECRET_ATTRIBUTES:
+            for el in root.iterfind(path):
+                el.attrib.pop(name, None)
+    return to_string(root)

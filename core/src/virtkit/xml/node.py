@@ -1,0 +1,189 @@
+"""The building blocks of the XML model: typed elements, unknown elements, attribute specs.
+
+Every modelled element is a frozen, keyword-only attrs class derived from :class:`Element`.
+It declares the attributes it understands (:class:`Attr`), whether it carries text, and which
+child tags it models; everything else is kept: unknown attributes in ``extra_attrs`` and
+unknown children as :class:`Unknown` (serialized bytes, so objects stay hashable). Children
+keep the order of the input, so :meth:`Element.to_xml` reproduces what was parsed.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ClassVar, TypeVar
+
+import attrs
+from lxml import etree
+
+from virtkit.errors import XMLError
+from virtkit.xml.parser import PARSER
+
+E = TypeVar("E", bound="Element")
+
+
+def where(el: etree._Element) -> str:
+    """``<path> (line N)`` of an element, for error messages."""
+    path = el.getroottree().getpath(el)
+    return f"{path} (line {el.sourceline})" if el.sourceline else path
+
+
+def fail(el: etree._Element, message: str) -> XMLError:
+    """An :class:`XMLError` naming the element path and line."""
+    return XMLError(f"{where(el)}: {message}")
+
+
+@attrs.frozen(kw_only=True)
+class Attr:
+    """One XML attribute of a modelled element: its name, the attrs field, the value type."""
+
+    xml: str
+    type: Callable[[str], Any] = str
+    field: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if not self.field:
+            object.__setattr__(self, "field", self.xml.replace("-", "_"))
+
+    def parse(self, value: str, el: etree._Element) -> Any:
+        try:
+            return self.type(value)
+        except ValueError:
+            if isinstance(self.type, type) and issubclass(self.type, enum.Enum):
+                allowed = ", ".join(str(m.value) for m in self.type)
+                raise fail(
+                    el, f"unknown value '{value}' for attribute '{self.xml}' (expected one of: {allowed})"
+                ) from None
+            raise fail(el, f"invalid value '{value}' for attribute '{self.xml}'") from None
+
+
+def dump(value: Any) -> str:
+    """The XML text of a typed value (enums by value, the rest by ``str``)."""
+    return str(value.value) if isinstance(value, enum.Enum) else str(value)
+
+
+@attrs.frozen(kw_only=True)
+class Unknown:
+    """An element the model does not interpret, kept verbatim as serialized bytes."""
+
+    xml: bytes
+
+    @property
+    def tag(self) -> str:
+        return str(self.element().tag)
+
+    def element(self) -> etree._Element:
+        return etree.fromstring(self.xml, PARSER)
+
+    @classmethod
+    def from_xml(cls, el: etree._Element) -> Unknown:
+        return cls(xml=etree.tostring(el, with_tail=False))
+
+    def to_element(self, parent: etree._Element) -> etree._Element:
+        el = self.element()
+        parent.append(el)
+        return el
+
+
+@attrs.frozen(kw_only=True)
+class Element:
+    """Base of every modelled element; subclasses declare ``TAG``, ``ATTRS``, ``TEXT``, ``CHILDREN``."""
+
+    TAG: ClassVar[str] = ""
+    ATTRS: ClassVar[tuple[Attr, ...]] = ()
+    #: converter of the element's text, or None when the element has no text of its own
+    TEXT: ClassVar[Callable[[str], Any] | None] = None
+    #: child tag -> modelled class; other children are kept as :class:`Unknown`
+    CHILDREN: ClassVar[Mapping[str, type[Element]]] = {}
+
+    extra_attrs: tuple[tuple[str, str], ...] = ()
+    children: tuple[Element | Unknown, ...] = ()
+
+    # -- parse -------------------------------------------------------------------------------
+
+    @classmethod
+    def from_xml(cls: type[E], el: etree._Element) -> E:
+        known = {a.xml: a for a in cls.ATTRS}
+        kwargs: dict[str, Any] = {}
+        extra = []
+        for name, value in el.attrib.items():
+            spec = known.get(name)
+            if spec is None:
+                extra.append((name, value))
+            else:
+                kwargs[spec.field] = spec.parse(value, el)
+        if extra:
+            kwargs["extra_attrs"] = tuple(extra)
+        if cls.TEXT is not None and el.text is not None:
+            raw = el.text if cls.TEXT is str else el.text.strip()
+            kwargs["text"] = Attr(xml="text()", type=cls.TEXT).parse(raw, el)
+        children = []
+        for child in el:
+            if not isinstance(child.tag, str):
+                continue  # comments and processing instructions, ignored as libvirt does
+            model = cls.CHILDREN.get(child.tag)
+            children.append(model.from_xml(child) if model else Unknown.from_xml(child))
+        if children:
+            kwargs["children"] = tuple(children)
+        cls.check(el, kwargs)
+        return cls(**kwargs)
+
+    @classmethod
+    def check(cls, el: etree._Element, values: dict[str, Any]) -> None:
+        """Reject values that are well-formed but invalid; raise :func:`fail` errors."""
+
+    # -- format ------------------------------------------------------------------------------
+
+    def to_element(self, parent: etree._Element | None = None) -> etree._Element:
+        """This element (and its children) as lxml, appended to ``parent`` when given."""
+        el = etree.Element(self.TAG) if parent is None else etree.SubElement(parent, self.TAG)
+        self.fill(el)
+        return el
+
+    def fill(self, el: etree._Element) -> None:
+        """Write this element's attributes, text and children into ``el``."""
+        for spec in self.ATTRS:
+            value = getattr(self, spec.field)
+            if value is not None:
+                el.set(spec.xml, dump(value))
+        for name, value in self.extra_attrs:
+            el.set(name, value)
+        if self.TEXT is not None:
+            text = getattr(self, "text")
+            if text is not None:
+                el.text = dump(text)
+        for child in self.children:
+            child.to_element(el)
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def find(self, kind: type[E]) -> E | None:
+        """The first modelled child of class ``kind``."""
+        return next(self.iter(kind), None)
+
+    def iter(self, kind: type[E]) -> Iterator[E]:
+        """The modelled children of class ``kind`` in document order."""
+        return (c for c in self.children if isinstance(c, kind))
+
+    def unknown(self, tag: str) -> Unknown | None:
+        """The first unmodelled child named ``tag``."""
+        return next((c for c in self.children if isinstance(c, Unknown) and c.tag == tag), None)
+
+    def replace_child(self: E, old: Element | Unknown | None, new: Element | Unknown) -> E:
+        """A copy with ``old`` replaced by ``new`` (``new`` appended when ``old`` is None)."""
+        if old is None:
+            return attrs.evolve(self, children=(*self.children, new))
+        return attrs.evolve(self, children=tuple(new if c is old else c for c in self.children))
+
+
+def text_element(tag: str, converter: Callable[[str], Any] = str) -> type[Element]:
+    """A modelled element that holds only text (``<name>``, ``<on_reboot>``, ...)."""
+
+    @attrs.frozen(kw_only=True)
+    class _Text(Element):
+        TAG = tag
+        TEXT = converter
+        text: Any = None
+
+    _Text.__name__ = _Text.__qualname__ = "".join(p.title() for p in tag.split("_")) + "Element"
+    return _Text

@@ -1,0 +1,78 @@
+"""Write an lxml tree the way libvirt formats XML: two-space indent, single-quoted attributes."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+_ATTR_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", "'": "&apos;", '"': "&quot;",
+     "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+)
+_TEXT_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", "'": "&apos;", '"': "&quot;"}
+)
+#: libxml2's escapes, used inside <metadata> whose content libvirt writes with libxml2
+_LIBXML_ATTR_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+)
+_LIBXML_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_XML_NS = "http://www.w3.org/XML/1998/namespace"
+
+#: elements libvirt always writes with an open and a close tag, even when empty
+ALWAYS_OPEN = frozenset({"devices"})
+
+
+def to_string(root: etree._Element) -> str:
+    """``root`` as libvirt-style text, ending in a newline."""
+    out: list[str] = []
+    _write(root, "", {}, out, False)
+    return "".join(out)
+
+
+def _name(qname: str, nsmap: dict[str | None, str]) -> str:
+    if qname[0] != "{":
+        return qname
+    uri, local = qname[1:].split("}", 1)
+    if uri == _XML_NS:
+        return "xml:" + local
+    for prefix, value in nsmap.items():
+        if value == uri:
+            return f"{prefix}:{local}" if prefix else local
+    return local
+
+
+def _write(
+    el: etree._Element, pad: str, parent_ns: dict[str | None, str], out: list[str], libxml: bool
+) -> None:
+    """Append ``el`` to ``out``; ``libxml``: double quotes and libxml2's escapes (metadata)."""
+    nsmap = el.nsmap
+    name = _name(el.tag, nsmap)
+    q = '"' if libxml else "'"
+    attr_escapes = _LIBXML_ATTR_ESCAPES if libxml else _ATTR_ESCAPES
+    text_escapes = _LIBXML_TEXT_ESCAPES if libxml else _TEXT_ESCAPES
+    head = [pad, "<", name]
+    for prefix, uri in nsmap.items():
+        if parent_ns.get(prefix) != uri:
+            head.append(f" xmlns:{prefix}={q}{uri}{q}" if prefix else f" xmlns={q}{uri}{q}")
+    for key, value in el.attrib.items():
+        head.append(f" {_name(key, nsmap)}={q}{value.translate(attr_escapes)}{q}")
+    children = [c for c in el if isinstance(c.tag, str)]
+    text = el.text
+    if not children:
+        if text:
+            out.append(f"{''.join(head)}>{text.translate(text_escapes)}</{name}>\n")
+        elif name in ALWAYS_OPEN:
+            out.append(f"{''.join(head)}>\n{pad}</{name}>\n")
+        else:
+            out.append(f"{''.join(head)}/>\n")
+        return
+    if text and text.strip():  # mixed content: keep it exactly as it is
+        raw = etree.tostring(el, encoding="unicode", with_tail=False)
+        out.append(pad + raw + "\n")
+        return
+    out.append("".join(head) + ">\n")
+    inner = pad + "  "
+    libxml = libxml or name == "metadata"
+    for child in children:
+        _write(child, inner, nsmap, out, libxml)
+    out.append(f"{pad}</{name}>\n")
