@@ -1,0 +1,540 @@
+"""QEMU lifecycle benchmark: libvirt 9.0 on a private libvirtd, against a bare QEMU baseline.
+
+Run: ``.venv/bin/python bench/libvirt_qemu.py [--repeats N] [--bare-runs N] [--keep]`` (as root)
+
+Guest: 128 MiB, one vCPU, firmware only (QEMU's default SeaBIOS), ``type='kvm'``; the snapshot
+operations use a second such guest with an empty qcow2 disk (internal snapshots need one).
+Each side opens a connection with the same names as virtkit's API (libvirt-python is adapted
+to them) and runs the same workload; the table gives each operation's median. To add a side,
+write one function that opens its connection (see :data:`SIDES`).
+
+libvirt runs as its own daemon, in a private mount namespace whose ``/etc/libvirt``,
+``/run/libvirt``, ``/var/lib/libvirt``, ``/var/cache/libvirt`` and ``/var/log/libvirt`` are
+folders of a scratch directory, configured as ``../shared/README.md`` says (QEMU as root, no
+security driver, stdio to files, a fixed host UUID); the system's libvirt is left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
+from pathlib import Path
+from typing import Any, Protocol
+
+from harness import BenchError, Row, T, format_table, median_ms, require_libvirt, timed
+
+QEMU = "/usr/bin/qemu-system-x86_64"
+MEMORY_MIB = 128
+RUNNING, PAUSED, SHUTOFF = 1, 3, 5  # libvirt's (and virtkit's) DomainState values
+
+GUEST_XML = """\
+<domain type='kvm'>
+  <name>{name}</name>
+  <memory unit='MiB'>{memory}</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+  </os>
+  <devices>
+    <emulator>{qemu}</emulator>{disk}
+  </devices>
+</domain>
+"""
+
+DISK_XML = """
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='{path}'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>"""
+
+SNAPSHOT_XML = "<domainsnapshot><name>{name}</name></domainsnapshot>"
+
+REFERENCE_MS = {
+    "start to running": 483,
+    "destroy": 1826,
+    "snapshot create (memory)": 102,
+    "snapshot revert": 2604,
+    "save": 1650,
+    "restore": 643,
+    "managed save": 1663,
+}
+"""libvirt's medians measured for issue 3 on this kind of machine, to compare with."""
+
+LIFECYCLE = (
+    "define",
+    "start to running",
+    "suspend",
+    "resume",
+    "save",
+    "restore",
+    "managed save",
+    "start from managed save",
+    "destroy",
+)
+SNAPSHOTS = ("snapshot create (memory)", "snapshot revert")
+OPERATIONS = LIFECYCLE + SNAPSHOTS
+
+
+def guest_xml(name: str, disk: Path | None = None) -> str:
+    disk_xml = DISK_XML.format(path=disk) if disk else ""
+    return GUEST_XML.format(name=name, memory=MEMORY_MIB, qemu=QEMU, disk=disk_xml)
+
+
+# ---------------------------------------------------------------------- what a side provides
+
+
+class Snap(Protocol):
+    def delete(self) -> object: ...
+
+
+class Dom(Protocol):
+    def state(self) -> tuple[int, int]: ...
+    def create(self) -> object: ...
+    def suspend(self) -> object: ...
+    def resume(self) -> object: ...
+    def destroy(self) -> object: ...
+    def save(self, path: str) -> object: ...
+    def managed_save(self) -> object: ...
+    def snapshot_create_xml(self, xml: str) -> Snap: ...
+    def revert_to_snapshot(self, snap: Any) -> object: ...
+    def undefine_flags(self, *, snapshots_metadata: bool, managed_save: bool) -> object: ...
+
+
+class Conn(Protocol):
+    """The part of virtkit's :class:`virtkit.Connection` the workload uses."""
+
+    def define_xml(self, xml: str) -> Dom: ...
+    def restore(self, path: str) -> object: ...
+
+
+Side = Callable[[Path], AbstractContextManager[Conn]]
+"""Opens one side's connection, given a scratch directory of its own."""
+
+
+# ---------------------------------------------------------------------- libvirt
+
+
+class LibvirtSnapshot:
+    def __init__(self, snap: Any) -> None:
+        self.snap = snap
+
+    def delete(self) -> None:
+        self.snap.delete(0)
+
+
+class LibvirtDomain:
+    """A ``virDomain`` under virtkit's names."""
+
+    def __init__(self, libvirt: Any, dom: Any) -> None:
+        self.libvirt = libvirt
+        self.dom = dom
+
+    def state(self) -> tuple[int, int]:
+        state, reason = self.dom.state(0)
+        return int(state), int(reason)
+
+    def create(self) -> None:
+        self.dom.create()
+
+    def suspend(self) -> None:
+        self.dom.suspend()
+
+    def resume(self) -> None:
+        self.dom.resume()
+
+    def destroy(self) -> None:
+        self.dom.destroy()
+
+    def save(self, path: str) -> None:
+        self.dom.save(path)
+
+    def managed_save(self) -> None:
+        self.dom.managedSave(0)
+
+    def snapshot_create_xml(self, xml: str) -> LibvirtSnapshot:
+        return LibvirtSnapshot(self.dom.snapshotCreateXML(xml, 0))
+
+    def revert_to_snapshot(self, snap: LibvirtSnapshot) -> None:
+        self.dom.revertToSnapshot(snap.snap, 0)
+
+    def undefine_flags(self, *, snapshots_metadata: bool, managed_save: bool) -> None:
+        flags = (
+            self.libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA if snapshots_metadata else 0
+        ) | (self.libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE if managed_save else 0)
+        self.dom.undefineFlags(flags)
+
+
+class LibvirtConnection:
+    """A ``virConnect`` under virtkit's names."""
+
+    def __init__(self, libvirt: Any, conn: Any) -> None:
+        self.libvirt = libvirt
+        self.conn = conn
+
+    def define_xml(self, xml: str) -> LibvirtDomain:
+        return LibvirtDomain(self.libvirt, self.conn.defineXML(xml))
+
+    def restore(self, path: str) -> None:
+        self.conn.restore(path)
+
+    def clear(self) -> None:
+        """Destroy and undefine every domain (with its snapshots and managed save)."""
+        for dom in self.conn.listAllDomains(0):
+            if dom.isActive():
+                dom.destroy()
+            LibvirtDomain(self.libvirt, dom).undefine_flags(
+                snapshots_metadata=True, managed_save=True
+            )
+
+
+LIBVIRTD_CONF = 'host_uuid = "0b7e3c52-2f0d-4d5e-9a61-7c2a4e8f1b33"\n'
+QEMU_CONF = 'user = "root"\ngroup = "root"\nsecurity_driver = "none"\nstdio_handler = "file"\n'
+PRIVATE_DIRS = {
+    "etc": "/etc/libvirt",
+    "run": "/run/libvirt",
+    "lib": "/var/lib/libvirt",
+    "cache": "/var/cache/libvirt",
+    "log": "/var/log/libvirt",
+}
+MOUNT_AND_EXEC = """\
+set -e
+while [ $# -gt 2 ]; do mkdir -p "$2"; mount --bind "$1" "$2"; shift 2; done
+exec libvirtd --pid-file "$1" --config "$2"
+"""
+
+
+@contextmanager
+def private_libvirtd(root: Path, *, timeout: float = 90.0) -> Iterator[Any]:
+    """Run a libvirtd of its own under ``root``; yield a libvirt-python connection to it.
+
+    On exit every domain it holds is destroyed and undefined and the daemon stopped; a QEMU it
+    leaves behind (found by the pidfiles in its run folder) is killed.
+    """
+    if os.geteuid() != 0:
+        raise BenchError("the private libvirtd needs root (mount namespace, QEMU as root)")
+    libvirt = require_libvirt()
+    for name in PRIVATE_DIRS:
+        (root / name).mkdir(parents=True, exist_ok=True)
+    (root / "etc" / "libvirtd.conf").write_text(LIBVIRTD_CONF)
+    (root / "etc" / "qemu.conf").write_text(QEMU_CONF)
+    binds = [str(p) for name, target in PRIVATE_DIRS.items() for p in (root / name, target)]
+    argv = [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        MOUNT_AND_EXEC,
+        "sh",
+        *binds,
+        str(root / "libvirtd.pid"),
+        "/etc/libvirt/libvirtd.conf",
+    ]
+    log_path = root / "libvirtd.log"
+    uri = f"qemu+unix:///system?socket={root / 'run' / 'libvirt-sock'}"
+    with log_path.open("wb") as log:
+        daemon = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        conn = wait_for_daemon(libvirt, uri, daemon, log_path, timeout)
+        conn.getDomainCapabilities(QEMU, "x86_64", "pc", "kvm", 0)  # probe QEMU now, not in define
+        try:
+            yield conn
+        finally:
+            LibvirtConnection(libvirt, conn).clear()
+            conn.close()
+    finally:
+        stop(daemon)
+        kill_leftover_qemu(root / "run" / "qemu")
+
+
+def wait_for_daemon(
+    libvirt: Any, uri: str, daemon: subprocess.Popen[bytes], log: Path, timeout: float
+) -> Any:
+    """A connection to the daemon once it answers (its first start probes QEMU for seconds)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if daemon.poll() is not None:
+            raise BenchError(f"libvirtd exited with status {daemon.returncode}; see {log}")
+        try:
+            return libvirt.open(uri)
+        except libvirt.libvirtError as exc:
+            if time.monotonic() > deadline:
+                raise BenchError(f"libvirtd did not answer within {timeout:g} s: {exc}") from exc
+        time.sleep(0.1)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def kill_leftover_qemu(pid_dir: Path) -> None:
+    for pidfile in pid_dir.glob("*.pid"):
+        with suppress(ValueError, ProcessLookupError):
+            os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
+
+
+@contextmanager
+def libvirt_side(root: Path) -> Iterator[Conn]:
+    """libvirt 9.0's QEMU driver through libvirt-python, on a private libvirtd."""
+    with private_libvirtd(root) as conn:
+        yield LibvirtConnection(require_libvirt(), conn)
+
+
+SIDES: dict[str, Side] = {"libvirt": libvirt_side}
+"""Every side measured, by column label. virtkit's QEMU plugin joins as one more function::
+
+    @contextmanager
+    def virtkit_side(root: Path) -> Iterator[Conn]:
+        with virtkit.open(f"qemu:///embed?root={root}") as conn:
+            yield conn
+"""
+
+
+# ---------------------------------------------------------------------- the workload
+
+
+def expect(dom: Dom, state: int, after: str) -> None:
+    actual = dom.state()[0]
+    if actual != state:
+        raise BenchError(f"after {after} the domain's state is {actual}, expected {state}")
+
+
+def run_workload(conn: Conn, scratch: Path, repeats: int) -> dict[str, list[float]]:
+    """Seconds of each operation in :data:`OPERATIONS`, ``repeats`` samples each."""
+    samples: dict[str, list[float]] = {op: [] for op in OPERATIONS}
+
+    def clock(op: str, work: Callable[[], T]) -> T:
+        seconds, result = timed(work)
+        samples[op].append(seconds)
+        return result
+
+    save_path = scratch / "guest.save"
+    plain_xml = guest_xml("bench-plain")
+    for _ in range(repeats):
+        dom = clock("define", lambda: conn.define_xml(plain_xml))
+        clock("start to running", dom.create)
+        expect(dom, RUNNING, "start")
+        clock("suspend", dom.suspend)
+        expect(dom, PAUSED, "suspend")
+        clock("resume", dom.resume)
+        expect(dom, RUNNING, "resume")
+        clock("save", lambda: dom.save(str(save_path)))  # noqa: B023 - called at once
+        expect(dom, SHUTOFF, "save")
+        clock("restore", lambda: conn.restore(str(save_path)))
+        expect(dom, RUNNING, "restore")
+        clock("managed save", dom.managed_save)
+        expect(dom, SHUTOFF, "managed save")
+        clock("start from managed save", dom.create)
+        expect(dom, RUNNING, "start from managed save")
+        clock("destroy", dom.destroy)
+        expect(dom, SHUTOFF, "destroy")
+        dom.undefine_flags(snapshots_metadata=True, managed_save=True)
+        save_path.unlink()
+
+    disk = scratch / "disk.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "64M"], check=True)
+    dom = conn.define_xml(guest_xml("bench-disk", disk))
+    dom.create()
+    for n in range(repeats):
+        xml = SNAPSHOT_XML.format(name=f"snap-{n}")
+        snap = clock("snapshot create (memory)", lambda: dom.snapshot_create_xml(xml))  # noqa: B023
+        clock("snapshot revert", lambda: dom.revert_to_snapshot(snap))  # noqa: B023
+        expect(dom, RUNNING, "revert to a snapshot of the running domain")
+        snap.delete()
+    dom.destroy()
+    dom.undefine_flags(snapshots_metadata=True, managed_save=True)
+    disk.unlink()
+    return samples
+
+
+# ---------------------------------------------------------------------- bare QEMU baseline
+
+
+async def bare_qemu_start(scratch: Path, *, cont: bool) -> float:
+    """Seconds from spawning ``qemu-system-x86_64 -S`` (the guest above, no libvirt) until QMP
+    has answered ``qmp_capabilities`` (and, with ``cont``, ``cont``)."""
+    from qemu.qmp import QMPClient
+
+    sock = scratch / "bare-qmp.sock"
+    sock.unlink(missing_ok=True)
+    argv = [
+        QEMU,
+        "-accel",
+        "kvm",
+        "-machine",
+        "pc",
+        "-m",
+        str(MEMORY_MIB),
+        "-nodefaults",
+        "-no-user-config",
+        "-display",
+        "none",
+        "-S",
+        "-chardev",
+        f"socket,id=qmp,path={sock}",
+        "-mon",
+        "chardev=qmp,mode=control",
+    ]
+    client = QMPClient("bare")
+    start = time.perf_counter()
+    await client.start_server(str(sock))
+    process = await asyncio.create_subprocess_exec(
+        *argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        await asyncio.wait_for(client.accept(), timeout=30)  # greeting + qmp_capabilities
+        if cont:
+            await client.execute("cont")
+        seconds = time.perf_counter() - start
+    except Exception as exc:
+        process.kill()
+        _, err = await process.communicate()
+        raise BenchError(f"bare QEMU failed to start: {exc}: {err.decode().strip()}") from exc
+    finally:
+        await client.disconnect()
+        if process.returncode is None:
+            process.terminate()
+        await process.wait()
+    return seconds
+
+
+def bare_baseline(scratch: Path, runs: int) -> dict[str, list[float]]:
+    samples: dict[str, list[float]] = {"bare QEMU -S + QMP handshake": [], "... + cont": []}
+    for run in range(runs + 1):  # the first run only warms the page cache
+        for label, cont in zip(samples, (False, True), strict=True):
+            seconds = asyncio.run(bare_qemu_start(scratch, cont=cont))
+            if run:
+                samples[label].append(seconds)
+    return samples
+
+
+# ---------------------------------------------------------------------- report
+
+
+def libvirt_table(libvirt: dict[str, list[float]], bare: dict[str, list[float]]) -> str:
+    lines = [
+        f"{'operation':<30} {'median ms':>10} {'min ms':>8} {'max ms':>8} {'issue ref ms':>13}"
+    ]
+    for op, values in [*libvirt.items(), *bare.items()]:
+        ref = REFERENCE_MS.get(op)
+        lines.append(
+            f"{op:<30} {median_ms(values):>10.1f} {min(values) * 1000:>8.1f} "
+            f"{max(values) * 1000:>8.1f} {'' if ref is None else ref:>13}"
+        )
+    return "\n".join(lines)
+
+
+def comparison_rows(
+    libvirt: dict[str, list[float]], candidate: dict[str, list[float]] | None, bare_ms: float
+) -> list[Row]:
+    """Issue 3's targets: at or below libvirt's median on every operation; start within 1.5x
+    the bare QEMU baseline; destroy at most 200 ms; revert at most 1 s."""
+
+    def cand(op: str) -> float | None:
+        return median_ms(candidate[op]) if candidate else None
+
+    rows = [
+        Row(
+            operation=op,
+            reference=median_ms(libvirt[op]),
+            candidate=cand(op),
+            target=1.0,
+            higher_is_better=False,
+        )
+        for op in OPERATIONS
+    ]
+    rows += [
+        Row(
+            operation="start vs bare QEMU baseline",
+            reference=bare_ms,
+            candidate=cand("start to running"),
+            target=1.5,
+            higher_is_better=False,
+        ),
+        Row(
+            operation="destroy vs 200 ms budget",
+            reference=200.0,
+            candidate=cand("destroy"),
+            target=1.0,
+            higher_is_better=False,
+        ),
+        Row(
+            operation="revert vs 1000 ms budget",
+            reference=1000.0,
+            candidate=cand("snapshot revert"),
+            target=1.0,
+            higher_is_better=False,
+        ),
+    ]
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repeats", type=int, default=5, help="samples per operation (default 5)")
+    parser.add_argument("--bare-runs", type=int, default=10, help="bare QEMU starts (default 10)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    args = parser.parse_args(argv)
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        raise BenchError("/dev/kvm is not usable here: the benchmark guest is a KVM guest")
+
+    scratch = Path(tempfile.mkdtemp(prefix="virtkit-bench-qemu-"))
+    try:
+        bare = bare_baseline(scratch, args.bare_runs)
+        results: dict[str, dict[str, list[float]]] = {}
+        for label, side in SIDES.items():
+            root = scratch / label
+            root.mkdir()
+            with side(root) as conn:
+                results[label] = run_workload(conn, root, args.repeats)
+            print(f"{label}: done", file=sys.stderr)
+    finally:
+        if args.keep:
+            print(f"scratch directory kept: {scratch}", file=sys.stderr)
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    print(
+        f"\nlibvirt 9.0, {MEMORY_MIB} MiB firmware-only KVM guest: {args.repeats} samples per "
+        f"operation, bare QEMU {args.bare_runs} runs"
+    )
+    print(libvirt_table(results["libvirt"], bare))
+    candidates: list[str | None] = [label for label in results if label != "libvirt"] or [None]
+    verdicts = []
+    for candidate in candidates:
+        rows = comparison_rows(
+            results["libvirt"],
+            results[candidate] if candidate else None,
+            median_ms(bare["bare QEMU -S + QMP handshake"]),
+        )
+        print(f"\n{candidate or 'virtkit'} against libvirt (ratio = time / reference time)")
+        print(format_table(rows, "reference", candidate or "virtkit", "ratio"))
+        verdicts += [row.verdict for row in rows]
+    return 0 if all(v == "pass" for v in verdicts) else 1
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
