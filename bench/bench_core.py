@@ -105,6 +105,8 @@ class Backend(Protocol):
     def snapshot_create(self, dom: Any, xml: str) -> Any: ...
     def revert(self, dom: Any, snap: Any) -> object: ...
     def snapshot_delete(self, snap: Any) -> object: ...
+    def destroy(self, dom: Any) -> None: ...
+    def undefine(self, dom: Any) -> None: ...
 
 
 class LibvirtBackend:
@@ -144,6 +146,12 @@ class LibvirtBackend:
 
     def snapshot_delete(self, snap: Any) -> None:
         snap.delete(0)
+
+    def destroy(self, dom: Any) -> None:
+        dom.destroy()
+
+    def undefine(self, dom: Any) -> None:
+        dom.undefine()
 
 
 class VirtkitBackend:
@@ -185,6 +193,12 @@ class VirtkitBackend:
 
     def snapshot_delete(self, snap: Any) -> None:
         snap.delete()
+
+    def destroy(self, dom: Any) -> None:
+        dom.destroy()
+
+    def undefine(self, dom: Any) -> None:
+        dom.undefine()
 
 
 OPERATIONS = (
@@ -233,6 +247,10 @@ def run_workload(backend: Backend) -> dict[str, float]:
         snaps = clock(lambda: [backend.snapshot_create(dom, x) for x in snapshot_xmls])
         clock(lambda: [backend.revert(dom, s) for s in snaps])
         clock(lambda: [backend.snapshot_delete(s) for s in reversed(snaps)])
+
+        backend.destroy(dom)  # leave test:///default as it was (virtkit keeps it per process)
+        for d in doms:
+            backend.undefine(d)
         return times
     finally:
         backend.close(conn)
