@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 import uuid as uuidlib
+from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import pluggy
 
 from virtkit.constants import ConnectListAllDomainsFlags as ListFlags
 from virtkit.constants import DomainCreateFlags, DomainDefineFlags, DomainState
+from virtkit.domain import Domain
 from virtkit.driver import DriverContext
 from virtkit.errors import (
     ErrorCode,
@@ -28,11 +32,8 @@ from virtkit.plugins import (
     load_extensions,
     new_plugin_manager,
 )
-from virtkit.records import DomainRecord, ProgressCallback
+from virtkit.records import DomainRecord, DomainRef, ProgressCallback
 from virtkit.uri import ConnectURI
-
-if TYPE_CHECKING:
-    from virtkit.domain import Domain
 
 PROBE_ORDER = ("qemu", "lxc", "xen", "vbox", "test")
 """Local drivers tried, in order, when no URI is given and none is set in the environment."""
@@ -57,6 +58,20 @@ def default_uri() -> str:
     )
 
 
+_ACTIVE, _INACTIVE = int(ListFlags.ACTIVE), int(ListFlags.INACTIVE)
+_PERSISTENT, _TRANSIENT = int(ListFlags.PERSISTENT), int(ListFlags.TRANSIENT)
+_MANAGEDSAVE, _NO_MANAGEDSAVE = int(ListFlags.MANAGEDSAVE), int(ListFlags.NO_MANAGEDSAVE)
+_AUTOSTART, _NO_AUTOSTART = int(ListFlags.AUTOSTART), int(ListFlags.NO_AUTOSTART)
+_HAS_SNAPSHOT, _NO_SNAPSHOT = int(ListFlags.HAS_SNAPSHOT), int(ListFlags.NO_SNAPSHOT)
+_STATE_FLAGS = {
+    DomainState.RUNNING: int(ListFlags.RUNNING),
+    DomainState.PAUSED: int(ListFlags.PAUSED),
+    DomainState.SHUTOFF: int(ListFlags.SHUTOFF),
+}
+_OTHER = int(ListFlags.OTHER)
+_ANY_STATE = int(ListFlags.RUNNING | ListFlags.PAUSED | ListFlags.SHUTOFF | ListFlags.OTHER)
+
+
 def _filter_pair(flags: int, yes: int, no: int, value: bool) -> bool:
     """libvirt's filter rule for one pair of flags: none set means no filter."""
     if not flags & (yes | no):
@@ -64,31 +79,32 @@ def _filter_pair(flags: int, yes: int, no: int, value: bool) -> bool:
     return bool(flags & yes and value) or bool(flags & no and not value)
 
 
-def _state_matches(flags: int, state: DomainState) -> bool:
-    groups = ListFlags.RUNNING | ListFlags.PAUSED | ListFlags.SHUTOFF | ListFlags.OTHER
-    if not flags & groups:
-        return True
-    if state == DomainState.RUNNING:
-        return bool(flags & ListFlags.RUNNING)
-    if state == DomainState.PAUSED:
-        return bool(flags & ListFlags.PAUSED)
-    if state == DomainState.SHUTOFF:
-        return bool(flags & ListFlags.SHUTOFF)
-    return bool(flags & ListFlags.OTHER)
-
-
 def record_matches(record: DomainRecord, flags: int) -> bool:
     """Whether a domain passes ``list_all_domains`` filter ``flags``."""
+    flags = int(flags)
     return (
-        _filter_pair(flags, ListFlags.ACTIVE, ListFlags.INACTIVE, record.active)
-        and _filter_pair(flags, ListFlags.PERSISTENT, ListFlags.TRANSIENT, record.persistent)
-        and _state_matches(flags, record.state)
-        and _filter_pair(flags, ListFlags.MANAGEDSAVE, ListFlags.NO_MANAGEDSAVE, record.managed_save)
-        and _filter_pair(flags, ListFlags.AUTOSTART, ListFlags.NO_AUTOSTART, record.autostart)
-        and _filter_pair(
-            flags, ListFlags.HAS_SNAPSHOT, ListFlags.NO_SNAPSHOT, record.snapshot_count > 0
-        )
+        (not flags & _ANY_STATE or bool(flags & _STATE_FLAGS.get(record.state, _OTHER)))
+        and _filter_pair(flags, _ACTIVE, _INACTIVE, record.active)
+        and _filter_pair(flags, _PERSISTENT, _TRANSIENT, record.persistent)
+        and _filter_pair(flags, _MANAGEDSAVE, _NO_MANAGEDSAVE, record.managed_save)
+        and _filter_pair(flags, _AUTOSTART, _NO_AUTOSTART, record.autostart)
+        and _filter_pair(flags, _HAS_SNAPSHOT, _NO_SNAPSHOT, record.snapshot_count > 0)
     )
+
+
+def _direct_caller(caller: pluggy.HookCaller) -> Callable[..., Any]:
+    """A firstresult hook whose one implementation nothing wraps is called directly (pluggy's
+    dispatch costs several microseconds a call); any other hook goes through pluggy."""
+    impls = caller.get_hookimpls()
+    firstresult = bool(caller.spec and caller.spec.opts.get("firstresult"))
+    if not firstresult or len(impls) != 1 or impls[0].wrapper or impls[0].hookwrapper:
+        return caller
+    function, argnames = impls[0].function, impls[0].argnames
+
+    def call(**kwargs: Any) -> Any:
+        return function(*[kwargs[name] for name in argnames])
+
+    return call
 
 
 class Connection:
@@ -117,35 +133,38 @@ class Connection:
             self._pm.register(plugin, name=name)
         self._pm.check_pending()
         self._supported = frozenset(implemented_hooks(self._driver))
+        self._callers: dict[str, Callable[..., Any]] = {}
 
     # ------------------------------------------------------------------ plumbing
 
     def _call(self, hook: str, *, change: bool, **kwargs: Any) -> Any:
         """Call a driver hook after the checks every operation shares."""
         self._check_call(hook, change=change)
-        return getattr(self._pm.hook, hook)(**kwargs)
+        caller = self._callers.get(hook)
+        if caller is None:
+            caller = self._callers[hook] = _direct_caller(getattr(self._pm.hook, hook))
+        return caller(**kwargs)
 
     def _check_call(self, hook: str, *, change: bool) -> None:
-        """Raise the error a call of ``hook`` would get before reaching the driver, if any."""
+        """Raise the error a call of ``hook`` would get before reaching the driver, if any:
+        closed connection, then read-only refusal, then no support (libvirt's order)."""
         if self._closed:
             raise VirtError("the connection is closed", code=ErrorCode.INVALID_CONN)
-        operation = hook.removeprefix("virtkit_")
+        if change and self._read_only:
+            raise ReadOnlyError(
+                f"operation forbidden: read only access prevents {hook.removeprefix('virtkit_')}"
+            )
         if hook not in self._supported:
             raise NoSupportError(
                 f"this function is not supported by the connection driver: the {self.driver_name} "
-                f"driver does not implement {operation}"
+                f"driver does not implement {hook.removeprefix('virtkit_')}"
             )
-        if change and self._read_only:
-            raise ReadOnlyError(f"operation forbidden: read only access prevents {operation}")
 
     def supports(self, hook: str) -> bool:
         """Whether the driver implements hook ``virtkit_<operation>`` (or ``<operation>``)."""
         return (hook if hook.startswith("virtkit_") else f"virtkit_{hook}") in self._supported
 
     def _domain(self, record: DomainRecord) -> Domain:
-        from virtkit.domain import Domain
-        from virtkit.records import DomainRef
-
         return Domain(self, DomainRef(name=record.name, uuid=record.uuid))
 
     @staticmethod
@@ -214,12 +233,13 @@ class Connection:
 
     def list_all_domains(self, flags: int = 0) -> list[Domain]:
         """Every domain passing :class:`ConnectListAllDomainsFlags` filters ``flags``."""
-        records = self._call("virtkit_connect_list_domains", change=False)
-        return [self._domain(r) for r in records if record_matches(r, flags)]
+        return [self._domain(r) for r in self.list_all_domain_records(flags)]
 
     def list_all_domain_records(self, flags: int = 0) -> list[DomainRecord]:
         """Like :meth:`list_all_domains` but returns the records, without further lookups."""
-        records = self._call("virtkit_connect_list_domains", change=False)
+        records: list[DomainRecord] = self._call("virtkit_connect_list_domains", change=False)
+        if not flags:
+            return records
         return [r for r in records if record_matches(r, flags)]
 
     def _lookup(self, *, name: str | None = None, uuid: Any = None, id: int | None = None) -> DomainRecord:

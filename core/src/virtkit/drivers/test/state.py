@@ -1,0 +1,242 @@
+"""The test driver's in-memory objects: one node holding domains, each with its snapshots.
+
+Every read and change happens under the node's one lock. A domain keeps its current
+:class:`~virtkit.records.DomainRecord` and its formatted XML cached, so lookups, lists and dumps
+never re-parse XML; :meth:`TestDomain.refresh` rebuilds them after a change.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import uuid as uuidlib
+from collections.abc import Callable
+
+import attrs
+from lxml import etree
+
+from virtkit.constants import DomainEventType, DomainState, DomainXMLFlags
+from virtkit.errors import NoDomainError, NoSnapshotError
+from virtkit.records import DomainRecord, DomainRef, JobInfo, SnapshotRecord
+from virtkit.xml import DomainDef
+from virtkit.xml.parser import PARSER
+
+EventSink = Callable[[DomainRef, DomainEventType, int], None]
+
+_XML_FLAGS = DomainXMLFlags.INACTIVE | DomainXMLFlags.SECURE | DomainXMLFlags.MIGRATABLE
+
+
+def format_domain(definition: DomainDef, *, id: int | None, secure: bool) -> str:
+    """The domain XML as the test driver shows it: ``id`` after ``type`` while active, and
+    graphics passwords only with ``secure``."""
+    text = definition.to_xml()
+    if id is None and (secure or "passwd" not in text):
+        return text
+    root = definition.tree()
+    if id is not None:
+        attrs_before = list(root.attrib.items())
+        root.attrib.clear()
+        for key, value in attrs_before[:1] + [("id", str(id))] + attrs_before[1:]:
+            root.set(key, value)
+    if not secure:
+        for graphics in root.iterfind("devices/graphics"):
+            graphics.attrib.pop("passwd", None)
+    return etree.tostring(root, encoding="unicode") + "\n"
+
+
+@attrs.define(eq=False)
+class Job:
+    """A job running on a domain (an outgoing migration); ``abort_job`` sets ``aborted``."""
+
+    operation: str
+    started: float = attrs.field(factory=time.monotonic)
+    aborted: bool = False
+
+
+@attrs.define(eq=False)
+class TestSnapshot:
+    """One snapshot: its place in the tree and the domain definition it can bring back."""
+
+    name: str
+    parent: str | None
+    creation_time: int
+    state: str
+    description: str | None
+    memory: str
+    domain: DomainDef | None
+    disks: bytes | None = None
+
+    def record(self, current: bool) -> SnapshotRecord:
+        return SnapshotRecord(
+            name=self.name,
+            parent=self.parent,
+            creation_time=self.creation_time,
+            state=self.state,
+            location="internal",
+            is_current=current,
+        )
+
+    def to_xml(self, *, secure: bool) -> str:
+        """libvirt's ``<domainsnapshot>`` document, with the domain definition inside."""
+        root = etree.Element("domainsnapshot")
+        etree.SubElement(root, "name").text = self.name
+        if self.description is not None:
+            etree.SubElement(root, "description").text = self.description
+        etree.SubElement(root, "state").text = self.state
+        if self.parent is not None:
+            etree.SubElement(etree.SubElement(root, "parent"), "name").text = self.parent
+        etree.SubElement(root, "creationTime").text = str(self.creation_time)
+        etree.SubElement(root, "memory", snapshot=self.memory)
+        if self.disks is not None:
+            root.append(etree.fromstring(self.disks))
+        if self.domain is not None:
+            text = format_domain(self.domain, id=None, secure=secure)
+            root.append(etree.fromstring(text.encode(), PARSER))
+        etree.indent(root, space="  ")
+        return etree.tostring(root, encoding="unicode") + "\n"
+
+
+@attrs.define(eq=False)
+class TestDomain:
+    """One domain of a test node.
+
+    ``config`` is the persistent definition (the one the next start uses); ``live`` is the
+    definition of the running instance, ``None`` while inactive.
+    """
+
+    ref: DomainRef
+    config: DomainDef
+    persistent: bool = True
+    live: DomainDef | None = None
+    id: int = -1
+    state: DomainState = DomainState.SHUTOFF
+    reason: int = 0
+    autostart: bool = False
+    managed_save: DomainDef | None = None
+    autodestroy_owner: object | None = None
+    started_at: float = 0.0
+    snapshots: dict[str, TestSnapshot] = attrs.field(factory=dict)
+    current_snapshot: str | None = None
+    last_job: JobInfo | None = None
+    managed_save_paused: bool = False
+    job: Job | None = None
+    record: DomainRecord = attrs.field(init=False)
+    _xml: dict[int, str] = attrs.field(factory=dict, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.refresh()
+
+    @property
+    def active(self) -> bool:
+        return self.id != -1
+
+    @property
+    def definition(self) -> DomainDef:
+        """The definition in force: the live one while active, else the persistent one."""
+        return self.live if self.live is not None else self.config
+
+    def refresh(self) -> None:
+        """Rebuild the cached record and drop the cached XML after a change."""
+        self.record = DomainRecord(
+            name=self.ref.name,
+            uuid=self.ref.uuid,
+            id=self.id,
+            state=self.state,
+            reason=int(self.reason),
+            persistent=self.persistent,
+            autostart=self.autostart,
+            managed_save=self.managed_save is not None,
+            snapshot_count=len(self.snapshots),
+        )
+        self._xml.clear()
+
+    def xml(self, flags: int) -> str:
+        """The domain XML for :class:`DomainXMLFlags` ``flags``, formatted once per change."""
+        key = int(flags) & _XML_FLAGS
+        if not self.active:  # then every flag but SECURE gives the persistent config
+            key = (key & DomainXMLFlags.SECURE) | DomainXMLFlags.INACTIVE
+        text = self._xml.get(key)
+        if text is None:
+            inactive = bool(key & DomainXMLFlags.INACTIVE)
+            definition = self.config if inactive and self.persistent else self.definition
+            with_id = self.active and not key & (DomainXMLFlags.INACTIVE | DomainXMLFlags.MIGRATABLE)
+            text = format_domain(
+                definition,
+                id=self.id if with_id else None,
+                secure=bool(key & DomainXMLFlags.SECURE),
+            )
+            self._xml[key] = text
+        return text
+
+    def snapshot(self, name: str) -> TestSnapshot:
+        try:
+            return self.snapshots[name]
+        except KeyError:
+            raise NoSnapshotError(
+                f"domain snapshot not found: no domain snapshot with matching name '{name}'"
+            ) from None
+
+    def snapshot_records(self) -> list[SnapshotRecord]:
+        return [s.record(s.name == self.current_snapshot) for s in self.snapshots.values()]
+
+
+class Node:
+    """A test node: domains by name, UUID and id, the lock, and who hears its events."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.by_uuid: dict[uuidlib.UUID, TestDomain] = {}
+        self.by_name: dict[str, TestDomain] = {}
+        self.by_id: dict[int, TestDomain] = {}
+        self._next_id = itertools.count(1)
+        self.sinks: list[EventSink] = []
+        self.created = time.monotonic()
+
+    def add(self, domain: TestDomain) -> None:
+        self.by_uuid[domain.ref.uuid] = domain
+        self.by_name[domain.ref.name] = domain
+        if domain.active:
+            self.by_id[domain.id] = domain
+
+    def remove(self, domain: TestDomain) -> None:
+        del self.by_uuid[domain.ref.uuid]
+        del self.by_name[domain.ref.name]
+        self.by_id.pop(domain.id, None)
+
+    def get(self, ref: DomainRef) -> TestDomain:
+        """The domain ``ref`` names; :class:`NoDomainError` once it is gone."""
+        domain = self.by_uuid.get(ref.uuid)
+        if domain is None:
+            raise NoDomainError(
+                f"domain not found: no domain with matching uuid '{ref.uuid}' ({ref.name})"
+            )
+        return domain
+
+    def new_id(self) -> int:
+        return next(self._next_id)
+
+    def activate(self, domain: TestDomain, live: DomainDef, state: DomainState, reason: int) -> None:
+        """Mark ``domain`` running (or paused) from ``live`` with a fresh id."""
+        domain.live = live
+        domain.id = self.new_id()
+        domain.state, domain.reason = state, reason
+        domain.started_at = time.monotonic()
+        self.by_id[domain.id] = domain
+        domain.refresh()
+
+    def deactivate(self, domain: TestDomain, reason: int) -> None:
+        """Mark ``domain`` shut off; a transient one disappears."""
+        self.by_id.pop(domain.id, None)
+        domain.live = None
+        domain.id = -1
+        domain.state, domain.reason = DomainState.SHUTOFF, reason
+        domain.autodestroy_owner = None
+        domain.refresh()
+        if not domain.persistent:
+            self.remove(domain)
+
+    def emit(self, domain: TestDomain, event: DomainEventType, detail: int) -> None:
+        """Tell every connection of this node (libvirt delivers to all of them)."""
+        for sink in list(self.sinks):
+            sink(domain.ref, event, int(detail))
