@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import uuid
+from xml.sax.saxutils import escape
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,7 +67,7 @@ def conn(tmp_path: Path) -> Iterator[virtkit.Connection]:
         connection.close()
 
 
-def container_xml(
+def _container_xml(
     name: str,
     root: Path,
     *,
@@ -76,7 +77,7 @@ def container_xml(
     extra_devices: str = "",
     extra: str = "",
 ) -> str:
-    initargs = "".join(f"<initarg>{a}</initarg>" for a in args)
+    initargs = "".join(f"<initarg>{escape(a)}</initarg>" for a in args)
     return f"""<domain type='lxc'>
   <name>{name}</name>
   <uuid>{uuid.uuid4()}</uuid>
@@ -91,3 +92,10 @@ def container_xml(
   </devices>
 </domain>
 """
+
+
+@pytest.fixture
+def container_xml() -> object:
+    """``container_xml(name, root, init=..., args=..., memory_kib=..., extra_devices=...,
+    extra=...)``: domain XML for a busybox container."""
+    return _container_xml

@@ -67,8 +67,12 @@ def spawn_inside(
     if pid == 0:  # pragma: no cover - runs in the child
         try:
             os.close(err_r)
-            if cgroup is not None:
-                cgroup.add(os.getpid())
+            # Only the program joins the cgroup: this helper, a copy of the caller, must not be
+            # what the container's OOM killer picks. Writing "0" moves the writer.
+            procs = [
+                os.open(folder / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
+                for folder in (cgroup.folders() if cgroup is not None else [])
+            ]
             for ns, fd in ns_fds:
                 linux.setns(fd, linux.NAMESPACE_FLAGS[ns])
             if "mnt" in namespaces:
@@ -78,10 +82,13 @@ def spawn_inside(
                     os.dup2(fd, target)
             inner = os.fork()
             if inner == 0:
+                for fd in procs:
+                    os.write(fd, b"0")
                 os.execvpe(argv[0], list(argv), environment)
             os.close(err_w)
             _, status = os.waitpid(inner, 0)
-            os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+            code = os.waitstatus_to_exitcode(status)
+            os._exit(128 - code if code < 0 else code)  # killed by signal N: 128+N, as shells say
         except BaseException as exc:
             try:
                 os.write(err_w, f"{type(exc).__name__}: {exc}".encode())

@@ -91,6 +91,7 @@ class Supervisor:
         self.console_fds: tuple[int, int, int, int] | None = None  # inner m/s, outer m/s
         self.console_path = ""
         self.started = 0.0
+        self.wake_fd = -1
 
     # ------------------------------------------------------------------ creation
 
@@ -204,19 +205,25 @@ class Supervisor:
 
     # ------------------------------------------------------------------ main loop
 
-    def serve(self) -> int:
-        """Relay the console and wait for init to exit; return the shut-off reason."""
-        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    def catch_signals(self) -> None:
+        """Queue the signals :meth:`serve` acts on from now on (a request that comes while the
+        container is still being created is acted on once it runs)."""
+        self.wake_fd, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(wake_w)
         for sig in (signal.SIGCHLD, DESTROY_SIGNAL, REBOOT_SIGNAL, signal.SIGTERM):
             signal.signal(sig, lambda *_: None)
+
+    def serve(self) -> int:
+        """Relay the console and wait for init to exit; return the shut-off reason."""
+        wake_r = self.wake_fd
         sel = selectors.DefaultSelector()
         sel.register(wake_r, selectors.EVENT_READ, "signal")
         if self.console_fds:
             inner_m, _, outer_m, _ = self.console_fds
             sel.register(inner_m, selectors.EVENT_READ, (inner_m, outer_m))
             sel.register(outer_m, selectors.EVENT_READ, (outer_m, inner_m))
-        while True:
+        reason = self._reap()  # init may have ended before the handlers were in place
+        while reason is None:
             for key, _ in sel.select():
                 if key.data != "signal":
                     self._relay(sel, *key.data)
@@ -229,8 +236,7 @@ class Supervisor:
                         self.intent = "reboot"
                         self._kill_init()
                 reason = self._reap()
-                if reason is not None:
-                    return reason
+        return reason
 
     def _relay(self, sel: selectors.BaseSelector, src: int, dst: int) -> None:
         try:
@@ -318,6 +324,7 @@ def _supervise(
     code = 1
     try:
         _detach((report_w,), log_path)
+        supervisor.catch_signals()
         supervisor.cgroup.create()
         try:
             supervisor.cgroup.set_limits(

@@ -1,0 +1,225 @@
+"""Real containers: namespaces, limits, freezer, stop paths, and what is left afterwards."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import virtkit
+import virtkit_lxc
+from virtkit.constants import DomainEventStoppedDetail, DomainEventType, DomainShutoffReason, DomainState
+from virtkit.errors import ConfigUnsupportedError, OperationFailedError, OperationInvalidError, XMLError
+from virtkit_lxc.cgroups import Cgroup
+
+
+def inside(dom: virtkit.Domain, script: str) -> str:
+    result = virtkit_lxc.enter_namespace(dom, ["/bin/sh", "-c", script])
+    assert result.returncode == 0, result.stderr.decode()
+    return result.stdout.decode()
+
+
+def cgroup_folders(conn: virtkit.Connection, name: str) -> list[Path]:
+    return Cgroup(f"{conn._driver.cgroup_prefix}/{name}").folders()
+
+
+def assert_nothing_left(conn: virtkit.Connection, name: str, init_pid: int, root: Path) -> None:
+    assert not os.path.exists(f"/proc/{init_pid}"), "init is still there"
+    assert not [p for p in cgroup_folders(conn, name) if p.exists()], "cgroup folders left"
+    with open("/proc/self/mountinfo") as fh:
+        assert str(root) not in fh.read(), "a mount of the container is visible on the host"
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    assert f"lxc-test-{name}" not in out, "a process of the container survived"
+
+
+def test_runs_in_its_own_namespaces_with_its_own_root(conn, rootfs, container_xml) -> None:
+    (rootfs / "marker").write_text("inside\n")
+    dom = conn.create_xml(container_xml("ns1", rootfs))
+    init_pid = dom.id()
+    out = inside(dom, "echo $$; cat /proc/1/cmdline | tr '\\0' ' '; echo; hostname; cat /marker; ls /proc/1/root/")
+    my_pid, cmdline, hostname, marker, *_ = out.splitlines()
+    assert cmdline.strip() == "/bin/sh -c exec sleep 1000" or cmdline.startswith("sleep")
+    assert int(my_pid) < 100, "pids inside start from 1"
+    assert hostname == "ns1" and marker == "inside"
+    for ns in ("pid", "mnt", "uts", "ipc"):
+        assert os.readlink(f"/proc/{init_pid}/ns/{ns}") != os.readlink(f"/proc/self/ns/{ns}"), ns
+    assert os.readlink(f"/proc/{init_pid}/root") == "/"  # its own root, pivoted
+    assert os.stat(f"/proc/{init_pid}/root/marker").st_ino == os.stat(rootfs / "marker").st_ino
+    mounts = inside(dom, "cat /proc/mounts")
+    assert "proc /proc proc" in mounts and "sysfs /sys sysfs ro" in mounts
+    assert "devpts /dev/pts devpts" in mounts and str(rootfs) not in inside(dom, "ls /")
+    assert inside(dom, "ls /dev").split() >= ["console", "fd", "full", "null"]
+
+
+def test_memory_hog_is_killed_and_the_container_survives(conn, rootfs, container_xml) -> None:
+    dom = conn.create_xml(container_xml("mem1", rootfs, memory_kib=32 * 1024))
+    limit = Cgroup(f"{conn._driver.cgroup_prefix}/mem1")
+    name = "memory.max" if limit.v2 else "memory.limit_in_bytes"
+    assert int((limit.dirs["memory"] / name).read_text()) == 32 << 20
+    assert int((limit.dirs["pids"] / "pids.max").read_text()) > 0
+    hog = virtkit_lxc.enter_namespace(dom, ["dd", "if=/dev/zero", "of=/dev/null", "bs=96M", "count=1"])
+    assert hog.returncode == 128 + signal.SIGKILL, hog
+    assert dom.state()[0] == DomainState.RUNNING
+    assert inside(dom, "echo alive") == "alive\n"
+
+
+def test_destroy_ends_the_pid_namespace_and_leaves_nothing(conn, rootfs, container_xml) -> None:
+    dom = conn.define_xml(container_xml("gone1", rootfs, args=("-c", "sleep 1000 & sleep 1000 & exec sleep 1000")))
+    starts, destroys = [], []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        dom.create()
+        starts.append(time.perf_counter() - t0)
+        init_pid = dom.id()
+        assert len(inside(dom, "ps -o pid").split()) >= 4
+        t0 = time.perf_counter()
+        dom.destroy()
+        destroys.append(time.perf_counter() - t0)
+        assert dom.state() == (DomainState.SHUTOFF, DomainShutoffReason.DESTROYED)
+        assert_nothing_left(conn, "gone1", init_pid, rootfs)
+    print(f"\nlxc start median {sorted(starts)[1] * 1000:.1f} ms, destroy median {sorted(destroys)[1] * 1000:.1f} ms")
+    assert sorted(destroys)[1] < 0.5, "destroy is far slower than the 50 ms target"
+
+
+def test_container_outlives_the_process_that_started_it(conn, rootfs, container_xml, tmp_path) -> None:
+    uri = conn.get_uri()
+    conn.define_xml(container_xml("keep1", rootfs))
+    starter = textwrap.dedent(f"""
+        import virtkit
+        with virtkit.open({uri!r}) as conn:
+            dom = conn.lookup_by_name("keep1")
+            dom.create()
+            print(dom.id())
+    """)
+    done = subprocess.run([sys.executable, "-c", starter], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    init_pid = int(done.stdout)
+    with virtkit.open(uri) as other:
+        dom = other.lookup_by_name("keep1")
+        assert dom.is_active() and dom.id() == init_pid
+        assert inside(dom, "hostname") == "keep1\n"
+        dom.destroy()
+    assert_nothing_left(conn, "keep1", init_pid, rootfs)
+
+
+def test_bad_definitions_fail_clearly_and_leave_nothing(conn, rootfs, container_xml, tmp_path) -> None:
+    embed = tmp_path / "embed"
+    with pytest.raises(ConfigUnsupportedError, match="<sound>"):
+        conn.define_xml(container_xml("bad1", rootfs, extra_devices="<sound model='ich6'/>"))
+    assert not (embed / "etc/bad1.xml").exists()
+    with pytest.raises(XMLError, match="root filesystem of container 'bad2' not found"):
+        conn.create_xml(container_xml("bad2", tmp_path / "no-such-root"))
+    with pytest.raises(XMLError, match="init of container 'bad3' not found: '/sbin/nothing'"):
+        conn.create_xml(container_xml("bad3", rootfs, init="/sbin/nothing"))
+    dom = conn.define_xml(container_xml("bad4", rootfs, init="/sbin/nothing"))
+    with pytest.raises(XMLError, match="init of container 'bad4' not found"):
+        dom.create()
+    assert dom.state()[0] == DomainState.SHUTOFF
+    assert [d.name() for d in conn.list_all_domains()] == ["bad4"]
+    for name in ("bad2", "bad3", "bad4"):
+        assert not [p for p in cgroup_folders(conn, name) if p.exists()]
+        assert not (embed / f"run/{name}.json").exists()
+
+
+def test_init_failing_in_the_container_is_reported(conn, rootfs, container_xml) -> None:
+    (rootfs / "bin/broken").write_text("not an executable format")
+    (rootfs / "bin/broken").chmod(0o755)
+    with pytest.raises(OperationFailedError, match="Exec format error"):
+        conn.create_xml(container_xml("bad5", rootfs, init="/bin/broken"))
+    assert not [p for p in cgroup_folders(conn, "bad5") if p.exists()]
+    assert conn.list_all_domains() == []
+
+
+def test_suspend_and_resume_with_the_freezer(conn, rootfs, container_xml) -> None:
+    dom = conn.create_xml(container_xml(
+        "frz1", rootfs, args=("-c", "i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.01; done")))
+    counter = Path(f"/proc/{dom.id()}/root/tmp/n")
+    time.sleep(0.1)
+    dom.suspend()
+    assert dom.state() == (DomainState.PAUSED, 1)
+    before = counter.read_text()
+    time.sleep(0.2)
+    assert counter.read_text() == before, "the container kept running while frozen"
+    with pytest.raises(OperationInvalidError, match="already paused"):
+        dom.suspend()
+    dom.resume()
+    assert dom.state()[0] == DomainState.RUNNING
+    time.sleep(0.2)
+    assert int(counter.read_text()) > int(before)
+    dom.suspend()
+    dom.destroy()  # a frozen container is destroyed too
+    assert conn.list_all_domains() == []  # a transient container is gone once destroyed
+
+
+def test_shutdown_signals_init_then_times_out_into_destroy(conn, rootfs, container_xml) -> None:
+    events = []
+    conn.domain_event_register(lambda c, d, ev, detail, o: events.append((ev, detail)))
+    polite = conn.define_xml(container_xml(
+        "sd1", rootfs, args=("-c", "trap 'exit 0' PWR; while :; do sleep 0.02; done")))
+    polite.create()
+    polite.shutdown(timeout=5)
+    assert polite.state() == (DomainState.SHUTOFF, DomainShutoffReason.SHUTDOWN)
+    stubborn = conn.define_xml(container_xml("sd2", rootfs))  # sleep ignores SIGPWR as pid 1
+    stubborn.create()
+    t0 = time.perf_counter()
+    stubborn.shutdown(timeout=0.3)
+    assert 0.3 <= time.perf_counter() - t0 < 3
+    assert stubborn.state() == (DomainState.SHUTOFF, DomainShutoffReason.DESTROYED)
+    deadline = time.monotonic() + 2
+    while len(events) < 6 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stopped = [detail for ev, detail in events if ev == DomainEventType.STOPPED]
+    assert stopped == [DomainEventStoppedDetail.SHUTDOWN, DomainEventStoppedDetail.DESTROYED]
+
+
+def test_reboot_starts_a_fresh_container(conn, rootfs, container_xml) -> None:
+    dom = conn.create_xml(container_xml("rb1", rootfs, args=("-c", "echo boot >> /boots; exec sleep 1000")))
+    first = dom.id()
+    dom.reboot()
+    assert dom.is_active() and dom.id() != first
+    assert (rootfs / "boots").read_text() == "boot\nboot\n"
+    # init asking the kernel to reboot restarts it too
+    second = dom.id()
+    virtkit_lxc.enter_namespace(dom, ["reboot", "-f"])
+    deadline = time.monotonic() + 5
+    while (rootfs / "boots").read_text().count("boot") < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert (rootfs / "boots").read_text().count("boot") == 3
+    assert dom.is_active() and dom.id() not in (first, second)
+
+
+def test_console_pty_reaches_the_containers_console(conn, rootfs, container_xml) -> None:
+    dom = conn.create_xml(container_xml("con1", rootfs, args=()))  # an interactive shell
+    path = virtkit_lxc.console_path(dom)
+    assert f"<source path='{path}'/>" in dom.xml_desc() or f'path="{path}"' in dom.xml_desc() or path in dom.xml_desc()
+    fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
+    try:
+        os.write(fd, b"echo hello-$((6*7))\n")
+        seen = b""
+        deadline = time.monotonic() + 5
+        while b"hello-42" not in seen and time.monotonic() < deadline:
+            import select
+
+            if select.select([fd], [], [], 0.1)[0]:
+                seen += os.read(fd, 4096)
+        assert b"hello-42" in seen
+    finally:
+        os.close(fd)
+
+
+def test_a_stopped_container_is_seen_by_a_new_connection(conn, rootfs, container_xml) -> None:
+    dom = conn.define_xml(container_xml("ex1", rootfs, args=("-c", "exit 0")))
+    dom.create()
+    deadline = time.monotonic() + 5
+    while dom.is_active() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with virtkit.open(conn.get_uri()) as other:
+        assert other.lookup_by_name("ex1").state() == (DomainState.SHUTOFF, DomainShutoffReason.SHUTDOWN)
+    assert not [p for p in cgroup_folders(conn, "ex1") if p.exists()]
