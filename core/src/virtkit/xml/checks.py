@@ -103,9 +103,13 @@ def check_resctrl(root: etree._Element) -> None:
         if vcpus & seen:
             raise fail(el, "overlapping vcpus in cachetunes")
         seen |= vcpus
-        keys = [(c.get("id"), c.get("level"), c.get("type")) for c in el.iterfind("cache")]
-        if len(keys) != len(set(keys)):
-            raise fail(el, "duplicate cache allocation")
+        types: dict[tuple[str | None, str | None], list[str | None]] = {}
+        for cache in el.iterfind("cache"):
+            kinds = types.setdefault((cache.get("id"), cache.get("level")), [])
+            kind = cache.get("type")
+            if kind in kinds or (kinds and "both" in (*kinds, kind)):
+                raise fail(cache, "colliding cache allocations for one cache id and level")
+            kinds.append(kind)
         for monitor in el.iterfind("monitor"):
             if not _vcpus(monitor) <= vcpus:
                 raise fail(monitor, "monitor vcpus must be a subset of the cachetune's vcpus")

@@ -18,8 +18,11 @@ def _drop_live_values(root: etree._Element) -> None:
     """What only a running domain has: allocated ports, device aliases, generated tap names."""
     for graphics in root.iterfind("devices/graphics"):
         if graphics.get("autoport") == "yes":
-            graphics.attrib.pop("port", None)
-            graphics.attrib.pop("tlsPort", None)
+            if graphics.get("type") == "vnc":
+                graphics.set("port", "-1")
+            else:
+                graphics.attrib.pop("port", None)
+                graphics.attrib.pop("tlsPort", None)
     for alias in root.iterfind("devices//alias"):
         if not (alias.get("name") or "").startswith("ua-"):
             parent = alias.getparent()

@@ -98,6 +98,8 @@ class Element:
 
     extra_attrs: tuple[tuple[str, str], ...] = ()
     children: tuple[Element | Unknown, ...] = ()
+    #: attribute names in input order, so output keeps it (typed ones not listed come first)
+    attr_order: tuple[str, ...] = attrs.field(default=(), eq=False, repr=False)
 
     # -- parse -------------------------------------------------------------------------------
 
@@ -114,6 +116,8 @@ class Element:
                 kwargs[spec.field] = spec.parse(value, el)
         if extra:
             kwargs["extra_attrs"] = tuple(extra)
+        if len(el.attrib) > 1:
+            kwargs["attr_order"] = tuple(el.attrib.keys())
         if cls.TEXT is not None and el.text is not None:
             raw = el.text if cls.TEXT is str else el.text.strip()
             kwargs["text"] = Attr(xml="text()", type=cls.TEXT).parse(raw, el)
@@ -142,12 +146,18 @@ class Element:
 
     def fill(self, el: etree._Element) -> None:
         """Write this element's attributes, text and children into ``el``."""
+        values = {}
         for spec in self.ATTRS:
             value = getattr(self, spec.field)
             if value is not None:
-                el.set(spec.xml, dump(value))
-        for name, value in self.extra_attrs:
-            el.set(name, value)
+                values[spec.xml] = dump(value)
+        values.update(self.extra_attrs)
+        for name in self.attr_order:
+            if name in values:
+                el.set(name, values[name])
+        for name, value in values.items():
+            if name not in el.attrib:
+                el.set(name, value)
         if self.TEXT is not None:
             text = getattr(self, "text")
             if text is not None:

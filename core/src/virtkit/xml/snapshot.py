@@ -190,16 +190,20 @@ def parse_snapshot(text: str | bytes) -> SnapshotDef:
 
 
 def _canonical_disks(root: etree._Element) -> None:
+    """A disk with a new source or format is an external snapshot (of a file unless said
+    otherwise); empty ``<source/>`` and ``<driver/>`` say nothing and go; driver before source."""
     for disk in root.iterfind("disks/disk"):
+        for tag in ("source", "driver"):
+            for empty in disk.findall(tag):
+                if not empty.attrib and len(empty) == 0:
+                    disk.remove(empty)
         source = disk.find("source")
-        if disk.get("snapshot") is None and source is not None:
+        has_format = disk.find("driver[@type]") is not None
+        if disk.get("snapshot") is None and (source is not None or has_format):
             disk.set("snapshot", SnapshotLocation.EXTERNAL.value)
         if disk.get("snapshot") == SnapshotLocation.EXTERNAL.value and disk.get("type") is None:
             disk.set("type", "file")
         set_attrs_first(disk, {k: disk.get(k, "") for k in ("name", "snapshot", "type") if disk.get(k)})
-        for driver in disk.findall("driver"):
-            if not driver.attrib and len(driver) == 0:
-                disk.remove(driver)
         sort_children(disk, ("driver", "source"))
 
 

@@ -142,7 +142,7 @@ def chardev_sources(root: etree._Element, ctx: Context) -> None:
 
 
 def graphics_listens(root: etree._Element, ctx: Context) -> None:
-    """VNC and SPICE consoles: ports, ``autoport`` and ``<listen>`` as libvirt fills them in."""
+    """VNC, SPICE and RDP consoles: ports, ``autoport`` and ``<listen>`` as libvirt fills them in."""
     devices = _devices(root)
     if devices is None:
         return
@@ -150,50 +150,63 @@ def graphics_listens(root: etree._Element, ctx: Context) -> None:
         kind = graphics.get("type")
         if kind not in ("vnc", "spice", "rdp"):
             continue
-        listens = graphics.findall("listen")
         socket = graphics.get("socket") if kind == "vnc" else None
-        if socket:
-            if listens:
-                graphics.remove(listens[0])
-            listen = etree.Element("listen", {"type": "socket", "socket": socket})
-            graphics.insert(0, listen)
-            listens = graphics.findall("listen")
-        elif not listens:
-            attrib = {"type": "address"}
-            if graphics.get("listen"):
-                attrib["address"] = graphics.get("listen", "")
-            graphics.insert(0, etree.Element("listen", attrib))
-            listens = graphics.findall("listen")
-        first = listens[0]
-        address = first.get("address") if first.get("type") == "address" else None
         if not socket:
-            _ports(graphics, ctx)
+            (_spice_ports if kind == "spice" else _vnc_ports)(graphics)
+        _listens(graphics, socket)
         order = {"type": kind}
         if socket:
             order["socket"] = socket
-        for name in ("port", "tlsPort", "autoport", "websocket"):
+        for name in ("port", "tlsPort", "autoport", "websocket", "listen"):
             if graphics.get(name) is not None:
                 order[name] = graphics.get(name, "")
-        if address:
-            order["listen"] = address
-        elif "listen" in graphics.attrib:
-            del graphics.attrib["listen"]
         set_attrs_first(graphics, order)
 
 
-def _ports(graphics: etree._Element, ctx: Context) -> None:
+def _listens(graphics: etree._Element, socket: str | None) -> None:
+    """The ``<listen>`` elements, and the ``listen`` attribute mirroring the first address."""
+    listens = graphics.findall("listen")
+    if socket:
+        if listens:
+            graphics.remove(listens[0])
+        graphics.insert(0, etree.Element("listen", {"type": "socket", "socket": socket}))
+    elif not listens:
+        attrib = {"type": "address"}
+        if graphics.get("listen"):
+            attrib["address"] = graphics.get("listen", "")
+        elif graphics.get("type") == "spice" and not (
+            graphics.get("port") or graphics.get("tlsPort") or graphics.get("autoport") == "yes"
+        ):
+            attrib = {"type": "none"}
+        graphics.insert(0, etree.Element("listen", attrib))
+    first = graphics.find("listen")
+    assert first is not None
+    if first.get("type") == "address" and not first.get("address") and graphics.get("listen"):
+        first.set("address", graphics.get("listen", ""))
+    address = first.get("address") if first.get("type") == "address" else None
+    if address:
+        graphics.set("listen", address)
+    else:
+        graphics.attrib.pop("listen", None)
+
+
+def _vnc_ports(graphics: etree._Element) -> None:
+    """No port, ``-1`` or ``autoport='yes'``: an automatic port, written ``port='-1'``."""
     port = graphics.get("port")
-    autoport = graphics.get("autoport") == "yes" or port is None or port == "-1"
-    if graphics.get("type") == "spice" and port is None and graphics.get("tlsPort") is not None:
-        autoport = graphics.get("autoport") == "yes"
-    if autoport:
+    if graphics.get("autoport") == "yes" or port in (None, "-1"):
+        graphics.set("port", "-1")
         graphics.set("autoport", "yes")
-        if ctx.inactive:
-            graphics.attrib.pop("port", None)
-        else:
-            graphics.set("port", "-1")
-            if graphics.get("tlsPort") is not None:
-                graphics.set("tlsPort", "-1")
+
+
+def _spice_ports(graphics: etree._Element) -> None:
+    """SPICE writes only ports it was given; with ``autoport='yes'`` there are none to keep."""
+    if graphics.get("autoport") == "yes":
+        graphics.attrib.pop("port", None)
+        graphics.attrib.pop("tlsPort", None)
+    for name in ("port", "tlsPort"):
+        if graphics.get(name) in ("0", "-1"):
+            del graphics.attrib[name]
+            graphics.set("autoport", "yes")
 
 
 def graphics_inputs(root: etree._Element, ctx: Context) -> None:
@@ -212,11 +225,106 @@ def graphics_inputs(root: etree._Element, ctx: Context) -> None:
             insert_child(devices, "input", DEVICES_ORDER, {"type": kind, "bus": bus})
 
 
-def primary_video(root: etree._Element, ctx: Context) -> None:
-    """The first video device is the primary one."""
-    model = root.find("devices/video/model")
-    if model is not None and model.get("type") != "none" and model.get("primary") is None:
-        model.set("primary", "yes")
+#: video memory (KiB) libvirt gives a model that does not say (virDomainVideoDefaultRAM)
+_VIDEO_VRAM = {"vga": 16384, "cirrus": 16384, "vmvga": 16384, "bochs": 16384, "xen": 4096, "qxl": 65536}
+
+
+def video_defaults(root: etree._Element, ctx: Context) -> None:
+    """The first video device is the primary one; models get one head and their default
+    video memory."""
+    for number, model in enumerate(root.iterfind("devices/video/model")):
+        kind = model.get("type")
+        if kind == "none":
+            continue
+        vram = _VIDEO_VRAM.get(kind or "")
+        if kind == "vga" and root.get("type") == "vbox" or kind == "vmvga" and root.get("type") == "vmware":
+            vram = 8192 if root.get("type") == "vbox" else 4096
+        if model.get("vram") is None and vram:
+            model.set("vram", str(vram))
+        if model.get("heads") is None:
+            model.set("heads", "1")
+        if number == 0 and model.get("primary") is None:
+            model.set("primary", "yes")
+        order = ("type", "ram", "vram", "vram64", "vgamem", "heads", "primary")
+        set_attrs_first(model, {k: model.get(k, "") for k in order if model.get(k) is not None})
+
+
+def pci_addresses(root: etree._Element, ctx: Context) -> None:
+    """PCI addresses in libvirt's spelling: ``0x0000:0x00:0x0a.0x0``."""
+    widths = (("domain", 4), ("bus", 2), ("slot", 2), ("function", 1))
+    for address in root.iterfind("devices//address[@type='pci']"):
+        for name, width in widths:
+            value = address.get(name)
+            if value is not None:
+                try:
+                    address.set(name, f"0x{int(value, 0):0{width}x}")
+                except ValueError:
+                    continue
+
+
+#: serial port kinds that can back the first console of an HVM guest
+_CONSOLE_SERIALS = (None, "isa-serial", "system-serial", "spapr-vio-serial", "sclp-serial")
+
+
+def _copy_as(dev: etree._Element, tag: str, port: str, target_type: str | None) -> etree._Element:
+    """A copy of character device ``dev`` as ``<tag>`` with a fresh target, no alias or address."""
+    copy = etree.fromstring(etree.tostring(dev, with_tail=False))
+    copy.tag = tag
+    for child in list(copy):
+        if child.tag in ("alias", "address", "log", "target"):
+            copy.remove(child)
+    target = etree.SubElement(copy, "target", {"type": target_type} if target_type else {})
+    target.set("port", port)
+    return copy
+
+
+def _place(devices: etree._Element, el: etree._Element, before: etree._Element | None) -> None:
+    if before is not None:
+        before.addprevious(el)
+    else:
+        insert_child(devices, el.tag, DEVICES_ORDER).addnext(el)
+        previous = el.getprevious()
+        assert previous is not None
+        devices.remove(previous)
+
+
+def chardev_targets(root: etree._Element, ctx: Context) -> None:
+    """Serial and parallel ports are numbered in order; an HVM guest's first console is its
+    first serial port (created from the console when there is none)."""
+    devices = _devices(root)
+    if devices is None:
+        return
+    for tag in ("serial", "parallel"):
+        for number, dev in enumerate(devices.iterfind(tag)):
+            target = dev.find("target")
+            if target is None:
+                target = etree.SubElement(dev, "target")
+            if target.get("port") is None:
+                target.set("port", str(number))
+    if (root.findtext("os/type") or "").strip() != "hvm":
+        return
+    consoles = devices.findall("console")
+    serials = devices.findall("serial")
+    first = consoles[0] if consoles else None
+    first_target = first.find("target") if first is not None else None
+    first_type = first_target.get("type") if first_target is not None else None
+    if first is not None and first_type in (None, "serial"):
+        if not serials:
+            serial = _copy_as(first, "serial", "0", None)
+            _place(devices, serial, None)
+            serials = [serial]
+        port = serials[0].find("target").get("port", "0")  # type: ignore[union-attr]
+        if first_target is None:
+            first_target = etree.SubElement(first, "target")
+        first_target.attrib.clear()
+        first_target.set("type", "serial")
+        first_target.set("port", port)
+    elif serials:
+        serial_target = serials[0].find("target")
+        assert serial_target is not None
+        if serial_target.get("type") in _CONSOLE_SERIALS:
+            console = _copy_as(serials[0], "console", serial_target.get("port", "0"), "serial")
+            _place(devices, console, first)
 
 
 def order_devices(root: etree._Element, ctx: Context) -> None:

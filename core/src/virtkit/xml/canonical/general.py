@@ -5,7 +5,13 @@ from __future__ import annotations
 from lxml import etree
 
 from virtkit.xml.canonical.context import Context
-from virtkit.xml.canonical.order import DOMAIN_ORDER, OS_ORDER, insert_child, sort_children
+from virtkit.xml.canonical.order import (
+    DOMAIN_ORDER,
+    OS_ORDER,
+    insert_child,
+    set_attrs_first,
+    sort_children,
+)
 from virtkit.xml.units import to_kib
 
 #: elements holding a scaled amount of memory as text, written back in KiB
@@ -44,15 +50,11 @@ def normalise_memory_units(root: etree._Element, ctx: Context) -> None:
 
 
 def default_memory(root: etree._Element, ctx: Context) -> None:
-    """``<memory>`` is the sum of the NUMA cells when there are any; ``<currentMemory>``
-    defaults to (and is capped at) ``<memory>``."""
+    """``<currentMemory>`` defaults to (and is capped at) ``<memory>``.
+
+    The total is not recomputed from the NUMA cells: libvirt does that only when a driver
+    asks for an ABI update on a new definition (a driver step can)."""
     memory = root.find("memory")
-    cells = root.findall("cpu/numa/cell")
-    if cells and all(c.get("memory") for c in cells):
-        total = str(sum(int(c.get("memory", "0")) for c in cells))
-        if memory is None:
-            memory = insert_child(root, "memory", DOMAIN_ORDER, {"unit": "KiB"})
-        memory.text = total
     if memory is None:
         return
     current = root.find("currentMemory")
@@ -102,6 +104,25 @@ def default_os(root: etree._Element, ctx: Context) -> None:
     elif is_hvm and os_el.find("boot") is None and os_el.find("kernel") is None:
         insert_child(os_el, "boot", OS_ORDER, {"dev": "hd"})
     sort_children(os_el, OS_ORDER)
+
+
+def numa_cells(root: etree._Element, ctx: Context) -> None:
+    """NUMA cells numbered in order when they do not say, and ordered by id."""
+    numa = root.find("cpu/numa")
+    if numa is not None:
+        for number, cell in enumerate(numa.iterfind("cell")):
+            if cell.get("id") is None:
+                set_attrs_first(cell, {"id": str(number)})
+        cells = sorted(numa.findall("cell"), key=lambda c: int(c.get("id", "0")))
+        for cell in cells:
+            numa.append(cell)
+
+
+def default_features(root: etree._Element, ctx: Context) -> None:
+    """``<hyperv>`` enlightenments are ``mode='custom'`` unless said otherwise."""
+    hyperv = root.find("features/hyperv")
+    if hyperv is not None and hyperv.get("mode") is None:
+        set_attrs_first(hyperv, {"mode": "custom"})
 
 
 def default_clock(root: etree._Element, ctx: Context) -> None:
