@@ -1,12 +1,15 @@
 """The example driver: domains kept in memory, one set per connection.
 
-Replace the dictionary and the ``_Domain`` bookkeeping with calls to your hypervisor. Each
-method marked ``@virtkit.hookimpl`` implements one hook of :mod:`virtkit.hookspecs`; every
-operation you leave out is reported to users as "not supported by the Example driver".
+Replace the ``_Domain`` bookkeeping with calls to your hypervisor. Each method marked
+``@virtkit.hookimpl`` implements one hook of :mod:`virtkit.hookspecs` (see virtkit's
+``docs/hooks.md``); every operation left out is reported to users as "not supported by the
+Example driver". The hooks here are the ones the shared driver contract requires of every
+driver; add the optional ones (suspend, snapshots, save...) as your hypervisor allows.
 """
 
 from __future__ import annotations
 
+import platform
 import socket
 import threading
 import uuid as uuidlib
@@ -25,6 +28,7 @@ from virtkit.constants import (
     DomainRunningReason,
     DomainShutoffReason,
     DomainState,
+    DomainXMLFlags,
     HookEvent,
 )
 from virtkit.driver import DriverContext
@@ -35,13 +39,26 @@ from virtkit.errors import (
     NoDomainError,
     OperationInvalidError,
 )
-from virtkit.records import DomainRecord, DomainRef
+from virtkit.records import DomainInfo, DomainRecord, DomainRef
 from virtkit.xml import DomainDef
+
+CAPABILITIES = """\
+<capabilities>
+  <host>
+    <uuid>{host_uuid}</uuid>
+    <cpu><arch>{arch}</arch></cpu>
+  </host>
+  <guest>
+    <os_type>hvm</os_type>
+    <arch name='{arch}'><domain type='test'/></arch>
+  </guest>
+</capabilities>
+"""
 
 
 @attrs.define
 class _Domain:
-    """One domain as the driver tracks it."""
+    """One domain as the driver tracks it; ``id`` is -1 while it is shut off."""
 
     definition: DomainDef
     persistent: bool = True
@@ -50,13 +67,13 @@ class _Domain:
     reason: int = DomainShutoffReason.UNKNOWN
 
     @property
-    def ref(self) -> DomainRef:
-        return DomainRef(name=self.definition.name, uuid=self.uuid)
-
-    @property
     def uuid(self) -> uuidlib.UUID:
         assert self.definition.uuid is not None  # define assigns one
         return self.definition.uuid
+
+    @property
+    def ref(self) -> DomainRef:
+        return DomainRef(name=self.definition.name, uuid=self.uuid)
 
     def record(self) -> DomainRecord:
         return DomainRecord(
@@ -90,15 +107,78 @@ class ExampleDriver:
         self._domains: dict[uuidlib.UUID, _Domain] = {}
         self._next_id = 1
 
+    # ------------------------------------------------------------------ helpers
+
     def _get(self, dom: DomainRef) -> _Domain:
         found = self._domains.get(dom.uuid)
         if found is None:
             raise NoDomainError(f"domain not found: no domain with matching uuid '{dom.uuid}'")
         return found
 
+    def _checked(self, definition: DomainDef) -> _Domain:
+        """A new domain for ``definition`` once the hypervisor can run it and nothing clashes."""
+        if str(definition.type) not in self.domain_types:
+            raise ConfigUnsupportedError(
+                f"the Example driver cannot run <domain type='{definition.type}'>: "
+                f"use one of {', '.join(sorted(self.domain_types))}"
+            )
+        if definition.uuid is None:
+            definition = definition.with_identity(uuid=uuidlib.uuid4())
+        new = _Domain(definition=definition)
+        for other in self._domains.values():
+            if (other.definition.name == new.definition.name) != (other.uuid == new.uuid):
+                raise DomainExistsError(
+                    f"domain '{other.definition.name}' already exists with uuid {other.uuid}"
+                )
+        return new
+
+    def _boot(self, found: _Domain, flags: int) -> None:
+        """Start ``found``; the extensions may veto before anything changes."""
+        xml = found.definition.to_xml()
+        self._ctx.run_domain_hook(HookEvent.PREPARE, found.definition.name, xml)
+        self._ctx.run_domain_hook(HookEvent.START, found.definition.name, xml)
+        # A real driver starts the hypervisor's process here, and undoes that if a later step
+        # fails. Only once it runs does the driver record the new state.
+        found.id, self._next_id = self._next_id, self._next_id + 1
+        if flags & DomainCreateFlags.START_PAUSED:
+            found.state, found.reason = DomainState.PAUSED, DomainPausedReason.USER
+        else:
+            found.state, found.reason = DomainState.RUNNING, DomainRunningReason.BOOTED
+        self._domains[found.uuid] = found
+        self._ctx.run_domain_hook(HookEvent.STARTED, found.definition.name, xml)
+        self._ctx.emit_event(found.ref, DomainEventType.STARTED, DomainEventStartedDetail.BOOTED)
+
+    def _stop(self, found: _Domain, reason: DomainShutoffReason) -> None:
+        """Record that ``found`` stopped; a transient domain disappears."""
+        found.id, found.state, found.reason = -1, DomainState.SHUTOFF, reason
+        if not found.persistent:
+            del self._domains[found.uuid]
+        xml = found.definition.to_xml()
+        self._ctx.run_domain_hook(HookEvent.STOPPED, found.definition.name, xml)
+        self._ctx.run_domain_hook(HookEvent.RELEASE, found.definition.name, xml)
+        detail = (
+            DomainEventStoppedDetail.SHUTDOWN
+            if reason == DomainShutoffReason.SHUTDOWN
+            else DomainEventStoppedDetail.DESTROYED
+        )
+        self._ctx.emit_event(found.ref, DomainEventType.STOPPED, detail)
+
+    def _running(self, dom: DomainRef) -> _Domain:
+        found = self._get(dom)
+        if found.id == -1:
+            raise OperationInvalidError(f"domain '{dom.name}' is not running: start it first")
+        return found
+
+    # ------------------------------------------------------------------ connection
+
     @virtkit.hookimpl
     def virtkit_connect_get_hostname(self) -> str:
         return socket.gethostname()
+
+    @virtkit.hookimpl
+    def virtkit_connect_get_capabilities(self) -> str:
+        host_uuid = uuidlib.uuid5(uuidlib.NAMESPACE_DNS, socket.gethostname())
+        return CAPABILITIES.format(host_uuid=host_uuid, arch=platform.machine())
 
     @virtkit.hookimpl
     def virtkit_connect_list_domains(self) -> list[DomainRecord]:
@@ -113,34 +193,36 @@ class ExampleDriver:
             for d in self._domains.values():
                 if d.definition.name == name or d.uuid == uuid or (id is not None and d.id == id):
                     return d.record()
-        return None  # the facade raises NoDomainError
+        return None  # the public API raises NoDomainError
+
+    # ------------------------------------------------------------------ definitions
 
     @virtkit.hookimpl
     def virtkit_domain_define(self, definition: DomainDef) -> DomainRecord:
         # An implementation may take fewer arguments than the spec: this one ignores ``flags``.
-        if str(definition.type) not in self.domain_types:
-            raise ConfigUnsupportedError(
-                f"the Example driver cannot run <domain type='{definition.type}'>: "
-                f"use one of {', '.join(sorted(self.domain_types))}"
-            )
-        if definition.uuid is None:
-            definition = definition.with_identity(uuid=uuidlib.uuid4())
-        new = _Domain(definition=definition)
         with self._lock:
-            for other in self._domains.values():
-                if (other.definition.name == new.definition.name) != (other.uuid == new.uuid):
-                    raise DomainExistsError(
-                        f"domain '{other.definition.name}' already exists with uuid {other.uuid}"
-                    )
-            existing = self._domains.setdefault(new.uuid, new)
-            if existing is new:
+            new = self._checked(definition)
+            found = self._domains.setdefault(new.uuid, new)
+            if found is new:
                 detail = DomainEventDefinedDetail.ADDED
             else:
-                existing.definition, existing.persistent = definition, True
+                # The next start uses the new definition; this in-memory hypervisor keeps no
+                # separate live copy, so it applies at once.
+                found.definition, found.persistent = new.definition, True
                 detail = DomainEventDefinedDetail.UPDATED
-            record = existing.record()
-        self._ctx.emit_event(existing.ref, DomainEventType.DEFINED, detail)
+            record = found.record()
+        self._ctx.emit_event(found.ref, DomainEventType.DEFINED, detail)
         return record
+
+    @virtkit.hookimpl
+    def virtkit_domain_create_transient(self, definition: DomainDef, flags: int) -> DomainRecord:
+        with self._lock:
+            new = self._checked(definition)
+            if new.uuid in self._domains:
+                raise DomainExistsError(f"domain '{new.definition.name}' is already defined")
+            new.persistent = False
+            self._boot(new, flags)
+            return new.record()
 
     @virtkit.hookimpl
     def virtkit_domain_undefine(self, dom: DomainRef) -> None:
@@ -152,42 +234,44 @@ class ExampleDriver:
                 found.persistent = False  # a running domain lives on as a transient one
         self._ctx.emit_event(dom, DomainEventType.UNDEFINED, DomainEventUndefinedDetail.REMOVED)
 
+    # ------------------------------------------------------------------ lifecycle
+
     @virtkit.hookimpl
     def virtkit_domain_start(self, dom: DomainRef, flags: int) -> None:
         with self._lock:
             found = self._get(dom)
             if found.id != -1:
                 raise OperationInvalidError(f"domain '{dom.name}' is already running")
-            # Extensions may veto here (libvirt's prepare and start hook scripts): nothing
-            # has changed yet, so their exception leaves everything as it was.
-            xml = found.definition.to_xml()
-            self._ctx.run_domain_hook(HookEvent.PREPARE, dom.name, xml)
-            self._ctx.run_domain_hook(HookEvent.START, dom.name, xml)
-            # A real driver starts the hypervisor process here, and undoes it on failure.
-            found.id, self._next_id = self._next_id, self._next_id + 1
-            if flags & DomainCreateFlags.START_PAUSED:
-                found.state, found.reason = DomainState.PAUSED, DomainPausedReason.USER
-            else:
-                found.state, found.reason = DomainState.RUNNING, DomainRunningReason.BOOTED
-        self._ctx.run_domain_hook(HookEvent.STARTED, dom.name, xml)
-        self._ctx.emit_event(dom, DomainEventType.STARTED, DomainEventStartedDetail.BOOTED)
+            self._boot(found, flags)
+
+    @virtkit.hookimpl
+    def virtkit_domain_shutdown(self, dom: DomainRef) -> None:
+        # The in-memory guest obeys at once, so ``timeout`` never needs to force it off.
+        with self._lock:
+            self._stop(self._running(dom), DomainShutoffReason.SHUTDOWN)
 
     @virtkit.hookimpl
     def virtkit_domain_destroy(self, dom: DomainRef) -> None:
         with self._lock:
-            found = self._get(dom)
-            if found.id == -1:
-                raise OperationInvalidError(f"domain '{dom.name}' is not running")
-            found.id, found.state = -1, DomainState.SHUTOFF
-            found.reason = DomainShutoffReason.DESTROYED
-            if not found.persistent:
-                del self._domains[found.uuid]
-            xml = found.definition.to_xml()
-        self._ctx.run_domain_hook(HookEvent.STOPPED, dom.name, xml)
-        self._ctx.run_domain_hook(HookEvent.RELEASE, dom.name, xml)
-        self._ctx.emit_event(dom, DomainEventType.STOPPED, DomainEventStoppedDetail.DESTROYED)
+            self._stop(self._running(dom), DomainShutoffReason.DESTROYED)
 
     @virtkit.hookimpl
-    def virtkit_domain_get_xml(self, dom: DomainRef) -> str:
+    def virtkit_domain_get_info(self, dom: DomainRef) -> DomainInfo:
         with self._lock:
-            return self._get(dom).definition.to_xml()
+            found = self._get(dom)
+            memory = found.definition.memory_kib or 0
+            return DomainInfo(
+                state=found.state,
+                max_memory_kib=memory,
+                memory_kib=memory if found.id != -1 else 0,
+                vcpus=found.definition.vcpus or 1,
+                cpu_time_ns=0,
+            )
+
+    @virtkit.hookimpl
+    def virtkit_domain_get_xml(self, dom: DomainRef, flags: int) -> str:
+        with self._lock:
+            found = self._get(dom)
+            if found.id == -1 or flags & DomainXMLFlags.INACTIVE:
+                return found.definition.to_xml()
+            return attrs.evolve(found.definition, id=found.id).to_xml()  # live XML names its id
