@@ -129,9 +129,13 @@ class Connection:
         self._driver = driver_cls(context)
         self.driver_name: str = getattr(driver_cls, "name", self._uri.driver)
         self._pm.register(self._driver, name=f"driver:{self._uri.driver}")
-        for name, plugin in load_extensions():
-            self._pm.register(plugin, name=name)
-        self._pm.check_pending()
+        try:
+            for name, plugin in load_extensions():
+                self._pm.register(plugin, name=name)
+            self._pm.check_pending()
+        except BaseException:
+            self._pm.hook.virtkit_connect_close()  # the driver must not stay half-open
+            raise
         self._supported = frozenset(implemented_hooks(self._driver))
         self._callers: dict[str, Callable[..., Any]] = {}
 
@@ -279,6 +283,7 @@ class Connection:
         """Define (or redefine) a persistent domain from XML."""
         if validate:
             flags |= DomainDefineFlags.VALIDATE
+        self._check_call("virtkit_domain_define", change=True)
         definition = self._parse_domain_xml(xml)
         record = self._call("virtkit_domain_define", change=True, definition=definition, flags=flags)
         return self._domain(record)
@@ -291,6 +296,7 @@ class Connection:
             flags |= DomainCreateFlags.START_PAUSED
         if autodestroy:
             flags |= DomainCreateFlags.START_AUTODESTROY
+        self._check_call("virtkit_domain_create_transient", change=True)
         definition = self._parse_domain_xml(xml)
         record = self._call(
             "virtkit_domain_create_transient", change=True, definition=definition, flags=flags

@@ -242,6 +242,8 @@ class Domain:
                 raise TypeError(f"snapshot_create_xml() got an unknown option {option!r}") from None
             if wanted:
                 flags |= flag
+        self._conn._check_call("virtkit_snapshot_create", change=True)
+        _check_snapshot_create_flags(flags)
         definition = parse_snapshot(xml)
         name = self._call("virtkit_snapshot_create", change=True, definition=definition, flags=flags)
         return Snapshot(self, str(name))
@@ -342,3 +344,19 @@ class Domain:
 
         return migrate(self, dest, DomainMigrateFlags(flags), dict(params or {}), progress)
 
+
+def _check_snapshot_create_flags(flags: int) -> None:
+    """libvirt's rules for snapshot creation flags that hold for every driver."""
+    create = DomainSnapshotCreateFlags
+    if flags & create.CURRENT and not flags & create.REDEFINE:
+        raise InvalidArgumentError("snapshot flag 'current' requires flag 'redefine'")
+    for one, other in (
+        (create.REDEFINE, create.NO_METADATA),
+        (create.REDEFINE, create.HALT),
+        (create.HALT, create.LIVE),
+    ):
+        if flags & one and flags & other:
+            raise InvalidArgumentError(
+                f"snapshot flags '{one.name.lower()}' and '{other.name.lower()}' are mutually "
+                "exclusive"
+            )

@@ -70,15 +70,24 @@ def migrate(
     if flags & DomainMigrateFlags.OFFLINE and flags & DomainMigrateFlags.LIVE:
         raise InvalidArgumentError("migration flags 'offline' and 'live' are mutually exclusive")
     name = src.name()
+    for side, conn, hooks in (
+        ("source", src.connect(), ("begin", "perform", "confirm")),
+        ("destination", dest, ("prepare", "finish")),
+    ):
+        for hook in hooks:  # refuse before either side starts anything
+            try:
+                conn._check_call(f"virtkit_migrate_{hook}", change=True)
+            except VirtError as exc:
+                raise MigrationError(hook, side, exc) from exc
     offer: MigrationOffer = _phase(
         "begin", "source", src._call, hook="virtkit_migrate_begin", change=True,
         flags=flags, params=params,
     )
-    target: MigrationTarget = _phase(
-        "prepare", "destination", dest._call, hook="virtkit_migrate_prepare", change=True,
-        offer=offer, flags=flags, params=params,
-    )
     try:
+        target: MigrationTarget = _phase(
+            "prepare", "destination", dest._call, hook="virtkit_migrate_prepare", change=True,
+            offer=offer, flags=flags, params=params,
+        )
         cookie: bytes = _phase(
             "perform", "source", src._call, hook="virtkit_migrate_perform", change=True,
             target=target, flags=flags, params=params, progress=progress,
