@@ -6,6 +6,7 @@ Run them with ``pip install -e '.[test]' && pytest`` from the plugin's folder.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import virtkit
@@ -73,16 +74,33 @@ def test_operations_not_implemented_name_the_driver(conn: virtkit.Connection) ->
         dom.suspend()
 
 
-class Veto:
-    @virtkit.hookimpl
-    def virtkit_domain_hook(self, event: str, name: str) -> None:
-        if event == "start":
-            raise HookVetoError(f"{name} may not start today")
+VETO_EXTENSION = """
+import virtkit
+from virtkit.errors import HookVetoError
+
+@virtkit.hookimpl
+def virtkit_domain_hook(event, name):
+    if event == "start":
+        raise HookVetoError(f"{name} may not start today")
+"""
 
 
-def test_an_extension_can_veto_a_start(conn: virtkit.Connection) -> None:
-    dom = conn.define_xml(XML)
-    conn._pm.register(Veto())  # what an installed extension (group virtkit.plugins) does
-    with pytest.raises(HookVetoError, match="may not start today"):
-        dom.create()
-    assert not dom.is_active()
+@pytest.fixture
+def veto_extension(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Install an extension that refuses every start, as its distribution would: a module and
+    an entry point of group ``virtkit.plugins``, on ``sys.path``."""
+    (tmp_path / "veto_ext.py").write_text(VETO_EXTENSION)
+    info = tmp_path / "veto_ext-0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: veto-ext\nVersion: 0\n")
+    (info / "entry_points.txt").write_text("[virtkit.plugins]\nveto = veto_ext\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+
+@pytest.mark.usefixtures("veto_extension")
+def test_extensions_can_veto_a_start() -> None:
+    with virtkit.open(URI) as conn:
+        dom = conn.define_xml(XML)
+        with pytest.raises(HookVetoError, match="may not start today"):
+            dom.create()
+        assert not dom.is_active()
