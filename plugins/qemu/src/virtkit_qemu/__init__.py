@@ -1,0 +1,1 @@
+"""virtkit driver for QEMU/KVM (scheme ``qemu``): see DESIGN.md for the module map."""

@@ -1,0 +1,174 @@
+"""The other ``<devices>`` children: interfaces, graphics, video, input, USB and PCI
+controllers, memory balloon, RNG."""
+
+from __future__ import annotations
+
+import random
+
+from lxml import etree
+
+from virtkit.errors import XMLError
+from virtkit_qemu.argv.context import BuildContext, allowed, check_children, integer, unsupported, where
+from virtkit_qemu.argv.defaults import (
+    DEFAULT_NET_MODEL,
+    DEFAULT_VIDEO_MODEL,
+    default_usb_model,
+    is_q35,
+)
+
+NET_MODELS = {"virtio": "virtio-net-pci", "e1000": "e1000", "e1000e": "e1000e", "rtl8139": "rtl8139"}
+VIDEO_MODELS = {"vga": "VGA", "cirrus": "cirrus-vga", "virtio": "virtio-vga", "bochs": "bochs-display"}
+USB_MODELS = {"piix3-uhci": "piix3-usb-uhci", "qemu-xhci": "qemu-xhci", "nec-xhci": "nec-usb-xhci"}
+INPUT_DEVICES = {("tablet", "usb"): "usb-tablet", ("mouse", "usb"): "usb-mouse", ("keyboard", "usb"): "usb-kbd"}
+
+
+def random_mac() -> str:
+    """A MAC in QEMU's locally administered 52:54:00 range."""
+    return "52:54:00:" + ":".join(f"{random.randrange(256):02x}" for _ in range(3))
+
+
+def add_interface(ctx: BuildContext, iface: etree._Element) -> None:
+    check_children(iface, {"source", "target", "model", "mac", "boot", "address", "alias", "link"})
+    kind = iface.get("type")
+    if kind not in ("user", "bridge", "ethernet"):
+        raise unsupported(
+            iface, f"interface type '{kind}' (supported: user, bridge, ethernet)"
+        )
+    index = ctx.count("net")
+    netdev = f"hostnet{index}"
+    if kind == "user":
+        ctx.add("-netdev", f"user,id={netdev}")
+    else:
+        target = iface.find("target")
+        ifname = target.get("dev") if target is not None else None
+        bridge = None
+        if kind == "bridge":
+            source = iface.find("source")
+            bridge = source.get("bridge") if source is not None else None
+            if not bridge:
+                raise XMLError(f"{where(iface)}: type 'bridge' needs <source bridge=...>")
+        if not ifname:
+            if kind == "ethernet":
+                raise XMLError(f"{where(iface)}: type 'ethernet' needs <target dev=...>")
+            ifname = f"vk{random.randrange(16**8):08x}"
+        ctx.add("-netdev", f"tap,id={netdev},ifname={ifname},script=no,downscript=no")
+        ctx.taps.append((ifname, bridge))
+    model_el = iface.find("model")
+    model = model_el.get("type", DEFAULT_NET_MODEL) if model_el is not None else DEFAULT_NET_MODEL
+    if model not in NET_MODELS:
+        raise unsupported(model_el, f"network model '{model}' (supported: {', '.join(NET_MODELS)})")
+    mac_el = iface.find("mac")
+    mac = mac_el.get("address") if mac_el is not None else None
+    props = [NET_MODELS[model], f"netdev={netdev}", f"id=net{index}", f"mac={mac or random_mac()}"]
+    link = iface.find("link")
+    if link is not None:
+        allowed(link, "state", ("up",), "up")
+    boot = iface.find("boot")
+    if boot is not None:
+        props.append(f"bootindex={integer(boot, 'order')}")
+    props.append(ctx.pci_address(iface, where(iface)))
+    ctx.add("-device", ",".join(props))
+
+
+def add_graphics(ctx: BuildContext, graphics: etree._Element) -> None:
+    check_children(graphics, {"listen"})
+    allowed(graphics, "type", ("vnc",), "vnc")
+    for attr in ("passwd", "keymap", "socket", "sharePolicy"):
+        if graphics.get(attr) is not None:
+            raise unsupported(graphics, f"the VNC attribute '{attr}'")
+    listen = graphics.get("listen")
+    listen_el = graphics.find("listen")
+    if listen_el is not None:
+        allowed(listen_el, "type", ("address",), "address")
+        listen = listen_el.get("address", listen)
+    host = listen or "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    port = integer(graphics, "port", -1)
+    autoport = graphics.get("autoport", "yes" if port == -1 else "no") == "yes"
+    if autoport:
+        ctx.add("-vnc", f"{host}:0,to=99")
+    elif port < 5900:
+        raise XMLError(f"{where(graphics)}: VNC port {port} is below 5900")
+    else:
+        ctx.add("-vnc", f"{host}:{port - 5900}")
+    ctx.counters["graphics"] = 1
+
+
+def add_video(ctx: BuildContext, video: etree._Element) -> None:
+    check_children(video, {"model", "address", "alias"})
+    model_el = video.find("model")
+    model = model_el.get("type", DEFAULT_VIDEO_MODEL) if model_el is not None else DEFAULT_VIDEO_MODEL
+    if model == "none":
+        return
+    if model not in VIDEO_MODELS:
+        raise unsupported(model_el, f"video model '{model}' (supported: none, {', '.join(VIDEO_MODELS)})")
+    index = ctx.count("video")
+    if index:
+        raise unsupported(video, "more than one video device")
+    addr = video.find("address")
+    if addr is None:
+        ctx.pci.reserve(ctx.pci.video_slot, "the primary video card")
+        placement = f"bus={'pcie.0' if is_q35(ctx.machine) else 'pci.0'},addr=0x{ctx.pci.video_slot:x}"
+    else:
+        placement = ctx.pci_address(video, where(video))
+    ctx.add("-device", f"{VIDEO_MODELS[model]},id=video0,{placement}")
+
+
+def add_input(ctx: BuildContext, inp: etree._Element) -> None:
+    check_children(inp, {"address", "alias"})
+    kind, bus = inp.get("type"), inp.get("bus", "ps2")
+    if bus == "ps2" and kind in ("mouse", "keyboard"):
+        return  # the i8042 of every PC machine
+    device = INPUT_DEVICES.get((kind or "", bus))
+    if device is None:
+        raise unsupported(inp, f"input type '{kind}' on bus '{bus}'")
+    if ctx.counters.get("usb") == 0:
+        raise unsupported(inp, "a USB device with USB controller model 'none'")
+    ensure_usb(ctx)
+    ctx.add("-device", f"{device},id=input{ctx.count('input')},bus=usb.0")
+
+
+def ensure_usb(ctx: BuildContext, ctrl: etree._Element | None = None) -> None:
+    """Add the USB controller: the one ``ctrl`` describes, else the machine's default."""
+    if "usb" in ctx.counters:
+        return
+    model = default_usb_model(ctx.machine)
+    placement = None
+    if ctrl is not None:
+        model = ctrl.get("model", model)
+        if model == "none":
+            ctx.counters["usb"] = 0
+            return
+        if model not in USB_MODELS:
+            raise unsupported(ctrl, f"USB controller model '{model}' (supported: none, {', '.join(USB_MODELS)})")
+        if ctrl.find("address") is not None:
+            placement = ctx.pci_address(ctrl, where(ctrl))
+    ctx.counters["usb"] = 1
+    if placement is None:
+        placement = "bus=pci.0,addr=0x1.0x2" if model == "piix3-uhci" and not is_q35(ctx.machine) else ctx.next_pci("usb")
+    ctx.add("-device", f"{USB_MODELS[model]},id=usb,{placement}")
+
+
+def add_pci_controller(ctx: BuildContext, ctrl: etree._Element) -> None:
+    model = ctrl.get("model")
+    expected = "pcie-root" if is_q35(ctx.machine) else "pci-root"
+    if integer(ctrl, "index", 0) != 0 or model not in (None, expected):
+        raise unsupported(ctrl, f"PCI controller model '{model}' (only the machine's {expected})")
+
+
+def add_memballoon(ctx: BuildContext, balloon: etree._Element) -> None:
+    check_children(balloon, {"address", "alias", "stats"})
+    if allowed(balloon, "model", ("virtio", "none"), "virtio") == "virtio":
+        ctx.add("-device", f"virtio-balloon-pci,id=balloon0,{ctx.pci_address(balloon, where(balloon))}")
+
+
+def add_rng(ctx: BuildContext, rng: etree._Element) -> None:
+    check_children(rng, {"backend", "address", "alias", "rate"})
+    allowed(rng, "model", ("virtio",), "virtio")
+    backend = rng.find("backend")
+    if backend is None:
+        raise XMLError(f"{where(rng)} has no <backend>")
+    allowed(backend, "model", ("random",), "random")
+    index = ctx.count("rng")
+    ctx.add("-object", f"rng-random,id=objrng{index},filename={(backend.text or '/dev/urandom').strip()}")
+    ctx.add("-device", f"virtio-rng-pci,rng=objrng{index},id=rng{index},{ctx.pci_address(rng, where(rng))}")

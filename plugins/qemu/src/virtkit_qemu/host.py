@@ -1,0 +1,223 @@
+"""The domains of one QEMU root as this process sees them: definitions on disk, status files,
+and the QEMU processes behind them.
+
+Every look at an active domain checks its QEMU still runs (:meth:`QemuHost.reconcile`); one
+that died is recorded as shut off (reason crashed, or shutdown when the guest powered off) with
+a lifecycle event, in whichever process notices first.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import uuid as uuidlib
+from collections.abc import Callable
+
+import attrs
+
+from virtkit.constants import (
+    DomainEventStoppedDetail,
+    DomainEventType,
+    DomainShutoffReason,
+    DomainState,
+    HookEvent,
+)
+from virtkit.driver import DriverContext
+from virtkit.errors import NoDomainError
+from virtkit.records import DomainRecord, DomainRef
+from virtkit.xml import DomainDef, parse_domain
+from virtkit_qemu import process
+from virtkit_qemu.status import DomainStatus, Owner
+from virtkit_qemu.store import QemuStore
+
+STOP_EVENT = {
+    DomainShutoffReason.SHUTDOWN: DomainEventStoppedDetail.SHUTDOWN,
+    DomainShutoffReason.DESTROYED: DomainEventStoppedDetail.DESTROYED,
+    DomainShutoffReason.CRASHED: DomainEventStoppedDetail.FAILED,
+    DomainShutoffReason.SAVED: DomainEventStoppedDetail.SAVED,
+    DomainShutoffReason.FROM_SNAPSHOT: DomainEventStoppedDetail.FROM_SNAPSHOT,
+    DomainShutoffReason.MIGRATED: DomainEventStoppedDetail.MIGRATED,
+    DomainShutoffReason.FAILED: DomainEventStoppedDetail.FAILED,
+}
+
+
+@attrs.frozen(kw_only=True)
+class DomainEntry:
+    """One domain: persistent when it has a config, active when its status has a QEMU."""
+
+    name: str
+    uuid: uuidlib.UUID
+    config: str | None
+    status: DomainStatus | None
+
+    @property
+    def active(self) -> bool:
+        return self.status is not None and self.status.active
+
+    @property
+    def ref(self) -> DomainRef:
+        return DomainRef(name=self.name, uuid=self.uuid)
+
+
+class QemuHost:
+    def __init__(self, ctx: DriverContext, store: QemuStore) -> None:
+        self.ctx = ctx
+        self.store = store
+        self.connection_id = uuidlib.uuid4().hex
+        self._uuid_cache: dict[str, tuple[int, uuidlib.UUID]] = {}
+        self.on_active: list[Callable[[DomainStatus], None]] = []
+        """Told of every active domain looked at (the event watcher attaches to it)."""
+
+    # ------------------------------------------------------------------ finding domains
+
+    def _config_uuid(self, name: str) -> tuple[uuidlib.UUID, str] | None:
+        path = self.store.config.path(f"domains/{name}.xml")
+        xml = self.store.config_xml(name)
+        if xml is None:
+            return None
+        stamp = path.stat().st_mtime_ns
+        cached = self._uuid_cache.get(name)
+        if cached is None or cached[0] != stamp:
+            definition = parse_domain(xml)
+            assert definition.uuid is not None  # define always writes one
+            self._uuid_cache[name] = (stamp, definition.uuid)
+        return self._uuid_cache[name][1], xml
+
+    def entry_by_name(self, name: str) -> DomainEntry | None:
+        status = self.reconcile(name)
+        found = self._config_uuid(name)
+        if found is None and status is None:
+            return None
+        if status is not None:
+            return DomainEntry(name=name, uuid=status.uuid, config=found[1] if found else None, status=status)
+        assert found is not None
+        return DomainEntry(name=name, uuid=found[0], config=found[1], status=None)
+
+    def entries(self) -> list[DomainEntry]:
+        names = set(self.store.config_names()) | set(self.store.status_names())
+        found = [self.entry_by_name(name) for name in sorted(names)]
+        return [e for e in found if e is not None]
+
+    def find(
+        self, *, name: str | None = None, uuid: uuidlib.UUID | None = None, id: int | None = None
+    ) -> DomainEntry | None:
+        if name is not None:
+            return self.entry_by_name(name)
+        for entry in self.entries():
+            if uuid is not None and entry.uuid == uuid:
+                return entry
+            if id is not None and entry.status is not None and entry.status.id == id and entry.active:
+                return entry
+        return None
+
+    def get(self, ref: DomainRef) -> DomainEntry:
+        """The domain ``ref`` names; :class:`NoDomainError` if it is gone or was replaced."""
+        entry = self.entry_by_name(ref.name)
+        if entry is None or entry.uuid != ref.uuid:
+            raise NoDomainError(f"domain not found: no domain with matching uuid '{ref.uuid}' ({ref.name})")
+        return entry
+
+    def record(self, entry: DomainEntry) -> DomainRecord:
+        status = entry.status
+        return DomainRecord(
+            name=entry.name,
+            uuid=entry.uuid,
+            id=status.id if status is not None and status.active else -1,
+            state=status.state if status is not None else DomainState.SHUTOFF,
+            reason=status.reason if status is not None else DomainShutoffReason.UNKNOWN,
+            persistent=entry.config is not None,
+            autostart=entry.config is not None and self.store.autostart(entry.name),
+            managed_save=self.store.managed_save_path(entry.name).exists(),
+            snapshot_count=self.snapshot_count(entry.name),
+        )
+
+    def snapshot_count(self, name: str) -> int:
+        if importlib.util.find_spec("virtkit_qemu.snapshots") is None:
+            return 0  # part B's snapshot support has not landed
+        from virtkit_qemu import snapshots
+
+        return int(snapshots.snapshot_count(self, name))
+
+    def xml(self, entry: DomainEntry, *, inactive: bool = False) -> str:
+        """The live XML of an active domain, else (or with ``inactive``) its config."""
+        if entry.active and not (inactive and entry.config is not None):
+            live = self.store.live_xml(entry.name)
+            if live is not None:
+                return live
+        if entry.config is None:
+            raise NoDomainError(f"domain '{entry.name}' has no definition on disk")
+        return entry.config
+
+    def definition(self, entry: DomainEntry, *, inactive: bool = False) -> DomainDef:
+        return parse_domain(self.xml(entry, inactive=inactive))
+
+    # ------------------------------------------------------------------ noticing stopped QEMUs
+
+    def reconcile(self, name: str) -> DomainStatus | None:
+        """The domain's status after checking its QEMU: a dead QEMU is recorded as stopped, an
+        autodestroy domain whose owner process is gone is destroyed."""
+        status = self.store.status(name)
+        if status is None or not status.active:
+            return status
+        assert status.pid is not None and status.started is not None
+        if not process.is_alive(status.pid, status.started):
+            # With -no-shutdown a guest power-off leaves QEMU running: a QEMU that is gone
+            # crashed or was killed, unless an operation that stops it said why.
+            reason = DomainShutoffReason(status.stopping or DomainShutoffReason.CRASHED)
+            self.stop_and_record(status, reason)
+            return self.store.status(name)
+        owner = status.autodestroy
+        if owner is not None and not process.is_alive(owner.pid, owner.started):
+            self.stop_and_record(status, DomainShutoffReason.DESTROYED)
+            return self.store.status(name)
+        for notify in self.on_active:
+            notify(status)
+        return status
+
+    def stop_and_record(self, status: DomainStatus, reason: DomainShutoffReason) -> bool:
+        """Make sure ``status``'s QEMU is gone, record the domain shut off with ``reason``, tell
+        extensions and event listeners. ``False`` when someone else already recorded it."""
+        with self.store.lock():
+            current = self.store.status(status.name)
+            if current is None or current.pid != status.pid or current.started != status.started:
+                return False
+            assert status.pid is not None and status.started is not None
+            process.terminate(status.pid, status.started, grace=0.15)
+            xml = self.store.live_xml(status.name) or self.store.config_xml(status.name) or ""
+            if status.runtime_dir:
+                shutil.rmtree(status.runtime_dir, ignore_errors=True)
+            self.record_stopped(status, reason)
+        self.after_stop(status, reason, xml)
+        return True
+
+    def record_stopped(self, status: DomainStatus, reason: DomainShutoffReason) -> None:
+        """Write the shut-off status (a transient domain disappears). Hold the store lock."""
+        if status.transient or self.store.config_xml(status.name) is None:
+            self.store.remove_status(status.name)
+            return
+        stopped = DomainStatus(name=status.name, uuid=status.uuid, state=DomainState.SHUTOFF, reason=reason)
+        with self.store.run.transaction() as batch:
+            batch.write_text(f"status/{status.name}.json", stopped.to_json())
+            batch.remove(f"live/{status.name}.xml")
+
+    def after_stop(self, status: DomainStatus, reason: DomainShutoffReason, xml: str) -> None:
+        self.ctx.run_domain_hook(HookEvent.STOPPED, status.name, xml)
+        self.ctx.run_domain_hook(HookEvent.RELEASE, status.name, xml)
+        self.ctx.emit_event(
+            DomainRef(name=status.name, uuid=status.uuid), DomainEventType.STOPPED, int(STOP_EVENT[reason])
+        )
+
+    # ------------------------------------------------------------------ autodestroy
+
+    def owner(self) -> Owner:
+        pid = os.getpid()
+        return Owner(pid=pid, started=process.start_time(pid) or 0, connection=self.connection_id)
+
+    def destroy_owned(self) -> None:
+        """Destroy the domains this connection started with autodestroy."""
+        for name in self.store.status_names():
+            status = self.store.status(name)
+            if status is not None and status.active and status.autodestroy is not None:
+                if status.autodestroy.connection == self.connection_id:
+                    self.stop_and_record(status, DomainShutoffReason.DESTROYED)

@@ -1,0 +1,306 @@
+"""Defining, starting and stopping domains: prepare, do, then record.
+
+:func:`start_domain` is the one start routine: boot, restore from an image and part B's
+revert to a snapshot all go through it (a snapshot load is a pre-run step of the
+:class:`~virtkit_qemu.launch.LaunchPlan`). Status and live XML are written only once QEMU runs.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid as uuidlib
+from collections.abc import Sequence
+
+import attrs
+from lxml import etree
+
+from virtkit.constants import (
+    DomainEventDefinedDetail,
+    DomainEventResumedDetail,
+    DomainEventStartedDetail,
+    DomainEventSuspendedDetail,
+    DomainEventType,
+    DomainEventUndefinedDetail,
+    DomainPausedReason,
+    DomainRunningReason,
+    DomainShutoffReason,
+    DomainState,
+    HookEvent,
+)
+from virtkit.errors import DomainExistsError, OperationInvalidError, XMLError
+from virtkit.records import DomainInfo, DomainRef
+from virtkit.xml import DomainDef, parse_domain
+from virtkit.xml.parser import parse_root
+from virtkit_qemu import process
+from virtkit_qemu.argv import build_command
+from virtkit_qemu.argv.builder import memory_kib
+from virtkit_qemu.argv.devices import random_mac
+from virtkit_qemu.host import DomainEntry, QemuHost
+from virtkit_qemu.launch import Incoming, LaunchPlan, PreRunStep, kill, launch
+from virtkit_qemu.live import live_xml
+from virtkit_qemu.qmp import Monitor
+from virtkit_qemu.status import DomainStatus
+
+SHUTDOWN_POLL = 0.1
+
+
+# ---------------------------------------------------------------------- definitions
+
+
+def _check_name(definition: DomainDef) -> None:
+    if "/" in definition.name or definition.name.startswith(".") or "\0" in definition.name:
+        raise XMLError(
+            f"domain name '{definition.name}' cannot contain '/' or start with '.'"
+        )
+
+
+def complete_definition(definition: DomainDef) -> DomainDef:
+    """Give the domain what must stay stable from one start to the next: a UUID and a MAC
+    address for each interface (libvirt does the same at define)."""
+    if definition.uuid is None:
+        definition = definition.with_identity(uuid=uuidlib.uuid4())
+    root = parse_root(definition.to_xml(), "domain")
+    changed = False
+    for iface in root.findall("devices/interface"):
+        if iface.find("mac") is None:
+            mac = etree.Element("mac", address=random_mac())
+            iface.insert(0, mac)
+            changed = True
+    return parse_domain(etree.tostring(root)) if changed else definition
+
+
+def _check_conflicts(host: QemuHost, definition: DomainDef, *, allow_same: bool) -> DomainEntry | None:
+    """The existing entry with this name and UUID (if ``allow_same``); raise on any clash."""
+    for entry in host.entries():
+        same_name, same_uuid = entry.name == definition.name, entry.uuid == definition.uuid
+        if same_name and same_uuid and allow_same:
+            return entry
+        if same_name or same_uuid:
+            raise DomainExistsError(
+                f"domain '{entry.name}' already exists with uuid {entry.uuid}"
+                + (" and is active" if entry.active else "")
+            )
+    return None
+
+
+def define(host: QemuHost, definition: DomainDef) -> DomainEntry:
+    _check_name(definition)
+    build_command(definition)  # refuses what QEMU cannot do before anything is written
+    with host.store.lock():
+        existing = host.find(name=definition.name)
+        if definition.uuid is None and existing is not None:
+            definition = definition.with_identity(uuid=existing.uuid)
+        definition = complete_definition(definition)
+        existing = _check_conflicts(host, definition, allow_same=True)
+        host.store.write_config(definition.name, definition.to_xml())
+        entry = host.entry_by_name(definition.name)
+    assert entry is not None
+    detail = DomainEventDefinedDetail.UPDATED if existing else DomainEventDefinedDetail.ADDED
+    host.ctx.emit_event(entry.ref, DomainEventType.DEFINED, int(detail))
+    return entry
+
+
+def undefine(host: QemuHost, ref: DomainRef, *, snapshot_metadata: bool) -> None:
+    with host.store.job_lock(ref.uuid), host.store.lock():
+        entry = host.get(ref)
+        if entry.config is None:
+            raise OperationInvalidError(f"cannot undefine transient domain '{ref.name}'")
+        if snapshot_metadata:
+            from virtkit_qemu import snapshots  # part B's module, present once it lands
+
+            snapshots.remove_metadata(host, ref.name)
+        host.store.managed_save_path(ref.name).unlink(missing_ok=True)
+        host.store.remove_config(ref.name)
+        if entry.active and entry.status is not None:
+            host.store.write_status(attrs.evolve(entry.status, transient=True))
+        else:
+            host.store.remove_status(ref.name)
+    host.ctx.emit_event(ref, DomainEventType.UNDEFINED, int(DomainEventUndefinedDetail.REMOVED))
+
+
+def set_autostart(host: QemuHost, ref: DomainRef, on: bool) -> None:
+    entry = host.get(ref)
+    if entry.config is None:
+        raise OperationInvalidError(f"cannot set autostart for transient domain '{ref.name}'")
+    host.store.set_autostart(ref.name, on)
+
+
+# ---------------------------------------------------------------------- start
+
+
+@attrs.frozen(kw_only=True)
+class StartRequest:
+    """How to start: the XML to run, and what the new QEMU does before its CPUs run.
+
+    :ivar reason: the running (or paused) reason recorded once it runs.
+    :ivar event: the ``STARTED`` event detail.
+    """
+
+    xml: str
+    paused: bool = False
+    autodestroy: bool = False
+    transient: bool = False
+    incoming: Incoming | None = None
+    steps: Sequence[PreRunStep] = ()
+    reason: DomainRunningReason = DomainRunningReason.BOOTED
+    event: DomainEventStartedDetail = DomainEventStartedDetail.BOOTED
+
+
+def start_domain(host: QemuHost, name: str, uuid: uuidlib.UUID, request: StartRequest) -> DomainStatus:
+    """Start the domain; its status is written only once QEMU runs. A failure leaves no process,
+    socket or status behind."""
+    ctx = host.ctx
+    xml = ctx.run_domain_hook(HookEvent.PREPARE, name, request.xml)
+    xml = ctx.run_domain_hook(HookEvent.START, name, xml)
+    definition = parse_domain(xml)
+    command = build_command(definition)
+    paths = host.store.runtime_paths(uuid)
+    qemu = launch(
+        LaunchPlan(
+            name=name, command=command, paths=paths, log=host.store.log_path(name),
+            paused=request.paused, incoming=request.incoming, steps=request.steps,
+        )
+    )
+    try:
+        domain_id = host.store.next_id()
+        with Monitor(paths.qmp, name=name) as mon:
+            live = live_xml(xml, domain_id, mon)
+        state, reason = (
+            (DomainState.PAUSED, int(DomainPausedReason.USER))
+            if request.paused
+            else (DomainState.RUNNING, int(request.reason))
+        )
+        status = DomainStatus(
+            name=name, uuid=uuid, state=state, reason=reason, id=domain_id, pid=qemu.pid,
+            started=qemu.started, runtime_dir=str(paths.folder), transient=request.transient,
+            autodestroy=host.owner() if request.autodestroy else None,
+        )
+        host.store.write_status(status, live)
+    except BaseException:
+        kill(qemu)
+        raise
+    ctx.run_domain_hook(HookEvent.STARTED, name, live)
+    ref = DomainRef(name=name, uuid=uuid)
+    ctx.emit_event(ref, DomainEventType.STARTED, int(request.event))
+    if request.paused:
+        ctx.emit_event(ref, DomainEventType.SUSPENDED, int(DomainEventSuspendedDetail.PAUSED))
+    for notify in host.on_active:
+        notify(status)
+    return status
+
+
+def create_transient(host: QemuHost, definition: DomainDef, *, paused: bool, autodestroy: bool) -> DomainEntry:
+    _check_name(definition)
+    definition = complete_definition(definition)
+    with host.store.lock():  # held through the launch so no define can take the name meanwhile
+        _check_conflicts(host, definition, allow_same=False)
+        assert definition.uuid is not None
+        start_domain(
+            host, definition.name, definition.uuid,
+            StartRequest(xml=definition.to_xml(), paused=paused, autodestroy=autodestroy, transient=True),
+        )
+    entry = host.entry_by_name(definition.name)
+    assert entry is not None
+    return entry
+
+
+# ---------------------------------------------------------------------- running domains
+
+
+def active_status(host: QemuHost, ref: DomainRef) -> DomainStatus:
+    entry = host.get(ref)
+    if not entry.active or entry.status is None:
+        raise OperationInvalidError(f"domain '{ref.name}' is not running")
+    return entry.status
+
+
+def monitor(host: QemuHost, status: DomainStatus) -> Monitor:
+    return Monitor(host.store.runtime_paths(status.uuid).qmp, name=status.name)
+
+
+def destroy(host: QemuHost, ref: DomainRef) -> None:
+    status = active_status(host, ref)
+    if not host.stop_and_record(status, DomainShutoffReason.DESTROYED):
+        raise OperationInvalidError(f"domain '{ref.name}' is not running")
+
+
+def shutdown(host: QemuHost, ref: DomainRef, timeout: float | None) -> None:
+    """ACPI power button; with ``timeout``, wait for the guest to power off, else power off."""
+    status = active_status(host, ref)
+    with monitor(host, status) as mon:
+        mon.execute("system_powerdown")
+    if timeout is None:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(SHUTDOWN_POLL)
+        current = host.reconcile(ref.name)
+        if current is None or current.pid != status.pid:
+            return  # someone (the event watcher) recorded it
+        try:
+            with monitor(host, status) as mon:
+                if mon.execute("query-status")["status"] == "shutdown":
+                    break
+        except Exception:
+            continue  # QEMU exiting: the next round's reconcile records it
+    else:
+        host.stop_and_record(status, DomainShutoffReason.DESTROYED)
+        return
+    host.stop_and_record(status, DomainShutoffReason.SHUTDOWN)
+
+
+def reboot(host: QemuHost, ref: DomainRef) -> None:
+    """An ACPI power-off that the event watcher turns into a reset (libvirt's fake reboot)."""
+    with host.store.lock():
+        status = active_status(host, ref)
+        host.store.write_status(attrs.evolve(status, rebooting=True))
+        with monitor(host, status) as mon:
+            mon.execute("system_powerdown")
+
+
+def reset(host: QemuHost, ref: DomainRef) -> None:
+    status = active_status(host, ref)
+    with monitor(host, status) as mon:
+        mon.execute("system_reset")
+
+
+def suspend(host: QemuHost, ref: DomainRef) -> None:
+    with host.store.lock():
+        status = active_status(host, ref)
+        with monitor(host, status) as mon:
+            mon.execute("stop")
+        host.store.write_status(attrs.evolve(status, state=DomainState.PAUSED, reason=int(DomainPausedReason.USER)))
+    host.ctx.emit_event(ref, DomainEventType.SUSPENDED, int(DomainEventSuspendedDetail.PAUSED))
+
+
+def resume(host: QemuHost, ref: DomainRef) -> None:
+    with host.store.lock():
+        status = active_status(host, ref)
+        if status.state != DomainState.PAUSED:
+            raise OperationInvalidError(f"domain '{ref.name}' is not paused")
+        with monitor(host, status) as mon:
+            mon.execute("cont")
+        host.store.write_status(
+            attrs.evolve(status, state=DomainState.RUNNING, reason=int(DomainRunningReason.UNPAUSED))
+        )
+    host.ctx.emit_event(ref, DomainEventType.RESUMED, int(DomainEventResumedDetail.UNPAUSED))
+
+
+def info(host: QemuHost, ref: DomainRef) -> DomainInfo:
+    entry = host.get(ref)
+    root = parse_root(host.xml(entry), "domain")
+    memory = root.find("memory")
+    if memory is None:
+        raise XMLError(f"domain '{ref.name}' has no <memory>")
+    max_kib = memory_kib(memory)
+    current = root.find("currentMemory")
+    vcpus = int((root.findtext("vcpu") or "1").strip())
+    status = entry.status
+    active = entry.active and status is not None and status.pid is not None
+    return DomainInfo(
+        state=status.state if status is not None else DomainState.SHUTOFF,
+        max_memory_kib=max_kib,
+        memory_kib=memory_kib(current) if current is not None else max_kib,
+        vcpus=vcpus,
+        cpu_time_ns=process.cpu_time_ns(status.pid) if active and status and status.pid else 0,
+    )

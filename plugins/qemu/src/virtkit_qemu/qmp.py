@@ -1,0 +1,115 @@
+"""Synchronous QMP access on top of ``qemu.qmp``'s asyncio client.
+
+``qemu.qmp`` is asynchronous; virtkit's API is not. One daemon thread per process runs an event
+loop (:func:`loop`), and :class:`Monitor` submits coroutines to it. Each domain's QEMU has two
+monitors: the *command* socket, opened for the length of one operation (QEMU serves one client
+at a time, so operations from several processes queue up there), and the *event* socket, held
+by one process's :mod:`virtkit_qemu.watcher`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+from qemu.qmp import ExecuteError, QMPClient
+from virtkit.errors import OperationFailedError
+
+T = TypeVar("T")
+
+CONNECT_TIMEOUT = 10.0
+"""Seconds to wait for the monitor's greeting (another process may be holding the socket)."""
+
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_guard = threading.Lock()
+
+
+def loop() -> asyncio.AbstractEventLoop:
+    """The process's QMP event loop, started on first use in a daemon thread."""
+    global _loop
+    with _loop_guard:
+        if _loop is None or _loop.is_closed():
+            new_loop = asyncio.new_event_loop()
+            threading.Thread(
+                target=new_loop.run_forever, name="virtkit-qemu-qmp", daemon=True
+            ).start()
+            _loop = new_loop
+        return _loop
+
+
+def run(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+    """Run ``coro`` on the QMP loop and wait for its result."""
+    return asyncio.run_coroutine_threadsafe(coro, loop()).result(timeout)
+
+
+class QmpError(OperationFailedError):
+    """QEMU answered a command with an error, or the monitor could not be reached."""
+
+
+class Monitor:
+    """One connection to a QEMU command socket; use as a context manager.
+
+    >>> with Monitor(path, name="vm1") as mon:     # doctest: +SKIP
+    ...     mon.execute("cont")
+    """
+
+    def __init__(self, socket_path: Path, *, name: str) -> None:
+        self.socket_path = socket_path
+        self.name = name
+        self._client = QMPClient(name)
+
+    def __enter__(self) -> Monitor:
+        self.connect()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def connect(self, timeout: float = CONNECT_TIMEOUT) -> None:
+        try:
+            run(asyncio.wait_for(self._client.connect(str(self.socket_path)), timeout))
+        except Exception as exc:
+            self.close()
+            raise QmpError(
+                f"cannot reach the QEMU monitor of domain '{self.name}' at {self.socket_path}: "
+                f"{exc or type(exc).__name__}"
+            ) from exc
+
+    def close(self) -> None:
+        """Disconnect; an error the session ended with (QEMU gone) is not raised again."""
+        try:
+            run(self._client.disconnect())
+        except Exception:
+            pass
+
+    def execute(self, command: str, timeout: float = 30.0, **arguments: Any) -> Any:
+        """Run one QMP command; raise :class:`QmpError` with QEMU's message on failure."""
+        try:
+            return run(self._client.execute(command, arguments or None), timeout)
+        except ExecuteError as exc:
+            raise QmpError(
+                f"QEMU refused '{command}' for domain '{self.name}': {exc.error.desc}"
+            ) from exc
+        except Exception as exc:
+            raise QmpError(
+                f"QMP command '{command}' failed for domain '{self.name}': "
+                f"{exc or type(exc).__name__}"
+            ) from exc
+
+    def human(self, command_line: str) -> str:
+        """Run an HMP command (``savevm``, ``loadvm``...) and return its output."""
+        return str(self.execute("human-monitor-command", **{"command-line": command_line}))
+
+    def send_fd(self, fd: int, fdname: str) -> None:
+        """Pass file descriptor ``fd`` to QEMU under ``fdname`` (QMP ``getfd``)."""
+        self._client.send_fd_scm(fd)
+        self.execute("getfd", fdname=fdname)

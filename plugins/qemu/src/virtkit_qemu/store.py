@@ -1,0 +1,144 @@
+"""Where the QEMU driver keeps each domain's files, on :mod:`virtkit.state` stores.
+
+- config store: ``domains/<name>.xml`` (persistent definition), ``autostart/<name>.on``
+- state store: ``save/<name>.save`` (managed save image), ``log/<name>.log`` (QEMU's output);
+  part B keeps snapshot metadata here too
+- run store: ``status/<name>.json`` (:class:`DomainStatus`), ``live/<name>.xml`` (the XML the
+  running QEMU was started from), ``d/<uuid12>/`` (sockets and pidfile of one QEMU), ``next-id``
+
+The run store's lock guards every read-modify-write of these files (held briefly); long
+operations on one domain hold its job lock (:meth:`QemuStore.job_lock`) instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid as uuidlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import attrs
+
+from virtkit.errors import ConfigUnsupportedError
+from virtkit.state import StateRoots, StateStore
+from virtkit.state.lock import folder_lock
+from virtkit_qemu.status import DomainStatus
+
+SOCKET_PATH_MAX = 107
+"""Longest unix socket path Linux accepts (``sun_path`` is 108 bytes with the NUL)."""
+
+
+@attrs.frozen(kw_only=True)
+class RuntimePaths:
+    """One QEMU's sockets and pidfile."""
+
+    folder: Path
+
+    @property
+    def qmp(self) -> Path:
+        return self.folder / "qmp.sock"
+
+    @property
+    def events(self) -> Path:
+        return self.folder / "event.sock"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.folder / "pid"
+
+
+class QemuStore:
+    def __init__(self, roots: StateRoots) -> None:
+        self.config = StateStore(roots.config_dir)
+        self.state = StateStore(roots.state_dir)
+        self.run = StateStore(roots.run_dir)
+
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        """The lock guarding definitions and status of every domain of this root."""
+        return self.run.lock()
+
+    @contextlib.contextmanager
+    def job_lock(self, uuid: uuidlib.UUID) -> Iterator[None]:
+        """Serialize operations on one domain, across processes."""
+        folder = self.run.path(f"jobs/{uuid}")
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = folder_lock(folder)
+        lock.acquire()
+        try:
+            yield
+        finally:
+            lock.release()
+
+    # ------------------------------------------------------------------ definitions
+
+    def config_xml(self, name: str) -> str | None:
+        return self.config.read_text(f"domains/{name}.xml")
+
+    def write_config(self, name: str, xml: str) -> None:
+        self.config.write_text(f"domains/{name}.xml", xml)
+
+    def remove_config(self, name: str) -> None:
+        with self.config.transaction() as batch:
+            batch.remove(f"domains/{name}.xml")
+            batch.remove(f"autostart/{name}.on")
+
+    def config_names(self) -> list[str]:
+        return self.config.list("domains", ".xml")
+
+    def autostart(self, name: str) -> bool:
+        return self.config.path(f"autostart/{name}.on").exists()
+
+    def set_autostart(self, name: str, on: bool) -> None:
+        if on:
+            self.config.write_text(f"autostart/{name}.on", "")
+        else:
+            self.config.remove(f"autostart/{name}.on")
+
+    # ------------------------------------------------------------------ runtime
+
+    def status(self, name: str) -> DomainStatus | None:
+        text = self.run.read_text(f"status/{name}.json")
+        return DomainStatus.from_json(text) if text else None
+
+    def write_status(self, status: DomainStatus, live_xml: str | None = None) -> None:
+        """Record ``status`` (and the live XML with it, in one transaction)."""
+        with self.run.transaction() as batch:
+            batch.write_text(f"status/{status.name}.json", status.to_json())
+            if live_xml is not None:
+                batch.write_text(f"live/{status.name}.xml", live_xml)
+
+    def remove_status(self, name: str) -> None:
+        with self.run.transaction() as batch:
+            batch.remove(f"status/{name}.json")
+            batch.remove(f"live/{name}.xml")
+
+    def status_names(self) -> list[str]:
+        return self.run.list("status", ".json")
+
+    def live_xml(self, name: str) -> str | None:
+        return self.run.read_text(f"live/{name}.xml")
+
+    def runtime_paths(self, uuid: uuidlib.UUID) -> RuntimePaths:
+        paths = RuntimePaths(folder=self.run.path(f"d/{uuid.hex[:12]}"))
+        if len(str(paths.events)) > SOCKET_PATH_MAX:
+            raise ConfigUnsupportedError(
+                f"the run folder {self.run.directory} is too deep for QEMU's unix sockets "
+                f"({len(str(paths.events))} > {SOCKET_PATH_MAX} bytes): use a shorter root"
+            )
+        return paths
+
+    def next_id(self) -> int:
+        with self.run.lock():
+            value = int(self.run.read_text("next-id") or "1")
+            self.run.write_text("next-id", str(value + 1))
+        return value
+
+    # ------------------------------------------------------------------ images and logs
+
+    def managed_save_path(self, name: str) -> Path:
+        return self.state.path(f"save/{name}.save")
+
+    def log_path(self, name: str) -> Path:
+        path = self.state.path(f"log/{name}.log")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path

@@ -1,0 +1,192 @@
+"""Following running domains through QMP events, without a daemon.
+
+Each QEMU has an event monitor socket that one client at a time may hold. Every driver instance
+tries to attach to the event socket of each active domain it looks at; the one that gets it
+turns QEMU's events into status changes and lifecycle events: ``STOP``/``RESUME`` (paused or
+resumed by someone else), ``SHUTDOWN`` from the guest (QEMU runs with ``-no-shutdown``, so the
+watcher stops it and records *shut off, shutdown*, or resets it for a pending reboot), and the end
+of the connection (QEMU exited: recorded by :meth:`QemuHost.reconcile`).
+
+Events are handled on one worker thread, never on the QMP loop, because handling takes the
+store's lock, which other threads hold while they wait on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import attrs
+from qemu.qmp import QMPClient, Runstate
+
+from virtkit.constants import (
+    DomainEventResumedDetail,
+    DomainEventShutdownDetail,
+    DomainEventSuspendedDetail,
+    DomainEventType,
+    DomainPausedReason,
+    DomainRunningReason,
+    DomainShutoffReason,
+    DomainState,
+)
+from virtkit.records import DomainRef
+from virtkit_qemu import process, qmp
+from virtkit_qemu.host import QemuHost
+from virtkit_qemu.qmp import Monitor, QmpError
+from virtkit_qemu.status import DomainStatus
+
+log = logging.getLogger(__name__)
+
+ATTACH_TIMEOUT = 0.5
+"""Seconds to wait for the event monitor's greeting; longer means another process holds it."""
+RETRY_AFTER = 5.0
+EXIT_WAIT = 5.0
+"""Seconds to wait for a QEMU whose event socket closed to finish exiting."""
+
+
+class EventWatcher:
+    def __init__(self, host: QemuHost) -> None:
+        self.host = host
+        self._tasks: dict[tuple[int, int], asyncio.Future[None]] = {}
+        self._failed: dict[tuple[int, int], float] = {}
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="virtkit-qemu-events")
+        self._closed = False
+        host.on_active.append(self.watch)
+
+    def watch(self, status: DomainStatus) -> None:
+        """Attach to ``status``'s event socket unless already attached (or recently refused)."""
+        if self._closed or status.pid is None or status.runtime_dir is None:
+            return
+        key = (status.pid, status.started or 0)
+        task = self._tasks.get(key)
+        if task is not None and not task.done():
+            return
+        if time.monotonic() - self._failed.get(key, -RETRY_AFTER) < RETRY_AFTER:
+            return
+        paths = self.host.store.runtime_paths(status.uuid)
+        self._tasks[key] = asyncio.run_coroutine_threadsafe(
+            self._follow(status, str(paths.events), key), qmp.loop()
+        )  # type: ignore[assignment]
+
+    def close(self) -> None:
+        self._closed = True
+        for task in list(self._tasks.values()):
+            task.cancel()
+        self._worker.shutdown(wait=True, cancel_futures=False)
+
+    async def _follow(self, status: DomainStatus, path: str, key: tuple[int, int]) -> None:
+        client = QMPClient(f"{status.name}-events")
+        try:
+            await asyncio.wait_for(client.connect(path), ATTACH_TIMEOUT)
+        except Exception:  # busy (another process holds it) or gone
+            self._failed[key] = time.monotonic()
+            try:
+                await client.disconnect()
+            except Exception:
+                pass
+            return
+        self._submit(self._attached, status)
+        try:
+            while client.runstate == Runstate.RUNNING:
+                get = asyncio.ensure_future(client.events.get())
+                changed = asyncio.ensure_future(client.runstate_changed())
+                done, _ = await asyncio.wait({get, changed}, return_when=asyncio.FIRST_COMPLETED)
+                if get in done:
+                    changed.cancel()
+                    self._submit(self._on_event, status, get.result())
+                else:
+                    get.cancel()
+        except Exception:
+            log.exception("following the QMP events of domain %s failed", status.name)
+        finally:
+            try:
+                await client.disconnect()
+            except Exception:  # the EOF that ended the session
+                pass
+            if not self._closed:
+                self._submit(self._on_exit, status)
+
+    def _submit(self, fn: Any, *args: Any) -> None:
+        if not self._closed:
+            self._worker.submit(self._guarded, fn, *args)
+
+    @staticmethod
+    def _guarded(fn: Any, *args: Any) -> None:
+        try:
+            fn(*args)
+        except Exception:
+            log.exception("handling a QEMU event failed")
+
+    # ------------------------------------------------------------------ handlers (worker thread)
+
+    def _current(self, status: DomainStatus) -> DomainStatus | None:
+        current = self.host.store.status(status.name)
+        if current is None or current.pid != status.pid or current.started != status.started:
+            return None
+        return current
+
+    def _attached(self, status: DomainStatus) -> None:
+        """A guest may have powered off while nobody watched: QEMU then waits in 'shutdown'."""
+        if self._current(status) is None:
+            return
+        try:
+            with Monitor(self.host.store.runtime_paths(status.uuid).qmp, name=status.name) as mon:
+                state = mon.execute("query-status")["status"]
+        except QmpError:
+            return  # QEMU went away meanwhile; the end of the event session records it
+        if state == "shutdown":
+            self._guest_shutdown(status)
+
+    def _on_event(self, status: DomainStatus, event: dict[str, Any]) -> None:
+        name = event["event"]
+        if name == "SHUTDOWN" and event.get("data", {}).get("guest"):
+            self._guest_shutdown(status)
+        elif name in ("STOP", "RESUME"):
+            self._state_change(status, name)
+
+    def _on_exit(self, status: DomainStatus) -> None:
+        # The socket closes while the kernel tears the process down: wait until it is gone.
+        if status.pid is not None and status.started is not None:
+            process.wait_gone(status.pid, status.started, EXIT_WAIT)
+        self.host.reconcile(status.name)
+
+    def _state_change(self, status: DomainStatus, event: str) -> None:
+        """Record a pause or resume someone else caused (our own operations record theirs
+        under the store lock before this runs, so they are not reported twice)."""
+        store = self.host.store
+        with store.lock():
+            current = self._current(status)
+            if current is None:
+                return
+            if event == "STOP" and current.state == DomainState.RUNNING:
+                new = (DomainState.PAUSED, DomainPausedReason.UNKNOWN)
+                emitted = (DomainEventType.SUSPENDED, DomainEventSuspendedDetail.PAUSED)
+            elif event == "RESUME" and current.state == DomainState.PAUSED:
+                new = (DomainState.RUNNING, DomainRunningReason.UNPAUSED)
+                emitted = (DomainEventType.RESUMED, DomainEventResumedDetail.UNPAUSED)
+            else:
+                return
+            store.write_status(attrs.evolve(current, state=new[0], reason=int(new[1])))
+        self.host.ctx.emit_event(
+            DomainRef(name=status.name, uuid=status.uuid), emitted[0], int(emitted[1])
+        )
+
+    def _guest_shutdown(self, status: DomainStatus) -> None:
+        """The guest powered off (or asked to reboot, see :func:`lifecycle.reboot`)."""
+        store = self.host.store
+        with store.lock():
+            current = self._current(status)
+            if current is None:
+                return
+            if current.rebooting:
+                with Monitor(store.runtime_paths(status.uuid).qmp, name=status.name) as mon:
+                    mon.execute("system_reset")
+                    mon.execute("cont")
+                store.write_status(attrs.evolve(current, rebooting=False))
+                return
+        ref = DomainRef(name=status.name, uuid=status.uuid)
+        self.host.ctx.emit_event(ref, DomainEventType.SHUTDOWN, int(DomainEventShutdownDetail.GUEST))
+        self.host.stop_and_record(status, DomainShutoffReason.SHUTDOWN)

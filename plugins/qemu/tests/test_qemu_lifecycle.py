@@ -1,0 +1,285 @@
+"""Lifecycle against real QEMU: define, start, suspend, resume, destroy, transient, autodestroy,
+events, a second process, a killed QEMU, failed starts."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lxml import etree
+
+import virtkit
+from virtkit.constants import (
+    DomainEventStoppedDetail,
+    DomainEventType,
+    DomainPausedReason,
+    DomainRunningReason,
+    DomainShutoffReason,
+    DomainState,
+    DomainUndefineFlags,
+)
+from virtkit.errors import (
+    ConfigUnsupportedError,
+    DomainExistsError,
+    OperationFailedError,
+    OperationInvalidError,
+)
+from virtkit_qemu.status import DomainStatus
+
+
+def events_of(conn: virtkit.Connection) -> queue.Queue[tuple[str, int, int]]:
+    seen: queue.Queue[tuple[str, int, int]] = queue.Queue()
+    conn.domain_event_register(lambda c, d, e, detail, o: seen.put((d.name(), int(e), int(detail))))
+    return seen
+
+
+def wait_event(seen: queue.Queue[tuple[str, int, int]], name: str, event: DomainEventType, timeout: float = 5) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            got = seen.get(timeout=max(0.01, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        if got[0] == name and got[1] == event:
+            return got[2]
+    raise AssertionError(f"no {event.name} event for {name} within {timeout} s")
+
+
+def status_of(root: Path, name: str) -> DomainStatus:
+    return DomainStatus.from_json((root / "run" / "status" / f"{name}.json").read_text())
+
+
+def test_define_start_suspend_resume_destroy(conn: virtkit.Connection, firmware_xml: Any, qemu_root: Path, running_qemus: Any) -> None:
+    seen = events_of(conn)
+    dom = conn.define_xml(firmware_xml("life"))
+    assert wait_event(seen, "life", DomainEventType.DEFINED) == 0
+    assert dom.state() == (DomainState.SHUTOFF, DomainShutoffReason.UNKNOWN)
+    assert dom.id() == -1
+
+    dom.create()
+    assert dom.state() == (DomainState.RUNNING, DomainRunningReason.BOOTED)
+    wait_event(seen, "life", DomainEventType.STARTED)
+    assert dom.id() > 0 and conn.lookup_by_id(dom.id()) == dom
+    pid = status_of(qemu_root, "life").pid
+    assert pid in running_qemus()
+    info = dom.info()
+    assert info.max_memory_kib == 64 * 1024 and info.vcpus == 1 and info.cpu_time_ns > 0
+    live = etree.fromstring(dom.xml_desc())
+    assert live.get("id") == str(dom.id())
+    assert live.find("devices/serial/source").get("path").startswith("/dev/pts/")
+
+    dom.suspend()
+    assert dom.state() == (DomainState.PAUSED, DomainPausedReason.USER)
+    wait_event(seen, "life", DomainEventType.SUSPENDED)
+    dom.resume()
+    assert dom.state() == (DomainState.RUNNING, DomainRunningReason.UNPAUSED)
+    wait_event(seen, "life", DomainEventType.RESUMED)
+    with pytest.raises(OperationInvalidError):
+        dom.create()
+
+    dom.destroy()
+    assert dom.state() == (DomainState.SHUTOFF, DomainShutoffReason.DESTROYED)
+    assert wait_event(seen, "life", DomainEventType.STOPPED) == DomainEventStoppedDetail.DESTROYED
+    assert not running_qemus()
+    assert not any((qemu_root / "run" / "d").iterdir()), "sockets or pidfile left behind"
+    with pytest.raises(OperationInvalidError):
+        dom.destroy()
+
+
+def test_destroy_is_fast(conn: virtkit.Connection, firmware_xml: Any) -> None:
+    dom = conn.define_xml(firmware_xml("quick"))
+    times = []
+    for _ in range(3):
+        dom.create()
+        start = time.perf_counter()
+        dom.destroy()
+        times.append(time.perf_counter() - start)
+    assert statistics.median(times) <= 0.2, f"destroy took {times} s (target: 200 ms)"
+
+
+SECOND_PROCESS = textwrap.dedent(
+    """
+    import sys, virtkit
+    conn = virtkit.open(sys.argv[1])
+    dom = conn.lookup_by_name(sys.argv[2])
+    print(int(dom.state()[0]), dom.id(), dom.info().cpu_time_ns > 0)
+    if sys.argv[3] == "destroy":
+        dom.destroy()
+        print(int(dom.state()[0]), int(dom.state()[1]))
+    """
+)
+
+
+def test_running_domain_outlives_its_process_and_another_process_manages_it(
+    uri: str, firmware_xml: Any, qemu_root: Path
+, running_qemus: Any) -> None:
+    starter = textwrap.dedent(
+        f"""
+        import virtkit
+        conn = virtkit.open({uri!r})
+        conn.define_xml({firmware_xml("survivor")!r}).create()
+        """
+    )
+    subprocess.run([sys.executable, "-c", starter], check=True, timeout=30)
+    assert len(running_qemus()) == 1
+    seen = subprocess.run(
+        [sys.executable, "-c", SECOND_PROCESS, uri, "survivor", "look"],
+        capture_output=True, text=True, check=True, timeout=30,
+    ).stdout.split()
+    assert seen[0] == str(int(DomainState.RUNNING)) and int(seen[1]) > 0 and seen[2] == "True"
+    done = subprocess.run(
+        [sys.executable, "-c", SECOND_PROCESS, uri, "survivor", "destroy"],
+        capture_output=True, text=True, check=True, timeout=30,
+    ).stdout.split()
+    assert done[-2:] == [str(int(DomainState.SHUTOFF)), str(int(DomainShutoffReason.DESTROYED))]
+    assert not running_qemus()
+
+
+def test_killed_qemu_is_noticed(conn: virtkit.Connection, firmware_xml: Any, qemu_root: Path, uri: str) -> None:
+    seen = events_of(conn)
+    dom = conn.define_xml(firmware_xml("victim"))
+    dom.create()
+    time.sleep(0.2)  # let the event watcher attach
+    os.kill(status_of(qemu_root, "victim").pid, signal.SIGKILL)
+    assert wait_event(seen, "victim", DomainEventType.STOPPED) == DomainEventStoppedDetail.FAILED
+    assert dom.state() == (DomainState.SHUTOFF, DomainShutoffReason.CRASHED)
+    # A process that was not watching notices it too.
+    dom.create()
+    pid = status_of(qemu_root, "victim").pid
+    conn.close()
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(0.1)
+    with virtkit.open(uri) as other:
+        assert other.lookup_by_name("victim").state() == (DomainState.SHUTOFF, DomainShutoffReason.CRASHED)
+
+
+def test_failed_start_leaves_nothing(conn: virtkit.Connection, firmware_xml: Any, qemu_root: Path, running_qemus: Any) -> None:
+    missing = qemu_root / "no-such-disk.qcow2"
+    disk = (
+        f"<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+        f"<source file='{missing}'/><target dev='vda' bus='virtio'/></disk>"
+    )
+    dom = conn.define_xml(firmware_xml("broken", disk))
+    with pytest.raises(OperationFailedError, match="no-such-disk.qcow2"):
+        dom.create()
+    assert dom.state()[0] == DomainState.SHUTOFF
+    assert not (qemu_root / "run" / "status" / "broken.json").exists()
+    assert not any((qemu_root / "run" / "d").iterdir())
+    assert not running_qemus()
+
+
+def test_transient_domain_and_name_clash(conn: virtkit.Connection, firmware_xml: Any) -> None:
+    conn.define_xml(firmware_xml("taken"))
+    with pytest.raises(DomainExistsError):
+        conn.create_xml(firmware_xml("taken"))
+    dom = conn.create_xml(firmware_xml("passing"), paused=True)
+    assert not dom.is_persistent()
+    assert dom.state() == (DomainState.PAUSED, DomainPausedReason.USER)
+    dom.destroy()
+    assert "passing" not in [d.name() for d in conn.list_all_domains()]
+
+
+def test_undefine_running_domain_makes_it_transient(conn: virtkit.Connection, firmware_xml: Any) -> None:
+    dom = conn.define_xml(firmware_xml("fleeting"))
+    dom.create()
+    dom.undefine()
+    assert dom.is_active() and not dom.is_persistent()
+    dom.destroy()
+    assert conn.list_all_domains() == []
+
+
+def test_autodestroy_dies_with_its_connection_and_its_process(
+    conn: virtkit.Connection, firmware_xml: Any, uri: str, qemu_root: Path
+, running_qemus: Any) -> None:
+    with virtkit.open(uri) as owner:
+        owner.create_xml(firmware_xml("ephemeral"), autodestroy=True)
+        assert conn.lookup_by_name("ephemeral").is_active()
+    assert "ephemeral" not in [d.name() for d in conn.list_all_domains()]
+    script = textwrap.dedent(
+        f"""
+        import virtkit
+        conn = virtkit.open({uri!r})
+        conn.create_xml({firmware_xml("ephemeral2")!r}, autodestroy=True)
+        """
+    )  # exits without closing the connection
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=30)
+    assert not running_qemus()
+
+
+def test_shutdown_with_timeout_powers_off_a_guest_that_ignores_acpi(conn: virtkit.Connection, firmware_xml: Any) -> None:
+    dom = conn.define_xml(firmware_xml("stubborn"))
+    dom.create()
+    start = time.monotonic()
+    dom.shutdown(timeout=0.5)
+    assert 0.4 <= time.monotonic() - start < 3
+    assert dom.state() == (DomainState.SHUTOFF, DomainShutoffReason.DESTROYED)
+
+
+def test_reset_and_autostart(conn: virtkit.Connection, firmware_xml: Any) -> None:
+    from virtkit_qemu.autostart import start_autostart_domains
+
+    dom = conn.define_xml(firmware_xml("booter"))
+    dom.set_autostart(True)
+    assert dom.autostart()
+    assert start_autostart_domains(conn) == {"booter": None}
+    assert dom.is_active()
+    dom.reset()
+    assert dom.state()[0] == DomainState.RUNNING
+    dom.destroy()
+
+
+def test_full_device_set_runs_in_qemu(conn: virtkit.Connection, firmware_xml: Any, qemu_root: Path) -> None:
+    qcow2, raw = qemu_root / "a.qcow2", qemu_root / "b.img"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(qcow2), "16M"], check=True)
+    subprocess.run(["qemu-img", "create", "-q", "-f", "raw", str(raw), "8M"], check=True)
+    devices = f"""
+      <disk type='file' device='disk'><driver name='qemu' type='qcow2' cache='none'/>
+        <source file='{qcow2}'/><target dev='vda' bus='virtio'/><boot order='1'/></disk>
+      <disk type='file' device='disk'><driver name='qemu' type='raw' cache='writeback'/>
+        <source file='{raw}'/><target dev='sda' bus='sata'/></disk>
+      <disk type='file' device='cdrom'><target dev='hdc' bus='ide'/></disk>
+      <controller type='usb' model='piix3-uhci'/>
+      <interface type='user'><model type='virtio'/></interface>
+      <serial type='file'><source path='{qemu_root}/serial1.log'/><target port='1'/></serial>
+      <input type='tablet' bus='usb'/>
+      <graphics type='vnc' autoport='yes' listen='127.0.0.1'/>
+      <video><model type='cirrus'/></video>
+      <memballoon model='virtio'/>
+      <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>
+    """
+    dom = conn.define_xml(firmware_xml("fullset", devices, dom_type="qemu"))
+    mac = etree.fromstring(dom.xml_desc()).find("devices/interface/mac").get("address")
+    dom.create()
+    live = etree.fromstring(dom.xml_desc())
+    assert live.find("devices/interface/mac").get("address") == mac  # stable from define on
+    assert int(live.find("devices/graphics").get("port")) >= 5900  # the VNC port QEMU picked
+    assert (qemu_root / "serial1.log").exists()
+    dom.destroy()
+
+
+def test_kvm_refused_when_unusable(conn: virtkit.Connection, firmware_xml: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from virtkit_qemu.argv import builder
+
+    monkeypatch.setattr(builder, "kvm_problem", lambda: "cannot open /dev/kvm: No such file or directory")
+    with pytest.raises(ConfigUnsupportedError, match="type='kvm'.*cannot open /dev/kvm"):
+        conn.define_xml(firmware_xml("nokvm", dom_type="kvm"))
+    assert conn.list_all_domains() == []
+
+
+def test_undefine_flags_remove_managed_save(conn: virtkit.Connection, firmware_xml: Any, qemu_root: Path) -> None:
+    dom = conn.define_xml(firmware_xml("keeper"))
+    dom.create()
+    dom.managed_save()
+    assert dom.has_managed_save_image()
+    dom.undefine_flags(DomainUndefineFlags.MANAGED_SAVE)
+    assert conn.list_all_domains() == []
+    assert not list((qemu_root / "lib" / "save").iterdir())
