@@ -7,12 +7,15 @@ from typing import TYPE_CHECKING
 
 from virtkit.constants import DomainSnapshotDeleteFlags as DeleteFlags
 from virtkit.constants import DomainSnapshotListFlags as ListFlags
-from virtkit.errors import NoSnapshotError
+from virtkit.errors import InvalidArgumentError, NoSnapshotError
 from virtkit.records import SnapshotRecord
 
 if TYPE_CHECKING:
     from virtkit.domain import Domain
 
+_CHILDREN = int(DeleteFlags.CHILDREN)
+_CHILDREN_ONLY = int(DeleteFlags.CHILDREN_ONLY)
+_METADATA_ONLY = int(DeleteFlags.METADATA_ONLY)
 _ACTIVE_STATES = frozenset({"running", "paused", "blocked", "pmsuspended", "shutdown", "crashed"})
 
 
@@ -159,15 +162,16 @@ class Snapshot:
         children_only: bool = False,
         metadata_only: bool = False,
     ) -> None:
-        for wanted, flag in (
-            (children, DeleteFlags.CHILDREN),
-            (children_only, DeleteFlags.CHILDREN_ONLY),
-            (metadata_only, DeleteFlags.METADATA_ONLY),
-        ):
-            if wanted:
-                flags |= flag
-        if flags & DeleteFlags.CHILDREN and flags & DeleteFlags.CHILDREN_ONLY:
-            from virtkit.errors import InvalidArgumentError
-
-            raise InvalidArgumentError("delete flags 'children' and 'children_only' are mutually exclusive")
+        # Plain ints: IntFlag arithmetic costs about a microsecond an operation.
+        flags = int(flags)
+        if children:
+            flags |= _CHILDREN
+        if children_only:
+            flags |= _CHILDREN_ONLY
+        if metadata_only:
+            flags |= _METADATA_ONLY
+        if flags & _CHILDREN and flags & _CHILDREN_ONLY:
+            raise InvalidArgumentError(
+                "delete flags 'children' and 'children_only' are mutually exclusive"
+            )
         self._domain._call("virtkit_snapshot_delete", change=True, name=self._name, flags=flags)
