@@ -6,6 +6,8 @@ Each repeat opens ``test:///default`` on both sides (alternating which goes firs
 define 1000 domains, lookup by name x10000, list all with 1000 defined (x20 calls), XML dump
 x1000, then on one running domain snapshot create, revert and delete x200 each. The table gives
 the median of each, and virtkit's throughput relative to libvirt's (target: at least 0.5).
+Handles a call returns are freed inside its timing, as they are in a caller's loop. Both
+sides run in this one process: run it on a quiet machine, the figures move with the load.
 Cold start compares ``virtkit -c test:///default list --all`` with ``virsh`` (target: at most
 6x). ``--profile`` runs virtkit's workload once more under cProfile and prints the hot spots.
 Exit status 0 when every target is met, 1 otherwise.
