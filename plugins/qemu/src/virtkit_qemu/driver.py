@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import atexit
 import functools
-import importlib.util
 import os
 import re
 import socket
@@ -26,18 +25,13 @@ from virtkit_qemu import lifecycle, saverestore
 from virtkit_qemu.argv import build_command
 from virtkit_qemu.argv.accel import kvm_problem
 from virtkit_qemu.argv.builder import DEFAULT_EMULATOR
-from virtkit_qemu.host import QemuHost
+from virtkit_qemu.host import QemuHost, snapshot_support
 from virtkit_qemu.store import QemuStore
 from virtkit_qemu.watcher import EventWatcher
 
-if importlib.util.find_spec("virtkit_qemu.snapshots") is not None:
-    from virtkit_qemu import snapshots
-    from virtkit_qemu.snapshots import SnapshotHooks
-else:  # part B's snapshot support has not landed: the driver has no snapshot hooks
-    snapshots = None  # type: ignore[assignment]
-
-    class SnapshotHooks:  # type: ignore[no-redef]
-        """Placeholder base while ``virtkit_qemu.snapshots`` does not exist."""
+snapshots = snapshot_support()
+SnapshotHooks: type = snapshots.SnapshotHooks if snapshots is not None else object
+"""Part B's snapshot hook implementations (a mixin), when ``virtkit_qemu.snapshots`` exists."""
 
 _open_drivers: weakref.WeakSet[QemuDriver] = weakref.WeakSet()
 

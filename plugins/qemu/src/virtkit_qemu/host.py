@@ -8,11 +8,13 @@ a lifecycle event, in whichever process notices first.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import shutil
 import uuid as uuidlib
 from collections.abc import Callable
+from types import ModuleType
 
 import attrs
 
@@ -40,6 +42,13 @@ STOP_EVENT = {
     DomainShutoffReason.MIGRATED: DomainEventStoppedDetail.MIGRATED,
     DomainShutoffReason.FAILED: DomainEventStoppedDetail.FAILED,
 }
+
+
+def snapshot_support() -> ModuleType | None:
+    """``virtkit_qemu.snapshots`` (snapshot metadata and hooks), or ``None`` without it."""
+    if importlib.util.find_spec("virtkit_qemu.snapshots") is None:
+        return None
+    return importlib.import_module("virtkit_qemu.snapshots")
 
 
 @attrs.frozen(kw_only=True)
@@ -133,11 +142,8 @@ class QemuHost:
         )
 
     def snapshot_count(self, name: str) -> int:
-        if importlib.util.find_spec("virtkit_qemu.snapshots") is None:
-            return 0  # part B's snapshot support has not landed
-        from virtkit_qemu import snapshots
-
-        return int(snapshots.snapshot_count(self, name))
+        snapshots = snapshot_support()
+        return int(snapshots.snapshot_count(self, name)) if snapshots is not None else 0
 
     def xml(self, entry: DomainEntry, *, inactive: bool = False) -> str:
         """The live XML of an active domain, else (or with ``inactive``) its config."""

@@ -35,7 +35,7 @@ from virtkit_qemu import process
 from virtkit_qemu.argv import build_command
 from virtkit_qemu.argv.builder import memory_kib
 from virtkit_qemu.argv.devices import random_mac
-from virtkit_qemu.host import DomainEntry, QemuHost
+from virtkit_qemu.host import DomainEntry, QemuHost, snapshot_support
 from virtkit_qemu.launch import Incoming, LaunchPlan, PreRunStep, kill, launch
 from virtkit_qemu.live import live_xml
 from virtkit_qemu.qmp import Monitor
@@ -105,9 +105,8 @@ def undefine(host: QemuHost, ref: DomainRef, *, snapshot_metadata: bool) -> None
         entry = host.get(ref)
         if entry.config is None:
             raise OperationInvalidError(f"cannot undefine transient domain '{ref.name}'")
-        if snapshot_metadata:
-            from virtkit_qemu import snapshots  # part B's module, present once it lands
-
+        snapshots = snapshot_support()
+        if snapshot_metadata and snapshots is not None:
             snapshots.remove_metadata(host, ref.name)
         host.store.managed_save_path(ref.name).unlink(missing_ok=True)
         host.store.remove_config(ref.name)
