@@ -316,52 +316,93 @@ def expect(dom: Dom, state: int, after: str) -> None:
         raise BenchError(f"after {after} the domain's state is {actual}, expected {state}")
 
 
-def run_workload(conn: Conn, scratch: Path, repeats: int) -> dict[str, list[float]]:
-    """Seconds of each operation in :data:`OPERATIONS`, ``repeats`` samples each."""
-    samples: dict[str, list[float]] = {op: [] for op in OPERATIONS}
+class Samples(dict[str, list[float]]):
+    """Seconds per operation of :data:`OPERATIONS`."""
 
-    def clock(op: str, work: Callable[[], T]) -> T:
+    def __init__(self) -> None:
+        super().__init__({op: [] for op in OPERATIONS})
+
+    def clock(self, op: str, work: Callable[[], T]) -> T:
         seconds, result = timed(work)
-        samples[op].append(seconds)
+        self[op].append(seconds)
         return result
 
+    def median_ms(self, op: str) -> float | None:
+        return median_ms(self[op]) if self[op] else None
+
+
+def discard(dom: Dom) -> None:
+    """Destroy (if it runs) and undefine the domain with its snapshots and managed save."""
+    if dom.state()[0] != SHUTOFF:
+        dom.destroy()
+    dom.undefine_flags(snapshots_metadata=True, managed_save=True)
+
+
+def lifecycle_phase(conn: Conn, scratch: Path, repeats: int, samples: Samples) -> None:
+    """define, start, suspend, resume, save, restore, managed save, start from it, destroy."""
     save_path = scratch / "guest.save"
     plain_xml = guest_xml("bench-plain")
     for _ in range(repeats):
-        dom = clock("define", lambda: conn.define_xml(plain_xml))
-        clock("start to running", dom.create)
-        expect(dom, RUNNING, "start")
-        clock("suspend", dom.suspend)
-        expect(dom, PAUSED, "suspend")
-        clock("resume", dom.resume)
-        expect(dom, RUNNING, "resume")
-        clock("save", lambda: dom.save(str(save_path)))  # noqa: B023 - called at once
-        expect(dom, SHUTOFF, "save")
-        clock("restore", lambda: conn.restore(str(save_path)))
-        expect(dom, RUNNING, "restore")
-        clock("managed save", dom.managed_save)
-        expect(dom, SHUTOFF, "managed save")
-        clock("start from managed save", dom.create)
-        expect(dom, RUNNING, "start from managed save")
-        clock("destroy", dom.destroy)
-        expect(dom, SHUTOFF, "destroy")
-        dom.undefine_flags(snapshots_metadata=True, managed_save=True)
-        save_path.unlink()
+        dom = samples.clock("define", lambda: conn.define_xml(plain_xml))
+        try:
+            samples.clock("start to running", dom.create)
+            expect(dom, RUNNING, "start")
+            samples.clock("suspend", dom.suspend)
+            expect(dom, PAUSED, "suspend")
+            samples.clock("resume", dom.resume)
+            expect(dom, RUNNING, "resume")
+            samples.clock("save", lambda: dom.save(str(save_path)))  # noqa: B023 - called at once
+            expect(dom, SHUTOFF, "save")
+            samples.clock("restore", lambda: conn.restore(str(save_path)))
+            expect(dom, RUNNING, "restore")
+            samples.clock("managed save", dom.managed_save)
+            expect(dom, SHUTOFF, "managed save")
+            samples.clock("start from managed save", dom.create)
+            expect(dom, RUNNING, "start from managed save")
+            samples.clock("destroy", dom.destroy)
+            expect(dom, SHUTOFF, "destroy")
+        except BaseException:
+            with suppress(Exception):
+                discard(dom)
+            raise
+        finally:
+            save_path.unlink(missing_ok=True)
+        discard(dom)
 
+
+def snapshot_phase(conn: Conn, scratch: Path, repeats: int, samples: Samples) -> None:
+    """snapshot with memory of the running guest, then revert to it (a qcow2 disk holds them)."""
     disk = scratch / "disk.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "64M"], check=True)
     dom = conn.define_xml(guest_xml("bench-disk", disk))
-    dom.create()
-    for n in range(repeats):
-        xml = SNAPSHOT_XML.format(name=f"snap-{n}")
-        snap = clock("snapshot create (memory)", lambda: dom.snapshot_create_xml(xml))  # noqa: B023
-        clock("snapshot revert", lambda: dom.revert_to_snapshot(snap))  # noqa: B023
-        expect(dom, RUNNING, "revert to a snapshot of the running domain")
-        snap.delete()
-    dom.destroy()
-    dom.undefine_flags(snapshots_metadata=True, managed_save=True)
-    disk.unlink()
-    return samples
+    try:
+        dom.create()
+        for n in range(repeats):
+            xml = SNAPSHOT_XML.format(name=f"snap-{n}")
+            snap = samples.clock("snapshot create (memory)", lambda: dom.snapshot_create_xml(xml))  # noqa: B023
+            samples.clock("snapshot revert", lambda: dom.revert_to_snapshot(snap))  # noqa: B023
+            expect(dom, RUNNING, "revert to a snapshot of the running domain")
+            snap.delete()
+    except BaseException:
+        with suppress(Exception):
+            discard(dom)
+        raise
+    finally:
+        disk.unlink(missing_ok=True)
+    discard(dom)
+
+
+def run_workload(conn: Conn, scratch: Path, repeats: int) -> tuple[Samples, list[str]]:
+    """``repeats`` samples of every operation, and what failed: a phase that fails (say, a
+    side without snapshots yet) leaves its operations unmeasured and the others go on."""
+    samples = Samples()
+    failures = []
+    for phase in (lifecycle_phase, snapshot_phase):
+        try:
+            phase(conn, scratch, repeats, samples)
+        except Exception as exc:
+            failures.append(f"{phase.__name__}: {type(exc).__name__}: {exc}")
+    return samples, failures
 
 
 # ---------------------------------------------------------------------- bare QEMU baseline
@@ -428,60 +469,53 @@ def bare_baseline(scratch: Path, runs: int) -> dict[str, list[float]]:
 # ---------------------------------------------------------------------- report
 
 
-def libvirt_table(libvirt: dict[str, list[float]], bare: dict[str, list[float]]) -> str:
+def libvirt_table(libvirt: Samples, bare: dict[str, list[float]]) -> str:
     lines = [
         f"{'operation':<30} {'median ms':>10} {'min ms':>8} {'max ms':>8} {'issue ref ms':>13}"
     ]
     for op, values in [*libvirt.items(), *bare.items()]:
-        ref = REFERENCE_MS.get(op)
+        ref = "" if op not in REFERENCE_MS else str(REFERENCE_MS[op])
+        if not values:
+            lines.append(f"{op:<30} {'-':>10} {'-':>8} {'-':>8} {ref:>13}")
+            continue
         lines.append(
             f"{op:<30} {median_ms(values):>10.1f} {min(values) * 1000:>8.1f} "
-            f"{max(values) * 1000:>8.1f} {'' if ref is None else ref:>13}"
+            f"{max(values) * 1000:>8.1f} {ref:>13}"
         )
     return "\n".join(lines)
 
 
-def comparison_rows(
-    libvirt: dict[str, list[float]], candidate: dict[str, list[float]] | None, bare_ms: float
-) -> list[Row]:
+def comparison_rows(libvirt: Samples, candidate: Samples | None, bare_ms: float) -> list[Row]:
     """Issue 3's targets: at or below libvirt's median on every operation; start within 1.5x
     the bare QEMU baseline; destroy at most 200 ms; revert at most 1 s."""
 
     def cand(op: str) -> float | None:
-        return median_ms(candidate[op]) if candidate else None
+        return candidate.median_ms(op) if candidate else None
 
     rows = [
         Row(
             operation=op,
-            reference=median_ms(libvirt[op]),
+            reference=libvirt.median_ms(op),
             candidate=cand(op),
             target=1.0,
             higher_is_better=False,
         )
         for op in OPERATIONS
     ]
+    budgets = (
+        ("start vs bare QEMU baseline", bare_ms, "start to running", 1.5),
+        ("destroy vs 200 ms budget", 200.0, "destroy", 1.0),
+        ("revert vs 1000 ms budget", 1000.0, "snapshot revert", 1.0),
+    )
     rows += [
         Row(
-            operation="start vs bare QEMU baseline",
-            reference=bare_ms,
-            candidate=cand("start to running"),
-            target=1.5,
+            operation=label,
+            reference=ref,
+            candidate=cand(op),
+            target=target,
             higher_is_better=False,
-        ),
-        Row(
-            operation="destroy vs 200 ms budget",
-            reference=200.0,
-            candidate=cand("destroy"),
-            target=1.0,
-            higher_is_better=False,
-        ),
-        Row(
-            operation="revert vs 1000 ms budget",
-            reference=1000.0,
-            candidate=cand("snapshot revert"),
-            target=1.0,
-            higher_is_better=False,
-        ),
+        )
+        for label, ref, op, target in budgets
     ]
     return rows
 
@@ -500,12 +534,14 @@ def main(argv: list[str] | None = None) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="virtkit-bench-qemu-"))
     try:
         bare = bare_baseline(scratch, args.bare_runs)
-        results: dict[str, dict[str, list[float]]] = {}
+        results: dict[str, Samples] = {}
         for label, side in SIDES.items():
             root = scratch / label
             root.mkdir()
             with side(root) as conn:
-                results[label] = run_workload(conn, root, args.repeats)
+                results[label], failures = run_workload(conn, root, args.repeats)
+            for failure in failures:
+                print(f"{label}: {failure}", file=sys.stderr)
             print(f"{label}: done", file=sys.stderr)
     finally:
         if args.keep:
