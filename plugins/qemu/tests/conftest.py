@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
 import virtkit
 from virtkit_qemu import process
 from virtkit_qemu.argv.accel import kvm_problem

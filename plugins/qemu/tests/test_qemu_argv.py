@@ -6,7 +6,6 @@ import json
 import shlex
 
 import pytest
-
 import virtkit
 from virtkit.errors import ConfigUnsupportedError, InvalidArgumentError, XMLError
 from virtkit.xml import parse_domain
@@ -16,7 +15,8 @@ from virtkit_qemu.argv import build_command
 def domain(devices: str = "", *, extra: str = "", os_extra: str = "", machine: str = "pc") -> str:
     return (
         f"<domain type='qemu'><name>argv</name><uuid>c7a5fdbd-edaf-9455-926a-d65c16db1809</uuid>"
-        f"<memory unit='MiB'>256</memory><currentMemory unit='MiB'>256</currentMemory><vcpu>2</vcpu>"
+        "<memory unit='MiB'>256</memory><currentMemory unit='MiB'>256</currentMemory>"
+        "<vcpu>2</vcpu>"
         f"<os><type arch='x86_64' machine='{machine}'>hvm</type>{os_extra}</os>{extra}"
         f"<devices>{devices}</devices></domain>"
     )
@@ -31,7 +31,9 @@ def options(args: list[str], option: str) -> list[str]:
 
 
 def test_basic_machine_memory_cpus_and_boot() -> None:
-    args = argv(domain(os_extra="<boot dev='cdrom'/><boot dev='hd'/>", extra="<features><acpi/></features>"))
+    args = argv(
+        domain(os_extra="<boot dev='cdrom'/><boot dev='hd'/>", extra="<features><acpi/></features>")
+    )
     assert options(args, "-machine") == ["pc,accel=tcg,usb=off,dump-guest-core=off"]
     assert options(args, "-m") == [f"size={256 * 1024}k"]
     assert options(args, "-smp") == ["2,maxcpus=2"]
@@ -47,10 +49,13 @@ def test_no_acpi_feature_turns_acpi_off_and_on_reboot_destroy() -> None:
 
 
 def test_direct_kernel_boot_and_cpu_topology() -> None:
-    args = argv(domain(
-        os_extra="<kernel>/k/vmlinuz</kernel><initrd>/k/initrd</initrd><cmdline>console=ttyS0 quiet</cmdline>",
-        extra="<cpu mode='maximum'><topology sockets='1' cores='2' threads='1'/></cpu>",
-    ))
+    args = argv(
+        domain(
+            os_extra="<kernel>/k/vmlinuz</kernel><initrd>/k/initrd</initrd>"
+            "<cmdline>console=ttyS0 quiet</cmdline>",
+            extra="<cpu mode='maximum'><topology sockets='1' cores='2' threads='1'/></cpu>",
+        )
+    )
     assert options(args, "-kernel") == ["/k/vmlinuz"]
     assert options(args, "-initrd") == ["/k/initrd"]
     assert options(args, "-append") == ["console=ttyS0 quiet"]
@@ -59,14 +64,18 @@ def test_direct_kernel_boot_and_cpu_topology() -> None:
 
 
 def test_disks_on_every_bus_with_cache_modes() -> None:
-    args = argv(domain(
-        "<disk type='file' device='disk'><driver name='qemu' type='qcow2' cache='none'/>"
-        "<source file='/img/a.qcow2'/><target dev='vda' bus='virtio'/><boot order='1'/></disk>"
-        "<disk type='block' device='disk'><driver name='qemu' type='raw' cache='writethrough'/>"
-        "<source dev='/dev/sdz'/><target dev='sda' bus='sata'/></disk>"
-        "<disk type='file' device='cdrom'><source file='/img/x.iso'/><target dev='hdc' bus='ide'/></disk>"
-        "<disk type='file' device='disk'><source file='/img/s.raw'/><target dev='sdb' bus='scsi'/><readonly/></disk>"
-    ))
+    args = argv(
+        domain(
+            "<disk type='file' device='disk'><driver name='qemu' type='qcow2' cache='none'/>"
+            "<source file='/img/a.qcow2'/><target dev='vda' bus='virtio'/><boot order='1'/></disk>"
+            "<disk type='block' device='disk'><driver name='qemu' type='raw' cache='writethrough'/>"
+            "<source dev='/dev/sdz'/><target dev='sda' bus='sata'/></disk>"
+            "<disk type='file' device='cdrom'><source file='/img/x.iso'/>"
+            "<target dev='hdc' bus='ide'/></disk>"
+            "<disk type='file' device='disk'><source file='/img/s.raw'/>"
+            "<target dev='sdb' bus='scsi'/><readonly/></disk>"
+        )
+    )
     nodes = [json.loads(o) for o in options(args, "-blockdev")]
     by_name = {n["node-name"]: n for n in nodes}
     assert by_name["file-vda"]["cache"] == {"direct": True, "no-flush": False}
@@ -74,7 +83,10 @@ def test_disks_on_every_bus_with_cache_modes() -> None:
     assert by_name["file-sda"]["driver"] == "host_device"
     assert by_name["drive-hdc"]["read-only"] is True and by_name["drive-sdb"]["read-only"] is True
     devices = options(args, "-device")
-    assert any(d.startswith("virtio-blk-pci,") and "drive=drive-vda" in d and "bootindex=1" in d for d in devices)
+    assert any(
+        d.startswith("virtio-blk-pci,") and "drive=drive-vda" in d and "bootindex=1" in d
+        for d in devices
+    )
     assert any(d.startswith("ich9-ahci,id=sata0") for d in devices)
     assert any(d.startswith("ide-hd,bus=sata0.0") and "write-cache=off" in d for d in devices)
     assert any(d.startswith("ide-cd,bus=ide.1,unit=0") for d in devices)
@@ -84,21 +96,37 @@ def test_disks_on_every_bus_with_cache_modes() -> None:
 
 def test_explicit_pci_address_is_kept_and_clashes_refused() -> None:
     addr = "<address type='pci' domain='0x0000' bus='0x00' slot='0x07' function='0x0'/>"
-    args = argv(domain(f"<interface type='user'><mac address='52:54:00:11:22:33'/><model type='e1000'/>{addr}</interface>"))
-    assert "e1000,netdev=hostnet0,id=net0,mac=52:54:00:11:22:33,bus=pci.0,addr=0x7" in options(args, "-device")
+    args = argv(
+        domain(
+            "<interface type='user'><mac address='52:54:00:11:22:33'/><model type='e1000'/>"
+            f"{addr}</interface>"
+        )
+    )
+    assert "e1000,netdev=hostnet0,id=net0,mac=52:54:00:11:22:33,bus=pci.0,addr=0x7" in options(
+        args, "-device"
+    )
     with pytest.raises(ConfigUnsupportedError, match="slot 0x07"):
-        argv(domain(f"<interface type='user'>{addr}</interface><memballoon model='virtio'>{addr}</memballoon>"))
+        argv(
+            domain(
+                f"<interface type='user'>{addr}</interface>"
+                f"<memballoon model='virtio'>{addr}</memballoon>"
+            )
+        )
 
 
 def test_network_serial_console_and_graphics() -> None:
-    args = argv(domain(
-        "<interface type='bridge'><source bridge='br0'/><target dev='vnet7'/><model type='virtio'/></interface>"
-        "<serial type='unix'><source mode='bind' path='/run/s.sock'/></serial>"
-        "<serial type='file'><source path='/var/log/s1.log'/><target port='1'/></serial>"
-        "<console type='unix'><source mode='bind' path='/run/s.sock'/><target type='serial'/></console>"
-        "<graphics type='vnc' port='5905' autoport='no' listen='0.0.0.0'/>"
-        "<video><model type='virtio'/></video>"
-    ))
+    args = argv(
+        domain(
+            "<interface type='bridge'><source bridge='br0'/><target dev='vnet7'/>"
+            "<model type='virtio'/></interface>"
+            "<serial type='unix'><source mode='bind' path='/run/s.sock'/></serial>"
+            "<serial type='file'><source path='/var/log/s1.log'/><target port='1'/></serial>"
+            "<console type='unix'><source mode='bind' path='/run/s.sock'/>"
+            "<target type='serial'/></console>"
+            "<graphics type='vnc' port='5905' autoport='no' listen='0.0.0.0'/>"
+            "<video><model type='virtio'/></video>"
+        )
+    )
     assert options(args, "-netdev") == ["tap,id=hostnet0,ifname=vnet7,script=no,downscript=no"]
     assert options(args, "-chardev") == [
         "socket,id=charserial0,path=/run/s.sock,server=on,wait=off",
@@ -106,17 +134,25 @@ def test_network_serial_console_and_graphics() -> None:
     ]  # the serial console is serial0 itself, not a third port
     assert options(args, "-vnc") == ["0.0.0.0:5"]
     assert "virtio-vga,id=video0,bus=pci.0,addr=0x2" in options(args, "-device")
-    command = build_command(parse_domain(domain(
-        "<interface type='bridge'><source bridge='br0'/><target dev='vnet7'/></interface>"
-    )))
+    command = build_command(
+        parse_domain(
+            domain(
+                "<interface type='bridge'><source bridge='br0'/><target dev='vnet7'/></interface>"
+            )
+        )
+    )
     assert command.taps == (("vnet7", "br0"),)
 
 
 def test_q35_uses_its_builtin_sata_and_pcie_root() -> None:
-    args = argv(domain(
-        "<disk type='file' device='disk'><source file='/img/a'/><target dev='sda' bus='sata'/></disk>"
-        "<controller type='pci' model='pcie-root'/>", machine="q35",
-    ))
+    args = argv(
+        domain(
+            "<disk type='file' device='disk'><source file='/img/a'/>"
+            "<target dev='sda' bus='sata'/></disk>"
+            "<controller type='pci' model='pcie-root'/>",
+            machine="q35",
+        )
+    )
     assert any(d.startswith("ide-hd,bus=ide.0") for d in options(args, "-device"))
     assert not any(d.startswith("ich9-ahci") for d in options(args, "-device"))
 
@@ -125,12 +161,24 @@ def test_q35_uses_its_builtin_sata_and_pcie_root() -> None:
     ("devices", "extra", "named"),
     [
         ("<hostdev mode='subsystem' type='pci'/>", "", "<hostdev>"),
-        ("<interface type='network'><source network='default'/></interface>", "", "interface type 'network'"),
+        (
+            "<interface type='network'><source network='default'/></interface>",
+            "",
+            "interface type 'network'",
+        ),
         ("<disk type='network' device='disk'><target dev='vda'/></disk>", "", "type='network'"),
-        ("<disk type='file' device='floppy'><source file='/f'/><target dev='fda'/></disk>", "", "device='floppy'"),
+        (
+            "<disk type='file' device='floppy'><source file='/f'/><target dev='fda'/></disk>",
+            "",
+            "device='floppy'",
+        ),
         ("<video><model type='qxl'/></video>", "", "video model 'qxl'"),
         ("<graphics type='spice'/>", "", "type='spice'"),
-        ("<disk type='file'><source file='/a'/><target dev='sda' bus='sata'/><readonly/></disk>", "", "read-only hard disk"),
+        (
+            "<disk type='file'><source file='/a'/><target dev='sda' bus='sata'/><readonly/></disk>",
+            "",
+            "read-only hard disk",
+        ),
         ("", "<vcpu cpuset='0-1'>2</vcpu>", "cpuset"),
         ("", "<on_poweroff>preserve</on_poweroff>", "on_poweroff"),
         ("", "<memtune><hard_limit>1</hard_limit></memtune>", "<memtune>"),
@@ -138,7 +186,9 @@ def test_q35_uses_its_builtin_sata_and_pcie_root() -> None:
         ("<controller type='pci' model='pci-bridge' index='1'/>", "", "pci-bridge"),
     ],
 )
-def test_unsupported_xml_is_refused_naming_the_element(devices: str, extra: str, named: str) -> None:
+def test_unsupported_xml_is_refused_naming_the_element(
+    devices: str, extra: str, named: str
+) -> None:
     xml = domain(devices, extra=extra)
     if "<vcpu cpuset" in extra:
         xml = xml.replace("<vcpu>2</vcpu>", "")
@@ -151,9 +201,15 @@ def test_unsupported_xml_is_refused_naming_the_element(devices: str, extra: str,
     ("xml", "message"),
     [
         ("<domain type='qemu'><name>x</name></domain>", "no <memory>"),
-        ("<domain type='qemu'><name>x</name><memory unit='parsecs'>1</memory></domain>", "unknown unit"),
+        (
+            "<domain type='qemu'><name>x</name><memory unit='parsecs'>1</memory></domain>",
+            "unknown unit",
+        ),
         ("<domain type='qemu'><name>x</name><memory>lots</memory></domain>", "lots"),
-        (domain("<disk type='file' device='disk'><target dev='vda'/></disk>"), "needs <source file"),
+        (
+            domain("<disk type='file' device='disk'><target dev='vda'/></disk>"),
+            "needs <source file",
+        ),
         (domain("<disk type='file' device='disk'><source file='/a'/></disk>"), "no <target"),
     ],
 )

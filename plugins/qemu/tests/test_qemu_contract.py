@@ -6,9 +6,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-
 from virtkit.testing.contract import DriverContract
-
 from virtkit_qemu.argv.accel import kvm_problem
 
 GUEST_TYPE = "kvm" if kvm_problem() is None else "qemu"

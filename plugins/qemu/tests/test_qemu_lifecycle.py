@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lxml import etree
-
 import virtkit
+from lxml import etree
 from virtkit.constants import (
     DomainEventStoppedDetail,
     DomainEventType,
@@ -42,7 +41,9 @@ def events_of(conn: virtkit.Connection) -> queue.Queue[tuple[str, int, int]]:
     return seen
 
 
-def wait_event(seen: queue.Queue[tuple[str, int, int]], name: str, event: DomainEventType, timeout: float = 5) -> int:
+def wait_event(
+    seen: queue.Queue[tuple[str, int, int]], name: str, event: DomainEventType, timeout: float = 5
+) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -58,7 +59,9 @@ def status_of(root: Path, name: str) -> DomainStatus:
     return DomainStatus.from_json((root / "run" / "status" / f"{name}.json").read_text())
 
 
-def test_define_start_suspend_resume_destroy(conn: virtkit.Connection, firmware_xml: Any, qemu_root: Path, running_qemus: Any) -> None:
+def test_define_start_suspend_resume_destroy(
+    conn: virtkit.Connection, firmware_xml: Any, qemu_root: Path, running_qemus: Any
+) -> None:
     seen = events_of(conn)
     dom = conn.define_xml(firmware_xml("life"))
     assert wait_event(seen, "life", DomainEventType.DEFINED) == 0
@@ -120,8 +123,8 @@ SECOND_PROCESS = textwrap.dedent(
 
 
 def test_running_domain_outlives_its_process_and_another_process_manages_it(
-    uri: str, firmware_xml: Any, qemu_root: Path
-, running_qemus: Any) -> None:
+    uri: str, firmware_xml: Any, qemu_root: Path, running_qemus: Any
+) -> None:
     starter = textwrap.dedent(
         f"""
         import virtkit
@@ -133,18 +136,26 @@ def test_running_domain_outlives_its_process_and_another_process_manages_it(
     assert len(running_qemus()) == 1
     seen = subprocess.run(
         [sys.executable, "-c", SECOND_PROCESS, uri, "survivor", "look"],
-        capture_output=True, text=True, check=True, timeout=30,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
     ).stdout.split()
     assert seen[0] == str(int(DomainState.RUNNING)) and int(seen[1]) > 0 and seen[2] == "True"
     done = subprocess.run(
         [sys.executable, "-c", SECOND_PROCESS, uri, "survivor", "destroy"],
-        capture_output=True, text=True, check=True, timeout=30,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
     ).stdout.split()
     assert done[-2:] == [str(int(DomainState.SHUTOFF)), str(int(DomainShutoffReason.DESTROYED))]
     assert not running_qemus()
 
 
-def test_killed_qemu_is_noticed(conn: virtkit.Connection, firmware_xml: Any, qemu_root: Path, uri: str) -> None:
+def test_killed_qemu_is_noticed(
+    conn: virtkit.Connection, firmware_xml: Any, qemu_root: Path, uri: str
+) -> None:
     seen = events_of(conn)
     dom = conn.define_xml(firmware_xml("victim"))
     dom.create()
@@ -159,10 +170,15 @@ def test_killed_qemu_is_noticed(conn: virtkit.Connection, firmware_xml: Any, qem
     os.kill(pid, signal.SIGKILL)
     time.sleep(0.1)
     with virtkit.open(uri) as other:
-        assert other.lookup_by_name("victim").state() == (DomainState.SHUTOFF, DomainShutoffReason.CRASHED)
+        assert other.lookup_by_name("victim").state() == (
+            DomainState.SHUTOFF,
+            DomainShutoffReason.CRASHED,
+        )
 
 
-def test_failed_start_leaves_nothing(conn: virtkit.Connection, firmware_xml: Any, qemu_root: Path, running_qemus: Any) -> None:
+def test_failed_start_leaves_nothing(
+    conn: virtkit.Connection, firmware_xml: Any, qemu_root: Path, running_qemus: Any
+) -> None:
     missing = qemu_root / "no-such-disk.qcow2"
     disk = (
         f"<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
@@ -188,7 +204,9 @@ def test_transient_domain_and_name_clash(conn: virtkit.Connection, firmware_xml:
     assert "passing" not in [d.name() for d in conn.list_all_domains()]
 
 
-def test_undefine_running_domain_makes_it_transient(conn: virtkit.Connection, firmware_xml: Any) -> None:
+def test_undefine_running_domain_makes_it_transient(
+    conn: virtkit.Connection, firmware_xml: Any
+) -> None:
     dom = conn.define_xml(firmware_xml("fleeting"))
     dom.create()
     dom.undefine()
@@ -198,8 +216,8 @@ def test_undefine_running_domain_makes_it_transient(conn: virtkit.Connection, fi
 
 
 def test_autodestroy_dies_with_its_connection_and_its_process(
-    conn: virtkit.Connection, firmware_xml: Any, uri: str, qemu_root: Path
-, running_qemus: Any) -> None:
+    conn: virtkit.Connection, firmware_xml: Any, uri: str, qemu_root: Path, running_qemus: Any
+) -> None:
     with virtkit.open(uri) as owner:
         owner.create_xml(firmware_xml("ephemeral"), autodestroy=True)
         assert conn.lookup_by_name("ephemeral").is_active()
@@ -215,7 +233,9 @@ def test_autodestroy_dies_with_its_connection_and_its_process(
     assert not running_qemus()
 
 
-def test_shutdown_with_timeout_powers_off_a_guest_that_ignores_acpi(conn: virtkit.Connection, firmware_xml: Any) -> None:
+def test_shutdown_with_timeout_powers_off_a_guest_that_ignores_acpi(
+    conn: virtkit.Connection, firmware_xml: Any
+) -> None:
     dom = conn.define_xml(firmware_xml("stubborn"))
     dom.create()
     start = time.monotonic()
@@ -237,7 +257,9 @@ def test_reset_and_autostart(conn: virtkit.Connection, firmware_xml: Any) -> Non
     dom.destroy()
 
 
-def test_full_device_set_runs_in_qemu(conn: virtkit.Connection, firmware_xml: Any, qemu_root: Path) -> None:
+def test_full_device_set_runs_in_qemu(
+    conn: virtkit.Connection, firmware_xml: Any, qemu_root: Path
+) -> None:
     qcow2, raw = qemu_root / "a.qcow2", qemu_root / "b.img"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(qcow2), "16M"], check=True)
     subprocess.run(["qemu-img", "create", "-q", "-f", "raw", str(raw), "8M"], check=True)
@@ -266,16 +288,22 @@ def test_full_device_set_runs_in_qemu(conn: virtkit.Connection, firmware_xml: An
     dom.destroy()
 
 
-def test_kvm_refused_when_unusable(conn: virtkit.Connection, firmware_xml: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kvm_refused_when_unusable(
+    conn: virtkit.Connection, firmware_xml: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from virtkit_qemu.argv import builder
 
-    monkeypatch.setattr(builder, "kvm_problem", lambda: "cannot open /dev/kvm: No such file or directory")
+    monkeypatch.setattr(
+        builder, "kvm_problem", lambda: "cannot open /dev/kvm: No such file or directory"
+    )
     with pytest.raises(ConfigUnsupportedError, match="type='kvm'.*cannot open /dev/kvm"):
         conn.define_xml(firmware_xml("nokvm", dom_type="kvm"))
     assert conn.list_all_domains() == []
 
 
-def test_undefine_flags_remove_managed_save(conn: virtkit.Connection, firmware_xml: Any, qemu_root: Path) -> None:
+def test_undefine_flags_remove_managed_save(
+    conn: virtkit.Connection, firmware_xml: Any, qemu_root: Path
+) -> None:
     dom = conn.define_xml(firmware_xml("keeper"))
     dom.create()
     dom.managed_save()

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 import virtkit
 from virtkit.constants import (
     DomainCreateFlags,
@@ -60,7 +59,9 @@ def test_save_and_restore_bring_back_the_same_guest(
     dom.destroy()
 
 
-def test_running_guest_restores_running(conn: virtkit.Connection, firmware_xml: Any, qemu_root: Path) -> None:
+def test_running_guest_restores_running(
+    conn: virtkit.Connection, firmware_xml: Any, qemu_root: Path
+) -> None:
     dom = conn.define_xml(firmware_xml("runner"))
     dom.create()
     dom.save(str(qemu_root / "runner.img"))
@@ -72,7 +73,9 @@ def test_running_guest_restores_running(conn: virtkit.Connection, firmware_xml: 
     dom.destroy()
 
 
-def test_failed_save_leaves_the_domain_running(conn: virtkit.Connection, firmware_xml: Any, qemu_root: Path) -> None:
+def test_failed_save_leaves_the_domain_running(
+    conn: virtkit.Connection, firmware_xml: Any, qemu_root: Path
+) -> None:
     dom = conn.define_xml(firmware_xml("stayer"))
     dom.create()
     with pytest.raises(OperationFailedError, match="no-such-folder"):
@@ -81,7 +84,9 @@ def test_failed_save_leaves_the_domain_running(conn: virtkit.Connection, firmwar
     dom.destroy()
 
 
-def test_restore_refuses_a_file_that_is_not_an_image(conn: virtkit.Connection, qemu_root: Path, running_qemus: Any) -> None:
+def test_restore_refuses_a_file_that_is_not_an_image(
+    conn: virtkit.Connection, qemu_root: Path, running_qemus: Any
+) -> None:
     bogus = qemu_root / "bogus.img"
     bogus.write_bytes(b"not a save image at all")
     with pytest.raises(InvalidArgumentError, match="not a virtkit QEMU save image"):
@@ -104,7 +109,9 @@ def test_restore_of_a_truncated_stream_leaves_nothing(
     assert not running_qemus()
 
 
-def test_managed_save_and_start_resumes(conn: virtkit.Connection, firmware_xml: Any, running_qemus: Any) -> None:
+def test_managed_save_and_start_resumes(
+    conn: virtkit.Connection, firmware_xml: Any, running_qemus: Any
+) -> None:
     dom = conn.define_xml(firmware_xml("managed"))
     dom.create()
     dom.suspend()  # paused, so the registers are comparable after the restore

@@ -17,10 +17,16 @@ from typing import ClassVar
 from virtkit import hookimpl
 from virtkit.constants import DomainCreateFlags, DomainUndefineFlags, DomainXMLFlags
 from virtkit.driver import DriverContext
-from virtkit.errors import InvalidArgumentError, NoConnectError, NoSupportError, OperationInvalidError
+from virtkit.errors import (
+    InvalidArgumentError,
+    NoConnectError,
+    NoSupportError,
+    OperationInvalidError,
+)
 from virtkit.records import DomainInfo, DomainRecord, DomainRef, JobInfo, ProgressCallback
 from virtkit.state import state_roots
 from virtkit.xml import DomainDef
+
 from virtkit_qemu import lifecycle, saverestore
 from virtkit_qemu.argv import build_command
 from virtkit_qemu.argv.accel import kvm_problem
@@ -45,7 +51,9 @@ def _close_all() -> None:
 
 @functools.cache
 def qemu_version() -> int:
-    out = subprocess.run([DEFAULT_EMULATOR, "--version"], capture_output=True, text=True, check=False).stdout
+    out = subprocess.run(
+        [DEFAULT_EMULATOR, "--version"], capture_output=True, text=True, check=False
+    ).stdout
     match = re.search(r"version (\d+)\.(\d+)\.(\d+)", out)
     if match is None:
         raise NoConnectError(f"cannot tell the version of {DEFAULT_EMULATOR}: is QEMU installed?")
@@ -53,7 +61,7 @@ def qemu_version() -> int:
     return major * 1_000_000 + minor * 1_000 + micro
 
 
-class QemuDriver(SnapshotHooks):
+class QemuDriver(SnapshotHooks):  # type: ignore[misc]  # a mixin chosen at import
     """``qemu:///system``, ``qemu:///session`` and ``qemu:///embed?root=DIR``."""
 
     name: ClassVar[str] = "QEMU"
@@ -122,7 +130,8 @@ class QemuDriver(SnapshotHooks):
     @hookimpl
     def virtkit_domain_create_transient(self, definition: DomainDef, flags: int) -> DomainRecord:
         entry = lifecycle.create_transient(
-            self.host, definition,
+            self.host,
+            definition,
             paused=bool(flags & DomainCreateFlags.START_PAUSED),
             autodestroy=bool(flags & DomainCreateFlags.START_AUTODESTROY),
         )
@@ -147,7 +156,8 @@ class QemuDriver(SnapshotHooks):
     def virtkit_domain_xml_to_native(self, native_format: str, definition: DomainDef) -> str:
         if native_format != "qemu-argv":
             raise InvalidArgumentError(
-                f"unsupported native format '{native_format}': the QEMU driver converts to qemu-argv"
+                f"unsupported native format '{native_format}': "
+                "the QEMU driver converts to qemu-argv only"
             )
         return subprocess.list2cmdline(build_command(definition).argv)
 
@@ -171,9 +181,12 @@ class QemuDriver(SnapshotHooks):
                 saverestore.start_from_managed_save(self.host, entry, flags, paused=paused)
                 return
             lifecycle.start_domain(
-                self.host, dom.name, dom.uuid,
+                self.host,
+                dom.name,
+                dom.uuid,
                 lifecycle.StartRequest(
-                    xml=self.host.xml(entry, inactive=True), paused=paused,
+                    xml=self.host.xml(entry, inactive=True),
+                    paused=paused,
                     autodestroy=bool(flags & DomainCreateFlags.START_AUTODESTROY),
                 ),
             )
@@ -211,7 +224,12 @@ class QemuDriver(SnapshotHooks):
 
     @hookimpl
     def virtkit_domain_save(
-        self, dom: DomainRef, path: str, xml: str | None, flags: int, progress: ProgressCallback | None
+        self,
+        dom: DomainRef,
+        path: str,
+        xml: str | None,
+        flags: int,
+        progress: ProgressCallback | None,
     ) -> None:
         saverestore.save(self.host, dom, Path(path), xml, flags, progress)
 

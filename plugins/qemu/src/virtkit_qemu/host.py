@@ -17,7 +17,6 @@ from collections.abc import Callable
 from types import ModuleType
 
 import attrs
-
 from virtkit.constants import (
     DomainEventStoppedDetail,
     DomainEventType,
@@ -29,6 +28,7 @@ from virtkit.driver import DriverContext
 from virtkit.errors import NoDomainError
 from virtkit.records import DomainRecord, DomainRef
 from virtkit.xml import DomainDef, parse_domain
+
 from virtkit_qemu import process
 from virtkit_qemu.status import DomainStatus, Owner
 from virtkit_qemu.store import QemuStore
@@ -99,7 +99,9 @@ class QemuHost:
         if found is None and status is None:
             return None
         if status is not None:
-            return DomainEntry(name=name, uuid=status.uuid, config=found[1] if found else None, status=status)
+            return DomainEntry(
+                name=name, uuid=status.uuid, config=found[1] if found else None, status=status
+            )
         assert found is not None
         return DomainEntry(name=name, uuid=found[0], config=found[1], status=None)
 
@@ -116,7 +118,12 @@ class QemuHost:
         for entry in self.entries():
             if uuid is not None and entry.uuid == uuid:
                 return entry
-            if id is not None and entry.status is not None and entry.status.id == id and entry.active:
+            if (
+                id is not None
+                and entry.status is not None
+                and entry.status.id == id
+                and entry.active
+            ):
                 return entry
         return None
 
@@ -124,7 +131,9 @@ class QemuHost:
         """The domain ``ref`` names; :class:`NoDomainError` if it is gone or was replaced."""
         entry = self.entry_by_name(ref.name)
         if entry is None or entry.uuid != ref.uuid:
-            raise NoDomainError(f"domain not found: no domain with matching uuid '{ref.uuid}' ({ref.name})")
+            raise NoDomainError(
+                f"domain not found: no domain with matching uuid '{ref.uuid}' ({ref.name})"
+            )
         return entry
 
     def record(self, entry: DomainEntry) -> DomainRecord:
@@ -202,7 +211,9 @@ class QemuHost:
         if status.transient or self.store.config_xml(status.name) is None:
             self.store.remove_status(status.name)
             return
-        stopped = DomainStatus(name=status.name, uuid=status.uuid, state=DomainState.SHUTOFF, reason=reason)
+        stopped = DomainStatus(
+            name=status.name, uuid=status.uuid, state=DomainState.SHUTOFF, reason=reason
+        )
         with self.store.run.transaction() as batch:
             batch.write_text(f"status/{status.name}.json", stopped.to_json())
             batch.remove(f"live/{status.name}.xml")
@@ -211,7 +222,9 @@ class QemuHost:
         self.ctx.run_domain_hook(HookEvent.STOPPED, status.name, xml)
         self.ctx.run_domain_hook(HookEvent.RELEASE, status.name, xml)
         self.ctx.emit_event(
-            DomainRef(name=status.name, uuid=status.uuid), DomainEventType.STOPPED, int(STOP_EVENT[reason])
+            DomainRef(name=status.name, uuid=status.uuid),
+            DomainEventType.STOPPED,
+            int(STOP_EVENT[reason]),
         )
 
     # ------------------------------------------------------------------ autodestroy
@@ -224,6 +237,6 @@ class QemuHost:
         """Destroy the domains this connection started with autodestroy."""
         for name in self.store.status_names():
             status = self.store.status(name)
-            if status is not None and status.active and status.autodestroy is not None:
-                if status.autodestroy.connection == self.connection_id:
-                    self.stop_and_record(status, DomainShutoffReason.DESTROYED)
+            owner = status.autodestroy if status is not None and status.active else None
+            if status is not None and owner is not None and owner.connection == self.connection_id:
+                self.stop_and_record(status, DomainShutoffReason.DESTROYED)

@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import attrs
-
 from virtkit.errors import OperationFailedError, VirtError
 from virtkit.records import Progress, ProgressCallback
+
 from virtkit_qemu import process
 from virtkit_qemu.argv import QemuCommand
 from virtkit_qemu.qmp import Monitor
@@ -68,12 +68,21 @@ def runtime_args(paths: RuntimePaths, *, incoming: bool) -> list[str]:
     """Monitors, pidfile and daemon mode; ``-no-shutdown`` so a guest power-off leaves QEMU
     for the driver to reap and record (see :mod:`virtkit_qemu.watcher`)."""
     args = [
-        "-S", "-daemonize", "-no-shutdown", "-msg", "timestamp=on",
-        "-pidfile", str(paths.pidfile),
-        "-chardev", f"socket,id=monitor,path={paths.qmp},server=on,wait=off",
-        "-mon", "chardev=monitor,mode=control",
-        "-chardev", f"socket,id=events,path={paths.events},server=on,wait=off",
-        "-mon", "chardev=events,mode=control",
+        "-S",
+        "-daemonize",
+        "-no-shutdown",
+        "-msg",
+        "timestamp=on",
+        "-pidfile",
+        str(paths.pidfile),
+        "-chardev",
+        f"socket,id=monitor,path={paths.qmp},server=on,wait=off",
+        "-mon",
+        "chardev=monitor,mode=control",
+        "-chardev",
+        f"socket,id=events,path={paths.events},server=on,wait=off",
+        "-mon",
+        "chardev=events,mode=control",
     ]
     if incoming:
         args += ["-incoming", "defer"]
@@ -89,10 +98,16 @@ def launch(plan: LaunchPlan) -> RunningQemu:
     log_start = plan.log.stat().st_size if plan.log.exists() else 0
     try:
         with open(plan.log, "ab") as log:
-            log.write(f"{time.strftime('%F %T')} starting: {subprocess.list2cmdline(argv)}\n".encode())
+            log.write(
+                f"{time.strftime('%F %T')} starting: {subprocess.list2cmdline(argv)}\n".encode()
+            )
             log.flush()
             result = subprocess.run(
-                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
                 check=False,
             )
     except OSError as exc:

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 
 import attrs
 from lxml import etree
-
 from virtkit.constants import (
     DomainEventDefinedDetail,
     DomainEventResumedDetail,
@@ -31,6 +30,7 @@ from virtkit.errors import DomainExistsError, OperationInvalidError, XMLError
 from virtkit.records import DomainInfo, DomainRef
 from virtkit.xml import DomainDef, parse_domain
 from virtkit.xml.parser import parse_root
+
 from virtkit_qemu import process
 from virtkit_qemu.argv import build_command
 from virtkit_qemu.argv.builder import memory_kib
@@ -49,9 +49,7 @@ SHUTDOWN_POLL = 0.1
 
 def _check_name(definition: DomainDef) -> None:
     if "/" in definition.name or definition.name.startswith(".") or "\0" in definition.name:
-        raise XMLError(
-            f"domain name '{definition.name}' cannot contain '/' or start with '.'"
-        )
+        raise XMLError(f"domain name '{definition.name}' cannot contain '/' or start with '.'")
 
 
 def complete_definition(definition: DomainDef) -> DomainDef:
@@ -69,7 +67,9 @@ def complete_definition(definition: DomainDef) -> DomainDef:
     return parse_domain(etree.tostring(root)) if changed else definition
 
 
-def _check_conflicts(host: QemuHost, definition: DomainDef, *, allow_same: bool) -> DomainEntry | None:
+def _check_conflicts(
+    host: QemuHost, definition: DomainDef, *, allow_same: bool
+) -> DomainEntry | None:
     """The existing entry with this name and UUID (if ``allow_same``); raise on any clash."""
     for entry in host.entries():
         same_name, same_uuid = entry.name == definition.name, entry.uuid == definition.uuid
@@ -145,7 +145,9 @@ class StartRequest:
     event: DomainEventStartedDetail = DomainEventStartedDetail.BOOTED
 
 
-def start_domain(host: QemuHost, name: str, uuid: uuidlib.UUID, request: StartRequest) -> DomainStatus:
+def start_domain(
+    host: QemuHost, name: str, uuid: uuidlib.UUID, request: StartRequest
+) -> DomainStatus:
     """Start the domain; its status is written only once QEMU runs. A failure leaves no process,
     socket or status behind."""
     ctx = host.ctx
@@ -156,8 +158,13 @@ def start_domain(host: QemuHost, name: str, uuid: uuidlib.UUID, request: StartRe
     paths = host.store.runtime_paths(uuid)
     qemu = launch(
         LaunchPlan(
-            name=name, command=command, paths=paths, log=host.store.log_path(name),
-            paused=request.paused, incoming=request.incoming, steps=request.steps,
+            name=name,
+            command=command,
+            paths=paths,
+            log=host.store.log_path(name),
+            paused=request.paused,
+            incoming=request.incoming,
+            steps=request.steps,
         )
     )
     try:
@@ -170,8 +177,15 @@ def start_domain(host: QemuHost, name: str, uuid: uuidlib.UUID, request: StartRe
             else (DomainState.RUNNING, int(request.reason))
         )
         status = DomainStatus(
-            name=name, uuid=uuid, state=state, reason=reason, id=domain_id, pid=qemu.pid,
-            started=qemu.started, runtime_dir=str(paths.folder), transient=request.transient,
+            name=name,
+            uuid=uuid,
+            state=state,
+            reason=reason,
+            id=domain_id,
+            pid=qemu.pid,
+            started=qemu.started,
+            runtime_dir=str(paths.folder),
+            transient=request.transient,
             autodestroy=host.owner() if request.autodestroy else None,
         )
         host.store.write_status(status, live)
@@ -188,15 +202,21 @@ def start_domain(host: QemuHost, name: str, uuid: uuidlib.UUID, request: StartRe
     return status
 
 
-def create_transient(host: QemuHost, definition: DomainDef, *, paused: bool, autodestroy: bool) -> DomainEntry:
+def create_transient(
+    host: QemuHost, definition: DomainDef, *, paused: bool, autodestroy: bool
+) -> DomainEntry:
     _check_name(definition)
     definition = complete_definition(definition)
     with host.store.lock():  # held through the launch so no define can take the name meanwhile
         _check_conflicts(host, definition, allow_same=False)
         assert definition.uuid is not None
         start_domain(
-            host, definition.name, definition.uuid,
-            StartRequest(xml=definition.to_xml(), paused=paused, autodestroy=autodestroy, transient=True),
+            host,
+            definition.name,
+            definition.uuid,
+            StartRequest(
+                xml=definition.to_xml(), paused=paused, autodestroy=autodestroy, transient=True
+            ),
         )
     entry = host.entry_by_name(definition.name)
     assert entry is not None
@@ -268,7 +288,9 @@ def suspend(host: QemuHost, ref: DomainRef) -> None:
         status = active_status(host, ref)
         with monitor(host, status) as mon:
             mon.execute("stop")
-        host.store.write_status(attrs.evolve(status, state=DomainState.PAUSED, reason=int(DomainPausedReason.USER)))
+        host.store.write_status(
+            attrs.evolve(status, state=DomainState.PAUSED, reason=int(DomainPausedReason.USER))
+        )
     host.ctx.emit_event(ref, DomainEventType.SUSPENDED, int(DomainEventSuspendedDetail.PAUSED))
 
 
@@ -280,7 +302,9 @@ def resume(host: QemuHost, ref: DomainRef) -> None:
         with monitor(host, status) as mon:
             mon.execute("cont")
         host.store.write_status(
-            attrs.evolve(status, state=DomainState.RUNNING, reason=int(DomainRunningReason.UNPAUSED))
+            attrs.evolve(
+                status, state=DomainState.RUNNING, reason=int(DomainRunningReason.UNPAUSED)
+            )
         )
     host.ctx.emit_event(ref, DomainEventType.RESUMED, int(DomainEventResumedDetail.UNPAUSED))
 

@@ -4,8 +4,8 @@ the pty of each serial port, the VNC port)."""
 from __future__ import annotations
 
 from lxml import etree
-
 from virtkit.xml.parser import parse_root
+
 from virtkit_qemu.qmp import Monitor
 
 
@@ -33,7 +33,7 @@ def live_xml(config_xml: str, domain_id: int, mon: Monitor) -> str:
             vnc = mon.execute("query-vnc")
             if vnc.get("service"):
                 graphics.set("port", str(vnc["service"]))
-    return etree.tostring(root, encoding="unicode") + "\n"
+    return str(etree.tostring(root, encoding="unicode")) + "\n"
 
 
 def _set_pty(el: etree._Element, path: str | None) -> None:
@@ -53,5 +53,5 @@ def serial_pty(live: str) -> str | None:
     for tag in ("serial", "console"):
         el = root.find(f"devices/{tag}")
         if el is not None and el.get("tty"):
-            return el.get("tty")
+            return str(el.get("tty"))
     return None

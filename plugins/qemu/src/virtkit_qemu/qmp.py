@@ -10,6 +10,7 @@ by one process's :mod:`virtkit_qemu.watcher`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Coroutine
 from pathlib import Path
@@ -86,18 +87,20 @@ class Monitor:
 
     def close(self) -> None:
         """Disconnect; an error the session ended with (QEMU gone) is not raised again."""
-        try:
+        with contextlib.suppress(Exception):
             run(self._client.disconnect())
-        except Exception:
-            pass
 
-    def execute(self, command: str, timeout: float = 30.0, **arguments: Any) -> Any:
+    def execute(self, command: str, **arguments: Any) -> Any:
         """Run one QMP command; raise :class:`QmpError` with QEMU's message on failure."""
+        return self.call(command, arguments)
+
+    def call(self, command: str, arguments: dict[str, Any], timeout: float = 30.0) -> Any:
+        """:meth:`execute` with the arguments as a dict (for names like ``command-line``)."""
         try:
             return run(self._client.execute(command, arguments or None), timeout)
         except ExecuteError as exc:
             raise QmpError(
-                f"QEMU refused '{command}' for domain '{self.name}': {exc.error.desc}"
+                f"QEMU refused '{command}' for domain '{self.name}': {exc.error.error.desc}"
             ) from exc
         except Exception as exc:
             raise QmpError(
@@ -107,7 +110,7 @@ class Monitor:
 
     def human(self, command_line: str) -> str:
         """Run an HMP command (``savevm``, ``loadvm``...) and return its output."""
-        return str(self.execute("human-monitor-command", **{"command-line": command_line}))
+        return str(self.call("human-monitor-command", {"command-line": command_line}))
 
     def send_fd(self, fd: int, fdname: str) -> None:
         """Pass file descriptor ``fd`` to QEMU under ``fdname`` (QMP ``getfd``)."""

@@ -13,7 +13,6 @@ import struct
 from pathlib import Path
 
 import attrs
-
 from virtkit.errors import InvalidArgumentError, OperationFailedError
 
 MAGIC = b"VIRTKIT-QEMU-SAVE 1\n"

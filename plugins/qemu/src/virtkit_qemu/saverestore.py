@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import attrs
-
 from virtkit.constants import (
     DomainEventStartedDetail,
     DomainJobType,
@@ -31,6 +31,7 @@ from virtkit.errors import (
 )
 from virtkit.records import DomainRef, JobInfo, Progress, ProgressCallback
 from virtkit.xml import parse_domain
+
 from virtkit_qemu.host import DomainEntry, QemuHost
 from virtkit_qemu.launch import Incoming
 from virtkit_qemu.lifecycle import StartRequest, active_status, monitor, start_domain
@@ -45,7 +46,7 @@ _completed: dict[object, JobInfo] = {}
 """The statistics of the last finished job of each domain (by UUID), in this process."""
 
 
-def job_from_migrate(info: dict, operation: str, type_: DomainJobType) -> JobInfo:
+def job_from_migrate(info: dict[str, Any], operation: str, type_: DomainJobType) -> JobInfo:
     ram = info.get("ram", {})
     return JobInfo(
         type=type_,
@@ -62,7 +63,11 @@ def job_from_migrate(info: dict, operation: str, type_: DomainJobType) -> JobInf
 
 
 def save(
-    host: QemuHost, ref: DomainRef, path: Path, xml: str | None, flags: int,
+    host: QemuHost,
+    ref: DomainRef,
+    path: Path,
+    xml: str | None,
+    flags: int,
     progress: ProgressCallback | None,
 ) -> None:
     """Write the domain to ``path`` and stop it (reason saved)."""
@@ -118,15 +123,21 @@ def _resume_after_failed_save(host: QemuHost, before: DomainStatus, paused: Doma
             with monitor(host, paused) as mon:
                 mon.execute("cont")
             host.store.write_status(
-                attrs.evolve(current, state=DomainState.RUNNING, reason=int(DomainRunningReason.SAVE_CANCELED))
+                attrs.evolve(
+                    current,
+                    state=DomainState.RUNNING,
+                    reason=int(DomainRunningReason.SAVE_CANCELED),
+                )
             )
         else:
             host.store.write_status(attrs.evolve(current, state=before.state, reason=before.reason))
 
 
-def _migrate_to(host: QemuHost, status: DomainStatus, fd: int, progress: ProgressCallback | None) -> None:
+def _migrate_to(
+    host: QemuHost, status: DomainStatus, fd: int, progress: ProgressCallback | None
+) -> None:
     with monitor(host, status) as mon:
-        mon.execute("migrate-set-parameters", **{"max-bandwidth": MAX_BANDWIDTH})
+        mon.call("migrate-set-parameters", {"max-bandwidth": MAX_BANDWIDTH})
         mon.send_fd(fd, "save")
         mon.execute("migrate", uri="fd:save")
     # Poll on fresh connections so job info and abort from other threads get the monitor.
@@ -135,8 +146,13 @@ def _migrate_to(host: QemuHost, status: DomainStatus, fd: int, progress: Progres
             info = mon.execute("query-migrate")
         state = info.get("status")
         if progress is not None and "ram" in info:
-            progress(Progress(operation="save", processed=int(info["ram"]["transferred"]),
-                              total=int(info["ram"]["total"])))
+            progress(
+                Progress(
+                    operation="save",
+                    processed=int(info["ram"]["transferred"]),
+                    total=int(info["ram"]["total"]),
+                )
+            )
         if state == "completed":
             _completed[status.uuid] = job_from_migrate(info, "save", DomainJobType.COMPLETED)
             return
@@ -146,7 +162,8 @@ def _migrate_to(host: QemuHost, status: DomainStatus, fd: int, progress: Progres
         if state == "failed":
             _completed[status.uuid] = job_from_migrate(info, "save", DomainJobType.FAILED)
             raise OperationFailedError(
-                f"QEMU failed to save domain '{status.name}': {info.get('error-desc', 'unknown error')}"
+                f"QEMU failed to save domain '{status.name}': "
+                f"{info.get('error-desc', 'unknown error')}"
             )
         time.sleep(POLL)
 
@@ -173,8 +190,18 @@ def restore(
                 )
             if existing is not None and existing.active:
                 raise OperationInvalidError(f"domain '{definition.name}' is already running")
-            _start_from_image(host, definition.name, definition.uuid, image_xml, fd, size, header,
-                              flags, progress, transient=existing is None or existing.config is None)
+            _start_from_image(
+                host,
+                definition.name,
+                definition.uuid,
+                image_xml,
+                fd,
+                size,
+                header,
+                flags,
+                progress,
+                transient=existing is None or existing.config is None,
+            )
     finally:
         os.close(fd)
     entry = host.find(name=definition.name)
@@ -183,29 +210,48 @@ def restore(
 
 
 def _start_from_image(
-    host: QemuHost, name: str, uuid: object, xml: str, fd: int, size: int, header: SaveHeader,
-    flags: int, progress: ProgressCallback | None, *, transient: bool,
+    host: QemuHost,
+    name: str,
+    uuid: object,
+    xml: str,
+    fd: int,
+    size: int,
+    header: SaveHeader,
+    flags: int,
+    progress: ProgressCallback | None,
+    *,
+    transient: bool,
 ) -> DomainStatus:
     paused = bool(flags & DomainSaveRestoreFlags.PAUSED) or (
         not header.running and not flags & DomainSaveRestoreFlags.RUNNING
     )
     started = time.monotonic()
     status = start_domain(
-        host, name, uuid,  # type: ignore[arg-type]
+        host,
+        name,
+        uuid,  # type: ignore[arg-type]
         StartRequest(
-            xml=xml, paused=paused, transient=transient,
+            xml=xml,
+            paused=paused,
+            transient=transient,
             incoming=Incoming(fd=fd, size=size, progress=progress),
-            reason=DomainRunningReason.RESTORED, event=DomainEventStartedDetail.RESTORED,
+            reason=DomainRunningReason.RESTORED,
+            event=DomainEventStartedDetail.RESTORED,
         ),
     )
     _completed[uuid] = JobInfo(
-        type=DomainJobType.COMPLETED, operation="restore",
-        time_elapsed=int((time.monotonic() - started) * 1000), data_total=size, data_processed=size,
+        type=DomainJobType.COMPLETED,
+        operation="restore",
+        time_elapsed=int((time.monotonic() - started) * 1000),
+        data_total=size,
+        data_processed=size,
     )
     return status
 
 
-def start_from_managed_save(host: QemuHost, entry: DomainEntry, flags: int, *, paused: bool) -> None:
+def start_from_managed_save(
+    host: QemuHost, entry: DomainEntry, flags: int, *, paused: bool
+) -> None:
     """Resume the domain from its managed save image, then delete the image."""
     path = host.store.managed_save_path(entry.name)
     fd, header, size = open_image(path)
@@ -216,14 +262,26 @@ def start_from_managed_save(host: QemuHost, entry: DomainEntry, flags: int, *, p
                 f"managed save image {path} belongs to another domain (uuid {image.uuid})"
             )
         restore_flags = DomainSaveRestoreFlags.PAUSED if paused else 0
-        _start_from_image(host, entry.name, entry.uuid, header.xml, fd, size, header,
-                          restore_flags, None, transient=False)
+        _start_from_image(
+            host,
+            entry.name,
+            entry.uuid,
+            header.xml,
+            fd,
+            size,
+            header,
+            restore_flags,
+            None,
+            transient=False,
+        )
     finally:
         os.close(fd)
     path.unlink(missing_ok=True)
 
 
-def managed_save(host: QemuHost, ref: DomainRef, flags: int, progress: ProgressCallback | None) -> None:
+def managed_save(
+    host: QemuHost, ref: DomainRef, flags: int, progress: ProgressCallback | None
+) -> None:
     entry = host.get(ref)
     if entry.config is None:
         raise OperationInvalidError(f"cannot do managed save for transient domain '{ref.name}'")

@@ -8,7 +8,6 @@ import uuid as uuidlib
 from typing import Any
 
 import attrs
-
 from virtkit.constants import DomainState
 
 

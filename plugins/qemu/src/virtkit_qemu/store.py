@@ -18,10 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
-
 from virtkit.errors import ConfigUnsupportedError
 from virtkit.state import StateRoots, StateStore
 from virtkit.state.lock import folder_lock
+
 from virtkit_qemu.status import DomainStatus
 
 SOCKET_PATH_MAX = 107

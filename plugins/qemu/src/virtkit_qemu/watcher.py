@@ -14,6 +14,7 @@ store's lock, which other threads hold while they wait on the loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +22,6 @@ from typing import Any
 
 import attrs
 from qemu.qmp import QMPClient, Runstate
-
 from virtkit.constants import (
     DomainEventResumedDetail,
     DomainEventShutdownDetail,
@@ -33,6 +33,7 @@ from virtkit.constants import (
     DomainState,
 )
 from virtkit.records import DomainRef
+
 from virtkit_qemu import process, qmp
 from virtkit_qemu.host import QemuHost
 from virtkit_qemu.qmp import Monitor, QmpError
@@ -83,29 +84,28 @@ class EventWatcher:
             await asyncio.wait_for(client.connect(path), ATTACH_TIMEOUT)
         except Exception:  # busy (another process holds it) or gone
             self._failed[key] = time.monotonic()
-            try:
+            with contextlib.suppress(Exception):
                 await client.disconnect()
-            except Exception:
-                pass
             return
         self._submit(self._attached, status)
+        waiting: set[asyncio.Future[Any]] = set()
         try:
             while client.runstate == Runstate.RUNNING:
                 get = asyncio.ensure_future(client.events.get())
                 changed = asyncio.ensure_future(client.runstate_changed())
-                done, _ = await asyncio.wait({get, changed}, return_when=asyncio.FIRST_COMPLETED)
+                waiting = {get, changed}
+                done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                for future in waiting - done:
+                    future.cancel()
                 if get in done:
-                    changed.cancel()
                     self._submit(self._on_event, status, get.result())
-                else:
-                    get.cancel()
         except Exception:
             log.exception("following the QMP events of domain %s failed", status.name)
         finally:
-            try:
+            for future in waiting:
+                future.cancel()
+            with contextlib.suppress(Exception):  # the EOF that ended the session
                 await client.disconnect()
-            except Exception:  # the EOF that ended the session
-                pass
             if not self._closed:
                 self._submit(self._on_exit, status)
 
@@ -161,6 +161,8 @@ class EventWatcher:
             current = self._current(status)
             if current is None:
                 return
+            new: tuple[DomainState, int]
+            emitted: tuple[DomainEventType, int]
             if event == "STOP" and current.state == DomainState.RUNNING:
                 new = (DomainState.PAUSED, DomainPausedReason.UNKNOWN)
                 emitted = (DomainEventType.SUSPENDED, DomainEventSuspendedDetail.PAUSED)
@@ -188,5 +190,7 @@ class EventWatcher:
                 store.write_status(attrs.evolve(current, rebooting=False))
                 return
         ref = DomainRef(name=status.name, uuid=status.uuid)
-        self.host.ctx.emit_event(ref, DomainEventType.SHUTDOWN, int(DomainEventShutdownDetail.GUEST))
+        self.host.ctx.emit_event(
+            ref, DomainEventType.SHUTDOWN, int(DomainEventShutdownDetail.GUEST)
+        )
         self.host.stop_and_record(status, DomainShutoffReason.SHUTDOWN)

@@ -13,24 +13,57 @@ from collections.abc import Callable
 
 import attrs
 from lxml import etree
-
 from virtkit.errors import ConfigUnsupportedError, XMLError
 from virtkit.xml import DomainDef
 from virtkit.xml.parser import parse_root
+
 from virtkit_qemu.argv import chardevs, devices, disks
 from virtkit_qemu.argv.accel import kvm_problem
-from virtkit_qemu.argv.context import BuildContext, allowed, check_children, integer, unsupported, where
+from virtkit_qemu.argv.context import (
+    BuildContext,
+    allowed,
+    check_children,
+    integer,
+    unsupported,
+    where,
+)
 from virtkit_qemu.argv.defaults import DEFAULT_ARCH, DEFAULT_MACHINE, is_i440fx, is_q35
 
 DEFAULT_EMULATOR = "qemu-system-x86_64"
 TOP_LEVEL = {
-    "name", "uuid", "title", "description", "metadata", "memory", "currentMemory", "vcpu",
-    "os", "features", "cpu", "clock", "on_poweroff", "on_reboot", "on_crash", "devices", "pm",
+    "name",
+    "uuid",
+    "title",
+    "description",
+    "metadata",
+    "memory",
+    "currentMemory",
+    "vcpu",
+    "os",
+    "features",
+    "cpu",
+    "clock",
+    "on_poweroff",
+    "on_reboot",
+    "on_crash",
+    "devices",
+    "pm",
     "seclabel",
 }
 UNITS = {
-    "b": 1, "bytes": 1, "kb": 1000, "k": 1024, "kib": 1024, "mb": 1000**2, "m": 1024**2,
-    "mib": 1024**2, "gb": 1000**3, "g": 1024**3, "gib": 1024**3, "tb": 1000**4, "t": 1024**4,
+    "b": 1,
+    "bytes": 1,
+    "kb": 1000,
+    "k": 1024,
+    "kib": 1024,
+    "mb": 1000**2,
+    "m": 1024**2,
+    "mib": 1024**2,
+    "gb": 1000**3,
+    "g": 1024**3,
+    "gib": 1024**3,
+    "tb": 1000**4,
+    "t": 1024**4,
     "tib": 1024**4,
 }
 DEVICE_HANDLERS: dict[str, Callable[[BuildContext, etree._Element], None]] = {
@@ -82,8 +115,8 @@ def build_command(definition: DomainDef) -> QemuCommand:
     dom_type = allowed(root, "type", ("kvm", "qemu"), "qemu")
     if dom_type == "kvm" and (problem := kvm_problem()):
         raise ConfigUnsupportedError(
-            f"domain '{definition.name}' asks for type='kvm' but KVM is not usable here: {problem}; "
-            "use type='qemu' for software emulation"
+            f"domain '{definition.name}' asks for type='kvm' but KVM is not usable here: "
+            f"{problem}; use type='qemu' for software emulation"
         )
     os_el = root.find("os")
     type_el = os_el.find("type") if os_el is not None else None
@@ -164,7 +197,9 @@ def _cpu(ctx: BuildContext, root: etree._Element) -> None:
             model = cpu.findtext("model") or None
         flags = []
         for feature in cpu.findall("feature"):
-            policy = allowed(feature, "policy", ("require", "force", "disable", "forbid"), "require")
+            policy = allowed(
+                feature, "policy", ("require", "force", "disable", "forbid"), "require"
+            )
             flags.append(("+" if policy in ("require", "force") else "-") + feature.get("name", ""))
         if model is None and flags:
             model = "qemu64"
@@ -191,7 +226,9 @@ def _memory(ctx: BuildContext, root: etree._Element) -> None:
 def _os(ctx: BuildContext, os_el: etree._Element | None) -> None:
     if os_el is None:
         return
-    check_children(os_el, {"type", "loader", "nvram", "boot", "bootmenu", "kernel", "initrd", "cmdline"})
+    check_children(
+        os_el, {"type", "loader", "nvram", "boot", "bootmenu", "kernel", "initrd", "cmdline"}
+    )
     if os_el.get("firmware"):
         raise unsupported(os_el, "automatic firmware selection (name the <loader>)")
     loader = os_el.find("loader")
@@ -202,7 +239,10 @@ def _os(ctx: BuildContext, os_el: etree._Element | None) -> None:
             ctx.add("-bios", path)
         else:
             readonly = loader.get("readonly") == "yes"
-            ctx.add("-drive", f"if=pflash,format=raw,unit=0,file={path}" + (",readonly=on" if readonly else ""))
+            ctx.add(
+                "-drive",
+                f"if=pflash,format=raw,unit=0,file={path}" + (",readonly=on" if readonly else ""),
+            )
             nvram = os_el.findtext("nvram")
             if nvram:
                 ctx.add("-drive", f"if=pflash,format=raw,unit=1,file={nvram.strip()}")
@@ -316,6 +356,9 @@ def _controller(ctx: BuildContext, ctrl: etree._Element) -> None:
     elif kind == "virtio-serial":
         if "virtio-serial0" not in ctx.counters:
             ctx.counters["virtio-serial0"] = 1
-            ctx.add("-device", f"virtio-serial-pci,id=virtio-serial0,{ctx.pci_address(ctrl, where(ctrl))}")
+            ctx.add(
+                "-device",
+                f"virtio-serial-pci,id=virtio-serial0,{ctx.pci_address(ctrl, where(ctrl))}",
+            )
     else:
         raise unsupported(ctrl, f"controller type '{kind}'")

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from lxml import etree
-
 from virtkit.errors import XMLError
-from virtkit_qemu.argv.context import BuildContext, allowed, check_children, integer, unsupported, where
+
+from virtkit_qemu.argv.context import (
+    BuildContext,
+    allowed,
+    check_children,
+    integer,
+    unsupported,
+    where,
+)
 
 CHARDEV_TYPES = ("pty", "file", "unix", "null", "tcp")
 
@@ -28,7 +35,9 @@ def chardev(ctx: BuildContext, el: etree._Element, alias: str) -> str:
             raise XMLError(f"{where(el)}: type 'tcp' needs <source host=... service=...>")
         opts += [f"host={source.get('host', '127.0.0.1')}", f"port={source.get('service')}"]
     if kind in ("unix", "tcp"):
-        mode = allowed(source, "mode", ("bind", "connect"), "bind") if source is not None else "bind"
+        mode = (
+            allowed(source, "mode", ("bind", "connect"), "bind") if source is not None else "bind"
+        )
         if mode == "bind":
             opts += ["server=on", "wait=off"]
     log = el.find("log")
@@ -43,7 +52,11 @@ def chardev(ctx: BuildContext, el: etree._Element, alias: str) -> str:
 def add_serial(ctx: BuildContext, serial: etree._Element) -> None:
     check_children(serial, {"source", "target", "log", "alias", "address"})
     target = serial.find("target")
-    port = integer(target, "port", len(ctx.serial_aliases)) if target is not None else len(ctx.serial_aliases)
+    port = (
+        integer(target, "port", len(ctx.serial_aliases))
+        if target is not None
+        else len(ctx.serial_aliases)
+    )
     if target is not None:
         allowed(target, "type", ("isa-serial",), "isa-serial")
         model = target.find("model")
@@ -60,7 +73,9 @@ def add_console(ctx: BuildContext, console: etree._Element, serial_count: int) -
     make a serial port. A virtio console is a ``virtconsole`` on a virtio-serial bus."""
     check_children(console, {"source", "target", "log", "alias"})
     target = console.find("target")
-    kind = allowed(target, "type", ("serial", "virtio"), "serial") if target is not None else "serial"
+    kind = (
+        allowed(target, "type", ("serial", "virtio"), "serial") if target is not None else "serial"
+    )
     if kind == "serial":
         if serial_count:
             return

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import attrs
 from lxml import etree
-
 from virtkit.errors import ConfigUnsupportedError, XMLError
+
 from virtkit_qemu.argv.defaults import PciSlots, root_bus
 
 
@@ -23,7 +23,7 @@ def allowed(el: etree._Element, attribute: str, values: tuple[str, ...], default
     value = el.get(attribute, default)
     if value not in values:
         raise unsupported(el, f"{attribute}='{value}' (supported: {', '.join(values)})")
-    return value
+    return str(value)
 
 
 def check_children(el: etree._Element, known: set[str]) -> None:

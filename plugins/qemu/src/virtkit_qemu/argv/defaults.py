@@ -7,7 +7,6 @@ defaults) applies the very same choices.
 from __future__ import annotations
 
 import attrs
-
 from virtkit.errors import ConfigUnsupportedError
 
 DEFAULT_ARCH = "x86_64"

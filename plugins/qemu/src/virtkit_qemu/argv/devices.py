@@ -6,9 +6,16 @@ from __future__ import annotations
 import random
 
 from lxml import etree
-
 from virtkit.errors import XMLError
-from virtkit_qemu.argv.context import BuildContext, allowed, check_children, integer, unsupported, where
+
+from virtkit_qemu.argv.context import (
+    BuildContext,
+    allowed,
+    check_children,
+    integer,
+    unsupported,
+    where,
+)
 from virtkit_qemu.argv.defaults import (
     DEFAULT_NET_MODEL,
     DEFAULT_VIDEO_MODEL,
@@ -16,10 +23,24 @@ from virtkit_qemu.argv.defaults import (
     is_q35,
 )
 
-NET_MODELS = {"virtio": "virtio-net-pci", "e1000": "e1000", "e1000e": "e1000e", "rtl8139": "rtl8139"}
-VIDEO_MODELS = {"vga": "VGA", "cirrus": "cirrus-vga", "virtio": "virtio-vga", "bochs": "bochs-display"}
+NET_MODELS = {
+    "virtio": "virtio-net-pci",
+    "e1000": "e1000",
+    "e1000e": "e1000e",
+    "rtl8139": "rtl8139",
+}
+VIDEO_MODELS = {
+    "vga": "VGA",
+    "cirrus": "cirrus-vga",
+    "virtio": "virtio-vga",
+    "bochs": "bochs-display",
+}
 USB_MODELS = {"piix3-uhci": "piix3-usb-uhci", "qemu-xhci": "qemu-xhci", "nec-xhci": "nec-usb-xhci"}
-INPUT_DEVICES = {("tablet", "usb"): "usb-tablet", ("mouse", "usb"): "usb-mouse", ("keyboard", "usb"): "usb-kbd"}
+INPUT_DEVICES = {
+    ("tablet", "usb"): "usb-tablet",
+    ("mouse", "usb"): "usb-mouse",
+    ("keyboard", "usb"): "usb-kbd",
+}
 
 
 def random_mac() -> str:
@@ -31,9 +52,7 @@ def add_interface(ctx: BuildContext, iface: etree._Element) -> None:
     check_children(iface, {"source", "target", "model", "mac", "boot", "address", "alias", "link"})
     kind = iface.get("type")
     if kind not in ("user", "bridge", "ethernet"):
-        raise unsupported(
-            iface, f"interface type '{kind}' (supported: user, bridge, ethernet)"
-        )
+        raise unsupported(iface, f"interface type '{kind}' (supported: user, bridge, ethernet)")
     index = ctx.count("net")
     netdev = f"hostnet{index}"
     if kind == "user":
@@ -97,18 +116,24 @@ def add_graphics(ctx: BuildContext, graphics: etree._Element) -> None:
 def add_video(ctx: BuildContext, video: etree._Element) -> None:
     check_children(video, {"model", "address", "alias"})
     model_el = video.find("model")
-    model = model_el.get("type", DEFAULT_VIDEO_MODEL) if model_el is not None else DEFAULT_VIDEO_MODEL
+    model = (
+        model_el.get("type", DEFAULT_VIDEO_MODEL) if model_el is not None else DEFAULT_VIDEO_MODEL
+    )
     if model == "none":
         return
     if model not in VIDEO_MODELS:
-        raise unsupported(model_el, f"video model '{model}' (supported: none, {', '.join(VIDEO_MODELS)})")
+        raise unsupported(
+            model_el, f"video model '{model}' (supported: none, {', '.join(VIDEO_MODELS)})"
+        )
     index = ctx.count("video")
     if index:
         raise unsupported(video, "more than one video device")
     addr = video.find("address")
     if addr is None:
         ctx.pci.reserve(ctx.pci.video_slot, "the primary video card")
-        placement = f"bus={'pcie.0' if is_q35(ctx.machine) else 'pci.0'},addr=0x{ctx.pci.video_slot:x}"
+        placement = (
+            f"bus={'pcie.0' if is_q35(ctx.machine) else 'pci.0'},addr=0x{ctx.pci.video_slot:x}"
+        )
     else:
         placement = ctx.pci_address(video, where(video))
     ctx.add("-device", f"{VIDEO_MODELS[model]},id=video0,{placement}")
@@ -140,12 +165,18 @@ def ensure_usb(ctx: BuildContext, ctrl: etree._Element | None = None) -> None:
             ctx.counters["usb"] = 0
             return
         if model not in USB_MODELS:
-            raise unsupported(ctrl, f"USB controller model '{model}' (supported: none, {', '.join(USB_MODELS)})")
+            raise unsupported(
+                ctrl, f"USB controller model '{model}' (supported: none, {', '.join(USB_MODELS)})"
+            )
         if ctrl.find("address") is not None:
             placement = ctx.pci_address(ctrl, where(ctrl))
     ctx.counters["usb"] = 1
     if placement is None:
-        placement = "bus=pci.0,addr=0x1.0x2" if model == "piix3-uhci" and not is_q35(ctx.machine) else ctx.next_pci("usb")
+        placement = (
+            "bus=pci.0,addr=0x1.0x2"
+            if model == "piix3-uhci" and not is_q35(ctx.machine)
+            else ctx.next_pci("usb")
+        )
     ctx.add("-device", f"{USB_MODELS[model]},id=usb,{placement}")
 
 
@@ -159,7 +190,9 @@ def add_pci_controller(ctx: BuildContext, ctrl: etree._Element) -> None:
 def add_memballoon(ctx: BuildContext, balloon: etree._Element) -> None:
     check_children(balloon, {"address", "alias", "stats"})
     if allowed(balloon, "model", ("virtio", "none"), "virtio") == "virtio":
-        ctx.add("-device", f"virtio-balloon-pci,id=balloon0,{ctx.pci_address(balloon, where(balloon))}")
+        ctx.add(
+            "-device", f"virtio-balloon-pci,id=balloon0,{ctx.pci_address(balloon, where(balloon))}"
+        )
 
 
 def add_rng(ctx: BuildContext, rng: etree._Element) -> None:
@@ -170,5 +203,11 @@ def add_rng(ctx: BuildContext, rng: etree._Element) -> None:
         raise XMLError(f"{where(rng)} has no <backend>")
     allowed(backend, "model", ("random",), "random")
     index = ctx.count("rng")
-    ctx.add("-object", f"rng-random,id=objrng{index},filename={(backend.text or '/dev/urandom').strip()}")
-    ctx.add("-device", f"virtio-rng-pci,rng=objrng{index},id=rng{index},{ctx.pci_address(rng, where(rng))}")
+    ctx.add(
+        "-object",
+        f"rng-random,id=objrng{index},filename={(backend.text or '/dev/urandom').strip()}",
+    )
+    ctx.add(
+        "-device",
+        f"virtio-rng-pci,rng=objrng{index},id=rng{index},{ctx.pci_address(rng, where(rng))}",
+    )

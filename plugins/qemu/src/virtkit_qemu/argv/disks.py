@@ -5,9 +5,16 @@ from __future__ import annotations
 import json
 
 from lxml import etree
-
 from virtkit.errors import XMLError
-from virtkit_qemu.argv.context import BuildContext, allowed, check_children, integer, unsupported, where
+
+from virtkit_qemu.argv.context import (
+    BuildContext,
+    allowed,
+    check_children,
+    integer,
+    unsupported,
+    where,
+)
 from virtkit_qemu.argv.defaults import DEFAULT_SCSI_MODEL, is_q35
 
 CACHE_MODES = {
@@ -41,7 +48,18 @@ def _unit_from_target(target: str, el: etree._Element) -> int:
 
 def add_disk(ctx: BuildContext, disk: etree._Element) -> None:
     check_children(
-        disk, {"driver", "source", "target", "readonly", "shareable", "boot", "address", "serial", "alias"}
+        disk,
+        {
+            "driver",
+            "source",
+            "target",
+            "readonly",
+            "shareable",
+            "boot",
+            "address",
+            "serial",
+            "alias",
+        },
     )
     disk_type = allowed(disk, "type", ("file", "block"), "file")
     device = allowed(disk, "device", ("disk", "cdrom"), "disk")
@@ -57,7 +75,7 @@ def add_disk(ctx: BuildContext, disk: etree._Element) -> None:
         allowed(driver, "name", ("qemu",), "qemu")
         fmt = allowed(driver, "type", ("raw", "qcow2"), "raw")
         cache = allowed(driver, "cache", tuple(CACHE_MODES), "default")
-        for attr in driver.keys():
+        for attr in driver:
             if attr not in ("name", "type", "cache", "io", "discard"):
                 raise unsupported(driver, f"attribute '{attr}'")
     readonly = disk.find("readonly") is not None or device == "cdrom"
@@ -66,21 +84,41 @@ def add_disk(ctx: BuildContext, disk: etree._Element) -> None:
     if source is not None:
         path = source.get("file" if disk_type == "file" else "dev")
     if path is None and device == "disk":
-        raise XMLError(f"{where(disk)}: a disk needs <source {'file' if disk_type == 'file' else 'dev'}=...>")
+        raise XMLError(
+            f"{where(disk)}: a disk needs <source {'file' if disk_type == 'file' else 'dev'}=...>"
+        )
 
     storage, node = node_names(target)
     direct, no_flush, write_cache = CACHE_MODES[cache]
     if path is not None:
         cache_opts = {"direct": direct, "no-flush": no_flush}
-        ctx.add("-blockdev", json.dumps({
-            "driver": "file" if disk_type == "file" else "host_device",
-            "filename": path, "node-name": storage, "auto-read-only": True,
-            "discard": "unmap", "cache": cache_opts,
-        }, separators=(",", ":")))
-        ctx.add("-blockdev", json.dumps({
-            "node-name": node, "read-only": readonly, "driver": fmt, "file": storage,
-            "cache": cache_opts,
-        }, separators=(",", ":")))
+        ctx.add(
+            "-blockdev",
+            json.dumps(
+                {
+                    "driver": "file" if disk_type == "file" else "host_device",
+                    "filename": path,
+                    "node-name": storage,
+                    "auto-read-only": True,
+                    "discard": "unmap",
+                    "cache": cache_opts,
+                },
+                separators=(",", ":"),
+            ),
+        )
+        ctx.add(
+            "-blockdev",
+            json.dumps(
+                {
+                    "node-name": node,
+                    "read-only": readonly,
+                    "driver": fmt,
+                    "file": storage,
+                    "cache": cache_opts,
+                },
+                separators=(",", ":"),
+            ),
+        )
 
     props = [f"id={bus}-disk{ctx.count('disk-' + bus)}"]
     if path is not None:
@@ -104,7 +142,9 @@ def add_disk(ctx: BuildContext, disk: etree._Element) -> None:
             raise unsupported(target_el, "a cdrom on the virtio bus")
         ctx.add("-device", ",".join(["virtio-blk-pci", ctx.pci_address(disk, where(disk)), *props]))
     elif device == "disk" and readonly and bus in ("ide", "sata"):
-        raise unsupported(disk, f"a read-only hard disk on the {bus} bus (QEMU cannot; use virtio or scsi)")
+        raise unsupported(
+            disk, f"a read-only hard disk on the {bus} bus (QEMU cannot; use virtio or scsi)"
+        )
     elif bus == "ide":
         if is_q35(ctx.machine):
             raise unsupported(target_el, "the IDE bus on a q35 machine (use sata)")
@@ -120,7 +160,10 @@ def add_disk(ctx: BuildContext, disk: etree._Element) -> None:
     else:
         kind = "scsi-cd" if device == "cdrom" else "scsi-hd"
         _ensure_scsi(ctx)
-        ctx.add("-device", ",".join([kind, "bus=scsi0.0", "channel=0", f"scsi-id={unit}", "lun=0", *props]))
+        ctx.add(
+            "-device",
+            ",".join([kind, "bus=scsi0.0", "channel=0", f"scsi-id={unit}", "lun=0", *props]),
+        )
 
 
 def _sata_bus(ctx: BuildContext) -> str:
@@ -133,7 +176,9 @@ def _sata_bus(ctx: BuildContext) -> str:
     return "sata0"
 
 
-def _ensure_scsi(ctx: BuildContext, model: str = DEFAULT_SCSI_MODEL, placement: str | None = None) -> None:
+def _ensure_scsi(
+    ctx: BuildContext, model: str = DEFAULT_SCSI_MODEL, placement: str | None = None
+) -> None:
     if "scsi0" in ctx.counters:
         return
     ctx.counters["scsi0"] = 1
