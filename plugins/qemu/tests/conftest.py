@@ -16,6 +16,7 @@ import pytest
 import virtkit
 from virtkit_qemu import process
 from virtkit_qemu.argv.accel import kvm_problem
+from virtkit_qemu.guest_image import GuestBuildError, GuestImage, build_guest
 
 
 def qemu_pids(marker: str) -> list[int]:
@@ -99,3 +100,12 @@ def firmware_xml() -> Callable[..., str]:
         )
 
     return make
+
+
+@pytest.fixture(scope="session")
+def linux_guest() -> GuestImage:
+    """The small Debian-kernel + busybox guest (built once, then cached; see guest_image)."""
+    try:
+        return build_guest()
+    except GuestBuildError as exc:
+        pytest.fail(f"cannot build the Linux test guest: {exc}")
