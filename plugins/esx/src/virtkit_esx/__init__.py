@@ -1,0 +1,1 @@
+"""virtkit driver for VMware ESX, GSX and vCenter (vSphere API through pyvmomi)."""
