@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -109,3 +110,33 @@ def linux_guest() -> GuestImage:
         return build_guest()
     except GuestBuildError as exc:
         pytest.fail(f"cannot build the Linux test guest: {exc}")
+
+
+@pytest.fixture
+def qcow2_disk(tmp_path: Path) -> Callable[..., str]:
+    """``qcow2_disk(name="disk", target="vda")``: a new 16 MiB qcow2 image in ``tmp_path``, as
+    the ``<disk>`` element that attaches it on the virtio bus."""
+
+    def make(name: str = "disk", target: str = "vda") -> str:
+        path = tmp_path / f"{name}.qcow2"
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(path), "16M"], check=True)
+        return (
+            "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+            f"<source file='{path}'/><target dev='{target}' bus='virtio'/></disk>"
+        )
+
+    return make
+
+
+@pytest.fixture
+def linux_guest_xml(linux_guest: GuestImage, qcow2_disk: Callable[..., str], tmp_path: Path) -> str:
+    """A TCG domain booting the Linux test guest, serial appended to ``tmp_path/serial.log``,
+    with a qcow2 disk ``tmp_path/disk.qcow2`` it writes its counter to."""
+    return (
+        "<domain type='qemu'><name>linux</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>"
+        "<os><type arch='x86_64' machine='pc'>hvm</type>"
+        f"<kernel>{linux_guest.kernel}</kernel><initrd>{linux_guest.initrd}</initrd>"
+        f"<cmdline>{linux_guest.cmdline}</cmdline></os><features><acpi/></features><devices>"
+        f"{qcow2_disk()}<serial type='file'><source path='{tmp_path / 'serial.log'}' append='on'/>"
+        "</serial></devices></domain>"
+    )
