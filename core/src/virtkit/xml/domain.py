@@ -165,27 +165,23 @@ class DomainDef(Element):
 
     # -- the values the rest of virtkit reads --------------------------------------------------
 
-    def _text(self, kind: type[Element]) -> Any:
-        found = self.find(kind)
-        return getattr(found, "text", None) if found is not None else None
-
     @property
     def name(self) -> str:
-        return str(self._text(Name)).strip()
+        return str(self.child_text(Name)).strip()
 
     @property
     def uuid(self) -> uuidlib.UUID | None:
-        value: uuidlib.UUID | None = self._text(Uuid)
+        value: uuidlib.UUID | None = self.child_text(Uuid)
         return value
 
     @property
     def title(self) -> str | None:
-        value: str | None = self._text(Title)
+        value: str | None = self.child_text(Title)
         return value
 
     @property
     def description(self) -> str | None:
-        value: str | None = self._text(Description)
+        value: str | None = self.child_text(Description)
         return value
 
     @property
@@ -203,7 +199,7 @@ class DomainDef(Element):
 
     @property
     def vcpus(self) -> int | None:
-        value: int | None = self._text(Vcpu)
+        value: int | None = self.child_text(Vcpu)
         return value
 
     @property

@@ -175,6 +175,11 @@ class Element:
         """The modelled children of class ``kind`` in document order."""
         return (c for c in self.children if isinstance(c, kind))
 
+    def child_text(self, kind: type[Element]) -> Any:
+        """The (typed) text of the first modelled child of class ``kind``, None when absent."""
+        found = self.find(kind)
+        return getattr(found, "text", None) if found is not None else None
+
     def unknown(self, tag: str) -> Unknown | None:
         """The first unmodelled child named ``tag``."""
         return next((c for c in self.children if isinstance(c, Unknown) and c.tag == tag), None)

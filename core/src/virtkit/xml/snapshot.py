@@ -107,34 +107,30 @@ class SnapshotDef(Element):
         "active": Active,
     }
 
-    def _text(self, kind: type[Element]) -> Any:
-        found = self.find(kind)
-        return getattr(found, "text", None) if found is not None else None
-
     @property
     def name(self) -> str | None:
-        value = self._text(Name)
+        value = self.child_text(Name)
         return str(value).strip() if value is not None else None
 
     @property
     def description(self) -> str | None:
-        value: str | None = self._text(SnapshotDescription)
+        value: str | None = self.child_text(SnapshotDescription)
         return value
 
     @property
     def state(self) -> SnapshotState | None:
-        value: SnapshotState | None = self._text(SnapshotStateElement)
+        value: SnapshotState | None = self.child_text(SnapshotStateElement)
         return value
 
     @property
     def parent(self) -> str | None:
         parent = self.find(SnapshotParent)
-        value = parent._text(Name) if parent is not None else None  # noqa: SLF001
+        value = parent.child_text(Name) if parent is not None else None
         return str(value).strip() if value else None
 
     @property
     def creation_time(self) -> int | None:
-        value: int | None = self._text(CreationTime)
+        value: int | None = self.child_text(CreationTime)
         return value
 
     @property
@@ -155,7 +151,7 @@ class SnapshotDef(Element):
     @property
     def active(self) -> bool:
         """The ``<active>1</active>`` marker of libvirt's internal (saved) form."""
-        return bool(self._text(Active))
+        return bool(self.child_text(Active))
 
     @property
     def domain(self) -> DomainDef | None:
