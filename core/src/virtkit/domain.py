@@ -219,6 +219,11 @@ class Domain:
     def managed_save_remove(self, flags: int = 0) -> None:
         self._call("virtkit_domain_managed_save_remove", change=True)
 
+    def open_console(self, dev_name: str | None = None) -> str:
+        """The path of the running domain's console (a pseudo-terminal or a unix socket), like
+        libvirt's ``virDomainOpenConsole``; refused on a read-only connection."""
+        return str(self._call("virtkit_domain_open_console", change=True, dev_name=dev_name))
+
     # ------------------------------------------------------------------ snapshots
 
     def snapshot_create_xml(

@@ -242,6 +242,20 @@ def virtkit_domain_managed_save_remove(dom: DomainRef) -> None:
     """Delete the domain's managed save image."""
 
 
+# --------------------------------------------------------------------------- console
+
+
+@hookspec(firstresult=True)
+def virtkit_domain_open_console(dom: DomainRef, dev_name: str | None) -> str:
+    """Return where the running domain's text console can be reached: the path of a
+    pseudo-terminal (``/dev/pts/N``) or of a unix stream socket. ``virtkit console`` attaches
+    the user's terminal to it.
+
+    :param dev_name: the alias of a ``<console>`` or ``<serial>`` device; ``None`` for the first.
+    :raises OperationInvalidError: the domain is not running or has no such console.
+    """
+
+
 # --------------------------------------------------------------------------- snapshots
 
 

@@ -1,0 +1,5 @@
+"""``python -m virtkit.cli``."""
+
+from virtkit.cli import main
+
+main()

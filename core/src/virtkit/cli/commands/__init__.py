@@ -1,0 +1,1 @@
+"""One module per group of related commands; :data:`virtkit.cli.app.COMMANDS` maps names here."""

@@ -1,0 +1,92 @@
+"""The installed ``virtkit`` console script, run as a user runs it: exit codes, streams, and
+that a command imports only what it needs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(sys.executable).parent / "virtkit"
+
+
+def virtkit_cmd(*args: str) -> subprocess.CompletedProcess[str]:
+    if not SCRIPT.exists():
+        pytest.fail(f"the virtkit console script is missing at {SCRIPT}: pip install -e ./core")
+    return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, timeout=60)
+
+
+def test_list_all_on_the_default_test_node() -> None:
+    result = virtkit_cmd("-c", "test:///default", "list", "--all")
+    assert result.returncode == 0
+    assert result.stderr == ""
+    assert result.stdout == (" Id   Name   State\n----------------------\n 1    test   running\n\n")
+
+
+def test_default_uri_from_the_environment() -> None:
+    result = subprocess.run(
+        [str(SCRIPT), "uri"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"VIRTKIT_DEFAULT_URI": "test:///default", "PATH": "/usr/bin:/bin"},
+    )
+    assert (result.returncode, result.stdout) == (0, "test:///default\n\n")
+
+
+def test_malformed_xml_fails_with_the_line_and_status_1(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.xml"
+    bad.write_text(
+        "<domain type='test'>\n  <name>x</name>\n  <memory>1024</memory>\n  <vcpu>\n</domain>\n"
+    )
+    result = virtkit_cmd("-c", "test:///default", "define", str(bad))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"error: Failed to define domain from {bad}"
+    assert "line 5" in lines[1]
+
+
+def test_bad_arguments_exit_2_with_usage() -> None:
+    result = virtkit_cmd("-c", "test:///default", "list", "--bogus")
+    assert result.returncode == 2
+    assert "No such option '--bogus'" in result.stderr
+    result = virtkit_cmd("no-such-command")
+    assert result.returncode == 2
+    assert "No such command 'no-such-command'" in result.stderr
+
+
+def test_runtime_error_exits_1_on_stderr() -> None:
+    result = virtkit_cmd("-c", "test:///default", "start", "test")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: Failed to start domain 'test'\nerror: ")
+
+
+def test_python_dash_m_runs_the_same_cli() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "virtkit.cli", "-c", "test:///default", "domstate", "test"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (result.returncode, result.stdout) == (0, "running\n\n")
+
+
+def test_a_command_imports_only_its_own_module() -> None:
+    probe = (
+        "import sys\n"
+        "from virtkit.cli import main\n"
+        "try:\n"
+        "    main(['-c', 'test:///default', 'list', '--all'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('virtkit.cli.commands.')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "['virtkit.cli.commands.domain_list']"
