@@ -50,12 +50,16 @@ def _write(
     q = '"' if libxml else "'"
     attr_escapes = _LIBXML_ATTR_ESCAPES if libxml else _ATTR_ESCAPES
     text_escapes = _LIBXML_TEXT_ESCAPES if libxml else _TEXT_ESCAPES
-    head = [pad, "<", name]
-    for prefix, uri in nsmap.items():
-        if parent_ns.get(prefix) != uri:
-            head.append(f" xmlns:{prefix}={q}{uri}{q}" if prefix else f" xmlns={q}{uri}{q}")
-    for key, value in el.attrib.items():
-        head.append(f" {_name(key, nsmap)}={q}{value.translate(attr_escapes)}{q}")
+    declarations = [
+        f" xmlns:{prefix}={q}{uri}{q}" if prefix else f" xmlns={q}{uri}{q}"
+        for prefix, uri in nsmap.items()
+        if parent_ns.get(prefix) != uri
+    ]
+    attributes = [
+        f" {_name(key, nsmap)}={q}{value.translate(attr_escapes)}{q}" for key, value in el.attrib.items()
+    ]
+    # libxml2 (metadata) declares namespaces first; libvirt writes them after its attributes
+    head = [pad, "<", name, *(declarations + attributes if libxml else attributes + declarations)]
     children = [c for c in el if isinstance(c.tag, str)]
     text = el.text
     if not children:

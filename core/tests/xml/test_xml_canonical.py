@@ -1,0 +1,70 @@
+"""libvirt's canonical form, pinned by golden files (regenerate: VIRTKIT_REGENERATE_GOLDEN=1)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from virtkit.xml import GENERIC_STEPS, Context, canonical, format_domain, parse_domain, validate
+from virtkit.xml.canonical.order import DOMAIN_ORDER, insert_child
+
+GOLDEN = Path(__file__).parent / "data" / "canonical"
+REGENERATE = os.environ.get("VIRTKIT_REGENERATE_GOLDEN") == "1"
+
+
+@pytest.mark.parametrize("name", sorted(p.name[: -len("-in.xml")] for p in GOLDEN.glob("*-in.xml")))
+def test_golden(name: str) -> None:
+    source = (GOLDEN / f"{name}-in.xml").read_text()
+    output = format_domain(canonical(parse_domain(source)), secure=True)
+    expected_path = GOLDEN / f"{name}-out.xml"
+    if REGENERATE:
+        expected_path.write_text(output)
+    assert output == expected_path.read_text()
+    validate(output)
+
+
+def test_canonical_is_idempotent() -> None:
+    for path in GOLDEN.glob("*-in.xml"):
+        once = canonical(parse_domain(path.read_text()))
+        assert canonical(once) == once, path.name
+
+
+def test_units_are_normalised_to_kib_rounding_up() -> None:
+    d = canonical(parse_domain("<domain type='kvm'><name>u</name><memory unit='MB'>1</memory></domain>"))
+    assert d.memory_kib == 977 and d.current_memory_kib == 977
+    assert "<memory unit='KiB'>977</memory>" in d.to_xml()
+
+
+def test_current_memory_is_capped_at_memory() -> None:
+    d = canonical(
+        parse_domain(
+            "<domain type='kvm'><name>u</name><memory unit='GiB'>1</memory>"
+            "<currentMemory unit='GiB'>4</currentMemory></domain>"
+        )
+    )
+    assert d.current_memory_kib == d.memory_kib == 1024 * 1024
+
+
+def test_canonical_does_not_change_the_input_definition() -> None:
+    source = (GOLDEN / "basic-in.xml").read_text()
+    d = parse_domain(source)
+    canonical(d)
+    assert d.to_xml() == parse_domain(source).to_xml()
+
+
+def test_inactive_context_drops_the_domain_id() -> None:
+    d = parse_domain("<domain type='kvm' id='7'><name>i</name></domain>")
+    assert canonical(d).id == 7
+    assert canonical(d, context=Context(inactive=True)).id is None
+
+
+def test_drivers_extend_the_pipeline() -> None:
+    def add_genid(root: etree._Element, ctx: Context) -> None:
+        insert_child(root, "genid", DOMAIN_ORDER).text = "43dc0cf8-809b-4adb-9bea-a9abb5f3d90e"
+
+    steps = (*GENERIC_STEPS[:-1], add_genid, GENERIC_STEPS[-1])
+    out = canonical(parse_domain((GOLDEN / "basic-in.xml").read_text()), steps=steps).to_xml()
+    assert out.index("<uuid>") < out.index("<genid>") < out.index("<memory")
