@@ -1,0 +1,144 @@
+"""A logged-in vSphere session (pyvmomi) and the few calls every operation goes through:
+reading properties, waiting for tasks, and turning vSphere faults into virtkit errors.
+
+Properties are read through the PropertyCollector, never by attribute access on managed
+objects: one round trip for many values, and an unset optional property (``vm.snapshot`` of a
+VM without snapshots) reads as absent instead of breaking the request on some servers.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from pyVim.connect import Disconnect, SmartConnect
+from pyVmomi import vim, vmodl
+from virtkit.errors import (
+    ErrorDomain,
+    NoConnectError,
+    OperationFailedError,
+    OperationInvalidError,
+    VirtError,
+)
+from virtkit.records import Progress, ProgressCallback
+
+PC = vmodl.query.PropertyCollector
+TASK_POLL_S = 0.005
+
+
+def fault_message(fault: BaseException) -> str:
+    """What vSphere said: the fault's type and message."""
+    if isinstance(fault, vmodl.MethodFault):
+        text = fault.msg or (fault.faultMessage[0].message if fault.faultMessage else "")
+        return f"{type(fault).__name__.rsplit('.', 1)[-1]}: {text}".rstrip(": ")
+    return str(fault)
+
+
+def vsphere_error(action: str, fault: BaseException) -> VirtError:
+    """A virtkit error for ``fault``; state conflicts are the caller's mistake, the rest
+    vSphere's failure."""
+    invalid = (vim.fault.InvalidPowerState, vim.fault.InvalidState, vim.fault.NotFound)
+    cls = OperationInvalidError if isinstance(fault, invalid) else OperationFailedError
+    return cls(f"{action} failed: vSphere said {fault_message(fault)}", domain=ErrorDomain.ESX)
+
+
+class Session:
+    """One vSphere login. Thread-safe as pyvmomi's stub is (one request at a time)."""
+
+    def __init__(self, host: str, port: int, user: str, password: str, *, verify: bool,
+                 protocol: str = "https", proxy: tuple[str, int] | None = None) -> None:
+        kwargs: dict[str, Any] = {}
+        if not verify:
+            kwargs["sslContext"] = ssl._create_unverified_context()  # noqa: S323 (no_verify=1)
+        if proxy:
+            kwargs["httpProxyHost"], kwargs["httpProxyPort"] = proxy
+        try:
+            self.si = SmartConnect(host=host, port=port, user=user, pwd=password,
+                                   protocol=protocol, **kwargs)
+        except vim.fault.InvalidLogin as exc:
+            raise NoConnectError(f"cannot log in to {host}:{port} as '{user}': "
+                                 f"{fault_message(exc)}", domain=ErrorDomain.ESX) from None
+        except (OSError, vmodl.MethodFault, ssl.SSLError) as exc:
+            raise NoConnectError(f"cannot connect to vSphere at {host}:{port}: {exc}",
+                                 domain=ErrorDomain.ESX) from None
+        self.content = self.si.RetrieveContent()
+        self.pc = self.content.propertyCollector
+
+    def close(self) -> None:
+        Disconnect(self.si)
+
+    # ------------------------------------------------------------------ properties
+
+    def props(self, obj: Any, paths: Iterable[str]) -> dict[str, Any]:
+        """The properties ``paths`` of one object (absent ones missing from the dict)."""
+        spec = PC.FilterSpec(objectSet=[PC.ObjectSpec(obj=obj)],
+                             propSet=[PC.PropertySpec(type=type(obj), pathSet=list(paths))])
+        try:
+            res = self.pc.RetrievePropertiesEx([spec], PC.RetrieveOptions())
+        except vmodl.fault.ManagedObjectNotFound:
+            return {}
+        out: dict[str, Any] = {}
+        for o in res.objects if res else []:
+            for p in o.propSet or []:
+                out[p.name] = p.val
+        return out
+
+    def get(self, obj: Any, path: str) -> Any:
+        return self.props(obj, [path]).get(path)
+
+    def all_of(self, vimtype: type, paths: list[str], root: Any = None) -> list[tuple[Any, dict[str, Any]]]:
+        """Every object of ``vimtype`` under ``root`` with the properties ``paths``, in one call."""
+        view = self.content.viewManager.CreateContainerView(root or self.content.rootFolder,
+                                                            [vimtype], True)
+        try:
+            traversal = PC.TraversalSpec(name="view", path="view", skip=False,
+                                         type=vim.view.ContainerView)
+            spec = PC.FilterSpec(
+                objectSet=[PC.ObjectSpec(obj=view, skip=True, selectSet=[traversal])],
+                propSet=[PC.PropertySpec(type=vimtype, pathSet=paths)])
+            out = []
+            res = self.pc.RetrievePropertiesEx([spec], PC.RetrieveOptions())
+            while res:
+                for o in res.objects or []:
+                    out.append((o.obj, {p.name: p.val for p in o.propSet or []}))
+                res = self.pc.ContinueRetrievePropertiesEx(res.token) if res.token else None
+            return out
+        finally:
+            view.Destroy()
+
+    # ------------------------------------------------------------------ tasks
+
+    def wait(self, task: Any, action: str, progress: ProgressCallback | None = None,
+             timeout: float = 600.0) -> Any:
+        """Wait for ``task``; return its result or raise what vSphere said. Reads only
+        ``info.state/progress/error/result`` (pyvmomi cannot read vcsim's whole TaskInfo of
+        snapshot tasks)."""
+        end = time.monotonic() + timeout
+        last = -1
+        while True:
+            info = self.props(task, ["info.state", "info.progress"])
+            state = info.get("info.state")
+            if progress is not None and info.get("info.progress") not in (None, last):
+                last = info["info.progress"]
+                progress(Progress(operation=action, processed=last, total=100))
+            if state == "success":
+                if progress is not None and last != 100:
+                    progress(Progress(operation=action, processed=100, total=100))
+                return self.get(task, "info.result")
+            if state == "error":
+                raise vsphere_error(action, self.get(task, "info.error"))
+            if time.monotonic() > end:
+                raise OperationFailedError(f"{action}: vSphere task still {state} after "
+                                           f"{timeout:.0f} s", domain=ErrorDomain.ESX)
+            time.sleep(TASK_POLL_S)
+
+    def run(self, action: str, call: Any, *args: Any, progress: ProgressCallback | None = None,
+            **kwargs: Any) -> Any:
+        """Start a ``*_Task`` method and wait for it; faults at submission are reported too."""
+        try:
+            task = call(*args, **kwargs)
+        except vmodl.MethodFault as exc:
+            raise vsphere_error(action, exc) from None
+        return self.wait(task, action, progress)
