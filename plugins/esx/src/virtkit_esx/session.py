@@ -50,8 +50,8 @@ class Session:
     def __init__(self, host: str, port: int, user: str, password: str, *, verify: bool,
                  protocol: str = "https", proxy: tuple[str, int] | None = None) -> None:
         kwargs: dict[str, Any] = {}
-        if not verify:
-            kwargs["sslContext"] = ssl._create_unverified_context()  # noqa: S323 (no_verify=1)
+        kwargs["sslContext"] = (ssl.create_default_context() if verify
+                                else ssl._create_unverified_context())  # noqa: S323 (no_verify=1)
         if proxy:
             kwargs["httpProxyHost"], kwargs["httpProxyPort"] = proxy
         try:

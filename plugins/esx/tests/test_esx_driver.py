@@ -1,0 +1,97 @@
+"""The ESX driver against vcsim: URIs and credentials, lifecycle, snapshots and migration
+between the hosts of a vCenter cluster."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import virtkit
+from virtkit.constants import DomainState
+from virtkit.errors import NoConnectError, NoSnapshotError, OperationInvalidError, VirtError
+from virtkit.records import Progress
+
+
+def test_uri_parameters_are_checked(esx_uri: str) -> None:
+    with pytest.raises(VirtError, match="transport"):
+        virtkit.open(esx_uri.replace("no_verify=1", "no_verify=1&transport=ftp"))
+    with pytest.raises(VirtError, match="no_verify"):
+        virtkit.open(esx_uri.replace("no_verify=1", "no_verify=yes"))
+    with pytest.raises(VirtError, match="name a host only"):
+        virtkit.open(esx_uri.replace("/?", "/DC0?"))
+
+
+def test_certificate_checked_unless_no_verify(esx_uri: str) -> None:
+    with pytest.raises(NoConnectError, match="cannot connect"):
+        virtkit.open(esx_uri.replace("?no_verify=1", ""))
+
+
+def test_esx_scheme_refuses_a_vcenter(vpx_uri: Callable[[str], str]) -> None:
+    uri = vpx_uri("DC0_C0_H0").replace("vpx://", "esx://").split("/DC0")[0] + "/?no_verify=1"
+    with pytest.raises(VirtError, match="use vpx://"):
+        virtkit.open(uri)
+
+
+def test_define_start_suspend_destroy_undefine(esx_uri: str) -> None:
+    conn = virtkit.open(esx_uri)
+    try:
+        xml = ("<domain type='vmware'><name>vk-define</name><memory unit='MiB'>64</memory>"
+               "<vcpu>2</vcpu><os><type arch='x86_64'>hvm</type></os></domain>")
+        dom = conn.define_xml(xml)
+        assert dom.state()[0] == DomainState.SHUTOFF
+        assert dom.info().max_memory_kib == 64 * 1024 and dom.info().vcpus == 2
+        assert "<name>vk-define</name>" in dom.xml_desc()
+        dom.create()
+        assert dom.state()[0] == DomainState.RUNNING
+        with pytest.raises(OperationInvalidError, match="already running"):
+            dom.create()
+        dom.suspend()
+        assert dom.state()[0] == DomainState.PAUSED
+        dom.resume()
+        dom.destroy()
+        assert dom.state()[0] == DomainState.SHUTOFF
+        dom.undefine()
+        assert "vk-define" not in [d.name() for d in conn.list_all_domains()]
+    finally:
+        conn.close()
+
+
+def test_snapshot_tree_revert_and_delete(esx_uri: str) -> None:
+    conn = virtkit.open(esx_uri)
+    try:
+        dom = conn.define_xml("<domain type='vmware'><name>vk-snap</name>"
+                              "<memory unit='MiB'>32</memory><os><type>hvm</type></os></domain>")
+        dom.create()
+        for name in ("a", "b"):
+            dom.snapshot_create_xml(f"<domainsnapshot><name>{name}</name></domainsnapshot>")
+        assert dom.snapshot_current().get_name() == "b"
+        assert dom.snapshot_lookup_by_name("b").get_parent().get_name() == "a"
+        assert "<parent>" in dom.snapshot_lookup_by_name("b").get_xml_desc()
+        dom.revert_to_snapshot(dom.snapshot_lookup_by_name("a"))
+        assert dom.snapshot_current().get_name() == "a"
+        with pytest.raises(NoSnapshotError, match="'zz'"):
+            dom.snapshot_lookup_by_name("zz")
+        dom.snapshot_lookup_by_name("a").delete(virtkit.constants.DomainSnapshotDeleteFlags.CHILDREN)
+        assert dom.snapshot_num() == 0
+        dom.destroy()
+        dom.undefine()
+    finally:
+        conn.close()
+
+
+def test_migration_between_cluster_hosts(vpx_uri: Callable[[str], str]) -> None:
+    src = virtkit.open(vpx_uri("DC0_C0_H0"))
+    dst = virtkit.open(vpx_uri("DC0_C0_H1"))
+    try:
+        names = [d.name() for d in src.list_all_domains()]
+        assert names, "vcsim's host DC0_C0_H0 has no VM"
+        dom = src.lookup_by_name(names[0])
+        seen: list[Progress] = []
+        moved = dom.migrate(dst, progress=seen.append)
+        assert moved.name() == names[0]
+        assert names[0] in [d.name() for d in dst.list_all_domains()]
+        assert names[0] not in [d.name() for d in src.list_all_domains()]
+        assert seen and seen[-1].processed == seen[-1].total
+    finally:
+        src.close()
+        dst.close()
