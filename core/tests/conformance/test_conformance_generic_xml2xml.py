@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from virtkit.errors import XMLError
 from virtkit.testing.conformance import Case, assert_target, cases, expected_text, run_corpus
 from virtkit.xml import Context, canonical, format_domain, parse_domain, validate
@@ -17,7 +16,9 @@ def _convert(case: Case) -> str:
     assert case.input is not None
     flags = case.flags
     inactive = bool(flags.get("parse_inactive"))
-    definition = canonical(parse_domain(case.input.read_bytes()), context=Context(inactive=inactive))
+    definition = canonical(
+        parse_domain(case.input.read_bytes()), context=Context(inactive=inactive)
+    )
     return format_domain(
         definition,
         inactive=bool(flags.get("format_inactive")),

@@ -4,7 +4,6 @@ cases."""
 from __future__ import annotations
 
 import pytest
-
 from virtkit.errors import XMLError
 from virtkit.testing.conformance import Case, assert_target, cases, expected_text, run_corpus
 from virtkit.xml import SnapshotState, canonical_snapshot, format_snapshot, parse_snapshot, validate

@@ -4,7 +4,6 @@ output validates against domain.rng exactly when the input does."""
 from __future__ import annotations
 
 import pytest
-
 from virtkit.errors import XMLError
 from virtkit.testing.conformance import Case, assert_target, cases, run_corpus, same_tree
 from virtkit.xml import parse_domain, validate
@@ -42,9 +41,10 @@ def check_case(case: Case) -> None:
     except XMLError as exc:
         valid, reason = False, str(exc)
     if valid != _input_valid(case):
+        expected = "does" if _input_valid(case) else "does not"
         raise AssertionError(
             f"output {'validates' if valid else 'does not validate: ' + reason} "
-            f"but libvirt's schema test says the input {'does' if _input_valid(case) else 'does not'}"
+            f"but libvirt's schema test says the input {expected}"
         )
 
 

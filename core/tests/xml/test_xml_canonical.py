@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-
 from virtkit.xml import GENERIC_STEPS, Context, canonical, format_domain, parse_domain, validate
 from virtkit.xml.canonical.order import DOMAIN_ORDER, insert_child
 
@@ -33,7 +32,9 @@ def test_canonical_is_idempotent() -> None:
 
 
 def test_units_are_normalised_to_kib_rounding_up() -> None:
-    d = canonical(parse_domain("<domain type='kvm'><name>u</name><memory unit='MB'>1</memory></domain>"))
+    d = canonical(
+        parse_domain("<domain type='kvm'><name>u</name><memory unit='MB'>1</memory></domain>")
+    )
     assert d.memory_kib == 977 and d.current_memory_kib == 977
     assert "<memory unit='KiB'>977</memory>" in d.to_xml()
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-
 from virtkit.errors import XMLError
 from virtkit.testing.conformance import same_tree
 from virtkit.xml import DomainDef, DomainType, parse_domain
@@ -105,10 +104,17 @@ def _error(text: str) -> str:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("<domain type='kvm'>\n<name>x</name>\n<uuid>nope</uuid></domain>", "/domain/uuid (line 3)"),
-        ("<domain type='warp'><name>x</name></domain>", "unknown value 'warp' for attribute 'type'"),
         (
-            "<domain type='kvm'><name>x</name>\n<devices>\n<disk type='floppy-ish'/></devices></domain>",
+            "<domain type='kvm'>\n<name>x</name>\n<uuid>nope</uuid></domain>",
+            "/domain/uuid (line 3)",
+        ),
+        (
+            "<domain type='warp'><name>x</name></domain>",
+            "unknown value 'warp' for attribute 'type'",
+        ),
+        (
+            "<domain type='kvm'><name>x</name>\n<devices>\n"
+            "<disk type='floppy-ish'/></devices></domain>",
             "/domain/devices/disk (line 3): unknown value 'floppy-ish'",
         ),
         ("<domain type='kvm'><name>x</name>\n<memory unit='parsecs'>1</memory></domain>", "line 2"),
@@ -151,7 +157,7 @@ def test_element_classes_round_trip_alone() -> None:
     disk = d.devices.disks[0]
     el = disk.to_element()
     assert type(disk).from_xml(el) == disk
-    assert etree.tostring(el).startswith(b"<disk type=\"file\" device=\"disk\">")
+    assert etree.tostring(el).startswith(b'<disk type="file" device="disk">')
 
 
 def test_domaindef_is_the_public_class() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from virtkit.errors import XMLError
 from virtkit.xml import (
     SnapshotLocation,

@@ -23,7 +23,11 @@ def corpus_root() -> Path:
     """The corpus folder: ``$VIRTKIT_CONFORMANCE``, else ``../shared/conformance`` from the
     repository root. Raises with a clear message when it is missing."""
     value = os.environ.get(ENV_VAR)
-    root = Path(value) if value else Path(__file__).resolve().parents[4] / ".." / "shared" / "conformance"
+    root = (
+        Path(value)
+        if value
+        else Path(__file__).resolve().parents[4] / ".." / "shared" / "conformance"
+    )
     root = root.resolve()
     if not (root / "manifest.json").is_file():
         raise FileNotFoundError(

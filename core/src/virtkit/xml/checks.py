@@ -41,7 +41,9 @@ def check_chardev_sources(root: etree._Element) -> None:
                     raise fail(src, "missing source service attribute for char device")
         elif kind == "udp":
             if len(sources) > 2 or len(set(modes)) != len(modes):
-                raise fail(sources[-1], "a udp character device takes one connect and one bind <source>")
+                raise fail(
+                    sources[-1], "a udp character device takes one connect and one bind <source>"
+                )
             connect = [s for s, m in zip(sources, modes, strict=True) if m == "connect"]
             if not connect or not connect[0].get("service"):
                 where_el = connect[0] if connect else dev
@@ -49,7 +51,9 @@ def check_chardev_sources(root: etree._Element) -> None:
         elif kind == "unix":
             has_path = any(s.get("path") for s in sources)
             if not has_path and dev.tag != "channel":
-                raise fail(sources[0] if sources else dev, "missing source path attribute for char device")
+                raise fail(
+                    sources[0] if sources else dev, "missing source path attribute for char device"
+                )
         for src, mode in zip(sources, modes, strict=True):
             if mode not in ("connect", "bind"):
                 raise fail(src, f"unknown source mode '{mode}'")
@@ -79,13 +83,14 @@ def check_graphics_listens(root: etree._Element) -> None:
                     f"of first listen element (found '{address}')",
                 )
         socket = graphics.get("socket")
-        if socket and first is not None and first.get("type") == "socket":
-            if first.get("socket") and first.get("socket") != socket:
-                raise fail(
-                    graphics,
-                    f"graphics 'socket' attribute '{socket}' must match 'socket' attribute "
-                    f"of first listen element (found '{first.get('socket')}')",
-                )
+        listen_socket = first.get("socket") if first is not None else None
+        is_socket = first is not None and first.get("type") == "socket"
+        if socket and is_socket and listen_socket and listen_socket != socket:
+            raise fail(
+                graphics,
+                f"graphics 'socket' attribute '{socket}' must match 'socket' attribute "
+                f"of first listen element (found '{listen_socket}')",
+            )
 
 
 def _vcpus(el: etree._Element) -> frozenset[int]:
@@ -120,7 +125,9 @@ def check_resctrl(root: etree._Element) -> None:
             raise fail(el, "overlapping vcpus in memorytunes")
         memory_seen |= vcpus
         if any(vcpus & other and vcpus != other for _, other in cachetunes):
-            raise fail(el, "memorytune vcpus must match those of a cachetune exactly or not overlap")
+            raise fail(
+                el, "memorytune vcpus must match those of a cachetune exactly or not overlap"
+            )
         ids = [node.get("id") for node in el.iterfind("node")]
         if len(ids) != len(set(ids)):
             raise fail(el, "duplicate memory bandwidth allocation for one node")

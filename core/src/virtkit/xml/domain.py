@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import enum
 import uuid as uuidlib
 from typing import Any, ClassVar
@@ -189,7 +190,7 @@ class DomainDef(Element):
         """``<memory>`` in KiB (the maximum memory at boot), None when absent."""
         return self._memory(Memory)
 
-    def _memory(self, kind: type[ScaledMemory]) -> int | None:
+    def _memory(self, kind: builtins.type[ScaledMemory]) -> int | None:
         found = self.find(kind)
         return found.kib if found is not None else None
 
@@ -244,7 +245,9 @@ class DomainDef(Element):
 
 
 def parse_domain(text: str | bytes) -> DomainDef:
-    """Parse domain XML faithfully; raise :class:`~virtkit.errors.XMLError` naming element and line."""
+    """Parse domain XML faithfully.
+
+    Raises :class:`~virtkit.errors.XMLError` naming the element and line."""
     from virtkit.xml.checks import check_domain
 
     root = parse_root(text, "domain")

@@ -51,9 +51,8 @@ class Attr:
         except ValueError:
             if isinstance(self.type, type) and issubclass(self.type, enum.Enum):
                 allowed = ", ".join(str(m.value) for m in self.type)
-                raise fail(
-                    el, f"unknown value '{value}' for attribute '{self.xml}' (expected one of: {allowed})"
-                ) from None
+                message = f"unknown value '{value}' for attribute '{self.xml}'"
+                raise fail(el, f"{message} (expected one of: {allowed})") from None
             raise fail(el, f"invalid value '{value}' for attribute '{self.xml}'") from None
 
 
@@ -87,7 +86,10 @@ class Unknown:
 
 @attrs.frozen(kw_only=True)
 class Element:
-    """Base of every modelled element; subclasses declare ``TAG``, ``ATTRS``, ``TEXT``, ``CHILDREN``."""
+    """Base of every modelled element.
+
+    Subclasses declare ``TAG``, ``ATTRS``, ``TEXT`` and ``CHILDREN``, and may override
+    :meth:`check` for rules beyond syntax."""
 
     TAG: ClassVar[str] = ""
     ATTRS: ClassVar[tuple[Attr, ...]] = ()
@@ -158,10 +160,9 @@ class Element:
         for name, value in values.items():
             if name not in el.attrib:
                 el.set(name, value)
-        if self.TEXT is not None:
-            text = getattr(self, "text")
-            if text is not None:
-                el.text = dump(text)
+        text = getattr(self, "text", None)  # noqa: B009 - only text elements have the field
+        if type(self).TEXT is not None and text is not None:
+            el.text = dump(text)
         for child in self.children:
             child.to_element(el)
 
@@ -191,14 +192,21 @@ class Element:
         return attrs.evolve(self, children=tuple(new if c is old else c for c in self.children))
 
 
-def text_element(tag: str, converter: Callable[[str], Any] = str) -> type[Element]:
+@attrs.frozen(kw_only=True)
+class TextElement(Element):
+    """Base of the elements that hold only text; see :func:`text_element`."""
+
+    TEXT: ClassVar[Callable[[str], Any] | None] = str
+    text: Any = None
+
+
+def text_element(tag: str, converter: Callable[[str], Any] = str) -> type[TextElement]:
     """A modelled element that holds only text (``<name>``, ``<on_reboot>``, ...)."""
 
     @attrs.frozen(kw_only=True)
-    class _Text(Element):
+    class _Text(TextElement):
         TAG = tag
         TEXT = converter
-        text: Any = None
 
     _Text.__name__ = _Text.__qualname__ = "".join(p.title() for p in tag.split("_")) + "Element"
     return _Text

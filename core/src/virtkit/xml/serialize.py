@@ -5,15 +5,31 @@ from __future__ import annotations
 from lxml import etree
 
 _ATTR_ESCAPES = str.maketrans(
-    {"&": "&amp;", "<": "&lt;", ">": "&gt;", "'": "&apos;", '"': "&quot;",
-     "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+    {
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        "'": "&apos;",
+        '"': "&quot;",
+        "\n": "&#10;",
+        "\r": "&#13;",
+        "\t": "&#9;",
+    }
 )
 _TEXT_ESCAPES = str.maketrans(
     {"&": "&amp;", "<": "&lt;", ">": "&gt;", "'": "&apos;", '"': "&quot;"}
 )
 #: libxml2's escapes, used inside <metadata> whose content libvirt writes with libxml2
 _LIBXML_ATTR_ESCAPES = str.maketrans(
-    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+    {
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        '"': "&quot;",
+        "\n": "&#10;",
+        "\r": "&#13;",
+        "\t": "&#9;",
+    }
 )
 _LIBXML_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _XML_NS = "http://www.w3.org/XML/1998/namespace"
@@ -56,7 +72,8 @@ def _write(
         if parent_ns.get(prefix) != uri
     ]
     attributes = [
-        f" {_name(key, nsmap)}={q}{value.translate(attr_escapes)}{q}" for key, value in el.attrib.items()
+        f" {_name(key, nsmap)}={q}{value.translate(attr_escapes)}{q}"
+        for key, value in el.attrib.items()
     ]
     # libxml2 (metadata) declares namespaces first; libvirt writes them after its attributes
     head = [pad, "<", name, *(declarations + attributes if libxml else attributes + declarations)]

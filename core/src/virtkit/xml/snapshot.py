@@ -41,8 +41,17 @@ class SnapshotLocation(enum.StrEnum):
 
 #: children of <domainsnapshot> in the order libvirt writes them
 SNAPSHOT_ORDER = (
-    "name", "description", "state", "parent", "creationTime", "memory", "disks", "domain",
-    "inactiveDomain", "cookie", "active",
+    "name",
+    "description",
+    "state",
+    "parent",
+    "creationTime",
+    "memory",
+    "disks",
+    "domain",
+    "inactiveDomain",
+    "cookie",
+    "active",
 )
 
 SnapshotDescription = text_element("description")
@@ -180,7 +189,9 @@ class SnapshotDef(Element):
 
 
 def parse_snapshot(text: str | bytes) -> SnapshotDef:
-    """Parse snapshot XML faithfully; raise :class:`~virtkit.errors.XMLError` naming element and line."""
+    """Parse snapshot XML faithfully.
+
+    Raises :class:`~virtkit.errors.XMLError` naming the element and line."""
     root = parse_root(text, "domainsnapshot")
     return SnapshotDef.from_xml(root)
 
@@ -199,7 +210,9 @@ def _canonical_disks(root: etree._Element) -> None:
             disk.set("snapshot", SnapshotLocation.EXTERNAL.value)
         if disk.get("snapshot") == SnapshotLocation.EXTERNAL.value and disk.get("type") is None:
             disk.set("type", "file")
-        set_attrs_first(disk, {k: disk.get(k, "") for k in ("name", "snapshot", "type") if disk.get(k)})
+        set_attrs_first(
+            disk, {k: disk.get(k, "") for k in ("name", "snapshot", "type") if disk.get(k)}
+        )
         sort_children(disk, ("driver", "source"))
 
 

@@ -19,9 +19,9 @@ def bytes_per_unit(unit: str | None, default: str = "KiB") -> int:
     power = _POWERS[lowered[0]]
     suffix = lowered[1:]
     if suffix in ("", "ib"):
-        return 1024**power
+        return int(1024**power)
     if suffix == "b":
-        return 1000**power
+        return int(1000**power)
     raise ValueError(f"unknown unit '{unit}'")
 
 

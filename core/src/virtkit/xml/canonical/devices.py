@@ -12,7 +12,12 @@ from virtkit.xml.canonical.order import DEVICES_ORDER, insert_child, set_attrs_f
 from virtkit.xml.checks import chardev_elements
 
 #: disk bus -> (controller type, units per bus, buses per controller)
-_DRIVE_BUSES = {"ide": ("ide", 2, 2), "fdc": ("fdc", 2, 1), "scsi": ("scsi", 7, 1), "sata": ("sata", 6, 1)}
+_DRIVE_BUSES = {
+    "ide": ("ide", 2, 2),
+    "fdc": ("fdc", 2, 1),
+    "scsi": ("scsi", 7, 1),
+    "sata": ("sata", 6, 1),
+}
 
 
 def _devices(root: etree._Element) -> etree._Element | None:
@@ -65,7 +70,8 @@ def _add_controller(devices: etree._Element, kind: str, index: int) -> None:
 
 def _needs(devices: etree._Element, kind: str, index: int) -> bool:
     return not any(
-        c.get("type") == kind and int(c.get("index", "0")) == index for c in devices.iterfind("controller")
+        c.get("type") == kind and int(c.get("index", "0")) == index
+        for c in devices.iterfind("controller")
     )
 
 
@@ -114,11 +120,11 @@ def smartcard_addresses(root: etree._Element, ctx: Context) -> None:
     devices = _devices(root)
     if devices is None:
         return
-    slot = 0
-    for card in devices.iterfind("smartcard"):
+    for slot, card in enumerate(devices.iterfind("smartcard")):
         if card.find("address") is None:
-            etree.SubElement(card, "address", {"type": "ccid", "controller": "0", "slot": str(slot)})
-        slot += 1
+            etree.SubElement(
+                card, "address", {"type": "ccid", "controller": "0", "slot": str(slot)}
+            )
 
 
 def chardev_sources(root: etree._Element, ctx: Context) -> None:
@@ -142,7 +148,7 @@ def chardev_sources(root: etree._Element, ctx: Context) -> None:
 
 
 def graphics_listens(root: etree._Element, ctx: Context) -> None:
-    """VNC, SPICE and RDP consoles: ports, ``autoport`` and ``<listen>`` as libvirt fills them in."""
+    """VNC, SPICE and RDP consoles: ports, ``autoport`` and ``<listen>`` as libvirt fills in."""
     devices = _devices(root)
     if devices is None:
         return
@@ -226,7 +232,14 @@ def graphics_inputs(root: etree._Element, ctx: Context) -> None:
 
 
 #: video memory (KiB) libvirt gives a model that does not say (virDomainVideoDefaultRAM)
-_VIDEO_VRAM = {"vga": 16384, "cirrus": 16384, "vmvga": 16384, "bochs": 16384, "xen": 4096, "qxl": 65536}
+_VIDEO_VRAM = {
+    "vga": 16384,
+    "cirrus": 16384,
+    "vmvga": 16384,
+    "bochs": 16384,
+    "xen": 4096,
+    "qxl": 65536,
+}
 
 
 def video_defaults(root: etree._Element, ctx: Context) -> None:
@@ -237,7 +250,12 @@ def video_defaults(root: etree._Element, ctx: Context) -> None:
         if kind == "none":
             continue
         vram = _VIDEO_VRAM.get(kind or "")
-        if kind == "vga" and root.get("type") == "vbox" or kind == "vmvga" and root.get("type") == "vmware":
+        if (
+            kind == "vga"
+            and root.get("type") == "vbox"
+            or kind == "vmvga"
+            and root.get("type") == "vmware"
+        ):
             vram = 8192 if root.get("type") == "vbox" else 4096
         if model.get("vram") is None and vram:
             model.set("vram", str(vram))
@@ -313,7 +331,8 @@ def chardev_targets(root: etree._Element, ctx: Context) -> None:
             serial = _copy_as(first, "serial", "0", None)
             _place(devices, serial, None)
             serials = [serial]
-        port = serials[0].find("target").get("port", "0")  # type: ignore[union-attr]
+        serial_target = serials[0].find("target")
+        port = serial_target.get("port", "0") if serial_target is not None else "0"
         if first_target is None:
             first_target = etree.SubElement(first, "target")
         first_target.attrib.clear()

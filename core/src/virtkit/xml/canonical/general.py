@@ -16,10 +16,18 @@ from virtkit.xml.units import to_kib
 
 #: elements holding a scaled amount of memory as text, written back in KiB
 _MEMORY_TEXT = (
-    "memory", "currentMemory", "maxMemory", "memtune/hard_limit", "memtune/soft_limit",
-    "memtune/swap_hard_limit", "memtune/min_guarantee",
-    "devices/memory/target/size", "devices/memory/target/requested", "devices/memory/target/block",
-    "devices/memory/source/pagesize", "devices/memory/source/alignsize",
+    "memory",
+    "currentMemory",
+    "maxMemory",
+    "memtune/hard_limit",
+    "memtune/soft_limit",
+    "memtune/swap_hard_limit",
+    "memtune/min_guarantee",
+    "devices/memory/target/size",
+    "devices/memory/target/requested",
+    "devices/memory/target/block",
+    "devices/memory/source/pagesize",
+    "devices/memory/source/alignsize",
 )
 
 
@@ -73,7 +81,9 @@ def default_vcpu(root: etree._Element, ctx: Context) -> None:
         vcpu = insert_child(root, "vcpu", DOMAIN_ORDER)
         vcpu.text = "1"
     if vcpu.get("placement") is None:
-        auto = root.find("numatune/memory[@placement='auto']") is not None and not vcpu.get("cpuset")
+        auto = root.find("numatune/memory[@placement='auto']") is not None and not vcpu.get(
+            "cpuset"
+        )
         placed = {"placement": "auto" if auto else "static"}
         rest = dict(vcpu.attrib)
         vcpu.attrib.clear()
@@ -133,7 +143,11 @@ def default_clock(root: etree._Element, ctx: Context) -> None:
 
 def default_lifecycle(root: etree._Element, ctx: Context) -> None:
     """``on_poweroff`` destroy, ``on_reboot`` restart, ``on_crash`` destroy when absent."""
-    for tag, action in (("on_poweroff", "destroy"), ("on_reboot", "restart"), ("on_crash", "destroy")):
+    for tag, action in (
+        ("on_poweroff", "destroy"),
+        ("on_reboot", "restart"),
+        ("on_crash", "destroy"),
+    ):
         if root.find(tag) is None:
             insert_child(root, tag, DOMAIN_ORDER).text = action
 
