@@ -23,8 +23,7 @@ def build_rootfs(target: Path) -> Path:
     """A minimal root filesystem: busybox-static and a symlink per applet."""
     if not os.path.isfile(BUSYBOX):
         pytest.fail("busybox-static is not installed (Debian package busybox-static)")
-    kind = subprocess.run(["file", "-L", BUSYBOX], capture_output=True, text=True).stdout
-    if "statically linked" not in kind and "static-pie" not in kind:
+    if b"ld-linux" in Path(BUSYBOX).read_bytes()[:4096]:  # a dynamic binary names its loader
         pytest.fail(f"{BUSYBOX} is not statically linked: install busybox-static")
     for sub in ("bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "root"):
         (target / sub).mkdir(parents=True, exist_ok=True)

@@ -41,6 +41,7 @@ from virtkit.constants import (
     DomainEventType,
     DomainEventUndefinedDetail,
     DomainPausedReason,
+    DomainRunningReason,
     DomainShutoffReason,
     DomainSnapshotCreateFlags,
     DomainSnapshotRevertFlags,
@@ -474,6 +475,12 @@ class LxcDriver:
             if not cgroup.is_frozen():
                 raise OperationInvalidError(f"domain '{dom.name}' is not paused")
             cgroup.freeze(False)
+            with self.run_store.lock():  # the supervisor writes under this lock too
+                now = read_status(self.run_store, dom.name)
+                if now is not None and now.init_pid == status.init_pid:
+                    write_status(
+                        self.run_store, attrs.evolve(now, reason=int(DomainRunningReason.UNPAUSED))
+                    )
         self._emit(dom.name, dom.uuid, DomainEventType.RESUMED, DomainEventResumedDetail.UNPAUSED)
 
     # ------------------------------------------------------------------ information

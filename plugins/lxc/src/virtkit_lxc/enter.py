@@ -80,6 +80,7 @@ def spawn_inside(
             for target, fd in ((0, stdin), (1, stdout), (2, stderr)):
                 if fd is not None:
                     os.dup2(fd, target)
+            linux.close_fds_except([*procs, err_w])
             inner = os.fork()
             if inner == 0:
                 for fd in procs:

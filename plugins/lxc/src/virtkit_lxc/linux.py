@@ -94,3 +94,13 @@ def sethostname(name: str) -> None:
 
 def prctl(option: int, arg: int) -> None:
     _check(_libc.prctl(ctypes.c_int(option), ctypes.c_ulong(arg), 0, 0, 0), "prctl")
+
+
+def close_fds_except(keep: tuple[int, ...] | list[int]) -> None:
+    """Close every descriptor from 3 up except those in ``keep`` (a forked helper that does
+    not exec must not hold its parent's pipes open)."""
+    low = 3
+    for fd in sorted(k for k in keep if k >= 3):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX"))

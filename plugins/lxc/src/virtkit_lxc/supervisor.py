@@ -301,18 +301,14 @@ class Supervisor:
         os.write(2, f"{time.strftime('%F %T')} {message}\n".encode())
 
 
-def _detach(keep: tuple[int, ...], log_path: str) -> None:
+def _detach(keep: list[int], log_path: str) -> None:
     """Put stdio on the log file and close every other descriptor."""
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(log, 1)
     os.dup2(log, 2)
-    low = 3
-    for fd in sorted(keep):
-        os.closerange(low, fd)
-        low = fd + 1
-    os.closerange(low, 65536)
+    linux.close_fds_except(keep)
     for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
     linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
@@ -323,7 +319,7 @@ def _supervise(
 ) -> NoReturn:  # pragma: no cover - runs in the supervisor process
     code = 1
     try:
-        _detach((report_w,), log_path)
+        _detach([report_w], log_path)
         supervisor.catch_signals()
         supervisor.cgroup.create()
         try:
