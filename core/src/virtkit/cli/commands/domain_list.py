@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from virtkit.cli.options import combined, flag_options
 from virtkit.cli.output import state_name, table
 from virtkit.cli.session import Session
 from virtkit.constants import ConnectListAllDomainsFlags as F
@@ -29,17 +30,9 @@ FILTERS = (
 STATE_FILTERS = F.RUNNING | F.PAUSED | F.SHUTOFF | F.OTHER
 
 
-def _filter_options(func: click.decorators.FC) -> click.decorators.FC:
-    for name, help_text, _ in reversed(FILTERS):
-        func = click.option(f"--{name}", "filters", flag_value=name, multiple=True, help=help_text)(
-            func
-        )
-    return func
-
-
 @click.command("list")
 @click.option("--all", "all_", is_flag=True, help="list inactive & active domains")
-@_filter_options
+@flag_options(FILTERS)
 @click.option("--managed-save", is_flag=True, help="mark inactive domains with managed save state")
 @click.option("--title", is_flag=True, help="show domain title")
 @click.option("--uuid", is_flag=True, help="list uuid's only")
@@ -48,24 +41,21 @@ def _filter_options(func: click.decorators.FC) -> click.decorators.FC:
 def cmd_list(
     session: Session,
     all_: bool,
-    filters: tuple[str, ...],
+    flags: tuple[str, ...],
     managed_save: bool,
     title: bool,
     uuid: bool,
     name: bool,
 ) -> None:
     """List domains (active ones unless --all or another filter says otherwise)."""
-    flags = F(0)
-    for option, _, flag in FILTERS:
-        if option in filters:
-            flags |= flag
-    if not all_ and not flags & (F.INACTIVE | STATE_FILTERS):
-        flags |= F.ACTIVE  # virsh lists active domains unless told which others
-    if all_ and flags & F.INACTIVE:
-        flags &= ~F.INACTIVE
+    bits = F(combined(flags, FILTERS))
+    if not all_ and not bits & (F.INACTIVE | STATE_FILTERS):
+        bits |= F.ACTIVE  # virsh lists active domains unless told which others
+    if all_ and bits & F.INACTIVE:
+        bits &= ~F.INACTIVE
     if title and (uuid or name):
         raise click.UsageError("--title cannot be combined with --uuid or --name")
-    records = session.conn.list_all_domain_records(int(flags))
+    records = session.conn.list_all_domain_records(int(bits))
     records.sort(key=lambda r: (r.id == -1, r.id if r.id != -1 else 0, r.name))
     if uuid or name:
         lines = [

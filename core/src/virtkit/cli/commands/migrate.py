@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from virtkit.cli.commands.domain_info import domain_argument
+from virtkit.cli.options import combined, flag_options
 from virtkit.cli.progress import progress_bar
 from virtkit.cli.session import Session, failing
 from virtkit.constants import DomainMigrateFlags as F
@@ -28,14 +29,6 @@ FLAG_OPTIONS = (
     ("auto-converge", "force convergence during live migration", F.AUTO_CONVERGE),
     ("postcopy", "enable post-copy migration", F.POSTCOPY),
 )
-
-
-def _flag_options(func: click.decorators.FC) -> click.decorators.FC:
-    for name, help_text, _ in reversed(FLAG_OPTIONS):
-        func = click.option(f"--{name}", "flags", flag_value=name, multiple=True, help=help_text)(
-            func
-        )
-    return func
 
 
 def run_with_deadline(
@@ -83,7 +76,7 @@ def _best_effort(call: Callable[[], None]) -> Callable[[], None]:
 
 
 @click.command("migrate")
-@_flag_options
+@flag_options(FLAG_OPTIONS)
 @click.option(
     "--bandwidth",
     type=click.IntRange(min=1),
@@ -127,10 +120,7 @@ def cmd_migrate(
     """Migrate a domain to the host of DEST_URI."""
     import virtkit
 
-    migrate_flags = F(0)
-    for option, _, flag in FLAG_OPTIONS:
-        if option in flags:
-            migrate_flags |= flag
+    migrate_flags = F(combined(flags, FLAG_OPTIONS))
     if timeout is not None and not migrate_flags & F.LIVE:
         raise click.UsageError("migrate: --timeout requires --live")
     params = {

@@ -7,6 +7,7 @@ import time
 import click
 
 from virtkit.cli.commands.domain_info import domain_argument
+from virtkit.cli.options import combined, flag_options
 from virtkit.cli.output import table
 from virtkit.cli.output import tree as draw_tree
 from virtkit.cli.session import CommandFailed, Session
@@ -23,14 +24,6 @@ FILTERS = (
 )
 
 
-def _filter_options(func: click.decorators.FC) -> click.decorators.FC:
-    for name, help_text, _ in reversed(FILTERS):
-        func = click.option(f"--{name}", "filters", flag_value=name, multiple=True, help=help_text)(
-            func
-        )
-    return func
-
-
 def _exclusive(**given: bool) -> None:
     names = [name.replace("_", "-") for name, value in given.items() if value]
     if len(names) > 1:
@@ -41,7 +34,7 @@ def _exclusive(**given: bool) -> None:
 @domain_argument
 @click.option("--parent", is_flag=True, help="add a column showing parent snapshot")
 @click.option("--roots", is_flag=True, help="list only snapshots without parents")
-@_filter_options
+@flag_options(FILTERS)
 @click.option(
     "--metadata",
     "metadata",
@@ -68,7 +61,7 @@ def cmd_snapshot_list(
     domain: str,
     parent: bool,
     roots: bool,
-    filters: tuple[str, ...],
+    flags: tuple[str, ...],
     metadata: str | None,
     tree: bool,
     from_: str | None,
@@ -85,28 +78,25 @@ def cmd_snapshot_list(
     _exclusive(roots=roots, **{"from": from_ is not None})
     _exclusive(roots=roots, current=current)
     _exclusive(current=current, **{"from": from_ is not None})
-    if tree and filters:
-        raise CommandFailed(f"--{filters[0]} and --tree are mutually exclusive")
+    if tree and flags:
+        raise CommandFailed(f"--{flags[0]} and --tree are mutually exclusive")
     if descendants and from_ is None and not current:
         raise CommandFailed("--descendants requires either --from or --current")
-    flags = F(0)
-    for option, _, flag in FILTERS:
-        if option in filters:
-            flags |= flag
+    bits = F(combined(flags, FILTERS))
     if roots:
-        flags |= F.ROOTS
+        bits |= F.ROOTS
     if metadata:
-        flags |= F.METADATA if metadata == "yes" else F.NO_METADATA
+        bits |= F.METADATA if metadata == "yes" else F.NO_METADATA
     if descendants:
-        flags |= F.DESCENDANTS
+        bits |= F.DESCENDANTS
 
     dom = session.domain(domain)
     start = None
     if from_ is not None or current:
         start = session.snapshot(dom, from_, current)
-        snaps = start.list_all_children(int(flags))
+        snaps = start.list_all_children(int(bits))
     else:
-        snaps = dom.list_all_snapshots(int(flags))
+        snaps = dom.list_all_snapshots(int(bits))
     records = [s.record() for s in snaps]
     if not topological:
         records.sort(key=lambda r: r.name.casefold())
