@@ -17,6 +17,7 @@ from pyVmomi import vim, vmodl
 import virtkit
 from virtkit.auth import credentials
 from virtkit.constants import (
+    DomainCreateFlags,
     DomainEventDefinedDetail,
     DomainEventResumedDetail,
     DomainEventStartedDetail,
@@ -66,9 +67,15 @@ DEFAULT_PORTS = {("esx", "https"): 443, ("esx", "http"): 80, ("gsx", "https"): 8
 API_TYPES = {"esx": "HostAgent", "gsx": "HostAgent", "vpx": "VirtualCenter"}
 POWER_STATES = {"poweredOn": DomainState.RUNNING, "poweredOff": DomainState.SHUTOFF,
                 "suspended": DomainState.PAUSED}
-VM_PROPS = ["name", "config.uuid", "runtime.powerState", "runtime.host", "config.template"]
+VM_PROPS = ["name", "config.uuid", "runtime.powerState", "runtime.host", "config.template",
+            "snapshot.rootSnapshotList"]
 NATIVE_FORMAT = "vmware-vmx"
 VIRTUAL_HW_VERSION = 7  # ESX 4.0 and later, as libvirt's driver writes
+
+
+def _count(trees: Any) -> int:
+    """The number of snapshots in a ``rootSnapshotList``."""
+    return sum(1 + _count(t.childSnapshotList) for t in trees or [])
 
 
 def _vm_id(vm: Any) -> int:
@@ -241,7 +248,8 @@ class ESXDriver:
             out.append(DomainRecord(
                 name=p["name"], uuid=ident, id=_vm_id(vm) if state != DomainState.SHUTOFF else -1,
                 state=state, reason=known[1] if known and known[0] == state else 0,
-                persistent=ident not in self._transient))
+                persistent=ident not in self._transient,
+                snapshot_count=_count(p.get("snapshot.rootSnapshotList"))))
         return out
 
     @virtkit.hookimpl
@@ -343,13 +351,15 @@ class ESXDriver:
         self._emit(dom, DomainEventType.STOPPED, detail)
 
     @virtkit.hookimpl
-    def virtkit_domain_start(self, dom: DomainRef) -> None:
+    def virtkit_domain_start(self, dom: DomainRef, flags: int) -> None:
         with self._lock:
             vm = self._vm(dom)
             if self._power(vm) == "poweredOn":
                 raise OperationInvalidError(f"domain '{dom.name}' is already running",
                                             domain=ErrorDomain.ESX)
             self._start(vm, dom)
+            if flags & DomainCreateFlags.START_PAUSED:
+                self.virtkit_domain_suspend(dom)
 
     @virtkit.hookimpl
     def virtkit_domain_shutdown(self, dom: DomainRef, timeout: float | None) -> None:
@@ -427,7 +437,10 @@ class ESXDriver:
     @virtkit.hookimpl
     def virtkit_domain_get_xml(self, dom: DomainRef, flags: int) -> str:
         vm = self._vm(dom)
-        return format_domain(config_to_definition(self.session.get(vm, "config")), secure=True)
+        p = self.session.props(vm, ["config", "runtime.powerState"])
+        live = p.get("runtime.powerState") != "poweredOff" and not flags & 1  # 1: INACTIVE
+        return format_domain(config_to_definition(p["config"]), secure=True,
+                             id=_vm_id(vm) if live else None)
 
     # ------------------------------------------------------------------ snapshots
 
