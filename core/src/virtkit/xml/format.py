@@ -15,7 +15,8 @@ _GENERATED_TARGETS = ("vnet", "macvtap", "macvlan", "vif")
 
 
 def _drop_live_values(root: etree._Element) -> None:
-    """What only a running domain has: allocated ports, device aliases, generated tap names."""
+    """What only a running domain has: allocated ports, device aliases, generated tap names,
+    block job mirrors and the indexes of the backing chain."""
     for graphics in root.iterfind("devices/graphics"):
         if graphics.get("autoport") == "yes":
             if graphics.get("type") == "vnc":
@@ -28,6 +29,11 @@ def _drop_live_values(root: etree._Element) -> None:
             parent = alias.getparent()
             if parent is not None:
                 parent.remove(alias)
+    for disk in root.iterfind("devices/disk"):
+        for mirror in disk.findall("mirror"):
+            disk.remove(mirror)
+        for source in (*disk.iterfind(".//source"), *disk.iterfind(".//backingStore")):
+            source.attrib.pop("index", None)
     for target in root.iterfind("devices/interface/target"):
         if (target.get("dev") or "").startswith(_GENERATED_TARGETS):
             parent = target.getparent()

@@ -89,11 +89,13 @@ def implicit_controllers(root: etree._Element, ctx: Context) -> None:
         for index in range(int(address.get("controller", "0")) + 1):
             if _needs(devices, kind, index):
                 _add_controller(devices, kind, index)
-    virtio_serial = devices.find("channel/target[@type='virtio']") is not None or (
-        devices.find("console/target[@type='virtio']") is not None
-    )
-    if virtio_serial and _needs(devices, "virtio-serial", 0):
-        _add_controller(devices, "virtio-serial", 0)
+    for dev in (*devices.iterfind("channel"), *devices.iterfind("console")):
+        if dev.find("target[@type='virtio']") is None:
+            continue
+        address = dev.find("address[@type='virtio-serial']")
+        index = int(address.get("controller", "0")) if address is not None else 0
+        if _needs(devices, "virtio-serial", index):
+            _add_controller(devices, "virtio-serial", index)
     if devices.find("smartcard") is not None and _needs(devices, "ccid", 0):
         _add_controller(devices, "ccid", 0)
 
@@ -215,8 +217,21 @@ def _spice_ports(graphics: etree._Element) -> None:
             graphics.set("autoport", "yes")
 
 
+def implicit_video(root: etree._Element, ctx: Context) -> None:
+    """A graphical console without a video device gets one (``ctx.video_type``)."""
+    devices = _devices(root)
+    if ctx.video_type is None or devices is None or devices.find("graphics") is None:
+        return
+    if devices.find("video") is not None:
+        return
+    video = insert_child(devices, "video", DEVICES_ORDER)
+    etree.SubElement(video, "model", {"type": ctx.video_type})
+
+
 def graphics_inputs(root: etree._Element, ctx: Context) -> None:
-    """An x86 guest with a graphical console gets a PS/2 (Xen: Xen bus) mouse and keyboard."""
+    """An x86 guest with a graphical console gets a PS/2 (Xen: Xen bus) mouse and keyboard.
+
+    Not a generic step: the QEMU and Xen drivers add these, libvirt's generic parser does not."""
     devices = _devices(root)
     os_type = root.find("os/type")
     arch = os_type.get("arch") if os_type is not None else None
@@ -271,13 +286,13 @@ def pci_addresses(root: etree._Element, ctx: Context) -> None:
     """PCI addresses in libvirt's spelling: ``0x0000:0x00:0x0a.0x0``."""
     widths = (("domain", 4), ("bus", 2), ("slot", 2), ("function", 1))
     for address in root.iterfind("devices//address[@type='pci']"):
+        spelled = {"type": "pci"}
         for name, width in widths:
-            value = address.get(name)
-            if value is not None:
-                try:
-                    address.set(name, f"0x{int(value, 0):0{width}x}")
-                except ValueError:
-                    continue
+            try:
+                spelled[name] = f"0x{int(address.get(name, '0'), 0):0{width}x}"
+            except ValueError:
+                spelled[name] = address.get(name, "")
+        set_attrs_first(address, spelled)
 
 
 #: serial port kinds that can back the first console of an HVM guest
@@ -319,6 +334,13 @@ def chardev_targets(root: etree._Element, ctx: Context) -> None:
                 target = etree.SubElement(dev, "target")
             if target.get("port") is None:
                 target.set("port", str(number))
+    numbered: dict[str | None, int] = {}
+    for console in devices.iterfind("console"):
+        target = console.find("target")
+        kind = target.get("type") if target is not None else None
+        if target is not None and kind not in (None, "serial") and target.get("port") is None:
+            target.set("port", str(numbered.get(kind, 0)))
+        numbered[kind] = numbered.get(kind, 0) + 1
     if (root.findtext("os/type") or "").strip() != "hvm":
         return
     consoles = devices.findall("console")

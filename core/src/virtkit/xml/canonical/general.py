@@ -97,8 +97,8 @@ def _has_device_boot(root: etree._Element) -> bool:
 
 
 def default_os(root: etree._Element, ctx: Context) -> None:
-    """``<type arch=...>`` defaults to the host architecture; an HVM guest with no boot order,
-    kernel or per-device boot boots from the first disk."""
+    """``<type arch=...>`` defaults to the host architecture; an HVM guest with neither a boot
+    order nor per-device boot entries boots from the first disk."""
     os_el = root.find("os")
     if os_el is None:
         return
@@ -111,7 +111,7 @@ def default_os(root: etree._Element, ctx: Context) -> None:
     if _has_device_boot(root):
         for boot in os_el.findall("boot"):
             os_el.remove(boot)
-    elif is_hvm and os_el.find("boot") is None and os_el.find("kernel") is None:
+    elif is_hvm and os_el.find("boot") is None:
         insert_child(os_el, "boot", OS_ORDER, {"dev": "hd"})
     sort_children(os_el, OS_ORDER)
 
