@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import stat
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -178,3 +180,26 @@ def test_unwritable_folder_is_reported(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     with pytest.raises(HostSystemError, match="cannot create the state folder .*file"):
         StateStore(tmp_path / "file" / "qemu")
+
+
+def test_a_child_forked_while_the_lock_is_held_waits_for_it(store: StateStore) -> None:
+    marker = store.directory / "child-ran"
+    with store.lock():
+        pid = os.fork()
+        if pid == 0:  # the child: must not inherit the parent's hold on the lock
+            try:
+                with store.lock():
+                    marker.write_text(str(store.read_text("value")))
+            finally:
+                os._exit(0)
+        time.sleep(0.3)
+        assert not marker.exists(), "the forked child got the lock the parent holds"
+        store.write_text("value", "written under the parent's lock")
+    deadline = time.monotonic() + 10
+    while os.waitpid(pid, os.WNOHANG) == (0, 0):
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child never got the lock after the parent released it")
+        time.sleep(0.02)
+    assert marker.read_text() == "written under the parent's lock"

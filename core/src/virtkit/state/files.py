@@ -33,8 +33,19 @@ def fsync_folder(path: Path) -> None:
 
 
 def make_folders(path: Path) -> None:
-    """``mkdir -p`` with mode 0700 for the folders created."""
-    os.makedirs(path, mode=FOLDER_MODE, exist_ok=True)
+    """``mkdir -p`` with mode 0700 for the folders created, each made durable in its parent."""
+    missing = []
+    while not path.is_dir():
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, FOLDER_MODE)
+        except FileExistsError:
+            if not folder.is_dir():
+                raise
+            continue
+        fsync_folder(folder.parent)
 
 
 def system_error(action: str, exc: OSError) -> HostSystemError:

@@ -68,8 +68,13 @@ def folder_lock(folder: Path) -> FolderLock:
 
 
 def _forget_locks_in_child() -> None:
-    # A forked child inherits lock objects possibly held by threads that do not exist in it.
+    # A forked child inherits lock objects possibly held by threads that do not exist in it,
+    # and copies of the descriptors holding the parent's flocks: a flock lasts until every copy
+    # is closed, so keeping them would make the parent's locks outlive its release.
     global _LOCKS_GUARD
+    for lock in _LOCKS.values():
+        if lock._fd is not None:
+            os.close(lock._fd)
     _LOCKS.clear()
     _LOCKS_GUARD = threading.Lock()
 
