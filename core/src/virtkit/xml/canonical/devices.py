@@ -8,8 +8,16 @@ import re
 from lxml import etree
 
 from virtkit.xml.canonical.context import Context
-from virtkit.xml.canonical.order import DEVICES_ORDER, insert_child, set_attrs_first, sort_children
+from virtkit.xml.canonical.order import (
+    DEVICES_ORDER,
+    DISK_ORDER,
+    INTERFACE_ORDER,
+    insert_child,
+    set_attrs_first,
+    sort_children,
+)
 from virtkit.xml.checks import chardev_elements
+from virtkit.xml.units import to_kib
 
 #: disk bus -> (controller type, units per bus, buses per controller)
 _DRIVE_BUSES = {
@@ -33,6 +41,26 @@ def _disk_index(dev: str) -> int | None:
     for ch in match.group(1):
         index = index * 26 + (ord(ch) - ord("a") + 1)
     return index - 1
+
+
+#: target name prefix -> the bus libvirt assumes when ``<target bus>`` is missing
+_PREFIX_BUSES = (("hd", "ide"), ("sd", "scsi"), ("vd", "virtio"), ("xvd", "xen"), ("ubd", "uml"))
+
+
+def disk_defaults(root: etree._Element, ctx: Context) -> None:
+    """Disks are ``device='disk'`` unless said otherwise; a target without a bus gets the one
+    its name implies (``fd`` floppy, ``hd`` IDE, ``sd`` SCSI, ``vd`` virtio, ``xvd`` Xen)."""
+    for disk in root.iterfind("devices/disk"):
+        if disk.get("device") is None:
+            set_attrs_first(disk, {"type": disk.get("type", "file"), "device": "disk"})
+        target = disk.find("target")
+        if target is None or target.get("bus") is not None:
+            continue
+        dev = target.get("dev", "")
+        bus = "fdc" if disk.get("device") == "floppy" else None
+        bus = bus or next((b for prefix, b in _PREFIX_BUSES if dev.startswith(prefix)), None)
+        if bus:
+            set_attrs_first(target, {"dev": dev, "bus": bus})
 
 
 def assign_drive_addresses(root: etree._Element, ctx: Context) -> None:
@@ -115,6 +143,19 @@ def controller_indexes(root: etree._Element, ctx: Context) -> None:
             index = next(i for i in range(len(taken) + 1) if i not in taken)
             taken.add(index)
             set_attrs_first(ctrl, {"type": ctrl.get("type", ""), "index": str(index)})
+
+
+def filesystems(root: etree._Element, ctx: Context) -> None:
+    """Filesystems pass through the host's permissions unless told otherwise; RAM filesystem
+    sizes in KiB."""
+    for fs in root.iterfind("devices/filesystem"):
+        if fs.get("accessmode") is None:
+            set_attrs_first(fs, {"type": fs.get("type", "mount"), "accessmode": "passthrough"})
+        source = fs.find("source[@usage]")
+        if fs.get("type") == "ram" and source is not None:
+            usage = to_kib(int(source.get("usage", "0")), source.get("units"))
+            source.set("usage", str(usage))
+            source.set("units", "KiB")
 
 
 def smartcard_addresses(root: etree._Element, ctx: Context) -> None:
@@ -369,7 +410,12 @@ def chardev_targets(root: etree._Element, ctx: Context) -> None:
 
 
 def order_devices(root: etree._Element, ctx: Context) -> None:
-    """Devices in libvirt's order (by kind; same kinds keep their order)."""
+    """Devices in libvirt's order (by kind; same kinds keep their order), and the children of
+    disks and interfaces in the order libvirt writes them."""
     devices = _devices(root)
-    if devices is not None:
-        sort_children(devices, DEVICES_ORDER)
+    if devices is None:
+        return
+    sort_children(devices, DEVICES_ORDER)
+    for tag, order in (("disk", DISK_ORDER), ("interface", INTERFACE_ORDER)):
+        for device in devices.iterfind(tag):
+            sort_children(device, order)

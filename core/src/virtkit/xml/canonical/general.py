@@ -7,6 +7,7 @@ from lxml import etree
 from virtkit.xml.canonical.context import Context
 from virtkit.xml.canonical.order import (
     DOMAIN_ORDER,
+    FEATURES_ORDER,
     OS_ORDER,
     insert_child,
     set_attrs_first,
@@ -129,10 +130,15 @@ def numa_cells(root: etree._Element, ctx: Context) -> None:
 
 
 def default_features(root: etree._Element, ctx: Context) -> None:
-    """``<hyperv>`` enlightenments are ``mode='custom'`` unless said otherwise."""
-    hyperv = root.find("features/hyperv")
+    """Features in libvirt's order; ``<hyperv>`` enlightenments are ``mode='custom'`` unless
+    said otherwise."""
+    features = root.find("features")
+    if features is None:
+        return
+    hyperv = features.find("hyperv")
     if hyperv is not None and hyperv.get("mode") is None:
         set_attrs_first(hyperv, {"mode": "custom"})
+    sort_children(features, FEATURES_ORDER)
 
 
 def default_clock(root: etree._Element, ctx: Context) -> None:

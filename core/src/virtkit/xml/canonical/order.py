@@ -106,6 +106,88 @@ DEVICES_ORDER = (
     "crypto",
 )
 
+#: what every device ends with (libvirt's device info)
+DEVICE_INFO_ORDER = ("boot", "alias", "master", "rom", "acpi", "address")
+
+#: children of <disk>
+DISK_ORDER = (
+    "driver",
+    "auth",
+    "source",
+    "backingStore",
+    "backenddomain",
+    "geometry",
+    "blockio",
+    "mirror",
+    "target",
+    "iotune",
+    "readonly",
+    "shareable",
+    "transient",
+    "serial",
+    "wwn",
+    "vendor",
+    "product",
+    "encryption",
+    *DEVICE_INFO_ORDER,
+)
+
+#: children of <interface>
+INTERFACE_ORDER = (
+    "mac",
+    "source",
+    "virtualport",
+    "ip",
+    "route",
+    "script",
+    "downscript",
+    "backenddomain",
+    "target",
+    "guest",
+    "model",
+    "driver",
+    "backend",
+    "filterref",
+    "tune",
+    "teaming",
+    "link",
+    "mtu",
+    "coalesce",
+    "port",
+    *DEVICE_INFO_ORDER,
+)
+
+#: children of <features>, in the order of libvirt's feature table
+FEATURES_ORDER = (
+    "acpi",
+    "apic",
+    "pae",
+    "hap",
+    "viridian",
+    "privnet",
+    "hyperv",
+    "kvm",
+    "pvspinlock",
+    "capabilities",
+    "pmu",
+    "vmport",
+    "gic",
+    "smm",
+    "ioapic",
+    "hpt",
+    "vmcoreinfo",
+    "htm",
+    "nested-hv",
+    "msrs",
+    "ccf-assist",
+    "xen",
+    "cfpc",
+    "sbbc",
+    "ibs",
+    "tcg",
+    "async-teardown",
+)
+
 #: children of <cputune>
 CPUTUNE_ORDER = (
     "shares",
