@@ -32,6 +32,7 @@ from virtkit.constants import (
     DomainSnapshotDeleteFlags,
     DomainSnapshotRevertFlags,
     DomainState,
+    DomainXMLFlags,
 )
 from virtkit.driver import DriverContext
 from virtkit.errors import (
@@ -131,7 +132,9 @@ class ESXDriver:
             raise
         self._lock = threading.RLock()
         self._reasons: dict[uuidlib.UUID, tuple[DomainState, int]] = {}
-        self._transient: set[uuidlib.UUID] = set()
+        # domains that leave vSphere when they stop: created transient ("destroy": files too)
+        # or undefined while running ("unregister": files kept), by this connection
+        self._transient: dict[uuidlib.UUID, str] = {}
 
     # ------------------------------------------------------------------ setup
 
@@ -277,16 +280,29 @@ class ESXDriver:
                                        domain=ErrorDomain.ESX)
         return str(self.session.get(stores[0], "name"))
 
-    def _create(self, definition: DomainDef) -> Any:
+    def _check_type(self, definition: DomainDef) -> None:
         if str(definition.type) != "vmware":
             raise InvalidArgumentError(
                 f"the ESX driver runs <domain type='vmware'>, not '{definition.type}'")
+
+    def _existing(self, definition: DomainDef) -> Any | None:
+        """The VM ``definition`` redefines (same name and UUID), None for a new one; a clash of
+        only the name or only the UUID is an error."""
         for vm, p in self._vms():
             same_name = p["name"] == definition.name
             same_uuid = definition.uuid is not None and p["config.uuid"] == str(definition.uuid)
+            if same_name and (same_uuid or definition.uuid is None):
+                return vm
             if same_name or same_uuid:
                 raise DomainExistsError(f"domain '{p['name']}' already exists with uuid "
                                         f"{p['config.uuid']}", domain=ErrorDomain.ESX)
+        return None
+
+    def _create(self, definition: DomainDef) -> Any:
+        self._check_type(definition)
+        if self._existing(definition) is not None:
+            raise DomainExistsError(f"domain '{definition.name}' already exists",
+                                    domain=ErrorDomain.ESX)
         spec = config_spec(definition, self._datastore())
         folder = self.session.get(self.datacenter, "vmFolder")
         pool = self.session.get(self.session.get(self.host, "parent"), "resourcePool")
@@ -296,10 +312,22 @@ class ESXDriver:
     @virtkit.hookimpl
     def virtkit_domain_define(self, definition: DomainDef) -> DomainRecord:
         with self._lock:
-            vm = self._create(definition)
+            self._check_type(definition)
+            vm = self._existing(definition)
+            if vm is None:
+                vm, detail = self._create(definition), DomainEventDefinedDetail.ADDED
+            else:
+                if self._power(vm) != "poweredOff":
+                    raise OperationInvalidError(
+                        f"domain '{definition.name}' is running: vSphere cannot keep a new "
+                        "config for the next start; shut it down first", domain=ErrorDomain.ESX)
+                spec = config_spec(definition, None)
+                spec.uuid = None  # keep the VM's own
+                self.session.run(f"redefine of domain '{definition.name}'", vm.ReconfigVM_Task,
+                                 spec=spec)
+                detail = DomainEventDefinedDetail.UPDATED
             record = self._record(vm, self.session.props(vm, VM_PROPS))
-        self._emit(DomainRef(name=record.name, uuid=record.uuid), DomainEventType.DEFINED,
-                   DomainEventDefinedDetail.ADDED)
+        self._emit(DomainRef(name=record.name, uuid=record.uuid), DomainEventType.DEFINED, detail)
         return record
 
     @virtkit.hookimpl
@@ -314,7 +342,7 @@ class ESXDriver:
                 self.session.run("clean-up of a transient domain that failed to start",
                                  vm.Destroy_Task)
                 raise
-            self._transient.add(ident)
+            self._transient[ident] = "destroy"
             return self._record(vm, self.session.props(vm, VM_PROPS))
 
     @virtkit.hookimpl
@@ -322,9 +350,10 @@ class ESXDriver:
         with self._lock:
             vm = self._vm(dom)
             if self._power(vm) != "poweredOff":
-                raise OperationInvalidError(
-                    f"domain '{dom.name}' is active: vSphere cannot unregister a running VM; "
-                    "destroy it first", domain=ErrorDomain.ESX)
+                # vSphere cannot unregister a running VM: it goes when it stops
+                self._transient.setdefault(dom.uuid, "unregister")
+                self._emit(dom, DomainEventType.UNDEFINED, DomainEventUndefinedDetail.REMOVED)
+                return
             try:
                 vm.UnregisterVM()
             except vmodl.MethodFault as exc:
@@ -343,9 +372,14 @@ class ESXDriver:
     def _stopped(self, vm: Any, dom: DomainRef, reason: DomainShutoffReason) -> None:
         """Record a stop; a transient domain is removed from vSphere."""
         self._note(dom, DomainState.SHUTOFF, reason)
-        if dom.uuid in self._transient:
+        how = self._transient.pop(dom.uuid, None)
+        if how == "destroy":
             self.session.run(f"removal of transient domain '{dom.name}'", vm.Destroy_Task)
-            self._transient.discard(dom.uuid)
+        elif how == "unregister":
+            try:
+                vm.UnregisterVM()
+            except vmodl.MethodFault as exc:
+                raise vsphere_error(f"undefine of stopped domain '{dom.name}'", exc) from None
         detail = (DomainEventStoppedDetail.SHUTDOWN if reason == DomainShutoffReason.SHUTDOWN
                   else DomainEventStoppedDetail.DESTROYED)
         self._emit(dom, DomainEventType.STOPPED, detail)
@@ -438,7 +472,7 @@ class ESXDriver:
     def virtkit_domain_get_xml(self, dom: DomainRef, flags: int) -> str:
         vm = self._vm(dom)
         p = self.session.props(vm, ["config", "runtime.powerState"])
-        live = p.get("runtime.powerState") != "poweredOff" and not flags & 1  # 1: INACTIVE
+        live = p.get("runtime.powerState") != "poweredOff" and not flags & DomainXMLFlags.INACTIVE
         return format_domain(config_to_definition(p["config"]), secure=True,
                              id=_vm_id(vm) if live else None)
 
@@ -484,13 +518,46 @@ class ESXDriver:
 
     @virtkit.hookimpl
     def virtkit_snapshot_revert(self, dom: DomainRef, name: str, flags: int) -> None:
-        if flags & (DomainSnapshotRevertFlags.RUNNING | DomainSnapshotRevertFlags.PAUSED):
-            raise NoSupportError("the ESX driver cannot choose the state after a revert "
-                                 "(vSphere restores the snapshot's own)", domain=ErrorDomain.ESX)
         with self._lock:
-            _, _, node = self._snapshot(dom, name)
+            vm, _, node = self._snapshot(dom, name)
+            before = self._power(vm)
             self.session.run(f"revert of domain '{dom.name}' to snapshot '{name}'",
                              node.snapshot.RevertToSnapshot_Task)
+            wanted = {"running": "poweredOn", "paused": "suspended"}.get(node.state, "poweredOff")
+            if flags & DomainSnapshotRevertFlags.RUNNING:
+                wanted = "poweredOn"
+            elif flags & DomainSnapshotRevertFlags.PAUSED:
+                wanted = "suspended"
+            self._settle(vm, dom, wanted, name)
+            self._revert_events(dom, before, wanted)
+
+    def _settle(self, vm: Any, dom: DomainRef, wanted: str, name: str) -> None:
+        """Bring the VM to the power state the revert asks for. ESX restores the snapshot's
+        own state itself (then this does nothing); vcsim 0.24 keeps the state from before."""
+        action = f"revert of domain '{dom.name}' to snapshot '{name}'"
+        power = self._power(vm)
+        if wanted == "poweredOff" and power != "poweredOff":
+            self.session.run(action, vm.PowerOffVM_Task)
+        elif wanted != "poweredOff" and power == "poweredOff":
+            self.session.run(action, vm.PowerOnVM_Task)
+        if wanted == "suspended" and self._power(vm) == "poweredOn":
+            self.session.run(action, vm.SuspendVM_Task)
+        elif wanted == "poweredOn" and self._power(vm) == "suspended":
+            self.session.run(action, vm.PowerOnVM_Task)
+
+    def _revert_events(self, dom: DomainRef, before: str, after: str) -> None:
+        if after == "poweredOff":
+            self._note(dom, DomainState.SHUTOFF, DomainShutoffReason.FROM_SNAPSHOT)
+            if before != "poweredOff":
+                self._emit(dom, DomainEventType.STOPPED, DomainEventStoppedDetail.FROM_SNAPSHOT)
+            return
+        if after == "suspended":
+            self._note(dom, DomainState.PAUSED, DomainPausedReason.FROM_SNAPSHOT)
+        else:
+            self._note(dom, DomainState.RUNNING, DomainRunningReason.FROM_SNAPSHOT)
+        self._emit(dom, DomainEventType.STARTED, DomainEventStartedDetail.FROM_SNAPSHOT)
+        if after == "suspended":
+            self._emit(dom, DomainEventType.SUSPENDED, DomainEventSuspendedDetail.FROM_SNAPSHOT)
 
     @virtkit.hookimpl
     def virtkit_snapshot_delete(self, dom: DomainRef, name: str, flags: int) -> None:
@@ -498,15 +565,17 @@ class ESXDriver:
             raise NoSupportError("vSphere keeps no snapshot metadata apart from the data: "
                                  "METADATA_ONLY is not supported", domain=ErrorDomain.ESX)
         with self._lock:
-            _, _, node = self._snapshot(dom, name)
-            action = f"deletion of snapshot '{name}' of domain '{dom.name}'"
-            if flags & DomainSnapshotDeleteFlags.CHILDREN_ONLY:
-                for child in node.children:
-                    self.session.run(action, child.snapshot.RemoveSnapshot_Task,
-                                     removeChildren=True)
-            else:
-                self.session.run(action, node.snapshot.RemoveSnapshot_Task,
-                                 removeChildren=bool(flags & DomainSnapshotDeleteFlags.CHILDREN))
+            _, tree, node = self._snapshot(dom, name)
+            doomed = tree.descendants(name) if flags & (
+                DomainSnapshotDeleteFlags.CHILDREN | DomainSnapshotDeleteFlags.CHILDREN_ONLY) else []
+            if not flags & DomainSnapshotDeleteFlags.CHILDREN_ONLY:
+                doomed.append(node)
+            # one snapshot at a time, leaves first: the current snapshot then moves to its
+            # parent at each step, as libvirt's semantics want (vcsim leaves a removed
+            # snapshot current when a whole subtree goes at once)
+            for victim in doomed:
+                self.session.run(f"deletion of snapshot '{victim.name}' of domain '{dom.name}'",
+                                 victim.snapshot.RemoveSnapshot_Task, removeChildren=False)
 
     # ------------------------------------------------------------------ migration
 

@@ -51,6 +51,14 @@ class SnapshotTree:
     def find(self, name: str) -> Node | None:
         return next((n for n in self.nodes if n.name == name), None)
 
+    def descendants(self, name: str) -> list[Node]:
+        """The snapshots below ``name``, deepest first (each a leaf when its turn comes)."""
+        out: list[Node] = []
+        for child in (n for n in self.nodes if n.parent == name):
+            out += self.descendants(child.name)
+            out.append(child)
+        return out
+
     def records(self) -> list[SnapshotRecord]:
         return [SnapshotRecord(name=n.name, parent=n.parent, creation_time=n.created,
                                state=n.state, is_current=n.snapshot == self.current)

@@ -11,7 +11,7 @@ from virtkit.xml import DomainDef
 
 from virtkit_esx.paths import PathMapper, split_datastore_path
 from virtkit_esx.vmx2xml import vmx_to_definition
-from virtkit_esx.vmxfile import format_vmx, vmware_uuid
+from virtkit_esx.vmxfile import escape, format_vmx, vmware_uuid
 
 SCSI_TYPES = {
     vim.vm.device.VirtualBusLogicController: "buslogic",
@@ -31,12 +31,12 @@ def config_entries(config: Any) -> list[tuple[str, str]]:
     """``.vmx`` entries for a ``vim.vm.ConfigInfo``."""
     hw = config.hardware
     out = [("config.version", "8"), ("virtualHW.version", config.version.rsplit("-", 1)[-1]),
-           ("displayName", config.name), ("guestOS", config.guestId or "other"),
+           ("displayName", escape(config.name)), ("guestOS", config.guestId or "other"),
            ("memsize", str(hw.memoryMB)), ("numvcpus", str(hw.numCPU))]
     if config.uuid:
         out.append(("uuid.bios", vmware_uuid(config.uuid)))
     if config.annotation:
-        out.append(("annotation", config.annotation))
+        out.append(("annotation", escape(config.annotation)))
     if config.firmware == "efi":
         out.append(("firmware", "efi"))
     if hw.numCoresPerSocket and hw.numCoresPerSocket > 1:
@@ -94,9 +94,10 @@ def config_to_definition(config: Any) -> DomainDef:
     return vmx_to_definition(format_vmx(config_entries(config)), mapper)
 
 
-def config_spec(definition: DomainDef, datastore: str) -> Any:
-    """A ``ConfigSpec`` creating ``definition`` on ``datastore``: name, UUID, memory, vCPUs,
-    description and the guest architecture. Devices are refused: say so rather than drop them."""
+def config_spec(definition: DomainDef, datastore: str | None) -> Any:
+    """A ``ConfigSpec`` for ``definition``: name, UUID, memory, vCPUs, description and the guest
+    architecture; with ``datastore``, where a new VM's files go. Devices are refused: say so
+    rather than drop them."""
     root = definition.tree()
     for dev in root.iterfind("devices/*"):
         if dev.tag not in ("video", "graphics", "input", "memballoon"):
@@ -109,10 +110,10 @@ def config_spec(definition: DomainDef, datastore: str) -> Any:
     memory_kib = definition.memory_kib or 32 * 1024
     spec = vim.vm.ConfigSpec(
         name=definition.name, memoryMB=-(-memory_kib // 1024), numCPUs=definition.vcpus or 1,
-        guestId=guest, files=vim.vm.FileInfo(vmPathName=f"[{datastore}]"))
+        guestId=guest)
+    if datastore is not None:
+        spec.files = vim.vm.FileInfo(vmPathName=f"[{datastore}]")
     if definition.uuid is not None:
         spec.uuid = str(definition.uuid)
-    description = root.findtext("description")
-    if description:
-        spec.annotation = description
+    spec.annotation = root.findtext("description") or ""
     return spec
