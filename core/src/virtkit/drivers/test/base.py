@@ -13,9 +13,10 @@ from virtkit.constants import (
     HookEvent,
 )
 from virtkit.driver import DriverContext
+from virtkit.drivers.test.content import GUEST_ARCH
 from virtkit.drivers.test.state import Node, TestDomain
 from virtkit.errors import OperationInvalidError
-from virtkit.xml import DomainDef
+from virtkit.xml import Context, DomainDef, canonical
 
 SNAPSHOT_STATE_NAMES = {
     DomainState.NOSTATE: "nostate",
@@ -28,6 +29,12 @@ SNAPSHOT_STATE_NAMES = {
     DomainState.PMSUSPENDED: "pmsuspended",
 }
 """The ``<state>`` a snapshot of a domain in each state records."""
+
+
+def canonical_definition(definition: DomainDef, *, live: bool) -> DomainDef:
+    """``definition`` in libvirt's canonical form for the test node, as a running (``live``)
+    or persistent config."""
+    return canonical(definition, context=Context(arch=GUEST_ARCH, inactive=not live))
 
 
 class TestDriverBase:

@@ -39,6 +39,9 @@ DEFAULT_DOMAIN_XML = """\
 """
 """The running domain ``test`` of libvirt's default test node, as ``virsh dumpxml`` shows it."""
 
+GUEST_ARCH = "i686"
+"""The architecture of the test node's guests (the default of ``<os><type arch=...>``)."""
+
 HYPERVISOR_VERSION = 2
 """libvirt's test driver reports hypervisor version 0.0.2."""
 

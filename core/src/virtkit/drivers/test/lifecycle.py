@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 import uuid as uuidlib
 
-from lxml import etree
-
 from virtkit.constants import (
     DomainCreateFlags,
     DomainEventDefinedDetail,
@@ -23,42 +21,17 @@ from virtkit.constants import (
     DomainUndefineFlags,
     DomainXMLFlags,
 )
-from virtkit.drivers.test.base import TestDriverBase
+from virtkit.drivers.test.base import TestDriverBase, canonical_definition
 from virtkit.drivers.test.state import TestDomain
-from virtkit.errors import DomainExistsError, OperationInvalidError, XMLError
+from virtkit.errors import DomainExistsError, OperationInvalidError
 from virtkit.hookspecs import hookimpl
 from virtkit.records import DomainInfo, DomainRecord, DomainRef
 from virtkit.xml import DomainDef
 
-_UNIT_BYTES = {
-    "b": 1, "bytes": 1,
-    "k": 1024, "kib": 1024, "kb": 1000,
-    "m": 1024**2, "mib": 1024**2, "mb": 1000**2,
-    "g": 1024**3, "gib": 1024**3, "gb": 1000**3,
-    "t": 1024**4, "tib": 1024**4, "tb": 1000**4,
-}
-
-
-def _memory_kib(root: etree._Element, tag: str) -> int | None:
-    el = root.find(tag)
-    if el is None or not (el.text or "").strip():
-        return None
-    unit = (el.get("unit") or "KiB").lower()
-    try:
-        return int(el.text.strip()) * _UNIT_BYTES[unit] // 1024
-    except (ValueError, KeyError):
-        raise XMLError(
-            f"line {el.sourceline}: <{tag}> '{el.text.strip()}' with unit '{unit}' is not a size"
-        ) from None
-
-
 def domain_resources(definition: DomainDef) -> tuple[int, int, int]:
-    """``(max memory KiB, current memory KiB, vCPUs)`` read from the definition."""
-    root = definition.tree()
-    memory = _memory_kib(root, "memory") or 0
-    current = _memory_kib(root, "currentMemory") or memory
-    vcpu = root.findtext("vcpu")
-    return memory, current, int(vcpu.strip()) if vcpu and vcpu.strip().isdigit() else 1
+    """``(max memory KiB, current memory KiB, vCPUs)`` of a canonical definition."""
+    memory = definition.memory_kib or 0
+    return memory, definition.current_memory_kib or memory, definition.vcpus or 1
 
 
 class LifecycleHooks(TestDriverBase):
@@ -66,9 +39,12 @@ class LifecycleHooks(TestDriverBase):
 
     # ------------------------------------------------------------------ definitions
 
-    def _claim(self, definition: DomainDef) -> tuple[TestDomain | None, DomainDef, DomainRef]:
-        """The existing domain ``definition`` names (by UUID, then name), the definition with
-        its UUID filled in, and its reference; refuses a name or UUID another domain has."""
+    def _claim(
+        self, definition: DomainDef, *, live: bool
+    ) -> tuple[TestDomain | None, DomainDef, DomainRef]:
+        """The existing domain ``definition`` names (by UUID, then name), the definition in
+        libvirt's canonical form (as a ``live`` or persistent config) with its UUID filled in,
+        and its reference; refuses a name or UUID another domain has."""
         node = self.node
         name, uuid = definition.name, definition.uuid
         existing = node.by_uuid.get(uuid) if uuid else None
@@ -80,13 +56,14 @@ class LifecycleHooks(TestDriverBase):
         if uuid is None:
             uuid = uuidlib.uuid4()
             definition = definition.with_identity(uuid=uuid)
+        definition = canonical_definition(definition, live=live)
         ref = existing.ref if existing is not None else DomainRef(name=name, uuid=uuid)
         return existing, definition, ref
 
     @hookimpl
     def virtkit_domain_define(self, definition: DomainDef, flags: int) -> DomainRecord:
         with self.node.lock:
-            domain, definition, ref = self._claim(definition)
+            domain, definition, ref = self._claim(definition, live=False)
             if domain is None:
                 domain = TestDomain(ref=ref, config=definition)
                 self.node.add(domain)
@@ -103,7 +80,7 @@ class LifecycleHooks(TestDriverBase):
     @hookimpl
     def virtkit_domain_create_transient(self, definition: DomainDef, flags: int) -> DomainRecord:
         with self.node.lock:
-            domain, definition, ref = self._claim(definition)
+            domain, definition, ref = self._claim(definition, live=True)
             if domain is not None:
                 self.require_inactive(domain)
             self.prepare_start(ref.name, definition)

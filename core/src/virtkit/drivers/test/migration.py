@@ -88,7 +88,7 @@ class MigrationHooks(SnapshotHooks):
             rewritten = self.hook(HookEvent.MIGRATE, definition.name, definition)
             if rewritten is not None:
                 definition = parse_domain(rewritten)
-            existing, definition, ref = self._claim(definition)
+            existing, definition, ref = self._claim(definition, live=True)
             if existing is not None and existing.active:
                 raise OperationInvalidError(
                     f"Requested operation is not valid: domain '{ref.name}' is already "

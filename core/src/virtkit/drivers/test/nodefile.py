@@ -11,10 +11,12 @@ pools) is not modelled and is ignored.
 from __future__ import annotations
 
 import os
+import uuid
 
 from lxml import etree
 
 from virtkit.constants import DomainPausedReason, DomainRunningReason, DomainState
+from virtkit.drivers.test.base import canonical_definition
 from virtkit.drivers.test.content import DEFAULT_DOMAIN_XML
 from virtkit.drivers.test.state import Node, TestDomain
 from virtkit.errors import DomainExistsError, NoConnectError, VirtError, XMLError
@@ -89,9 +91,8 @@ def _add(
     if definition.name in node.by_name or (definition.uuid and definition.uuid in node.by_uuid):
         raise DomainExistsError(f"domain '{definition.name}' is defined twice")
     if definition.uuid is None:
-        import uuid
-
         definition = definition.with_identity(uuid=uuid.uuid4())
+    definition = canonical_definition(definition, live=state != DomainState.SHUTOFF)
     assert definition.uuid is not None
     domain = TestDomain(
         ref=DomainRef(name=definition.name, uuid=definition.uuid),

@@ -125,7 +125,7 @@ class SavingHooks(LifecycleHooks):
             rewritten = self.hook(HookEvent.RESTORE, definition.name, definition)
             if rewritten is not None:
                 definition = parse_domain(rewritten)
-            domain, definition, ref = self._claim(definition)
+            domain, definition, ref = self._claim(definition, live=True)
             if domain is not None and domain.active:
                 raise OperationInvalidError(
                     f"Requested operation is not valid: domain '{ref.name}' is already active"

@@ -20,7 +20,7 @@ from virtkit.constants import (
 from virtkit.constants import DomainSnapshotCreateFlags as Create
 from virtkit.constants import DomainSnapshotDeleteFlags as Delete
 from virtkit.constants import DomainSnapshotRevertFlags as Revert
-from virtkit.drivers.test.base import SNAPSHOT_STATE_NAMES
+from virtkit.drivers.test.base import SNAPSHOT_STATE_NAMES, canonical_definition
 from virtkit.drivers.test.saving import SavingHooks
 from virtkit.drivers.test.state import TestDomain, TestSnapshot
 from virtkit.errors import (
@@ -33,10 +33,9 @@ from virtkit.errors import (
 )
 from virtkit.hookspecs import hookimpl
 from virtkit.records import DomainRef, SnapshotRecord
-from virtkit.xml import DomainDef, SnapshotDef, parse_domain
+from virtkit.xml import DomainDef, SnapshotDef, SnapshotState, canonical_snapshot
 
 _RUNNING_STATES = frozenset({"running", "paused"})
-_KNOWN_STATES = frozenset(SNAPSHOT_STATE_NAMES.values()) | {"disk-snapshot"}
 
 
 def _descendants(domain: TestDomain, name: str) -> list[str]:
@@ -78,16 +77,20 @@ class SnapshotHooks(SavingHooks):
                     f"Requested operation is not valid: a live snapshot needs domain "
                     f"'{dom.name}' to be running"
                 )
+            disk_only = bool(flags & Create.DISK_ONLY)
+            state = "disk-snapshot" if disk_only else SNAPSHOT_STATE_NAMES[domain.state]
             now = int(time.time())
+            definition = canonical_snapshot(
+                definition, creation_time=now, state=SnapshotState(state)
+            )
             name = definition.name or str(now)
             if name in domain.snapshots:
                 raise OperationFailedError(f"domain snapshot '{name}' already exists")
-            disk_only = bool(flags & Create.DISK_ONLY)
             snap = TestSnapshot(
                 name=name,
                 parent=domain.current_snapshot,
                 creation_time=now,
-                state="disk-snapshot" if disk_only else SNAPSHOT_STATE_NAMES[domain.state],
+                state=state,
                 description=definition.description,
                 memory="internal" if domain.active and not disk_only else "no",
                 domain=domain.definition,
@@ -103,32 +106,32 @@ class SnapshotHooks(SavingHooks):
 
     def _redefine(self, domain: TestDomain, definition: SnapshotDef, flags: int) -> str:
         """Import a snapshot's metadata as written (libvirt's ``REDEFINE``)."""
+        definition = canonical_snapshot(definition, redefine=True)
         name, state = definition.name, definition.state
         if not name:
             raise XMLError("a redefined snapshot must have a <name>")
-        if state not in _KNOWN_STATES:
-            raise XMLError(f"snapshot '{name}': <state> '{state}' is missing or unknown")
+        if state is None:
+            raise XMLError(f"snapshot '{name}': a redefined snapshot must have a <state>")
         parent = definition.parent
         if parent is not None:
             if parent not in domain.snapshots:
                 raise InvalidArgumentError(f"parent '{parent}' for snapshot '{name}' not found")
             if name in self._ancestors(domain, parent):
                 raise InvalidArgumentError(f"parent '{parent}' would create a cycle to '{name}'")
-        element = definition.tree().find("domain")
-        saved: DomainDef | None = None
-        if element is not None:
-            saved = parse_domain(etree.tostring(element))
-            if saved.uuid not in (None, domain.ref.uuid):
-                raise InvalidArgumentError(
-                    f"definition for snapshot '{name}' must use uuid {domain.ref.uuid}"
-                )
+        saved = definition.domain
+        if saved is not None:
+            saved = canonical_definition(saved, live=state in _RUNNING_STATES)
+        if definition.domain_uuid not in (None, domain.ref.uuid):
+            raise InvalidArgumentError(
+                f"definition for snapshot '{name}' must use uuid {domain.ref.uuid}"
+            )
         domain.snapshots[name] = TestSnapshot(
             name=name,
             parent=parent,
             creation_time=definition.creation_time or int(time.time()),
-            state=state,
+            state=str(state),
             description=definition.description,
-            memory=definition.memory or ("internal" if state in _RUNNING_STATES else "no"),
+            memory=str(definition.memory or ("internal" if state in _RUNNING_STATES else "no")),
             domain=saved,
             disks=_disks(definition),
         )

@@ -19,30 +19,16 @@ from lxml import etree
 from virtkit.constants import DomainEventType, DomainState, DomainXMLFlags
 from virtkit.errors import NoDomainError, NoSnapshotError
 from virtkit.records import DomainRecord, DomainRef, JobInfo, SnapshotRecord
-from virtkit.xml import DomainDef
+from virtkit.xml import DomainDef, format_domain
 from virtkit.xml.parser import PARSER
+from virtkit.xml.serialize import to_string
 
 EventSink = Callable[[DomainRef, DomainEventType, int], None]
 
-_XML_FLAGS = DomainXMLFlags.INACTIVE | DomainXMLFlags.SECURE | DomainXMLFlags.MIGRATABLE
-
-
-def format_domain(definition: DomainDef, *, id: int | None, secure: bool) -> str:
-    """The domain XML as the test driver shows it: ``id`` after ``type`` while active, and
-    graphics passwords only with ``secure``."""
-    text = definition.to_xml()
-    if id is None and (secure or "passwd" not in text):
-        return text
-    root = definition.tree()
-    if id is not None:
-        attrs_before = list(root.attrib.items())
-        root.attrib.clear()
-        for key, value in attrs_before[:1] + [("id", str(id))] + attrs_before[1:]:
-            root.set(key, value)
-    if not secure:
-        for graphics in root.iterfind("devices/graphics"):
-            graphics.attrib.pop("passwd", None)
-    return etree.tostring(root, encoding="unicode") + "\n"
+_INACTIVE, _SECURE, _MIGRATABLE = (
+    int(DomainXMLFlags.INACTIVE), int(DomainXMLFlags.SECURE), int(DomainXMLFlags.MIGRATABLE)
+)
+_XML_FLAGS = _INACTIVE | _SECURE | _MIGRATABLE
 
 
 @attrs.define(eq=False)
@@ -91,10 +77,9 @@ class TestSnapshot:
         if self.disks is not None:
             root.append(etree.fromstring(self.disks))
         if self.domain is not None:
-            text = format_domain(self.domain, id=None, secure=secure)
+            text = format_domain(self.domain, inactive=True, secure=secure)
             root.append(etree.fromstring(text.encode(), PARSER))
-        etree.indent(root, space="  ")
-        return etree.tostring(root, encoding="unicode") + "\n"
+        return to_string(root)
 
 
 @attrs.define(eq=False)
@@ -155,16 +140,16 @@ class TestDomain:
         """The domain XML for :class:`DomainXMLFlags` ``flags``, formatted once per change."""
         key = int(flags) & _XML_FLAGS
         if not self.active:  # then every flag but SECURE gives the persistent config
-            key = (key & DomainXMLFlags.SECURE) | DomainXMLFlags.INACTIVE
+            key = (key & _SECURE) | _INACTIVE
         text = self._xml.get(key)
         if text is None:
-            inactive = bool(key & DomainXMLFlags.INACTIVE)
-            definition = self.config if inactive and self.persistent else self.definition
-            with_id = self.active and not key & (DomainXMLFlags.INACTIVE | DomainXMLFlags.MIGRATABLE)
+            inactive = bool(key & _INACTIVE)
             text = format_domain(
-                definition,
-                id=self.id if with_id else None,
-                secure=bool(key & DomainXMLFlags.SECURE),
+                self.config if inactive and self.persistent else self.definition,
+                inactive=inactive,
+                secure=bool(key & _SECURE),
+                migratable=bool(key & _MIGRATABLE),
+                id=-1 if key & (_INACTIVE | _MIGRATABLE) else self.id,
             )
             self._xml[key] = text
         return text
