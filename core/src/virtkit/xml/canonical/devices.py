@@ -200,7 +200,9 @@ def graphics_listens(root: etree._Element, ctx: Context) -> None:
         if kind not in ("vnc", "spice", "rdp"):
             continue
         socket = graphics.get("socket") if kind == "vnc" else None
-        if not socket:
+        first = graphics.find("listen")
+        socket_listen = first is not None and first.get("type") == "socket"
+        if not socket and not socket_listen:
             (_spice_ports if kind == "spice" else _vnc_ports)(graphics)
         _listens(graphics, socket)
         order = {"type": kind}

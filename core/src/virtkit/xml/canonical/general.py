@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lxml import etree
 
+from virtkit.xml.bitmap import format_bitmap, parse_bitmap
 from virtkit.xml.canonical.context import Context
 from virtkit.xml.canonical.order import (
     DOMAIN_ORDER,
@@ -29,6 +30,20 @@ _MEMORY_TEXT = (
     "devices/memory/target/block",
     "devices/memory/source/pagesize",
     "devices/memory/source/alignsize",
+    "devices/controller/pcihole64",
+    "features/hpt/maxpagesize",
+)
+
+
+#: (path, attribute) of the CPU and node sets libvirt re-spells
+_BITMAPS = (
+    ("vcpu", "cpuset"),
+    ("cputune/vcpupin", "cpuset"),
+    ("cputune/emulatorpin", "cpuset"),
+    ("cputune/iothreadpin", "cpuset"),
+    ("numatune/memory", "nodeset"),
+    ("numatune/memnode", "nodeset"),
+    ("cpu/numa/cell", "cpus"),
 )
 
 
@@ -75,22 +90,75 @@ def default_memory(root: etree._Element, ctx: Context) -> None:
 
 
 def default_vcpu(root: etree._Element, ctx: Context) -> None:
-    """``<vcpu placement='static'>N</vcpu>`` (one vCPU when absent); ``current`` only when it
-    differs from the maximum."""
+    """``<vcpu placement='static'>N</vcpu>`` (one vCPU when absent; ``auto`` when NUMA memory
+    placement is automatic and no cpuset is given); ``current`` only when it differs from the
+    maximum."""
     vcpu = root.find("vcpu")
     if vcpu is None:
         vcpu = insert_child(root, "vcpu", DOMAIN_ORDER)
         vcpu.text = "1"
-    if vcpu.get("placement") is None:
-        auto = root.find("numatune/memory[@placement='auto']") is not None and not vcpu.get(
-            "cpuset"
-        )
-        placed = {"placement": "auto" if auto else "static"}
-        rest = dict(vcpu.attrib)
-        vcpu.attrib.clear()
-        vcpu.attrib.update({**placed, **rest})
+    auto_memory = root.find("numatune/memory[@placement='auto']") is not None
+    if auto_memory and not vcpu.get("cpuset"):
+        set_attrs_first(vcpu, {"placement": "auto"})
+    elif vcpu.get("placement") is None:
+        set_attrs_first(vcpu, {"placement": "static"})
     if vcpu.get("current") is not None and int(vcpu.get("current", "0")) == int(vcpu.text or 0):
         del vcpu.attrib["current"]
+
+
+def default_numatune(root: etree._Element, ctx: Context) -> None:
+    """Automatic vCPU placement implies automatic (strict) memory placement; memory without a
+    nodeset follows the vCPU placement; the global policy comes before per-node ones."""
+    vcpu = root.find("vcpu")
+    auto = vcpu is not None and vcpu.get("placement") == "auto"
+    numatune = root.find("numatune")
+    if numatune is None:
+        if not auto:
+            return
+        numatune = insert_child(root, "numatune", DOMAIN_ORDER)
+    memory = numatune.find("memory")
+    if memory is None and auto:
+        memory = etree.SubElement(numatune, "memory", {"mode": "strict", "placement": "auto"})
+    if memory is not None:
+        if memory.get("mode") is None:
+            set_attrs_first(memory, {"mode": "strict"})
+        if memory.get("placement") is None and memory.get("nodeset") is None:
+            memory.set("placement", "auto" if auto else "static")
+    sort_children(numatune, ("memory", "memnode"))
+
+
+def default_iothreads(root: etree._Element, ctx: Context) -> None:
+    """``<iothreadids>`` lists as many threads as ``<iothreads>`` says, the missing ones with
+    the lowest free ids."""
+    count = root.findtext("iothreads")
+    ids = root.find("iothreadids")
+    if ids is None or not count:
+        return
+    taken = {int(t.get("id", "0")) for t in ids.iterfind("iothread")}
+    candidate = 1
+    while len(taken) < int(count):
+        if candidate not in taken:
+            etree.SubElement(ids, "iothread", {"id": str(candidate)})
+            taken.add(candidate)
+        candidate += 1
+
+
+def normalise_bitmaps(root: etree._Element, ctx: Context) -> None:
+    """CPU and node sets in libvirt's shortest spelling (``1-2,5-7,^6`` -> ``1-2,5,7``)."""
+    for path, name in _BITMAPS:
+        for el in root.iterfind(path):
+            value = el.get(name)
+            if value:
+                try:
+                    el.set(name, format_bitmap(parse_bitmap(value)))
+                except ValueError:
+                    continue
+
+
+def ensure_devices(root: etree._Element, ctx: Context) -> None:
+    """libvirt always writes ``<devices>``, even empty."""
+    if root.find("devices") is None:
+        insert_child(root, "devices", DOMAIN_ORDER)
 
 
 def _has_device_boot(root: etree._Element) -> bool:
