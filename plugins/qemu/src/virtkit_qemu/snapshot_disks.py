@@ -42,11 +42,15 @@ def domain_disks(domain_xml: str) -> list[Disk]:
     for disk in root.iterfind("devices/disk"):
         source = disk.find("source")
         path = None if source is None else source.get("file") or source.get("dev")
-        if disk.get("device", "disk") != "disk" or disk.find("readonly") is not None or not path:
+        target = disk.find("target")
+        dev = target.get("dev") if target is not None else None
+        if disk.get("device", "disk") != "disk" or disk.find("readonly") is not None:
+            continue
+        if not path or not dev:
             continue
         driver = disk.find("driver")
         fmt = driver.get("type", "raw") if driver is not None else "raw"
-        disks.append(Disk(target=disk.find("target").get("dev", ""), path=Path(path), format=fmt))
+        disks.append(Disk(target=dev, path=Path(path), format=fmt))
     return disks
 
 
@@ -78,7 +82,7 @@ def with_disk_sources(domain_xml: str, sources: dict[str, tuple[Path, str]]) -> 
             driver = etree.Element("driver", name="qemu")
             disk.insert(0, driver)
         driver.set("type", fmt)
-    return etree.tostring(root, encoding="unicode")
+    return str(etree.tostring(root, encoding="unicode"))
 
 
 # --------------------------------------------------------------------------- qemu-img

@@ -182,7 +182,7 @@ def _record_revert(
 def _snapshot_config(entry: DomainEntry, snap: SnapshotDef, *, force: bool) -> str:
     embedded = snap.unknown("domain")
     if embedded is not None and embedded.element().find("name") is not None:
-        return etree.tostring(embedded.element(), encoding="unicode")
+        return str(etree.tostring(embedded.element(), encoding="unicode"))
     if not force:
         raise VirtError(
             f"revert requires force: snapshot '{snap.name}' lacks domain '{entry.name}' "
@@ -295,7 +295,7 @@ class SnapshotHooks:
             source = spec.unknown("source") if spec is not None else None
             given = source.element().get("file") if source is not None else None
             plan[disk.target] = (disk, Path(given) if given else disk.path.with_suffix(f".{name}"))
-        unknown = set(wanted) - {d.target for d in current}
+        unknown = {str(n) for n in wanted} - {d.target for d in current}
         if unknown:
             raise InvalidArgumentError(f"no disk '{sorted(unknown)[0]}' to snapshot")
         for disk, overlay in plan.values():
