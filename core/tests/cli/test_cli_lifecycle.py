@@ -27,8 +27,19 @@ def test_define_then_undefine(run: Run, conn: virtkit.Connection, demo_file: Pat
     assert [d.name() for d in conn.list_all_domains()] == ["test"]
 
 
-def test_define_with_validate(run: Run, demo_file: Path) -> None:
+def test_define_with_validate(run: Run, conn: virtkit.Connection, demo_file: Path) -> None:
     assert run("define", "--validate", str(demo_file)).exit_code == 0
+    assert conn.lookup_by_name("demo").is_persistent()
+
+
+def test_start_from_managed_save_or_force_boot(run: Run, conn: virtkit.Connection) -> None:
+    run("managedsave", "test")
+    assert run("start", "test").stdout == "Domain 'test' started\n\n"
+    assert run("domstate", "--reason", "test").stdout == "running (restored)\n\n"
+    run("managedsave", "test")
+    assert run("start", "--force-boot", "test").exit_code == 0
+    assert run("domstate", "--reason", "test").stdout == "running (booted)\n\n"
+    assert not conn.lookup_by_name("test").has_managed_save_image()
 
 
 def test_malformed_xml_names_the_line_and_defines_nothing(

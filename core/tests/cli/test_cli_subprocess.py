@@ -90,3 +90,41 @@ def test_a_command_imports_only_its_own_module() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "['virtkit.cli.commands.domain_list']"
+
+
+def run_with_terminal_stderr(*args: str) -> tuple[int, str]:
+    """Run the script with stderr on a pseudo-terminal; return its status and what it drew."""
+    import os
+    import select
+
+    controller, terminal = os.openpty()
+    try:
+        process = subprocess.Popen([str(SCRIPT), *args], stdout=subprocess.DEVNULL, stderr=terminal)
+        os.close(terminal)
+        drawn = b""
+        while True:
+            ready, _, _ = select.select([controller], [], [], 30)
+            if not ready:
+                break
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # the script exited and closed the terminal
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        return process.wait(timeout=30), drawn.decode()
+    finally:
+        os.close(controller)
+
+
+def test_save_draws_a_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
+    # test:///default starts afresh in each process: save its running domain twice
+    status, drawn = run_with_terminal_stderr(
+        "-c", "test:///default", "save", "test", str(tmp_path / "tty.save")
+    )
+    assert status == 0
+    assert "Save: [" in drawn and "] 100 %" in drawn
+    piped = virtkit_cmd("-c", "test:///default", "save", "test", str(tmp_path / "pipe.save"))
+    assert piped.returncode == 0
+    assert piped.stderr == ""
