@@ -2,6 +2,19 @@
 
 from __future__ import annotations
 
+#: (element path under <domain>, attribute) of the CPU and node sets in a definition
+BITMAP_ATTRIBUTES = (
+    ("vcpu", "cpuset"),
+    ("cputune/vcpupin", "cpuset"),
+    ("cputune/emulatorpin", "cpuset"),
+    ("cputune/iothreadpin", "cpuset"),
+    ("cputune/vcpusched", "vcpus"),
+    ("cputune/iothreadsched", "iothreads"),
+    ("numatune/memory", "nodeset"),
+    ("numatune/memnode", "nodeset"),
+    ("cpu/numa/cell", "cpus"),
+)
+
 
 def parse_bitmap(text: str) -> frozenset[int]:
     """The numbers in ``text``; raises :class:`ValueError` on bad syntax."""

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from lxml import etree
 
-from virtkit.xml.bitmap import parse_bitmap
+from virtkit.xml.bitmap import BITMAP_ATTRIBUTES, parse_bitmap
 from virtkit.xml.node import fail
 
 #: device elements whose ``type`` attribute selects a character device backend
@@ -93,6 +93,25 @@ def check_graphics_listens(root: etree._Element) -> None:
             )
 
 
+def check_numbers(root: etree._Element) -> None:
+    """CPU and node sets are valid and not empty; counts are numbers."""
+    for path, name in BITMAP_ATTRIBUTES:
+        for el in root.iterfind(path):
+            value = el.get(name)
+            if value is None:
+                continue
+            try:
+                if not parse_bitmap(value):
+                    raise ValueError("empty set")
+            except ValueError as exc:
+                raise fail(el, f"invalid value of '{name}': '{value}' ({exc})") from None
+    for path in ("iothreads", "cpu/numa/cell"):
+        for el in root.iterfind(path):
+            text = el.text if path == "iothreads" else el.get("memory")
+            if text is not None and not text.strip().isdigit():
+                raise fail(el, f"expected a number, found '{text.strip()}'")
+
+
 def _vcpus(el: etree._Element) -> frozenset[int]:
     try:
         return parse_bitmap(el.get("vcpus", ""))
@@ -137,6 +156,7 @@ def check_resctrl(root: etree._Element) -> None:
 
 
 DOMAIN_CHECKS: list[Callable[[etree._Element], None]] = [
+    check_numbers,
     check_chardev_sources,
     check_graphics_listens,
     check_resctrl,

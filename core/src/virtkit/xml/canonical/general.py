@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from virtkit.xml.bitmap import format_bitmap, parse_bitmap
+from virtkit.xml.bitmap import BITMAP_ATTRIBUTES, format_bitmap, parse_bitmap
 from virtkit.xml.canonical.context import Context
 from virtkit.xml.canonical.order import (
     DOMAIN_ORDER,
@@ -32,18 +32,6 @@ _MEMORY_TEXT = (
     "devices/memory/source/alignsize",
     "devices/controller/pcihole64",
     "features/hpt/maxpagesize",
-)
-
-
-#: (path, attribute) of the CPU and node sets libvirt re-spells
-_BITMAPS = (
-    ("vcpu", "cpuset"),
-    ("cputune/vcpupin", "cpuset"),
-    ("cputune/emulatorpin", "cpuset"),
-    ("cputune/iothreadpin", "cpuset"),
-    ("numatune/memory", "nodeset"),
-    ("numatune/memnode", "nodeset"),
-    ("cpu/numa/cell", "cpus"),
 )
 
 
@@ -145,14 +133,13 @@ def default_iothreads(root: etree._Element, ctx: Context) -> None:
 
 def normalise_bitmaps(root: etree._Element, ctx: Context) -> None:
     """CPU and node sets in libvirt's shortest spelling (``1-2,5-7,^6`` -> ``1-2,5,7``)."""
-    for path, name in _BITMAPS:
+    for path, name in BITMAP_ATTRIBUTES:
+        if path.startswith("cputune/") and path.endswith("sched"):
+            continue  # expanded to one entry per thread instead
         for el in root.iterfind(path):
             value = el.get(name)
             if value:
-                try:
-                    el.set(name, format_bitmap(parse_bitmap(value)))
-                except ValueError:
-                    continue
+                el.set(name, format_bitmap(parse_bitmap(value)))
 
 
 def ensure_devices(root: etree._Element, ctx: Context) -> None:
