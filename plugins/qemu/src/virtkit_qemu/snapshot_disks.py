@@ -24,6 +24,7 @@ from virtkit.xml.parser import parse_root
 from virtkit_qemu.qmp import Monitor
 
 JOB_POLL = 0.02
+LOCK_WAIT = 5.0
 
 
 @attrs.frozen(kw_only=True)
@@ -161,8 +162,18 @@ class DiskGuard:
         create_internal_offline(self.disks, self.name)
 
     def undo(self) -> None:
-        apply_internal_offline(self.disks, self.name)
-        delete_internal_offline(self.disks, self.name)
+        """Put the marked content back. A QEMU that was just killed may hold its image locks
+        a moment longer: wait up to :data:`LOCK_WAIT` seconds for them."""
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            try:
+                apply_internal_offline(self.disks, self.name)
+                delete_internal_offline(self.disks, self.name)
+                return
+            except OperationFailedError as exc:
+                if "lock" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(JOB_POLL)
 
     def release(self, monitor: Monitor | None, nodes: dict[str, str]) -> None:
         if monitor is None:

@@ -161,14 +161,26 @@ def start_from_snapshot(host: QemuHost, entry: DomainEntry, snapshot: str, flags
                 event=Started.FROM_SNAPSHOT,
             ),
         )
-    except BaseException:
-        guard.undo()
+    except BaseException as exc:
+        _undo(guard, exc)
         for path in created:
             path.unlink(missing_ok=True)
         raise
     with lifecycle.monitor(host, status) as mon:
         guard.release(mon, top_nodes(mon, disks))
     _record_revert(host, entry, snapshots, snapshot, config)
+
+
+def _undo(guard: DiskGuard, failure: BaseException) -> None:
+    """Put the disks back after ``failure``; if that fails too, say both and where the
+    content is kept."""
+    try:
+        guard.undo()
+    except VirtError as exc:
+        raise OperationFailedError(
+            f"{failure}; and putting the disks back failed: {exc} (their content before the "
+            f"revert is kept as internal snapshot '{guard.name}')"
+        ) from failure
 
 
 def _record_revert(
@@ -474,8 +486,8 @@ class SnapshotHooks:
         try:
             apply_internal_offline(disks, snap.name)
             _record_revert(self.host, entry, snapshots, snap.name, config)
-        except BaseException:
-            guard.undo()
+        except BaseException as exc:
+            _undo(guard, exc)
             raise
         guard.release(None, {})
 
