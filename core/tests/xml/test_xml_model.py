@@ -162,3 +162,19 @@ def test_element_classes_round_trip_alone() -> None:
 
 def test_domaindef_is_the_public_class() -> None:
     assert isinstance(parse_domain(MINIMAL), DomainDef)
+
+
+def test_cpu_sets_must_name_something() -> None:
+    text = (
+        "<domain type='kvm'><name>x</name>\n<numatune>\n"
+        "<memory mode='strict' nodeset='0,^0'/></numatune></domain>"
+    )
+    assert "/domain/numatune/memory (line 3): invalid value of 'nodeset'" in _error(text)
+
+
+def test_validate_names_the_line() -> None:
+    from virtkit.xml import validate
+
+    validate(FAITHFUL.replace("<futureboot wish='yes'/>", "").split("<devices>")[0] + "</domain>")
+    with pytest.raises(XMLError, match=r"line \d+: does not validate against domain.rng"):
+        validate(FAITHFUL)
