@@ -10,6 +10,7 @@ keep the order of the input, so :meth:`Element.to_xml` reproduces what was parse
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar, TypeVar
 
@@ -107,7 +108,7 @@ class Element:
 
     @classmethod
     def from_xml(cls: type[E], el: etree._Element) -> E:
-        known = {a.xml: a for a in cls.ATTRS}
+        known = _attr_index(cls)
         kwargs: dict[str, Any] = {}
         extra = []
         for name, value in el.attrib.items():
@@ -122,7 +123,7 @@ class Element:
             kwargs["attr_order"] = tuple(el.attrib.keys())
         if cls.TEXT is not None and el.text is not None:
             raw = el.text if cls.TEXT is str else el.text.strip()
-            kwargs["text"] = Attr(xml="text()", type=cls.TEXT).parse(raw, el)
+            kwargs["text"] = raw if cls.TEXT is str else _text_spec(cls).parse(raw, el)
         children = []
         for child in el:
             if not isinstance(child.tag, str):
@@ -198,6 +199,19 @@ class TextElement(Element):
 
     TEXT: ClassVar[Callable[[str], Any] | None] = str
     text: Any = None
+
+
+@functools.cache
+def _attr_index(cls: type[Element]) -> dict[str, Attr]:
+    """XML attribute name -> spec, for one element class."""
+    return {spec.xml: spec for spec in cls.ATTRS}
+
+
+@functools.cache
+def _text_spec(cls: type[Element]) -> Attr:
+    """The spec that converts the text of one element class."""
+    assert cls.TEXT is not None
+    return Attr(xml="text()", type=cls.TEXT)
 
 
 def text_element(tag: str, converter: Callable[[str], Any] = str) -> type[TextElement]:

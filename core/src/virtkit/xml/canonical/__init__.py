@@ -7,7 +7,10 @@ extends it with its own defaults::
     steps = (*GENERIC_STEPS[:-2], add_default_controllers, *GENERIC_STEPS[-2:])
     canonical(definition, steps=steps)
 
-The ordering steps come last so that anything added earlier lands in libvirt's order.
+The ordering steps come last so that anything added earlier lands in libvirt's order. Steps
+work on the lxml tree, not on the typed model, so that they reach elements the model keeps
+verbatim (``<cputune>``, character devices, ...); the result is parsed back into a
+:class:`~virtkit.xml.domain.DomainDef`.
 """
 
 from __future__ import annotations
