@@ -10,7 +10,6 @@ keep the order of the input, so :meth:`Element.to_xml` reproduces what was parse
 from __future__ import annotations
 
 import enum
-import functools
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar, TypeVar
 
@@ -98,17 +97,26 @@ class Element:
     TEXT: ClassVar[Callable[[str], Any] | None] = None
     #: child tag -> modelled class; other children are kept as :class:`Unknown`
     CHILDREN: ClassVar[Mapping[str, type[Element]]] = {}
+    # derived from the declarations above when a subclass is created
+    _ATTR_INDEX: ClassVar[dict[str, Attr]] = {}
+    _TEXT_SPEC: ClassVar[Attr | None] = None
 
     extra_attrs: tuple[tuple[str, str], ...] = ()
     children: tuple[Element | Unknown, ...] = ()
     #: attribute names in input order, so output keeps it (typed ones not listed come first)
     attr_order: tuple[str, ...] = attrs.field(default=(), eq=False, repr=False)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._ATTR_INDEX = {spec.xml: spec for spec in cls.ATTRS}
+        text = cls.TEXT
+        cls._TEXT_SPEC = None if text is None or text is str else Attr(xml="text()", type=text)
+
     # -- parse -------------------------------------------------------------------------------
 
     @classmethod
     def from_xml(cls: type[E], el: etree._Element) -> E:
-        known = _attr_index(cls)
+        known = cls._ATTR_INDEX
         kwargs: dict[str, Any] = {}
         extra = []
         for name, value in el.attrib.items():
@@ -123,7 +131,7 @@ class Element:
             kwargs["attr_order"] = tuple(el.attrib.keys())
         if cls.TEXT is not None and el.text is not None:
             raw = el.text if cls.TEXT is str else el.text.strip()
-            kwargs["text"] = raw if cls.TEXT is str else _text_spec(cls).parse(raw, el)
+            kwargs["text"] = raw if cls._TEXT_SPEC is None else cls._TEXT_SPEC.parse(raw, el)
         children = []
         for child in el:
             if not isinstance(child.tag, str):
@@ -199,19 +207,6 @@ class TextElement(Element):
 
     TEXT: ClassVar[Callable[[str], Any] | None] = str
     text: Any = None
-
-
-@functools.cache
-def _attr_index(cls: type[Element]) -> dict[str, Attr]:
-    """XML attribute name -> spec, for one element class."""
-    return {spec.xml: spec for spec in cls.ATTRS}
-
-
-@functools.cache
-def _text_spec(cls: type[Element]) -> Attr:
-    """The spec that converts the text of one element class."""
-    assert cls.TEXT is not None
-    return Attr(xml="text()", type=cls.TEXT)
 
 
 def text_element(tag: str, converter: Callable[[str], Any] = str) -> type[TextElement]:
