@@ -6,6 +6,8 @@ from collections.abc import Callable, Sequence
 
 import click
 
+from virtkit.cli.session import CommandFailed
+
 FlagChoice = tuple[str, str, int]
 """``(option name without --, help text, flag bit)``."""
 
@@ -33,3 +35,11 @@ def combined(chosen: Sequence[str], choices: Sequence[FlagChoice]) -> int:
         if name in chosen:
             bits |= flag
     return bits
+
+
+def exclusive(**given: bool) -> None:
+    """Refuse two options given together, in virsh's words; keyword names are option names
+    (``_`` for ``-``)."""
+    names = [name.replace("_", "-") for name, value in given.items() if value]
+    if len(names) > 1:
+        raise CommandFailed(f"Options --{names[0]} and --{names[1]} are mutually exclusive")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from virtkit.cli.options import exclusive
 from virtkit.cli.session import CommandFailed, Session
 from virtkit.constants import DomainEventType
 
@@ -98,13 +99,9 @@ def cmd_event(
     timestamp: bool,
 ) -> None:
     """Wait for domain events (or --list the types) and print each one."""
-    for a, b, given in (
-        ("all", "event", all_ and event_name),
-        ("list", "all", list_ and all_),
-        ("list", "event", list_ and event_name),
-    ):
-        if given:
-            raise CommandFailed(f"Options --{a} and --{b} are mutually exclusive")
+    exclusive(all=all_, event=event_name is not None)
+    exclusive(list=list_, all=all_)
+    exclusive(list=list_, event=event_name is not None)
     if list_:
         click.echo("\n".join(EVENT_TYPES))
         return

@@ -7,7 +7,7 @@ import time
 import click
 
 from virtkit.cli.commands.domain_info import domain_argument
-from virtkit.cli.options import combined, flag_options
+from virtkit.cli.options import combined, exclusive, flag_options
 from virtkit.cli.output import table
 from virtkit.cli.output import tree as draw_tree
 from virtkit.cli.session import CommandFailed, Session
@@ -22,12 +22,6 @@ FILTERS = (
     ("internal", "filter by internal snapshots", F.INTERNAL),
     ("external", "filter by external snapshots", F.EXTERNAL),
 )
-
-
-def _exclusive(**given: bool) -> None:
-    names = [name.replace("_", "-") for name, value in given.items() if value]
-    if len(names) > 1:
-        raise CommandFailed(f"Options --{names[0]} and --{names[1]} are mutually exclusive")
 
 
 @click.command("snapshot-list")
@@ -71,13 +65,13 @@ def cmd_snapshot_list(
     topological: bool,
 ) -> None:
     """List a domain's snapshots."""
-    _exclusive(tree=tree, name=name)
-    _exclusive(parent=parent, roots=roots)
-    _exclusive(parent=parent, tree=tree)
-    _exclusive(roots=roots, tree=tree)
-    _exclusive(roots=roots, **{"from": from_ is not None})
-    _exclusive(roots=roots, current=current)
-    _exclusive(current=current, **{"from": from_ is not None})
+    exclusive(tree=tree, name=name)
+    exclusive(parent=parent, roots=roots)
+    exclusive(parent=parent, tree=tree)
+    exclusive(roots=roots, tree=tree)
+    exclusive(roots=roots, **{"from": from_ is not None})
+    exclusive(roots=roots, current=current)
+    exclusive(current=current, **{"from": from_ is not None})
     if tree and flags:
         raise CommandFailed(f"--{flags[0]} and --tree are mutually exclusive")
     if descendants and from_ is None and not current:
