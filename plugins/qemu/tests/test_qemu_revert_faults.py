@@ -167,3 +167,37 @@ def test_emulator_failing_to_start(
     dom.revert_to_snapshot(dom.snapshot_lookup_by_name("s1"))
     assert dom.state()[0] == DomainState.RUNNING
     assert dom.snapshot_current().get_name() == "s1"
+
+
+def test_running_domain_replaced_by_a_failing_revert_runs_on(
+    prepared: tuple[virtkit.Domain, Path, Path],
+    conn: virtkit.Connection,
+    running_qemus: Callable[[], list[int]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A running domain whose config differs from the snapshot's needs a new QEMU (``force``);
+    when that QEMU dies loading the snapshot, the domain runs on as it was."""
+    dom, disk, _ = prepared
+    changed = dom.xml_desc(INACTIVE).replace("<vcpu>1</vcpu>", "<vcpu>2</vcpu>")
+    dom = conn.define_xml(changed)
+    dom.create()
+    dom.suspend()
+    with pytest.raises(VirtError, match="revert requires force"):
+        dom.revert_to_snapshot(dom.snapshot_lookup_by_name("s1"))
+    before = fingerprint(dom, disk)
+    real_human = virtkit_qemu.snapshots.human
+
+    def die_loading_s1(mon: Monitor, command: str) -> None:
+        real_human(mon, command)
+        if command == "loadvm s1":
+            for pid in running_qemus():
+                os.kill(pid, signal.SIGKILL)
+
+    monkeypatch.setattr(virtkit_qemu.snapshots, "human", die_loading_s1)
+    with pytest.raises(VirtError, match="loadvm|monitor|QMP"):
+        dom.revert_to_snapshot(dom.snapshot_lookup_by_name("s1"), force=True)
+    monkeypatch.undo()
+    assert len(running_qemus()) == 1
+    assert fingerprint(dom, disk) == before, "paused again, same config, disks and snapshots"
+    dom.revert_to_snapshot(dom.snapshot_lookup_by_name("s1"), force=True)
+    assert dom.state()[0] == DomainState.RUNNING and "<vcpu>1</vcpu>" in dom.xml_desc(INACTIVE)

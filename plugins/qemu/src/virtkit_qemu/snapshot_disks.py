@@ -203,6 +203,14 @@ def top_nodes(mon: Monitor, disks: Iterable[Disk]) -> dict[str, str]:
     return nodes
 
 
+def top_nodes_or_none(mon: Monitor, disks: Iterable[Disk]) -> dict[str, str] | None:
+    """:func:`top_nodes`, or ``None`` when the QEMU does not have all of ``disks`` open."""
+    try:
+        return top_nodes(mon, disks)
+    except OperationFailedError:
+        return None
+
+
 def human(mon: Monitor, command: str) -> None:
     """Run an HMP snapshot command; its error text (HMP answers errors as output) raises."""
     out = mon.human(command).strip()

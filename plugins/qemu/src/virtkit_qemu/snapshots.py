@@ -15,6 +15,7 @@ snapshot's is reverted in place (``loadvm`` in its QEMU, after checking every di
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid as uuidlib
 from pathlib import Path
@@ -70,6 +71,7 @@ from virtkit_qemu.snapshot_disks import (
     require_snapshot,
     run_job,
     top_nodes,
+    top_nodes_or_none,
     with_disk_sources,
 )
 from virtkit_qemu.snapshot_store import KEEP, SnapshotTree, check_name, has_memory, is_external
@@ -77,6 +79,8 @@ from virtkit_qemu.snapshot_store import KEEP, SnapshotTree, check_name, has_memo
 if TYPE_CHECKING:
     from virtkit_qemu.host import DomainEntry, QemuHost
     from virtkit_qemu.status import DomainStatus
+
+log = logging.getLogger(__name__)
 
 _STATE_NAMES = {
     DomainState.RUNNING: SnapshotState.RUNNING,
@@ -223,6 +227,67 @@ def _fresh_overlays(snap: SnapshotDef, config: str) -> tuple[str, list[Path]]:
             path.unlink(missing_ok=True)
         raise
     return with_disk_sources(config, sources), created
+
+
+class _RunningGuard:
+    """Lets a revert replace a running QEMU and still fail without a trace: the running guest
+    is first saved as a temporary internal snapshot (``savevm``, when its disks are qcow2); if
+    the revert fails, the domain is started again from it, as it was. Without qcow2 disks the
+    old guest cannot be kept, and a failed revert leaves the domain shut off."""
+
+    def __init__(self, host: QemuHost, entry: DomainEntry, status: DomainStatus) -> None:
+        self.host, self.entry, self.status = host, entry, status
+        self.xml = host.xml(entry)
+        disks = domain_disks(self.xml)
+        self.usable = bool(disks) and all(d.format == "qcow2" for d in disks)
+        self.name = f"virtkit-guard-{uuidlib.uuid4().hex[:12]}"
+
+    def __enter__(self) -> _RunningGuard:
+        if self.usable:
+            with self.host.store.lock(), lifecycle.monitor(self.host, self.status) as mon:
+                human(mon, f"savevm {self.name}")
+        return self
+
+    def __exit__(self, kind: object, failure: BaseException | None, tb: object) -> None:
+        if not self.usable:
+            return
+        if failure is None:
+            self._forget()
+            return
+        try:
+            lifecycle.start_domain(
+                self.host,
+                self.entry.name,
+                self.entry.uuid,
+                lifecycle.StartRequest(
+                    xml=self.xml,
+                    paused=self.status.state == DomainState.PAUSED,
+                    steps=[lambda mon: human(mon, f"loadvm {self.name}")],
+                    autodestroy=self.status.autodestroy is not None,
+                    transient=self.status.transient,
+                ),
+            )
+        except VirtError as exc:
+            raise OperationFailedError(
+                f"{failure}; and restarting the domain as it was failed: {exc} (its state is "
+                f"kept as internal snapshot '{self.name}')"
+            ) from failure
+        self._forget()
+
+    def _forget(self) -> None:
+        """Delete the temporary snapshot, through the domain's QEMU if one holds the images.
+        The revert is done by now: a failure here is only logged."""
+        disks = domain_disks(self.xml)
+        try:
+            entry = self.host.get(self.entry.ref)
+            if entry.active and entry.status is not None:
+                with lifecycle.monitor(self.host, entry.status) as mon:
+                    if top_nodes_or_none(mon, disks) is not None:
+                        human(mon, f"delvm {self.name}")
+                        return
+            delete_internal_offline(disks, self.name)
+        except VirtError as exc:
+            log.warning("could not delete the temporary snapshot %s: %s", self.name, exc)
 
 
 # --------------------------------------------------------------------------- the hooks
@@ -430,14 +495,24 @@ class SnapshotHooks:
                         f"differs from the running domain '{entry.name}'",
                         code=ErrorCode.SNAPSHOT_REVERT_RISKY,
                     )
-            if status is not None:
-                host.stop_and_record(status, DomainShutoffReason.FROM_SNAPSHOT)
-                entry = host.get(dom)
-            if run:
-                start_flags = DomainCreateFlags.START_PAUSED if paused else DomainCreateFlags.NONE
-                self.virtkit_domain_start(dom, int(start_flags), snapshot=name)  # type: ignore[attr-defined]
+            if status is None:
+                self._revert_stopped(dom, snap, config, run=run, paused=paused)
                 return
-            self._revert_offline(entry, snapshots, snap, config)
+            with _RunningGuard(host, entry, status):
+                host.stop_and_record(status, DomainShutoffReason.FROM_SNAPSHOT)
+                self._revert_stopped(dom, snap, config, run=run, paused=paused)
+
+    def _revert_stopped(
+        self, dom: DomainRef, snap: SnapshotDef, config: str, *, run: bool, paused: bool
+    ) -> None:
+        """Revert the shut-off domain: start it from the snapshot, or revert only its disks."""
+        assert snap.name is not None
+        if run:
+            start_flags = DomainCreateFlags.START_PAUSED if paused else DomainCreateFlags.NONE
+            self.virtkit_domain_start(dom, int(start_flags), snapshot=snap.name)  # type: ignore[attr-defined]
+            return
+        entry = self.host.get(dom)
+        self._revert_offline(entry, tree(self.host, entry.name), snap, config)
 
     def _revert_in_place(
         self,
