@@ -163,3 +163,23 @@ def test_external_disk_only_snapshot_live_revert_and_merge(dom: virtkit.Domain) 
     dom.revert_to_snapshot(ext, running=True)
     assert dom.state()[0] == DomainState.RUNNING
     assert disk_path(dom) not in (base, overlay, fresh), "each revert gets its own overlay"
+
+
+def test_halt_no_metadata_and_raw_disks(
+    dom: virtkit.Domain, conn: virtkit.Connection, firmware_xml: Callable[..., str], tmp_path: Path
+) -> None:
+    dom.create()
+    dom.snapshot_create_xml(SNAP.format("loose", ""), no_metadata=True)
+    assert dom.snapshot_num() == 0 and image_snapshots(disk_path(dom)) == ["loose"]
+    halted = dom.snapshot_create_xml(SNAP.format("halted", ""), halt=True)
+    assert dom.state()[0] == DomainState.SHUTOFF and halted.record().state == "running"
+    raw = tmp_path / "raw.img"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "raw", str(raw), "1M"], check=True)
+    disk = (
+        f"<disk type='file' device='disk'><driver name='qemu' type='raw'/>"
+        f"<source file='{raw}'/><target dev='vda' bus='virtio'/></disk>"
+    )
+    plain = conn.define_xml(firmware_xml("raw", devices=disk))
+    with pytest.raises(VirtError, match=f"qcow2 disks: disk 'vda' \\({raw}\\) is raw"):
+        plain.snapshot_create_xml(SNAP.format("s", ""))
+    assert plain.snapshot_num() == 0
