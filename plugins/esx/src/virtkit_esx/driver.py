@@ -135,6 +135,8 @@ class ESXDriver:
         # domains that leave vSphere when they stop: created transient ("destroy": files too)
         # or undefined while running ("unregister": files kept), by this connection
         self._transient: dict[uuidlib.UUID, str] = {}
+        self._known: dict[uuidlib.UUID, Any] = {}  # VMs by UUID, as found before
+        self._view: Any = None  # the container view listing VMs, made on first use
 
     # ------------------------------------------------------------------ setup
 
@@ -170,9 +172,13 @@ class ESXDriver:
     # ------------------------------------------------------------------ helpers
 
     def _vms(self) -> list[tuple[Any, dict[str, Any]]]:
-        return [(vm, p) for vm, p in self.session.all_of(vim.VirtualMachine, VM_PROPS)
-                if not p.get("config.template")
-                and (self.scheme != "vpx" or p.get("runtime.host") == self.host)]
+        if self._view is None:
+            self._view = self.session.view(vim.VirtualMachine)
+        found = [(vm, p) for vm, p in self.session.in_view(self._view, vim.VirtualMachine, VM_PROPS)
+                 if not p.get("config.template")
+                 and (self.scheme != "vpx" or p.get("runtime.host") == self.host)]
+        self._known.update((uuidlib.UUID(p["config.uuid"]), vm) for vm, p in found)
+        return found
 
     def _record(self, vm: Any, p: dict[str, Any]) -> DomainRecord:
         ident = uuidlib.UUID(p["config.uuid"])
@@ -182,14 +188,23 @@ class ESXDriver:
         return DomainRecord(name=p["name"], uuid=ident,
                             id=_vm_id(vm) if state != DomainState.SHUTOFF else -1,
                             state=state, reason=reason, persistent=ident not in self._transient,
-                            snapshot_count=len(SnapshotTree.read(self.session, vm).nodes))
+                            snapshot_count=_count(p.get("snapshot.rootSnapshotList")))
 
-    def _vm(self, dom: DomainRef) -> Any:
-        vm = self.session.content.searchIndex.FindByUuid(uuid=str(dom.uuid), vmSearch=True)
-        if vm is None or (self.scheme == "vpx" and self.session.get(vm, "runtime.host") != self.host):
+    def _vm(self, dom: DomainRef, *paths: str) -> tuple[Any, dict[str, Any]]:
+        """The VM of ``dom`` and its properties ``paths`` plus ``runtime.powerState``, read in
+        one call (VMs found before are not searched for again)."""
+        wanted = ["runtime.powerState", "runtime.host", "config.uuid", *paths]
+        vm = self._known.get(dom.uuid)
+        props = self.session.props(vm, wanted) if vm is not None else {}
+        if props.get("config.uuid") != str(dom.uuid):  # never seen, or gone since
+            vm = self.session.content.searchIndex.FindByUuid(uuid=str(dom.uuid), vmSearch=True)
+            props = self.session.props(vm, wanted) if vm is not None else {}
+        if not props or (self.scheme == "vpx" and props.get("runtime.host") != self.host):
+            self._known.pop(dom.uuid, None)
             raise NoDomainError(f"domain not found: no domain with matching uuid '{dom.uuid}'",
                                 domain=ErrorDomain.ESX)
-        return vm
+        self._known[dom.uuid] = vm
+        return vm, props
 
     def _power(self, vm: Any) -> str:
         return str(self.session.get(vm, "runtime.powerState"))
@@ -200,15 +215,15 @@ class ESXDriver:
     def _emit(self, dom: DomainRef, event: DomainEventType, detail: int) -> None:
         self._ctx.emit_event(dom, event, detail)
 
-    def _require(self, vm: Any, dom: DomainRef, *states: str) -> str:
-        power = self._power(vm)
+    @staticmethod
+    def _require(props: dict[str, Any], dom: DomainRef, *states: str) -> None:
+        power = props.get("runtime.powerState")
         if power not in states:
             words = {"poweredOn": "running", "poweredOff": "shut off", "suspended": "paused"}
             raise OperationInvalidError(f"domain '{dom.name}' is {words.get(power, power)}: "
                                         f"the operation needs it "
                                         f"{' or '.join(words[s] for s in states)}",
                                         domain=ErrorDomain.ESX)
-        return power
 
     # ------------------------------------------------------------------ connection
 
@@ -243,17 +258,7 @@ class ESXDriver:
 
     @virtkit.hookimpl
     def virtkit_connect_list_domains(self) -> list[DomainRecord]:
-        out = []
-        for vm, p in self._vms():
-            ident = uuidlib.UUID(p["config.uuid"])
-            state = POWER_STATES.get(p.get("runtime.powerState", ""), DomainState.NOSTATE)
-            known = self._reasons.get(ident)
-            out.append(DomainRecord(
-                name=p["name"], uuid=ident, id=_vm_id(vm) if state != DomainState.SHUTOFF else -1,
-                state=state, reason=known[1] if known and known[0] == state else 0,
-                persistent=ident not in self._transient,
-                snapshot_count=_count(p.get("snapshot.rootSnapshotList"))))
-        return out
+        return [self._record(vm, p) for vm, p in self._vms()]
 
     @virtkit.hookimpl
     def virtkit_connect_lookup_domain(self, name: str | None, uuid: uuidlib.UUID | None,
@@ -348,8 +353,8 @@ class ESXDriver:
     @virtkit.hookimpl
     def virtkit_domain_undefine(self, dom: DomainRef) -> None:
         with self._lock:
-            vm = self._vm(dom)
-            if self._power(vm) != "poweredOff":
+            vm, props = self._vm(dom)
+            if props["runtime.powerState"] != "poweredOff":
                 # vSphere cannot unregister a running VM: it goes when it stops
                 self._transient.setdefault(dom.uuid, "unregister")
                 self._emit(dom, DomainEventType.UNDEFINED, DomainEventUndefinedDetail.REMOVED)
@@ -364,7 +369,6 @@ class ESXDriver:
     # ------------------------------------------------------------------ lifecycle
 
     def _start(self, vm: Any, dom: DomainRef) -> None:
-        self._require(vm, dom, "poweredOff", "suspended")
         self.session.run(f"start of domain '{dom.name}'", vm.PowerOnVM_Task)
         self._note(dom, DomainState.RUNNING, DomainRunningReason.BOOTED)
         self._emit(dom, DomainEventType.STARTED, DomainEventStartedDetail.BOOTED)
@@ -387,8 +391,8 @@ class ESXDriver:
     @virtkit.hookimpl
     def virtkit_domain_start(self, dom: DomainRef, flags: int) -> None:
         with self._lock:
-            vm = self._vm(dom)
-            if self._power(vm) == "poweredOn":
+            vm, props = self._vm(dom)
+            if props["runtime.powerState"] == "poweredOn":
                 raise OperationInvalidError(f"domain '{dom.name}' is already running",
                                             domain=ErrorDomain.ESX)
             self._start(vm, dom)
@@ -398,8 +402,8 @@ class ESXDriver:
     @virtkit.hookimpl
     def virtkit_domain_shutdown(self, dom: DomainRef, timeout: float | None) -> None:
         with self._lock:
-            vm = self._vm(dom)
-            self._require(vm, dom, "poweredOn")
+            vm, props = self._vm(dom)
+            self._require(props, dom, "poweredOn")
             try:
                 vm.ShutdownGuest()
             except vmodl.MethodFault as exc:
@@ -419,15 +423,15 @@ class ESXDriver:
     @virtkit.hookimpl
     def virtkit_domain_destroy(self, dom: DomainRef) -> None:
         with self._lock:
-            vm = self._vm(dom)
-            self._require(vm, dom, "poweredOn", "suspended")
+            vm, props = self._vm(dom)
+            self._require(props, dom, "poweredOn", "suspended")
             self.session.run(f"destroy of domain '{dom.name}'", vm.PowerOffVM_Task)
             self._stopped(vm, dom, DomainShutoffReason.DESTROYED)
 
     @virtkit.hookimpl
     def virtkit_domain_reboot(self, dom: DomainRef) -> None:
-        vm = self._vm(dom)
-        self._require(vm, dom, "poweredOn")
+        vm, props = self._vm(dom)
+        self._require(props, dom, "poweredOn")
         try:
             vm.RebootGuest()
         except vmodl.MethodFault as exc:
@@ -435,15 +439,15 @@ class ESXDriver:
 
     @virtkit.hookimpl
     def virtkit_domain_reset(self, dom: DomainRef) -> None:
-        vm = self._vm(dom)
-        self._require(vm, dom, "poweredOn")
+        vm, props = self._vm(dom)
+        self._require(props, dom, "poweredOn")
         self.session.run(f"reset of domain '{dom.name}'", vm.ResetVM_Task)
 
     @virtkit.hookimpl
     def virtkit_domain_suspend(self, dom: DomainRef) -> None:
         with self._lock:
-            vm = self._vm(dom)
-            self._require(vm, dom, "poweredOn")
+            vm, props = self._vm(dom)
+            self._require(props, dom, "poweredOn")
             self.session.run(f"suspend of domain '{dom.name}'", vm.SuspendVM_Task)
             self._note(dom, DomainState.PAUSED, DomainPausedReason.USER)
         self._emit(dom, DomainEventType.SUSPENDED, DomainEventSuspendedDetail.PAUSED)
@@ -451,17 +455,15 @@ class ESXDriver:
     @virtkit.hookimpl
     def virtkit_domain_resume(self, dom: DomainRef) -> None:
         with self._lock:
-            vm = self._vm(dom)
-            self._require(vm, dom, "suspended")
+            vm, props = self._vm(dom)
+            self._require(props, dom, "suspended")
             self.session.run(f"resume of domain '{dom.name}'", vm.PowerOnVM_Task)
             self._note(dom, DomainState.RUNNING, DomainRunningReason.UNPAUSED)
         self._emit(dom, DomainEventType.RESUMED, DomainEventResumedDetail.UNPAUSED)
 
     @virtkit.hookimpl
     def virtkit_domain_get_info(self, dom: DomainRef) -> DomainInfo:
-        vm = self._vm(dom)
-        p = self.session.props(vm, ["runtime.powerState", "config.hardware.memoryMB",
-                                    "config.hardware.numCPU", "summary.quickStats.guestMemoryUsage"])
+        _, p = self._vm(dom, "config.hardware.memoryMB", "config.hardware.numCPU")
         state = POWER_STATES.get(p.get("runtime.powerState", ""), DomainState.NOSTATE)
         memory = int(p.get("config.hardware.memoryMB") or 0) * 1024
         return DomainInfo(state=state, max_memory_kib=memory,
@@ -470,8 +472,7 @@ class ESXDriver:
 
     @virtkit.hookimpl
     def virtkit_domain_get_xml(self, dom: DomainRef, flags: int) -> str:
-        vm = self._vm(dom)
-        p = self.session.props(vm, ["config", "runtime.powerState"])
+        vm, p = self._vm(dom, "config")
         live = p.get("runtime.powerState") != "poweredOff" and not flags & DomainXMLFlags.INACTIVE
         return format_domain(config_to_definition(p["config"]), secure=True,
                              id=_vm_id(vm) if live else None)
@@ -486,41 +487,41 @@ class ESXDriver:
                                  f"{DomainSnapshotCreateFlags(flags & unsupported)!r}",
                                  domain=ErrorDomain.ESX)
         with self._lock:
-            vm = self._vm(dom)
+            vm, props = self._vm(dom, *SnapshotTree.PATHS)
             name = definition.name or str(int(time.time()))
-            if SnapshotTree.read(self.session, vm).find(name) is not None:
+            if SnapshotTree.from_props(props).find(name) is not None:
                 raise OperationInvalidError(f"domain '{dom.name}' already has a snapshot "
                                             f"named '{name}'", domain=ErrorDomain.ESX)
-            memory = (self._power(vm) == "poweredOn"
+            memory = (props["runtime.powerState"] == "poweredOn"
                       and not flags & DomainSnapshotCreateFlags.DISK_ONLY)
             self.session.run(f"snapshot '{name}' of domain '{dom.name}'", vm.CreateSnapshot_Task,
                              name=name, description=definition.description or "",
                              memory=memory, quiesce=bool(flags & DomainSnapshotCreateFlags.QUIESCE))
             return name
 
-    def _snapshot(self, dom: DomainRef, name: str) -> tuple[Any, SnapshotTree, Any]:
-        vm = self._vm(dom)
-        tree = SnapshotTree.read(self.session, vm)
+    def _snapshot(self, dom: DomainRef, name: str) -> tuple[Any, str, SnapshotTree, Any]:
+        """The VM, its power state, its snapshot tree and the snapshot ``name``."""
+        vm, props = self._vm(dom, *SnapshotTree.PATHS)
+        tree = SnapshotTree.from_props(props)
         node = tree.find(name)
         if node is None:
             raise NoSnapshotError(f"domain '{dom.name}' has no snapshot named '{name}'",
                                   domain=ErrorDomain.ESX)
-        return vm, tree, node
+        return vm, props["runtime.powerState"], tree, node
 
     @virtkit.hookimpl
     def virtkit_snapshot_list(self, dom: DomainRef) -> list[SnapshotRecord]:
-        return SnapshotTree.read(self.session, self._vm(dom)).records()
+        return SnapshotTree.from_props(self._vm(dom, *SnapshotTree.PATHS)[1]).records()
 
     @virtkit.hookimpl
     def virtkit_snapshot_get_xml(self, dom: DomainRef, name: str) -> str:
-        _, tree, node = self._snapshot(dom, name)
+        _, _, tree, node = self._snapshot(dom, name)
         return snapshot_xml(tree, node, dom.uuid)
 
     @virtkit.hookimpl
     def virtkit_snapshot_revert(self, dom: DomainRef, name: str, flags: int) -> None:
         with self._lock:
-            vm, _, node = self._snapshot(dom, name)
-            before = self._power(vm)
+            vm, before, _, node = self._snapshot(dom, name)
             self.session.run(f"revert of domain '{dom.name}' to snapshot '{name}'",
                              node.snapshot.RevertToSnapshot_Task)
             wanted = {"running": "poweredOn", "paused": "suspended"}.get(node.state, "poweredOff")
@@ -528,21 +529,25 @@ class ESXDriver:
                 wanted = "poweredOn"
             elif flags & DomainSnapshotRevertFlags.PAUSED:
                 wanted = "suspended"
-            self._settle(vm, dom, wanted, name)
+            self._settle(vm, dom, before, wanted, name)
             self._revert_events(dom, before, wanted)
 
-    def _settle(self, vm: Any, dom: DomainRef, wanted: str, name: str) -> None:
+    def _settle(self, vm: Any, dom: DomainRef, before: str, wanted: str, name: str) -> None:
         """Bring the VM to the power state the revert asks for. ESX restores the snapshot's
-        own state itself (then this does nothing); vcsim 0.24 keeps the state from before."""
+        own state itself; vcsim 0.24 keeps the state from before the revert. When both are the
+        wanted state there is nothing to check."""
         action = f"revert of domain '{dom.name}' to snapshot '{name}'"
-        power = self._power(vm)
-        if wanted == "poweredOff" and power != "poweredOff":
-            self.session.run(action, vm.PowerOffVM_Task)
-        elif wanted != "poweredOff" and power == "poweredOff":
+        power = before if before == wanted else self._power(vm)
+        if wanted == "poweredOff":
+            if power != "poweredOff":
+                self.session.run(action, vm.PowerOffVM_Task)
+            return
+        if power == "poweredOff":
             self.session.run(action, vm.PowerOnVM_Task)
-        if wanted == "suspended" and self._power(vm) == "poweredOn":
+            power = "poweredOn"
+        if wanted == "suspended" and power == "poweredOn":
             self.session.run(action, vm.SuspendVM_Task)
-        elif wanted == "poweredOn" and self._power(vm) == "suspended":
+        elif wanted == "poweredOn" and power == "suspended":
             self.session.run(action, vm.PowerOnVM_Task)
 
     def _revert_events(self, dom: DomainRef, before: str, after: str) -> None:
@@ -565,7 +570,7 @@ class ESXDriver:
             raise NoSupportError("vSphere keeps no snapshot metadata apart from the data: "
                                  "METADATA_ONLY is not supported", domain=ErrorDomain.ESX)
         with self._lock:
-            _, tree, node = self._snapshot(dom, name)
+            _, _, tree, node = self._snapshot(dom, name)
             doomed = tree.descendants(name) if flags & (
                 DomainSnapshotDeleteFlags.CHILDREN | DomainSnapshotDeleteFlags.CHILDREN_ONLY) else []
             if not flags & DomainSnapshotDeleteFlags.CHILDREN_ONLY:
@@ -605,7 +610,7 @@ class ESXDriver:
         if scheme != "vpx-host" or target.cookie != self._vcenter_id():
             raise InvalidArgumentError(f"migration target '{target.uri}' is not a host of this "
                                        "vCenter", domain=ErrorDomain.ESX)
-        vm = self._vm(dom)
+        vm, _ = self._vm(dom)
         dest = vim.HostSystem(moid, self.session.si._stub)
         pool = self.session.get(self.session.get(dest, "parent"), "resourcePool")
         spec = vim.vm.RelocateSpec(host=dest, pool=pool)

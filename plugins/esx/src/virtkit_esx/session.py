@@ -8,6 +8,7 @@ VM without snapshots) reads as absent instead of breaking the request on some se
 
 from __future__ import annotations
 
+import http.client
 import ssl
 import time
 from collections.abc import Iterable
@@ -88,23 +89,32 @@ class Session:
     def get(self, obj: Any, path: str) -> Any:
         return self.props(obj, [path]).get(path)
 
-    def all_of(self, vimtype: type, paths: list[str], root: Any = None) -> list[tuple[Any, dict[str, Any]]]:
-        """Every object of ``vimtype`` under ``root`` with the properties ``paths``, in one call."""
-        view = self.content.viewManager.CreateContainerView(root or self.content.rootFolder,
+    def view(self, vimtype: type, root: Any = None) -> Any:
+        """A container view of every object of ``vimtype`` under ``root`` (it lives as long as
+        the session: reuse it)."""
+        return self.content.viewManager.CreateContainerView(root or self.content.rootFolder,
                                                             [vimtype], True)
+
+    def in_view(self, view: Any, vimtype: type, paths: list[str]) -> list[tuple[Any, dict[str, Any]]]:
+        """The objects of ``view`` with their properties ``paths``, in one call (more when the
+        server pages the answer)."""
+        traversal = PC.TraversalSpec(name="view", path="view", skip=False,
+                                     type=vim.view.ContainerView)
+        spec = PC.FilterSpec(
+            objectSet=[PC.ObjectSpec(obj=view, skip=True, selectSet=[traversal])],
+            propSet=[PC.PropertySpec(type=vimtype, pathSet=paths)])
+        out = []
+        res = self.pc.RetrievePropertiesEx([spec], PC.RetrieveOptions())
+        while res:
+            out += [(o.obj, {p.name: p.val for p in o.propSet or []}) for o in res.objects or []]
+            res = self.pc.ContinueRetrievePropertiesEx(res.token) if res.token else None
+        return out
+
+    def all_of(self, vimtype: type, paths: list[str]) -> list[tuple[Any, dict[str, Any]]]:
+        """Every object of ``vimtype`` with the properties ``paths`` (a view made for the call)."""
+        view = self.view(vimtype)
         try:
-            traversal = PC.TraversalSpec(name="view", path="view", skip=False,
-                                         type=vim.view.ContainerView)
-            spec = PC.FilterSpec(
-                objectSet=[PC.ObjectSpec(obj=view, skip=True, selectSet=[traversal])],
-                propSet=[PC.PropertySpec(type=vimtype, pathSet=paths)])
-            out = []
-            res = self.pc.RetrievePropertiesEx([spec], PC.RetrieveOptions())
-            while res:
-                for o in res.objects or []:
-                    out.append((o.obj, {p.name: p.val for p in o.propSet or []}))
-                res = self.pc.ContinueRetrievePropertiesEx(res.token) if res.token else None
-            return out
+            return self.in_view(view, vimtype, paths)
         finally:
             view.Destroy()
 
@@ -118,7 +128,7 @@ class Session:
         end = time.monotonic() + timeout
         last = -1
         while True:
-            info = self.props(task, ["info.state", "info.progress"])
+            info = self.props(task, ["info.state", "info.progress", "info.result", "info.error"])
             state = info.get("info.state")
             if progress is not None and info.get("info.progress") not in (None, last):
                 last = info["info.progress"]
@@ -126,9 +136,9 @@ class Session:
             if state == "success":
                 if progress is not None and last != 100:
                     progress(Progress(operation=action, processed=100, total=100))
-                return self.get(task, "info.result")
+                return info.get("info.result")
             if state == "error":
-                raise vsphere_error(action, self.get(task, "info.error"))
+                raise vsphere_error(action, info["info.error"])
             if time.monotonic() > end:
                 raise OperationFailedError(f"{action}: vSphere task still {state} after "
                                            f"{timeout:.0f} s", domain=ErrorDomain.ESX)
@@ -139,6 +149,10 @@ class Session:
         """Start a ``*_Task`` method and wait for it; faults at submission are reported too."""
         try:
             task = call(*args, **kwargs)
+            return self.wait(task, action, progress)
         except vmodl.MethodFault as exc:
             raise vsphere_error(action, exc) from None
-        return self.wait(task, action, progress)
+        except (OSError, http.client.HTTPException) as exc:
+            raise OperationFailedError(f"{action} failed: lost the connection to vSphere "
+                                       f"({exc or type(exc).__name__})",
+                                       domain=ErrorDomain.ESX) from None

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import uuid as uuidlib
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 from lxml import etree
 from virtkit.records import SnapshotRecord
 from virtkit.xml.serialize import to_string
-
-from virtkit_esx.session import Session
 
 SNAPSHOT_STATES = {"poweredOn": "running", "poweredOff": "shutoff", "suspended": "paused"}
 
@@ -31,9 +29,11 @@ class SnapshotTree:
     nodes: tuple[Node, ...]
     current: Any
 
+    PATHS: ClassVar[tuple[str, str]] = ("snapshot.rootSnapshotList", "snapshot.currentSnapshot")
+    """The VM properties :meth:`from_props` reads."""
+
     @classmethod
-    def read(cls, session: Session, vm: Any) -> SnapshotTree:
-        p = session.props(vm, ["snapshot.rootSnapshotList", "snapshot.currentSnapshot"])
+    def from_props(cls, p: dict[str, Any]) -> SnapshotTree:
         nodes: list[Node] = []
 
         def walk(trees: Any, parent: str | None) -> None:
