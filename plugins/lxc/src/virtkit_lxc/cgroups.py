@@ -8,13 +8,12 @@ controllers counts as v1).
 from __future__ import annotations
 
 import errno
-import os
 import time
 from pathlib import Path
 
 from virtkit.errors import HostSystemError
 
-CGROUP_ROOT = Path(os.environ.get("VIRTKIT_CGROUP_ROOT", "/sys/fs/cgroup"))
+CGROUP_ROOT = Path("/sys/fs/cgroup")
 V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "freezer")
 V2_CONTROLLERS = ("memory", "cpu", "pids")
 DEFAULT_PIDS_MAX = 16384
@@ -28,8 +27,8 @@ def _write(path: Path, value: str) -> None:
         raise HostSystemError(f"cannot write '{value}' to {path}: {exc.strerror}") from exc
 
 
-def is_v2() -> bool:
-    return (CGROUP_ROOT / "cgroup.controllers").is_file()
+def is_v2(root: Path = CGROUP_ROOT) -> bool:
+    return (root / "cgroup.controllers").is_file()
 
 
 def shares_to_weight(shares: int) -> int:
@@ -42,13 +41,14 @@ def shares_to_weight(shares: int) -> int:
 class Cgroup:
     """The cgroup ``relpath`` (e.g. ``virtkit/lxc-system/web``) in every hierarchy it needs."""
 
-    def __init__(self, relpath: str) -> None:
+    def __init__(self, relpath: str, root: Path = CGROUP_ROOT) -> None:
         self.relpath = relpath
-        self.v2 = is_v2()
+        self.root = root
+        self.v2 = is_v2(root)
         if self.v2:
-            self.dirs = {c: CGROUP_ROOT / relpath for c in (*V2_CONTROLLERS, "freezer", "cpuacct")}
+            self.dirs = {c: root / relpath for c in (*V2_CONTROLLERS, "freezer", "cpuacct")}
         else:
-            self.dirs = {c: CGROUP_ROOT / c / relpath for c in V1_CONTROLLERS}
+            self.dirs = {c: root / c / relpath for c in V1_CONTROLLERS}
 
     def folders(self) -> list[Path]:
         """Each distinct folder (v1 controllers may share one, e.g. ``cpu,cpuacct``)."""
@@ -72,13 +72,16 @@ class Cgroup:
             raise HostSystemError(f"cannot create cgroup {self.relpath}: {exc}") from exc
 
     def _enable_v2_controllers(self) -> None:
-        wanted = " ".join(f"+{c}" for c in V2_CONTROLLERS)
-        parent = CGROUP_ROOT
-        for part in Path(self.relpath).parts[:-1]:
-            _write(parent / "cgroup.subtree_control", wanted)
+        """Delegate memory, cpu and pids down to the group (those the hierarchy offers: on a
+        hybrid host they may be bound to v1, and limits then fail when set)."""
+        available = set((self.root / "cgroup.controllers").read_text().split())
+        wanted = " ".join(f"+{c}" for c in V2_CONTROLLERS if c in available)
+        parent = self.root
+        for part in Path(self.relpath).parts:
+            if wanted:
+                _write(parent / "cgroup.subtree_control", wanted)
             parent = parent / part
             parent.mkdir(exist_ok=True)
-        _write(parent / "cgroup.subtree_control", wanted)
 
     def set_limits(
         self,

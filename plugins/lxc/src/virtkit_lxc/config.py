@@ -83,6 +83,14 @@ class IdMap:
     uid: tuple[tuple[int, int, int], ...]
     gid: tuple[tuple[int, int, int], ...]
 
+    def host_id(self, kind: str, inside: int) -> int:
+        """The host id that ``inside`` maps to (``kind`` is ``uid`` or ``gid``); -1 when
+        unmapped (``chown`` then leaves it alone)."""
+        for start, target, count in getattr(self, kind):
+            if start <= inside < start + count:
+                return target + inside - start
+        return -1
+
 
 @attrs.frozen(kw_only=True)
 class ContainerConfig:
@@ -328,9 +336,30 @@ def check_startable(config: ContainerConfig) -> None:
             f"init of container '{config.name}' not found: '{config.init}' is not an executable "
             f"file inside the root filesystem {config.root}"
         )
+    if config.idmap is not None:
+        _check_reachable(config.root, config.idmap)
     for mount in config.mounts:
         if mount.kind == "bind" and not os.path.exists(mount.source):
             raise XMLError(
                 f"container '{config.name}': <filesystem> source '{mount.source}' (for "
                 f"'{mount.target}') does not exist"
+            )
+
+
+def _check_reachable(root: str, idmap: IdMap) -> None:
+    """In a user namespace the container's root is an ordinary user on the host: it must be
+    able to search every folder on the way to the root filesystem."""
+    uid, gid = idmap.host_id("uid", 0), idmap.host_id("gid", 0)
+    for folder in Path(os.path.realpath(root)).parents:
+        st = folder.stat()
+        if st.st_uid == uid:
+            ok = st.st_mode & 0o100
+        elif st.st_gid == gid:
+            ok = st.st_mode & 0o010
+        else:
+            ok = st.st_mode & 0o001
+        if not ok:
+            raise ConfigUnsupportedError(
+                f"with <idmap>, the container's root (host uid {uid}) cannot reach its root "
+                f"filesystem {root}: folder {folder} is not searchable by it"
             )

@@ -119,6 +119,17 @@ def environment(config: ContainerConfig) -> dict[str, str]:
     return env
 
 
+def prepare_mount_points(config: ContainerConfig) -> None:
+    """Create, as the host's root, the folders and files the container's mounts go on (inside a
+    user namespace the container's root may not write to a root filesystem the host owns)."""
+    root = os.path.realpath(config.root)
+    for path in ("/proc", "/sys", "/dev"):
+        _mount_point(_inside(root, path))
+    for mount in config.mounts:
+        is_file = mount.kind == "bind" and not os.path.isdir(mount.source)
+        _mount_point(_inside(root, mount.target), is_file=is_file)
+
+
 def become_init(config: ContainerConfig, console: str | None) -> None:
     """Set up the container's filesystems and replace this process with its init.
 

@@ -75,6 +75,10 @@ def spawn_inside(
             ]
             for ns, fd in ns_fds:
                 linux.setns(fd, linux.NAMESPACE_FLAGS[ns])
+            if any(ns == "user" for ns, _ in ns_fds):  # be the container's root, not nobody
+                os.setgroups([])
+                os.setresgid(0, 0, 0)
+                os.setresuid(0, 0, 0)
             if "mnt" in namespaces:
                 os.chdir("/")
             for target, fd in ((0, stdin), (1, stdout), (2, stderr)):

@@ -39,7 +39,7 @@ from virtkit.state import StateStore
 from virtkit_lxc import linux
 from virtkit_lxc.cgroups import Cgroup
 from virtkit_lxc.config import ContainerConfig
-from virtkit_lxc.container import become_init
+from virtkit_lxc.container import become_init, prepare_mount_points
 from virtkit_lxc.network import create_interfaces, remove_interfaces
 from virtkit_lxc.status import Status, process_start_time, write_status
 
@@ -99,6 +99,8 @@ class Supervisor:
         inner_m, inner_s = os.openpty()
         outer_m, outer_s = os.openpty()
         tty.setraw(outer_s)
+        if self.config.idmap is not None:  # the container's root must open its console
+            os.fchown(inner_s, self.config.idmap.host_id("uid", 0), self.config.idmap.host_id("gid", 0))
         for fd in (inner_m, outer_m):
             os.set_blocking(fd, False)
         self.console_fds = (inner_m, inner_s, outer_m, outer_s)
@@ -329,6 +331,7 @@ def _supervise(
                 swap=supervisor.config.swap_limit_bytes,
                 shares=supervisor.config.cpu_shares,
             )
+            prepare_mount_points(supervisor.config)
             if supervisor.config.console:
                 supervisor.open_console()
             supervisor.launch()
@@ -387,5 +390,5 @@ def spawn_supervisor(
         report = {"error": raw.decode(errors="replace")}
     if not report.get("ok"):
         raise OperationFailedError(
-            f"cannot start container '{config.name}': {report['error']} (log: {log_path})"
+            f"{report['error']} (log: {log_path})"
         )
