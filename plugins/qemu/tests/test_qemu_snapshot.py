@@ -19,6 +19,7 @@ from virtkit.errors import OperationInvalidError, VirtError
 
 pytestmark = pytest.mark.qemu
 
+INACTIVE = 2
 SNAP = "<domainsnapshot><name>{}</name><description>{}</description></domainsnapshot>"
 
 
@@ -31,7 +32,7 @@ def image_snapshots(path: Path) -> list[str]:
 
 
 def disk_path(dom: virtkit.Domain, inactive: bool = False) -> Path:
-    root = etree.fromstring(dom.xml_desc(2 if inactive else 0).encode())
+    root = etree.fromstring(dom.xml_desc(INACTIVE if inactive else 0).encode())
     return Path(root.find("devices/disk/source").get("file"))
 
 
@@ -183,3 +184,13 @@ def test_halt_no_metadata_and_raw_disks(
     with pytest.raises(VirtError, match=f"qcow2 disks: disk 'vda' \\({raw}\\) is raw"):
         plain.snapshot_create_xml(SNAP.format("s", ""))
     assert plain.snapshot_num() == 0
+
+
+def test_undefine_with_snapshot_metadata_removes_it(
+    dom: virtkit.Domain, conn: virtkit.Connection
+) -> None:
+    dom.snapshot_create_xml(SNAP.format("s1", ""))
+    xml = dom.xml_desc(INACTIVE)
+    dom.undefine_flags(snapshots_metadata=True)
+    again = conn.define_xml(xml)
+    assert again.snapshot_num() == 0, "a new domain of the same name starts without snapshots"

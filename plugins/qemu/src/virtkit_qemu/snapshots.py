@@ -66,6 +66,7 @@ from virtkit_qemu.snapshot_disks import (
     delete_internal_offline,
     domain_disks,
     human,
+    image_snapshots,
     qemu_img,
     require_qcow2,
     require_snapshot,
@@ -244,7 +245,7 @@ class _RunningGuard:
 
     def __enter__(self) -> _RunningGuard:
         if self.usable:
-            with self.host.store.lock(), lifecycle.monitor(self.host, self.status) as mon:
+            with lifecycle.monitor(self.host, self.status) as mon:
                 human(mon, f"savevm {self.name}")
         return self
 
@@ -350,8 +351,13 @@ class SnapshotHooks:
             )
         disks = domain_disks(self.host.xml(entry))
         require_qcow2(disks, f"internal snapshot '{name}'")
+        for disk in disks:
+            if name in image_snapshots(disk.path):
+                raise OperationInvalidError(
+                    f"disk '{disk.target}' ({disk.path}) already holds a snapshot named '{name}'"
+                )
         if entry.active and entry.status is not None:
-            with self.host.store.lock(), lifecycle.monitor(self.host, entry.status) as mon:
+            with lifecycle.monitor(self.host, entry.status) as mon:
                 human(mon, f"savevm {name}")
         else:
             create_internal_offline(disks, name)
@@ -635,13 +641,14 @@ class SnapshotHooks:
         base_sources = {t: (frozen[t].path, frozen[t].format) for t in overlays}
         if entry.active and entry.status is not None:
             status = entry.status
-            with host.store.lock(), lifecycle.monitor(host, status) as mon:
+            with lifecycle.monitor(host, status) as mon:
                 nodes = top_nodes(mon, overlays.values())
                 for target in overlays:
                     job = f"commit-{target}"
-                    mon.execute("block-commit", **{"job-id": job, "device": nodes[target],
-                                                   "auto-dismiss": False})  # fmt: skip
+                    args = {"job-id": job, "device": nodes[target], "auto-dismiss": False}
+                    mon.call("block-commit", args)
                     run_job(mon, job, f"merging overlay of '{target}'", complete_when_ready=True)
+            with host.store.lock():
                 live = host.store.live_xml(status.name) or ""
                 host.store.write_status(status, with_disk_sources(live, base_sources))
         else:
