@@ -311,3 +311,25 @@ def test_undefine_flags_remove_managed_save(
     dom.undefine_flags(DomainUndefineFlags.MANAGED_SAVE)
     assert conn.list_all_domains() == []
     assert not list((qemu_root / "lib" / "save").iterdir())
+
+
+def test_console_is_the_serial_pty(
+    conn: virtkit.Connection, firmware_xml: Any, qemu_root: Path
+) -> None:
+    extra = f"<serial type='file'><source path='{qemu_root}/s1.log'/><target port='1'/></serial>"
+    dom = conn.define_xml(firmware_xml("talker", extra))
+    with pytest.raises(OperationInvalidError, match="not running"):
+        dom.open_console()
+    dom.create()
+    path = dom.open_console()
+    assert path == dom.open_console("serial0") == dom.open_console("console0")
+    fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
+    try:
+        assert os.isatty(fd)
+    finally:
+        os.close(fd)
+    with pytest.raises(OperationInvalidError, match="type 'file' cannot be attached"):
+        dom.open_console("serial1")
+    with pytest.raises(OperationInvalidError, match="no device 'serial9'"):
+        dom.open_console("serial9")
+    dom.destroy()

@@ -32,6 +32,7 @@ from virtkit_qemu.argv import build_command
 from virtkit_qemu.argv.accel import kvm_problem
 from virtkit_qemu.argv.builder import DEFAULT_EMULATOR
 from virtkit_qemu.host import QemuHost, snapshot_support
+from virtkit_qemu.live import console_path
 from virtkit_qemu.store import QemuStore
 from virtkit_qemu.watcher import EventWatcher
 
@@ -219,6 +220,13 @@ class QemuDriver(SnapshotHooks):  # type: ignore[misc]  # a mixin chosen at impo
     @hookimpl
     def virtkit_domain_get_info(self, dom: DomainRef) -> DomainInfo:
         return lifecycle.info(self.host, dom)
+
+    @hookimpl(optionalhook=True)  # its hookspec is new in core; optional until it lands
+    def virtkit_domain_open_console(self, dom: DomainRef, dev_name: str | None) -> str:
+        entry = self.host.get(dom)
+        if not entry.active:
+            raise OperationInvalidError(f"domain '{dom.name}' is not running")
+        return console_path(self.host.xml(entry), dev_name)
 
     # ------------------------------------------------------------------ save / restore
 

@@ -4,6 +4,7 @@ the pty of each serial port, the VNC port)."""
 from __future__ import annotations
 
 from lxml import etree
+from virtkit.errors import OperationInvalidError
 from virtkit.xml.parser import parse_root
 
 from virtkit_qemu.qmp import Monitor
@@ -19,15 +20,18 @@ def live_xml(config_xml: str, domain_id: int, mon: Monitor) -> str:
     }
     devices = root.find("devices")
     if devices is not None:
-        serials = devices.findall("serial")
-        for index, serial in enumerate(serials):
-            _set_pty(serial, ptys.get(f"charserial{index}"))
+        for index, serial in enumerate(devices.findall("serial")):
+            target = serial.find("target")
+            port = target.get("port", str(index)) if target is not None else str(index)
+            _set_pty(serial, ptys.get(f"charserial{port}"))
+            _set_alias(serial, f"serial{port}")
         for index, console in enumerate(devices.findall("console")):
             target = console.find("target")
             if target is None or target.get("type", "serial") == "serial":
                 _set_pty(console, ptys.get("charserial0"))
             else:
                 _set_pty(console, ptys.get(f"charconsole{index}"))
+            _set_alias(console, f"console{index}")
         graphics = devices.find("graphics[@type='vnc']")
         if graphics is not None and graphics.get("autoport", "yes") == "yes":
             vnc = mon.execute("query-vnc")
@@ -47,11 +51,35 @@ def _set_pty(el: etree._Element, path: str | None) -> None:
     source.set("path", path)
 
 
-def serial_pty(live: str) -> str | None:
-    """The pty of the domain's first serial port or console, for ``virsh console``."""
+def _set_alias(el: etree._Element, name: str) -> None:
+    alias = el.find("alias")
+    if alias is None:
+        alias = etree.SubElement(el, "alias")
+    alias.set("name", name)
+
+
+def console_path(live: str, dev_name: str | None) -> str:
+    """Where the console ``dev_name`` (an alias such as ``serial0`` or ``console0``; the first
+    console or serial port when ``None``) can be reached: its pty, or its unix socket.
+
+    :raises OperationInvalidError: no such device, or one that cannot be attached to.
+    """
     root = parse_root(live, "domain")
-    for tag in ("serial", "console"):
-        el = root.find(f"devices/{tag}")
-        if el is not None and el.get("tty"):
-            return str(el.get("tty"))
-    return None
+    candidates = root.findall("devices/console") + root.findall("devices/serial")
+    if dev_name is not None:
+        candidates = [c for c in candidates if c.find(f"alias[@name='{dev_name}']") is not None]
+    if not candidates:
+        what = f"device '{dev_name}'" if dev_name else "console or serial device"
+        raise OperationInvalidError(f"the domain has no {what}")
+    device = candidates[0]
+    kind = device.get("type", "pty")
+    source = device.find("source")
+    path = source.get("path") if source is not None else None
+    if kind == "pty" and device.get("tty"):
+        return str(device.get("tty"))
+    if kind == "unix" and path and source is not None and source.get("mode", "bind") == "bind":
+        return str(path)
+    raise OperationInvalidError(
+        f"the domain's {etree.QName(device).localname} of type '{kind}' cannot be attached to "
+        "(only pty and listening unix sockets)"
+    )
