@@ -20,6 +20,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +46,12 @@ def xsi_proxy(upstream: int) -> Iterator[int]:
     if not script.is_file():
         raise BenchError(f"{script} is missing: libvirt's esx driver needs it to read vcsim")
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, str(script), str(port), str(upstream)],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(port), str(upstream)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         if "ready" not in proc.stdout.readline():
@@ -121,8 +126,7 @@ class VirtkitSide(Side):
         self.dom.destroy()
 
     def snapshot(self, name: str) -> Any:
-        return self.dom.snapshot_create_xml(
-            f"<domainsnapshot><name>{name}</name></domainsnapshot>")
+        return self.dom.snapshot_create_xml(f"<domainsnapshot><name>{name}</name></domainsnapshot>")
 
     def revert(self, snap: Any) -> None:
         self.dom.revert_to_snapshot(snap)
@@ -147,25 +151,31 @@ def measure(side: Side, repeats: int) -> dict[str, list[float]]:
         record("list", side.list)
         record("destroy", side.destroy)
         record("start", side.start)
-        snap = record("snapshot create", lambda: side.snapshot(f"bench-{side.name}-{n}"))
-        record("snapshot revert", lambda: side.revert(snap))
+        snap = record("snapshot create", partial(side.snapshot, f"bench-{side.name}-{n}"))
+        record("snapshot revert", partial(side.revert, snap))
         side.delete(snap)
     return samples
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeats", type=int, default=10, help="workload repeats (default 10)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO / "plugins" / "esx" / "src"))
     from virtkit_esx.vcsim import running_vcsim
 
-    with tempfile.TemporaryDirectory() as scratch, running_vcsim(esx=True) as sim, \
-            xsi_proxy(sim.port) as port:
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        running_vcsim(esx=True) as sim,
+        xsi_proxy(sim.port) as port,
+    ):
         auth = Path(scratch) / "auth.conf"
-        auth.write_text(f"[credentials-bench]\nauthname={USER}\npassword={PASSWORD}\n\n"
-                        "[auth-esx-127.0.0.1]\ncredentials=bench\n")
+        auth.write_text(
+            f"[credentials-bench]\nauthname={USER}\npassword={PASSWORD}\n\n"
+            "[auth-esx-127.0.0.1]\ncredentials=bench\n"
+        )
         os.environ["VIRTKIT_AUTH_FILE"] = os.environ["LIBVIRT_AUTH_FILE"] = str(auth)
         uri = f"esx://{USER}@127.0.0.1:{port}/?no_verify=1"
         results = {}
@@ -176,9 +186,16 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 side.close()
 
-    rows = [Row(operation=op, reference=median_ms(results["libvirt"][op]),
-                candidate=median_ms(results["virtkit"][op]), target=1.0, higher_is_better=False)
-            for op in OPERATIONS]
+    rows = [
+        Row(
+            operation=op,
+            reference=median_ms(results["libvirt"][op]),
+            candidate=median_ms(results["virtkit"][op]),
+            target=1.0,
+            higher_is_better=False,
+        )
+        for op in OPERATIONS
+    ]
     print(f"ESX driver on vcsim through xsi_proxy, {args.repeats} repeats, medians")
     print(format_table(rows, "libvirt", "virtkit", "virtkit/libvirt"))
     return 0 if all(row.verdict == "pass" for row in rows) else 1

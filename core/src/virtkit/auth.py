@@ -27,6 +27,10 @@ import attrs
 
 from virtkit.errors import ErrorCode, ErrorDomain, VirtError
 
+SEARCHED = (
+    "VIRTKIT_AUTH_FILE, LIBVIRT_AUTH_FILE, ~/.config/libvirt/auth.conf, /etc/libvirt/auth.conf"
+)
+
 
 class AuthError(VirtError):
     """No credentials could be found, or the auth file is malformed."""
@@ -47,7 +51,9 @@ def auth_file() -> Path | None:
         if value:
             path = Path(value)
             if not path.is_file():
-                raise AuthError(f"{var} names '{path}', which is not a file", domain=ErrorDomain.AUTH)
+                raise AuthError(
+                    f"{var} names '{path}', which is not a file", domain=ErrorDomain.AUTH
+                )
             return path
     config_home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
     for path in (config_home / "libvirt" / "auth.conf", Path("/etc/libvirt/auth.conf")):
@@ -61,7 +67,9 @@ def _from_file(path: Path, driver: str, host: str, username: str | None) -> Cred
     try:
         parser.read(path, encoding="utf-8")
     except configparser.Error as exc:
-        raise AuthError(f"auth file '{path}' is malformed: {exc}", domain=ErrorDomain.AUTH) from None
+        raise AuthError(
+            f"auth file '{path}' is malformed: {exc}", domain=ErrorDomain.AUTH
+        ) from None
     for section in (f"auth-{driver}-{host}", f"auth-{driver}-default"):
         if not parser.has_section(section):
             continue
@@ -75,7 +83,11 @@ def _from_file(path: Path, driver: str, host: str, username: str | None) -> Cred
         creds = parser[f"credentials-{name}"]
         user = username or creds.get("authname")
         password = creds.get("password")
-        if user and password is not None and (username is None or creds.get("authname") in (None, username)):
+        if (
+            user
+            and password is not None
+            and (username is None or creds.get("authname") in (None, username))
+        ):
             return Credentials(username=user, password=password)
     return None
 
@@ -90,10 +102,12 @@ def credentials(driver: str, host: str, username: str | None) -> Credentials:
             return found
     if sys.stdin.isatty():
         user = username or input(f"Enter username for {host}: ")
-        return Credentials(username=user, password=getpass.getpass(f"Enter {user}'s password for {host}: "))
-    where = f"auth file '{path}'" if path else "no auth file (VIRTKIT_AUTH_FILE, LIBVIRT_AUTH_FILE, ~/.config/libvirt/auth.conf, /etc/libvirt/auth.conf)"
+        return Credentials(
+            username=user, password=getpass.getpass(f"Enter {user}'s password for {host}: ")
+        )
+    where = f"the auth file '{path}' has" if path else f"there is no auth file ({SEARCHED}) with"
     raise AuthError(
-        f"no password for {username or 'any user'} on {driver}://{host}: {where} has no "
-        f"[auth-{driver}-{host}] or [auth-{driver}-default] entry, and there is no terminal to ask on",
+        f"no password for {username or 'any user'} on {driver}://{host}: {where} no "
+        f"[auth-{driver}-{host}] or [auth-{driver}-default] entry, and no terminal to ask on",
         domain=ErrorDomain.AUTH,
     )

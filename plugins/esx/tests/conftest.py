@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from virtkit_esx.vcsim import Simulator, running_vcsim
 
 USER, PASSWORD = "tester", "s3cret"

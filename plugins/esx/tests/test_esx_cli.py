@@ -9,9 +9,14 @@ import sys
 
 
 def virtkit(uri: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "virtkit.cli", "-c", uri, *args],
-                          capture_output=True, text=True, env=dict(os.environ), check=False,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "virtkit.cli", "-c", uri, *args],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_list_start_snapshot_revert_list(esx_uri: str) -> None:

@@ -7,7 +7,6 @@ import pytest
 from virtkit.errors import VirtError
 from virtkit.testing.conformance import Case, assert_target, cases, expected_text, run_corpus
 from virtkit.xml import parse_domain
-
 from virtkit_esx.paths import VOLUMES, PathMapper
 from virtkit_esx.vmx2xml import vmx_to_xml
 from virtkit_esx.xml2vmx import xml_to_vmx

@@ -16,5 +16,7 @@ class TestESXContract(DriverContract):
         return esx_uri
 
     def domain_xml(self, name: str) -> str:
-        return (f"<domain type='vmware'><name>{name}</name><memory unit='MiB'>32</memory>"
-                "<vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>")
+        return (
+            f"<domain type='vmware'><name>{name}</name><memory unit='MiB'>32</memory>"
+            "<vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>"
+        )

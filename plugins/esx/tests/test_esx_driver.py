@@ -35,8 +35,10 @@ def test_esx_scheme_refuses_a_vcenter(vpx_uri: Callable[[str], str]) -> None:
 def test_define_start_suspend_destroy_undefine(esx_uri: str) -> None:
     conn = virtkit.open(esx_uri)
     try:
-        xml = ("<domain type='vmware'><name>vk-define</name><memory unit='MiB'>64</memory>"
-               "<vcpu>2</vcpu><os><type arch='x86_64'>hvm</type></os></domain>")
+        xml = (
+            "<domain type='vmware'><name>vk-define</name><memory unit='MiB'>64</memory>"
+            "<vcpu>2</vcpu><os><type arch='x86_64'>hvm</type></os></domain>"
+        )
         dom = conn.define_xml(xml)
         assert dom.state()[0] == DomainState.SHUTOFF
         assert dom.info().max_memory_kib == 64 * 1024 and dom.info().vcpus == 2
@@ -59,8 +61,10 @@ def test_define_start_suspend_destroy_undefine(esx_uri: str) -> None:
 def test_snapshot_tree_revert_and_delete(esx_uri: str) -> None:
     conn = virtkit.open(esx_uri)
     try:
-        dom = conn.define_xml("<domain type='vmware'><name>vk-snap</name>"
-                              "<memory unit='MiB'>32</memory><os><type>hvm</type></os></domain>")
+        dom = conn.define_xml(
+            "<domain type='vmware'><name>vk-snap</name>"
+            "<memory unit='MiB'>32</memory><os><type>hvm</type></os></domain>"
+        )
         dom.create()
         for name in ("a", "b"):
             dom.snapshot_create_xml(f"<domainsnapshot><name>{name}</name></domainsnapshot>")
@@ -71,7 +75,9 @@ def test_snapshot_tree_revert_and_delete(esx_uri: str) -> None:
         assert dom.snapshot_current().get_name() == "a"
         with pytest.raises(NoSnapshotError, match="'zz'"):
             dom.snapshot_lookup_by_name("zz")
-        dom.snapshot_lookup_by_name("a").delete(virtkit.constants.DomainSnapshotDeleteFlags.CHILDREN)
+        dom.snapshot_lookup_by_name("a").delete(
+            virtkit.constants.DomainSnapshotDeleteFlags.CHILDREN
+        )
         assert dom.snapshot_num() == 0
         dom.destroy()
         dom.undefine()

@@ -13,8 +13,8 @@ import time
 import uuid as uuidlib
 from typing import Any, ClassVar
 
-from pyVmomi import vim, vmodl
 import virtkit
+from pyVmomi import vim, vmodl
 from virtkit.auth import credentials
 from virtkit.constants import (
     DomainCreateFlags,
@@ -36,9 +36,9 @@ from virtkit.constants import (
 )
 from virtkit.driver import DriverContext
 from virtkit.errors import (
-    InvalidArgumentError,
     DomainExistsError,
     ErrorDomain,
+    InvalidArgumentError,
     NoDomainError,
     NoSnapshotError,
     NoSupportError,
@@ -59,17 +59,33 @@ from virtkit.xml import DomainDef, SnapshotDef, format_domain
 from virtkit_esx.paths import PathMapper
 from virtkit_esx.session import Session, vsphere_error
 from virtkit_esx.snapshots import SnapshotTree, snapshot_xml
-from virtkit_esx.vmconfig import config_spec, config_to_definition
+from virtkit_esx.vmconfig import VM_TYPES, config_spec, config_to_definition
 from virtkit_esx.vmx2xml import vmx_to_xml
 from virtkit_esx.xml2vmx import xml_to_vmx
 
-DEFAULT_PORTS = {("esx", "https"): 443, ("esx", "http"): 80, ("gsx", "https"): 8333,
-                 ("gsx", "http"): 8222, ("vpx", "https"): 443, ("vpx", "http"): 80}
+DEFAULT_PORTS = {
+    ("esx", "https"): 443,
+    ("esx", "http"): 80,
+    ("gsx", "https"): 8333,
+    ("gsx", "http"): 8222,
+    ("vpx", "https"): 443,
+    ("vpx", "http"): 80,
+}
 API_TYPES = {"esx": "HostAgent", "gsx": "HostAgent", "vpx": "VirtualCenter"}
-POWER_STATES = {"poweredOn": DomainState.RUNNING, "poweredOff": DomainState.SHUTOFF,
-                "suspended": DomainState.PAUSED}
-VM_PROPS = ["name", "config.uuid", "runtime.powerState", "runtime.host", "config.template",
-            "snapshot.rootSnapshotList"]
+POWER_STATES = {
+    "poweredOn": DomainState.RUNNING,
+    "poweredOff": DomainState.SHUTOFF,
+    "suspended": DomainState.PAUSED,
+}
+VM_PROPS = [
+    "name",
+    "config.uuid",
+    "runtime.powerState",
+    "runtime.host",
+    "config.template",
+    "snapshot.rootSnapshotList",
+]
+HOST_TYPE: Any = vim.HostSystem  # pyvmomi builds its types at run time
 NATIVE_FORMAT = "vmware-vmx"
 VIRTUAL_HW_VERSION = 7  # ESX 4.0 and later, as libvirt's driver writes
 
@@ -112,8 +128,9 @@ class ESXDriver:
             )
         path = [p for p in uri.path.split("/") if p]
         if self.scheme in ("esx", "gsx") and path:
-            raise InvalidArgumentError(f"unexpected path '{uri.path}' in '{uri}': "
-                                       f"{self.scheme}:// URIs name a host only")
+            raise InvalidArgumentError(
+                f"unexpected path '{uri.path}' in '{uri}': {self.scheme}:// URIs name a host only"
+            )
         if self.scheme == "vpx" and len(path) < 2:
             raise InvalidArgumentError(
                 f"path '{uri.path}' of '{uri}' must name datacenter[/folder...]/cluster/host "
@@ -121,9 +138,15 @@ class ESXDriver:
             )
         port = uri.port or DEFAULT_PORTS[(self.scheme, transport)]
         creds = credentials(self.scheme, uri.host, uri.user)
-        self.session = Session(uri.host, port, creds.username, creds.password,
-                               verify=no_verify == "0", protocol=transport,
-                               proxy=_proxy(uri.param("proxy")))
+        self.session = Session(
+            uri.host,
+            port,
+            creds.username,
+            creds.password,
+            verify=no_verify == "0",
+            protocol=transport,
+            proxy=_proxy(uri.param("proxy")),
+        )
         try:
             self._check_product()
             self.host, self.datacenter = self._scope(path)
@@ -159,7 +182,8 @@ class ESXDriver:
         inventory = "/".join([path[0], "host", *path[1:]])
         found = content.searchIndex.FindByInventoryPath(inventoryPath=inventory)
         if isinstance(found, vim.ComputeResource) and not isinstance(
-                found, vim.ClusterComputeResource):
+            found, vim.ClusterComputeResource
+        ):
             found = self.session.get(found, "host")[0]
         if not isinstance(found, vim.HostSystem):
             raise InvalidArgumentError(
@@ -174,9 +198,12 @@ class ESXDriver:
     def _vms(self) -> list[tuple[Any, dict[str, Any]]]:
         if self._view is None:
             self._view = self.session.view(vim.VirtualMachine)
-        found = [(vm, p) for vm, p in self.session.in_view(self._view, vim.VirtualMachine, VM_PROPS)
-                 if not p.get("config.template")
-                 and (self.scheme != "vpx" or p.get("runtime.host") == self.host)]
+        found = [
+            (vm, p)
+            for vm, p in self.session.in_view(self._view, vim.VirtualMachine, VM_PROPS)
+            if not p.get("config.template")
+            and (self.scheme != "vpx" or p.get("runtime.host") == self.host)
+        ]
         self._known.update((uuidlib.UUID(p["config.uuid"]), vm) for vm, p in found)
         return found
 
@@ -185,10 +212,15 @@ class ESXDriver:
         state = POWER_STATES.get(p.get("runtime.powerState", ""), DomainState.NOSTATE)
         known = self._reasons.get(ident)
         reason = known[1] if known and known[0] == state else 0
-        return DomainRecord(name=p["name"], uuid=ident,
-                            id=_vm_id(vm) if state != DomainState.SHUTOFF else -1,
-                            state=state, reason=reason, persistent=ident not in self._transient,
-                            snapshot_count=_count(p.get("snapshot.rootSnapshotList")))
+        return DomainRecord(
+            name=p["name"],
+            uuid=ident,
+            id=_vm_id(vm) if state != DomainState.SHUTOFF else -1,
+            state=state,
+            reason=reason,
+            persistent=ident not in self._transient,
+            snapshot_count=_count(p.get("snapshot.rootSnapshotList")),
+        )
 
     def _vm(self, dom: DomainRef, *paths: str) -> tuple[Any, dict[str, Any]]:
         """The VM of ``dom`` and its properties ``paths`` plus ``runtime.powerState``, read in
@@ -201,8 +233,10 @@ class ESXDriver:
             props = self.session.props(vm, wanted) if vm is not None else {}
         if not props or (self.scheme == "vpx" and props.get("runtime.host") != self.host):
             self._known.pop(dom.uuid, None)
-            raise NoDomainError(f"domain not found: no domain with matching uuid '{dom.uuid}'",
-                                domain=ErrorDomain.ESX)
+            raise NoDomainError(
+                f"domain not found: no domain with matching uuid '{dom.uuid}'",
+                domain=ErrorDomain.ESX,
+            )
         self._known[dom.uuid] = vm
         return vm, props
 
@@ -217,13 +251,15 @@ class ESXDriver:
 
     @staticmethod
     def _require(props: dict[str, Any], dom: DomainRef, *states: str) -> None:
-        power = props.get("runtime.powerState")
+        power = str(props.get("runtime.powerState"))
         if power not in states:
             words = {"poweredOn": "running", "poweredOff": "shut off", "suspended": "paused"}
-            raise OperationInvalidError(f"domain '{dom.name}' is {words.get(power, power)}: "
-                                        f"the operation needs it "
-                                        f"{' or '.join(words[s] for s in states)}",
-                                        domain=ErrorDomain.ESX)
+            raise OperationInvalidError(
+                f"domain '{dom.name}' is {words.get(power, power)}: "
+                f"the operation needs it "
+                f"{' or '.join(words[s] for s in states)}",
+                domain=ErrorDomain.ESX,
+            )
 
     # ------------------------------------------------------------------ connection
 
@@ -261,19 +297,29 @@ class ESXDriver:
         return [self._record(vm, p) for vm, p in self._vms()]
 
     @virtkit.hookimpl
-    def virtkit_connect_lookup_domain(self, name: str | None, uuid: uuidlib.UUID | None,
-                                      id: int | None) -> DomainRecord | None:
+    def virtkit_connect_lookup_domain(
+        self, name: str | None, uuid: uuidlib.UUID | None, id: int | None
+    ) -> DomainRecord | None:
         if uuid is not None:
             vm = self.session.content.searchIndex.FindByUuid(uuid=str(uuid), vmSearch=True)
             candidates = [vm] if vm is not None else []
             found = [(v, self.session.props(v, VM_PROPS)) for v in candidates]
-            found = [(v, p) for v, p in found if self.scheme != "vpx"
-                     or p.get("runtime.host") == self.host]
+            found = [
+                (v, p)
+                for v, p in found
+                if self.scheme != "vpx" or p.get("runtime.host") == self.host
+            ]
         else:
-            found = [(v, p) for v, p in self._vms()
-                     if (name is not None and p["name"] == name)
-                     or (id is not None and p.get("runtime.powerState") != "poweredOff"
-                         and _vm_id(v) == id)]
+            found = [
+                (v, p)
+                for v, p in self._vms()
+                if (name is not None and p["name"] == name)
+                or (
+                    id is not None
+                    and p.get("runtime.powerState") != "poweredOff"
+                    and _vm_id(v) == id
+                )
+            ]
         return self._record(*found[0]) if found else None
 
     # ------------------------------------------------------------------ definitions
@@ -281,14 +327,16 @@ class ESXDriver:
     def _datastore(self) -> str:
         stores = self.session.get(self.host, "datastore") or []
         if not stores:
-            raise OperationFailedError("the host has no datastore to create the VM on",
-                                       domain=ErrorDomain.ESX)
+            raise OperationFailedError(
+                "the host has no datastore to create the VM on", domain=ErrorDomain.ESX
+            )
         return str(self.session.get(stores[0], "name"))
 
     def _check_type(self, definition: DomainDef) -> None:
         if str(definition.type) != "vmware":
             raise InvalidArgumentError(
-                f"the ESX driver runs <domain type='vmware'>, not '{definition.type}'")
+                f"the ESX driver runs <domain type='vmware'>, not '{definition.type}'"
+            )
 
     def _existing(self, definition: DomainDef) -> Any | None:
         """The VM ``definition`` redefines (same name and UUID), None for a new one; a clash of
@@ -299,20 +347,28 @@ class ESXDriver:
             if same_name and (same_uuid or definition.uuid is None):
                 return vm
             if same_name or same_uuid:
-                raise DomainExistsError(f"domain '{p['name']}' already exists with uuid "
-                                        f"{p['config.uuid']}", domain=ErrorDomain.ESX)
+                raise DomainExistsError(
+                    f"domain '{p['name']}' already exists with uuid {p['config.uuid']}",
+                    domain=ErrorDomain.ESX,
+                )
         return None
 
     def _create(self, definition: DomainDef) -> Any:
         self._check_type(definition)
         if self._existing(definition) is not None:
-            raise DomainExistsError(f"domain '{definition.name}' already exists",
-                                    domain=ErrorDomain.ESX)
+            raise DomainExistsError(
+                f"domain '{definition.name}' already exists", domain=ErrorDomain.ESX
+            )
         spec = config_spec(definition, self._datastore())
         folder = self.session.get(self.datacenter, "vmFolder")
         pool = self.session.get(self.session.get(self.host, "parent"), "resourcePool")
-        return self.session.run(f"define of domain '{definition.name}'", folder.CreateVM_Task,
-                                config=spec, pool=pool, host=self.host)
+        return self.session.run(
+            f"define of domain '{definition.name}'",
+            folder.CreateVM_Task,
+            config=spec,
+            pool=pool,
+            host=self.host,
+        )
 
     @virtkit.hookimpl
     def virtkit_domain_define(self, definition: DomainDef) -> DomainRecord:
@@ -325,11 +381,14 @@ class ESXDriver:
                 if self._power(vm) != "poweredOff":
                     raise OperationInvalidError(
                         f"domain '{definition.name}' is running: vSphere cannot keep a new "
-                        "config for the next start; shut it down first", domain=ErrorDomain.ESX)
+                        "config for the next start; shut it down first",
+                        domain=ErrorDomain.ESX,
+                    )
                 spec = config_spec(definition, None)
                 spec.uuid = None  # keep the VM's own
-                self.session.run(f"redefine of domain '{definition.name}'", vm.ReconfigVM_Task,
-                                 spec=spec)
+                self.session.run(
+                    f"redefine of domain '{definition.name}'", vm.ReconfigVM_Task, spec=spec
+                )
                 detail = DomainEventDefinedDetail.UPDATED
             record = self._record(vm, self.session.props(vm, VM_PROPS))
         self._emit(DomainRef(name=record.name, uuid=record.uuid), DomainEventType.DEFINED, detail)
@@ -344,8 +403,9 @@ class ESXDriver:
             try:
                 self._start(vm, ref)
             except BaseException:
-                self.session.run("clean-up of a transient domain that failed to start",
-                                 vm.Destroy_Task)
+                self.session.run(
+                    "clean-up of a transient domain that failed to start", vm.Destroy_Task
+                )
                 raise
             self._transient[ident] = "destroy"
             return self._record(vm, self.session.props(vm, VM_PROPS))
@@ -384,8 +444,11 @@ class ESXDriver:
                 vm.UnregisterVM()
             except vmodl.MethodFault as exc:
                 raise vsphere_error(f"undefine of stopped domain '{dom.name}'", exc) from None
-        detail = (DomainEventStoppedDetail.SHUTDOWN if reason == DomainShutoffReason.SHUTDOWN
-                  else DomainEventStoppedDetail.DESTROYED)
+        detail = (
+            DomainEventStoppedDetail.SHUTDOWN
+            if reason == DomainShutoffReason.SHUTDOWN
+            else DomainEventStoppedDetail.DESTROYED
+        )
         self._emit(dom, DomainEventType.STOPPED, detail)
 
     @virtkit.hookimpl
@@ -393,8 +456,9 @@ class ESXDriver:
         with self._lock:
             vm, props = self._vm(dom)
             if props["runtime.powerState"] == "poweredOn":
-                raise OperationInvalidError(f"domain '{dom.name}' is already running",
-                                            domain=ErrorDomain.ESX)
+                raise OperationInvalidError(
+                    f"domain '{dom.name}' is already running", domain=ErrorDomain.ESX
+                )
             self._start(vm, dom)
             if flags & DomainCreateFlags.START_PAUSED:
                 self.virtkit_domain_suspend(dom)
@@ -414,8 +478,10 @@ class ESXDriver:
                 while self._power(vm) != "poweredOff" and time.monotonic() < end:
                     time.sleep(0.05)
                 if self._power(vm) != "poweredOff":
-                    self.session.run(f"power-off of domain '{dom.name}' after shutdown timeout",
-                                     vm.PowerOffVM_Task)
+                    self.session.run(
+                        f"power-off of domain '{dom.name}' after shutdown timeout",
+                        vm.PowerOffVM_Task,
+                    )
                     reason = DomainShutoffReason.DESTROYED
             if self._power(vm) == "poweredOff":
                 self._stopped(vm, dom, reason)
@@ -466,16 +532,21 @@ class ESXDriver:
         _, p = self._vm(dom, "config.hardware.memoryMB", "config.hardware.numCPU")
         state = POWER_STATES.get(p.get("runtime.powerState", ""), DomainState.NOSTATE)
         memory = int(p.get("config.hardware.memoryMB") or 0) * 1024
-        return DomainInfo(state=state, max_memory_kib=memory,
-                          memory_kib=memory if state != DomainState.SHUTOFF else 0,
-                          vcpus=int(p.get("config.hardware.numCPU") or 1), cpu_time_ns=0)
+        return DomainInfo(
+            state=state,
+            max_memory_kib=memory,
+            memory_kib=memory if state != DomainState.SHUTOFF else 0,
+            vcpus=int(p.get("config.hardware.numCPU") or 1),
+            cpu_time_ns=0,
+        )
 
     @virtkit.hookimpl
     def virtkit_domain_get_xml(self, dom: DomainRef, flags: int) -> str:
         vm, p = self._vm(dom, "config")
         live = p.get("runtime.powerState") != "poweredOff" and not flags & DomainXMLFlags.INACTIVE
-        return format_domain(config_to_definition(p["config"]), secure=True,
-                             id=_vm_id(vm) if live else None)
+        return format_domain(
+            config_to_definition(p["config"]), secure=True, id=_vm_id(vm) if live else None
+        )
 
     # ------------------------------------------------------------------ snapshots
 
@@ -483,20 +554,31 @@ class ESXDriver:
     def virtkit_snapshot_create(self, dom: DomainRef, definition: SnapshotDef, flags: int) -> str:
         unsupported = ~(DomainSnapshotCreateFlags.QUIESCE | DomainSnapshotCreateFlags.DISK_ONLY)
         if flags & unsupported:
-            raise NoSupportError(f"the ESX driver does not support snapshot flags "
-                                 f"{DomainSnapshotCreateFlags(flags & unsupported)!r}",
-                                 domain=ErrorDomain.ESX)
+            raise NoSupportError(
+                f"the ESX driver does not support snapshot flags "
+                f"{DomainSnapshotCreateFlags(flags & unsupported)!r}",
+                domain=ErrorDomain.ESX,
+            )
         with self._lock:
             vm, props = self._vm(dom, *SnapshotTree.PATHS)
             name = definition.name or str(int(time.time()))
             if SnapshotTree.from_props(props).find(name) is not None:
-                raise OperationInvalidError(f"domain '{dom.name}' already has a snapshot "
-                                            f"named '{name}'", domain=ErrorDomain.ESX)
-            memory = (props["runtime.powerState"] == "poweredOn"
-                      and not flags & DomainSnapshotCreateFlags.DISK_ONLY)
-            self.session.run(f"snapshot '{name}' of domain '{dom.name}'", vm.CreateSnapshot_Task,
-                             name=name, description=definition.description or "",
-                             memory=memory, quiesce=bool(flags & DomainSnapshotCreateFlags.QUIESCE))
+                raise OperationInvalidError(
+                    f"domain '{dom.name}' already has a snapshot named '{name}'",
+                    domain=ErrorDomain.ESX,
+                )
+            memory = (
+                props["runtime.powerState"] == "poweredOn"
+                and not flags & DomainSnapshotCreateFlags.DISK_ONLY
+            )
+            self.session.run(
+                f"snapshot '{name}' of domain '{dom.name}'",
+                vm.CreateSnapshot_Task,
+                name=name,
+                description=definition.description or "",
+                memory=memory,
+                quiesce=bool(flags & DomainSnapshotCreateFlags.QUIESCE),
+            )
             return name
 
     def _snapshot(self, dom: DomainRef, name: str) -> tuple[Any, str, SnapshotTree, Any]:
@@ -505,8 +587,9 @@ class ESXDriver:
         tree = SnapshotTree.from_props(props)
         node = tree.find(name)
         if node is None:
-            raise NoSnapshotError(f"domain '{dom.name}' has no snapshot named '{name}'",
-                                  domain=ErrorDomain.ESX)
+            raise NoSnapshotError(
+                f"domain '{dom.name}' has no snapshot named '{name}'", domain=ErrorDomain.ESX
+            )
         return vm, props["runtime.powerState"], tree, node
 
     @virtkit.hookimpl
@@ -522,8 +605,10 @@ class ESXDriver:
     def virtkit_snapshot_revert(self, dom: DomainRef, name: str, flags: int) -> None:
         with self._lock:
             vm, before, _, node = self._snapshot(dom, name)
-            self.session.run(f"revert of domain '{dom.name}' to snapshot '{name}'",
-                             node.snapshot.RevertToSnapshot_Task)
+            self.session.run(
+                f"revert of domain '{dom.name}' to snapshot '{name}'",
+                node.snapshot.RevertToSnapshot_Task,
+            )
             wanted = {"running": "poweredOn", "paused": "suspended"}.get(node.state, "poweredOff")
             if flags & DomainSnapshotRevertFlags.RUNNING:
                 wanted = "poweredOn"
@@ -567,20 +652,30 @@ class ESXDriver:
     @virtkit.hookimpl
     def virtkit_snapshot_delete(self, dom: DomainRef, name: str, flags: int) -> None:
         if flags & DomainSnapshotDeleteFlags.METADATA_ONLY:
-            raise NoSupportError("vSphere keeps no snapshot metadata apart from the data: "
-                                 "METADATA_ONLY is not supported", domain=ErrorDomain.ESX)
+            raise NoSupportError(
+                "vSphere keeps no snapshot metadata apart from the data: "
+                "METADATA_ONLY is not supported",
+                domain=ErrorDomain.ESX,
+            )
         with self._lock:
             _, _, tree, node = self._snapshot(dom, name)
-            doomed = tree.descendants(name) if flags & (
-                DomainSnapshotDeleteFlags.CHILDREN | DomainSnapshotDeleteFlags.CHILDREN_ONLY) else []
+            doomed = (
+                tree.descendants(name)
+                if flags
+                & (DomainSnapshotDeleteFlags.CHILDREN | DomainSnapshotDeleteFlags.CHILDREN_ONLY)
+                else []
+            )
             if not flags & DomainSnapshotDeleteFlags.CHILDREN_ONLY:
                 doomed.append(node)
             # one snapshot at a time, leaves first: the current snapshot then moves to its
             # parent at each step, as libvirt's semantics want (vcsim leaves a removed
             # snapshot current when a whole subtree goes at once)
             for victim in doomed:
-                self.session.run(f"deletion of snapshot '{victim.name}' of domain '{dom.name}'",
-                                 victim.snapshot.RemoveSnapshot_Task, removeChildren=False)
+                self.session.run(
+                    f"deletion of snapshot '{victim.name}' of domain '{dom.name}'",
+                    victim.snapshot.RemoveSnapshot_Task,
+                    removeChildren=False,
+                )
 
     # ------------------------------------------------------------------ migration
 
@@ -590,8 +685,9 @@ class ESXDriver:
     @virtkit.hookimpl
     def virtkit_migrate_begin(self, dom: DomainRef) -> MigrationOffer:
         if self.scheme != "vpx":
-            raise NoSupportError("migration goes through vCenter: connect with vpx://",
-                                 domain=ErrorDomain.ESX)
+            raise NoSupportError(
+                "migration goes through vCenter: connect with vpx://", domain=ErrorDomain.ESX
+            )
         xml = self.virtkit_domain_get_xml(dom, 0)
         return MigrationOffer(xml=xml, cookie=self._vcenter_id())
 
@@ -600,35 +696,46 @@ class ESXDriver:
         if self.scheme != "vpx" or offer.cookie != self._vcenter_id():
             raise InvalidArgumentError(
                 "the destination must be a vpx:// connection to the same vCenter as the source: "
-                "vSphere migrates between the hosts of one vCenter", domain=ErrorDomain.ESX)
+                "vSphere migrates between the hosts of one vCenter",
+                domain=ErrorDomain.ESX,
+            )
         return MigrationTarget(uri=f"vpx-host:{self.host._moId}", cookie=self._vcenter_id())
 
     @virtkit.hookimpl
-    def virtkit_migrate_perform(self, dom: DomainRef, target: MigrationTarget,
-                                progress: ProgressCallback | None) -> bytes:
+    def virtkit_migrate_perform(
+        self, dom: DomainRef, target: MigrationTarget, progress: ProgressCallback | None
+    ) -> bytes:
         scheme, _, moid = target.uri.partition(":")
         if scheme != "vpx-host" or target.cookie != self._vcenter_id():
-            raise InvalidArgumentError(f"migration target '{target.uri}' is not a host of this "
-                                       "vCenter", domain=ErrorDomain.ESX)
+            raise InvalidArgumentError(
+                f"migration target '{target.uri}' is not a host of this vCenter",
+                domain=ErrorDomain.ESX,
+            )
         vm, _ = self._vm(dom)
-        dest = vim.HostSystem(moid, self.session.si._stub)
+        dest = HOST_TYPE(moid, self.session.si._stub)
         pool = self.session.get(self.session.get(dest, "parent"), "resourcePool")
-        spec = vim.vm.RelocateSpec(host=dest, pool=pool)
-        self.session.run(f"migration of domain '{dom.name}' to host "
-                         f"'{self.session.get(dest, 'name')}'", vm.RelocateVM_Task, spec,
-                         progress=progress)
+        spec = VM_TYPES.RelocateSpec(host=dest, pool=pool)
+        self.session.run(
+            f"migration of domain '{dom.name}' to host '{self.session.get(dest, 'name')}'",
+            vm.RelocateVM_Task,
+            spec,
+            progress=progress,
+        )
         return str(dom.uuid).encode()
 
     @virtkit.hookimpl
-    def virtkit_migrate_finish(self, name: str, cookie: bytes,
-                               cancelled: bool) -> DomainRecord | None:
+    def virtkit_migrate_finish(
+        self, name: str, cookie: bytes, cancelled: bool
+    ) -> DomainRecord | None:
         if cancelled:
             return None  # vSphere moved nothing: nothing to clean up on this side
-        record = self.virtkit_connect_lookup_domain(name=None, uuid=uuidlib.UUID(cookie.decode()),
-                                                    id=None)
+        record = self.virtkit_connect_lookup_domain(
+            name=None, uuid=uuidlib.UUID(cookie.decode()), id=None
+        )
         if record is None:
-            raise OperationFailedError(f"domain '{name}' did not arrive on this host",
-                                       domain=ErrorDomain.ESX)
+            raise OperationFailedError(
+                f"domain '{name}' did not arrive on this host", domain=ErrorDomain.ESX
+            )
         return record
 
     @virtkit.hookimpl
@@ -650,8 +757,10 @@ class ESXDriver:
 
 def _native(native_format: str) -> None:
     if native_format != NATIVE_FORMAT:
-        raise InvalidArgumentError(f"unsupported config type '{native_format}': the ESX driver "
-                                   f"converts '{NATIVE_FORMAT}'", domain=ErrorDomain.ESX)
+        raise InvalidArgumentError(
+            f"unsupported config type '{native_format}': the ESX driver converts '{NATIVE_FORMAT}'",
+            domain=ErrorDomain.ESX,
+        )
 
 
 def _proxy(value: str | None) -> tuple[str, int] | None:
@@ -662,7 +771,8 @@ def _proxy(value: str | None) -> tuple[str, int] | None:
     if not sep:
         kind, rest = "http", value
     if kind != "http":
-        raise InvalidArgumentError(f"query parameter 'proxy': type '{kind}' is not supported "
-                                   "(only http proxies)")
+        raise InvalidArgumentError(
+            f"query parameter 'proxy': type '{kind}' is not supported (only http proxies)"
+        )
     host, _, port = rest.partition(":")
     return host, int(port or 1080)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from pyVim.connect import Disconnect, SmartConnect
+from pyVim import connect
 from pyVmomi import vim, vmodl
 from virtkit.errors import (
     ErrorDomain,
@@ -25,14 +25,19 @@ from virtkit.errors import (
 )
 from virtkit.records import Progress, ProgressCallback
 
-PC = vmodl.query.PropertyCollector
+# pyvmomi builds its types at run time: typed as Any here
+PC: Any = vmodl.query.PropertyCollector
+VIEW_TYPE: Any = vim.view.ContainerView
+_connect: Any = connect.SmartConnect
+_disconnect: Any = connect.Disconnect
 TASK_POLL_S = 0.005
 
 
 def fault_message(fault: BaseException) -> str:
     """What vSphere said: the fault's type and message."""
     if isinstance(fault, vmodl.MethodFault):
-        text = fault.msg or (fault.faultMessage[0].message if fault.faultMessage else "")
+        messages = getattr(fault, "faultMessage", None) or []
+        text = getattr(fault, "msg", None) or (messages[0].message if messages else "")
         return f"{type(fault).__name__.rsplit('.', 1)[-1]}: {text}".rstrip(": ")
     return str(fault)
 
@@ -48,34 +53,50 @@ def vsphere_error(action: str, fault: BaseException) -> VirtError:
 class Session:
     """One vSphere login. Thread-safe as pyvmomi's stub is (one request at a time)."""
 
-    def __init__(self, host: str, port: int, user: str, password: str, *, verify: bool,
-                 protocol: str = "https", proxy: tuple[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        user: str,
+        password: str,
+        *,
+        verify: bool,
+        protocol: str = "https",
+        proxy: tuple[str, int] | None = None,
+    ) -> None:
         kwargs: dict[str, Any] = {}
-        kwargs["sslContext"] = (ssl.create_default_context() if verify
-                                else ssl._create_unverified_context())  # noqa: S323 (no_verify=1)
+        kwargs["sslContext"] = (
+            ssl.create_default_context() if verify else ssl._create_unverified_context()
+        )  # noqa: S323 (no_verify=1)
         if proxy:
             kwargs["httpProxyHost"], kwargs["httpProxyPort"] = proxy
         try:
-            self.si = SmartConnect(host=host, port=port, user=user, pwd=password,
-                                   protocol=protocol, **kwargs)
+            self.si = _connect(
+                host=host, port=port, user=user, pwd=password, protocol=protocol, **kwargs
+            )
         except vim.fault.InvalidLogin as exc:
-            raise NoConnectError(f"cannot log in to {host}:{port} as '{user}': "
-                                 f"{fault_message(exc)}", domain=ErrorDomain.ESX) from None
+            raise NoConnectError(
+                f"cannot log in to {host}:{port} as '{user}': {fault_message(exc)}",
+                domain=ErrorDomain.ESX,
+            ) from None
         except (OSError, vmodl.MethodFault, ssl.SSLError) as exc:
-            raise NoConnectError(f"cannot connect to vSphere at {host}:{port}: {exc}",
-                                 domain=ErrorDomain.ESX) from None
+            raise NoConnectError(
+                f"cannot connect to vSphere at {host}:{port}: {exc}", domain=ErrorDomain.ESX
+            ) from None
         self.content = self.si.RetrieveContent()
         self.pc = self.content.propertyCollector
 
     def close(self) -> None:
-        Disconnect(self.si)
+        _disconnect(self.si)
 
     # ------------------------------------------------------------------ properties
 
     def props(self, obj: Any, paths: Iterable[str]) -> dict[str, Any]:
         """The properties ``paths`` of one object (absent ones missing from the dict)."""
-        spec = PC.FilterSpec(objectSet=[PC.ObjectSpec(obj=obj)],
-                             propSet=[PC.PropertySpec(type=type(obj), pathSet=list(paths))])
+        spec = PC.FilterSpec(
+            objectSet=[PC.ObjectSpec(obj=obj)],
+            propSet=[PC.PropertySpec(type=type(obj), pathSet=list(paths))],
+        )
         try:
             res = self.pc.RetrievePropertiesEx([spec], PC.RetrieveOptions())
         except vmodl.fault.ManagedObjectNotFound:
@@ -92,17 +113,20 @@ class Session:
     def view(self, vimtype: type, root: Any = None) -> Any:
         """A container view of every object of ``vimtype`` under ``root`` (it lives as long as
         the session: reuse it)."""
-        return self.content.viewManager.CreateContainerView(root or self.content.rootFolder,
-                                                            [vimtype], True)
+        return self.content.viewManager.CreateContainerView(
+            root or self.content.rootFolder, [vimtype], True
+        )
 
-    def in_view(self, view: Any, vimtype: type, paths: list[str]) -> list[tuple[Any, dict[str, Any]]]:
+    def in_view(
+        self, view: Any, vimtype: type, paths: list[str]
+    ) -> list[tuple[Any, dict[str, Any]]]:
         """The objects of ``view`` with their properties ``paths``, in one call (more when the
         server pages the answer)."""
-        traversal = PC.TraversalSpec(name="view", path="view", skip=False,
-                                     type=vim.view.ContainerView)
+        traversal = PC.TraversalSpec(name="view", path="view", skip=False, type=VIEW_TYPE)
         spec = PC.FilterSpec(
             objectSet=[PC.ObjectSpec(obj=view, skip=True, selectSet=[traversal])],
-            propSet=[PC.PropertySpec(type=vimtype, pathSet=paths)])
+            propSet=[PC.PropertySpec(type=vimtype, pathSet=paths)],
+        )
         out = []
         res = self.pc.RetrievePropertiesEx([spec], PC.RetrieveOptions())
         while res:
@@ -120,8 +144,13 @@ class Session:
 
     # ------------------------------------------------------------------ tasks
 
-    def wait(self, task: Any, action: str, progress: ProgressCallback | None = None,
-             timeout: float = 600.0) -> Any:
+    def wait(
+        self,
+        task: Any,
+        action: str,
+        progress: ProgressCallback | None = None,
+        timeout: float = 600.0,
+    ) -> Any:
         """Wait for ``task``; return its result or raise what vSphere said. Reads only
         ``info.state/progress/error/result`` (pyvmomi cannot read vcsim's whole TaskInfo of
         snapshot tasks)."""
@@ -140,12 +169,20 @@ class Session:
             if state == "error":
                 raise vsphere_error(action, info["info.error"])
             if time.monotonic() > end:
-                raise OperationFailedError(f"{action}: vSphere task still {state} after "
-                                           f"{timeout:.0f} s", domain=ErrorDomain.ESX)
+                raise OperationFailedError(
+                    f"{action}: vSphere task still {state} after {timeout:.0f} s",
+                    domain=ErrorDomain.ESX,
+                )
             time.sleep(TASK_POLL_S)
 
-    def run(self, action: str, call: Any, *args: Any, progress: ProgressCallback | None = None,
-            **kwargs: Any) -> Any:
+    def run(
+        self,
+        action: str,
+        call: Any,
+        *args: Any,
+        progress: ProgressCallback | None = None,
+        **kwargs: Any,
+    ) -> Any:
         """Start a ``*_Task`` method and wait for it; faults at submission are reported too."""
         try:
             task = call(*args, **kwargs)
@@ -153,6 +190,7 @@ class Session:
         except vmodl.MethodFault as exc:
             raise vsphere_error(action, exc) from None
         except (OSError, http.client.HTTPException) as exc:
-            raise OperationFailedError(f"{action} failed: lost the connection to vSphere "
-                                       f"({exc or type(exc).__name__})",
-                                       domain=ErrorDomain.ESX) from None
+            raise OperationFailedError(
+                f"{action} failed: lost the connection to vSphere ({exc or type(exc).__name__})",
+                domain=ErrorDomain.ESX,
+            ) from None

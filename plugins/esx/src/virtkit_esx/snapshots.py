@@ -38,11 +38,17 @@ class SnapshotTree:
 
         def walk(trees: Any, parent: str | None) -> None:
             for t in trees or []:
-                nodes.append(Node(name=t.name, snapshot=t.snapshot, parent=parent,
-                                  state=SNAPSHOT_STATES.get(str(t.state), "shutoff"),
-                                  created=int(t.createTime.timestamp()),
-                                  description=t.description or "",
-                                  children=tuple(t.childSnapshotList or ())))
+                nodes.append(
+                    Node(
+                        name=t.name,
+                        snapshot=t.snapshot,
+                        parent=parent,
+                        state=SNAPSHOT_STATES.get(str(t.state), "shutoff"),
+                        created=int(t.createTime.timestamp()),
+                        description=t.description or "",
+                        children=tuple(t.childSnapshotList or ()),
+                    )
+                )
                 walk(t.childSnapshotList, t.name)
 
         walk(p.get("snapshot.rootSnapshotList"), None)
@@ -60,9 +66,16 @@ class SnapshotTree:
         return out
 
     def records(self) -> list[SnapshotRecord]:
-        return [SnapshotRecord(name=n.name, parent=n.parent, creation_time=n.created,
-                               state=n.state, is_current=n.snapshot == self.current)
-                for n in self.nodes]
+        return [
+            SnapshotRecord(
+                name=n.name,
+                parent=n.parent,
+                creation_time=n.created,
+                state=n.state,
+                is_current=n.snapshot == self.current,
+            )
+            for n in self.nodes
+        ]
 
 
 def snapshot_xml(tree: SnapshotTree, node: Node, domain_uuid: uuidlib.UUID) -> str:

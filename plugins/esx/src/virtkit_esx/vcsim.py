@@ -38,8 +38,9 @@ def vcsim_binary() -> Path:
             "VIRTKIT_SHARED to the folder holding sim/esx/setup-vcsim.sh, or VIRTKIT_VCSIM to a "
             "folder holding a vcsim binary"
         )
-    done = subprocess.run(["bash", str(script), f"{cache}/"], capture_output=True, text=True,
-                          check=False)
+    done = subprocess.run(
+        ["bash", str(script), f"{cache}/"], capture_output=True, text=True, check=False
+    )
     if done.returncode != 0:
         raise RuntimeError(f"building vcsim with {script} failed:\n{done.stderr[-2000:]}")
     return Path(done.stdout.strip().splitlines()[-1])

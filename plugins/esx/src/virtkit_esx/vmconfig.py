@@ -13,6 +13,7 @@ from virtkit_esx.paths import PathMapper, split_datastore_path
 from virtkit_esx.vmx2xml import vmx_to_definition
 from virtkit_esx.vmxfile import escape, format_vmx, vmware_uuid
 
+VM_TYPES: Any = vim.vm  # pyvmomi builds its types at run time
 SCSI_TYPES = {
     vim.vm.device.VirtualBusLogicController: "buslogic",
     vim.vm.device.VirtualLsiLogicController: "lsilogic",
@@ -30,9 +31,14 @@ NIC_TYPES = {
 def config_entries(config: Any) -> list[tuple[str, str]]:
     """``.vmx`` entries for a ``vim.vm.ConfigInfo``."""
     hw = config.hardware
-    out = [("config.version", "8"), ("virtualHW.version", config.version.rsplit("-", 1)[-1]),
-           ("displayName", escape(config.name)), ("guestOS", config.guestId or "other"),
-           ("memsize", str(hw.memoryMB)), ("numvcpus", str(hw.numCPU))]
+    out = [
+        ("config.version", "8"),
+        ("virtualHW.version", config.version.rsplit("-", 1)[-1]),
+        ("displayName", escape(config.name)),
+        ("guestOS", config.guestId or "other"),
+        ("memsize", str(hw.memoryMB)),
+        ("numvcpus", str(hw.numCPU)),
+    ]
     if config.uuid:
         out.append(("uuid.bios", vmware_uuid(config.uuid)))
     if config.annotation:
@@ -46,8 +52,10 @@ def config_entries(config: Any) -> list[tuple[str, str]]:
         model = SCSI_TYPES.get(type(dev))
         if model is not None:
             controllers[dev.key] = f"scsi{dev.busNumber}"
-            out += [(f"scsi{dev.busNumber}.present", "true"),
-                    (f"scsi{dev.busNumber}.virtualDev", model)]
+            out += [
+                (f"scsi{dev.busNumber}.present", "true"),
+                (f"scsi{dev.busNumber}.virtualDev", model),
+            ]
         elif isinstance(dev, vim.vm.device.VirtualIDEController):
             controllers[dev.key] = f"ide{dev.busNumber}"
         elif isinstance(dev, vim.vm.device.VirtualAHCIController):
@@ -64,24 +72,30 @@ def config_entries(config: Any) -> list[tuple[str, str]]:
             continue
         if dev.controllerKey in controllers:
             taken.add(prefix)
+        backing: Any = dev.backing
         if isinstance(dev, vim.vm.device.VirtualDisk) and dev.controllerKey in controllers:
-            out += [(f"{prefix}.present", "true"),
-                    (f"{prefix}.fileName", PathMapper.to_vmx(dev.backing.fileName))]
+            out += [
+                (f"{prefix}.present", "true"),
+                (f"{prefix}.fileName", PathMapper.to_vmx(backing.fileName)),
+            ]
         elif isinstance(dev, vim.vm.device.VirtualCdrom) and dev.controllerKey in controllers:
-            backing = dev.backing
             iso = isinstance(backing, vim.vm.device.VirtualCdrom.IsoBackingInfo)
-            out += [(f"{prefix}.present", "true"),
-                    (f"{prefix}.deviceType", "cdrom-image" if iso else "atapi-cdrom")]
+            out += [
+                (f"{prefix}.present", "true"),
+                (f"{prefix}.deviceType", "cdrom-image" if iso else "atapi-cdrom"),
+            ]
             if iso and backing.fileName:
                 out.append((f"{prefix}.fileName", PathMapper.to_vmx(backing.fileName)))
         elif isinstance(dev, vim.vm.device.VirtualEthernetCard):
             eth = f"ethernet{nic}"
             nic += 1
-            out += [(f"{eth}.present", "true"), (f"{eth}.addressType", "static"),
-                    (f"{eth}.address", dev.macAddress or "")]
+            out += [
+                (f"{eth}.present", "true"),
+                (f"{eth}.addressType", "static"),
+                (f"{eth}.address", dev.macAddress or ""),
+            ]
             if type(dev) in NIC_TYPES:
                 out.append((f"{eth}.virtualDev", NIC_TYPES[type(dev)]))
-            backing = dev.backing
             if isinstance(backing, vim.vm.device.VirtualEthernetCard.NetworkBackingInfo):
                 out.append((f"{eth}.networkName", backing.deviceName))
     return out
@@ -108,11 +122,14 @@ def config_spec(definition: DomainDef, datastore: str | None) -> Any:
     arch = root.find("os/type")
     guest = "otherGuest64" if arch is not None and arch.get("arch") == "x86_64" else "otherGuest"
     memory_kib = definition.memory_kib or 32 * 1024
-    spec = vim.vm.ConfigSpec(
-        name=definition.name, memoryMB=-(-memory_kib // 1024), numCPUs=definition.vcpus or 1,
-        guestId=guest)
+    spec = VM_TYPES.ConfigSpec(
+        name=definition.name,
+        memoryMB=-(-memory_kib // 1024),
+        numCPUs=definition.vcpus or 1,
+        guestId=guest,
+    )
     if datastore is not None:
-        spec.files = vim.vm.FileInfo(vmPathName=f"[{datastore}]")
+        spec.files = VM_TYPES.FileInfo(vmPathName=f"[{datastore}]")
     if definition.uuid is not None:
         spec.uuid = str(definition.uuid)
     spec.annotation = root.findtext("description") or ""

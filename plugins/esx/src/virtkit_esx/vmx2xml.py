@@ -30,11 +30,22 @@ STEPS = tuple(
     )
 )
 
-SCSI_MODELS = {"buslogic": "buslogic", "lsilogic": "lsilogic", "lsisas1068": "lsisas1068",
-               "pvscsi": "vmpvscsi"}
+SCSI_MODELS = {
+    "buslogic": "buslogic",
+    "lsilogic": "lsilogic",
+    "lsisas1068": "lsisas1068",
+    "pvscsi": "vmpvscsi",
+}
 NIC_MODELS = ("vlance", "vmxnet", "vmxnet3", "e1000", "e1000e")
-SERIAL_PROTOCOLS = {"tcp": "raw", "telnet": "telnet", "telnets": "telnets", "ssl": "tls",
-                    "tcp+ssl": "tls", "tls": "tls", "tcp+tls": "tls"}
+SERIAL_PROTOCOLS = {
+    "tcp": "raw",
+    "telnet": "telnet",
+    "telnets": "telnets",
+    "ssl": "tls",
+    "tcp+ssl": "tls",
+    "tls": "tls",
+    "tcp+tls": "tls",
+}
 SCSI_UNITS = [u for u in range(64) if u != 7]  # unit 7 is the controller itself
 
 
@@ -48,7 +59,9 @@ def disk_name(prefix: str, index: int) -> str:
     return prefix + letters
 
 
-def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrib: str) -> etree._Element:
+def _sub(
+    parent: etree._Element, tag: str, text: str | None = None, **attrib: str
+) -> etree._Element:
     el = etree.SubElement(parent, tag, {k: v for k, v in attrib.items()})
     if text is not None:
         el.text = text
@@ -111,8 +124,14 @@ class _Reader:
                     f"VMX entry 'numvcpus' ({vcpus}) is not a multiple of "
                     f"'cpuid.coresPerSocket' ({cores})"
                 )
-            _sub(_sub(root, "cpu"), "topology", sockets=str(vcpus // cores), dies="1",
-                 cores=str(cores), threads="1")
+            _sub(
+                _sub(root, "cpu"),
+                "topology",
+                sockets=str(vcpus // cores),
+                dies="1",
+                cores=str(cores),
+                threads="1",
+            )
         _sub(root, "clock", offset="utc")
 
     def _genid(self) -> None:
@@ -127,9 +146,7 @@ class _Reader:
         vcpus = self.vmx.integer("numvcpus", 1)
         assert vcpus is not None
         if vcpus <= 0 or (vcpus > 1 and vcpus % 2):
-            raise VMXError(
-                f"expected VMX entry 'numvcpus' to be 1 or a multiple of 2, got {vcpus}"
-            )
+            raise VMXError(f"expected VMX entry 'numvcpus' to be 1 or a multiple of 2, got {vcpus}")
         vcpu = _sub(self.root, "vcpu", str(vcpus), placement="static")
         affinity = self.vmx.string("sched.cpu.affinity")
         if affinity and affinity.lower() != "all":
@@ -159,8 +176,7 @@ class _Reader:
             return int(value)
         except ValueError:
             raise VMXError(
-                f"VMX entry 'sched.cpu.shares' must be low, normal, high or a number, "
-                f"not {value!r}"
+                f"VMX entry 'sched.cpu.shares' must be low, normal, high or a number, not {value!r}"
             ) from None
 
     def _os(self) -> None:
@@ -194,19 +210,30 @@ class _Reader:
                 scsi_models[controller] = model
             for unit in SCSI_UNITS:
                 index = controller * 15 + (unit if unit < 7 else unit - 1)
-                self._disk(f"{prefix}:{unit}", "scsi", disk_name("sd", index),
-                           (str(controller), "0", "0", str(unit)))
+                self._disk(
+                    f"{prefix}:{unit}",
+                    "scsi",
+                    disk_name("sd", index),
+                    (str(controller), "0", "0", str(unit)),
+                )
         for bus in range(2):
             for unit in range(2):
-                self._disk(f"ide{bus}:{unit}", "ide", disk_name("hd", bus * 2 + unit),
-                           ("0", str(bus), "0", str(unit)))
+                self._disk(
+                    f"ide{bus}:{unit}",
+                    "ide",
+                    disk_name("hd", bus * 2 + unit),
+                    ("0", str(bus), "0", str(unit)),
+                )
         for controller in range(4):
             if not self.vmx.boolean(f"sata{controller}.present"):
                 continue
             for unit in range(30):
-                self._disk(f"sata{controller}:{unit}", "sata",
-                           disk_name("sd", controller * 30 + unit),
-                           (str(controller), "0", "0", str(unit)))
+                self._disk(
+                    f"sata{controller}:{unit}",
+                    "sata",
+                    disk_name("sd", controller * 30 + unit),
+                    (str(controller), "0", "0", str(unit)),
+                )
         for unit in range(2):
             self._floppy(unit)
         self._controllers(scsi_models)
@@ -262,8 +289,10 @@ class _Reader:
         readonly = True
         source: dict[str, str] = {}
         if lower.endswith(".vmdk"):
-            if device_type and device_type not in (f"{'ata' if bus == 'ide' else bus}-harddisk",
-                                                   "disk"):
+            if device_type and device_type not in (
+                f"{'ata' if bus == 'ide' else bus}-harddisk",
+                "disk",
+            ):
                 raise VMXError(
                     f"VMX entry '{prefix}.deviceType' is {device_type!r}, which does not go "
                     f"with the hard disk '{file_name}'"
@@ -273,15 +302,14 @@ class _Reader:
                 source["file"] = self.paths.from_vmx(file_name)
             except MissingFileError as exc:
                 raise VMXError(f"hard disk {prefix}: {exc}") from None
-        elif device_type == "cdrom-image" or lower.endswith(".iso") or (
-            not device_type and lower == "emptybackingstring"
+        elif (
+            device_type == "cdrom-image"
+            or lower.endswith(".iso")
+            or (not device_type and lower == "emptybackingstring")
         ):
             kind, device = "file", "cdrom"
             if lower != "emptybackingstring" and file_name:
-                try:
-                    source["file"] = self.paths.from_vmx(file_name)
-                except MissingFileError:
-                    pass  # libvirt keeps the drive, empty
+                source.update(self._image(file_name))
         elif device_type in ("atapi-cdrom", "cdrom-raw"):
             kind, device = "block", "cdrom" if device_type == "atapi-cdrom" else "lun"
             if lower == "auto detect":
@@ -309,8 +337,23 @@ class _Reader:
         mode = (vmx.string(f"{prefix}.mode") or "").lower()
         if mode == "independent-nonpersistent":
             _sub(disk, "transient")
-        _sub(disk, "address", type="drive", controller=address[0], bus=address[1],
-             target=address[2], unit=address[3])
+        _sub(
+            disk,
+            "address",
+            type="drive",
+            controller=address[0],
+            bus=address[1],
+            target=address[2],
+            unit=address[3],
+        )
+
+    def _image(self, file_name: str) -> dict[str, str]:
+        """The ``<source>`` of a CD-ROM or floppy image: none when the file is missing (libvirt
+        keeps such a drive, empty)."""
+        try:
+            return {"file": self.paths.from_vmx(file_name)}
+        except MissingFileError:
+            return {}
 
     def _floppy(self, unit: int) -> None:
         prefix = f"floppy{unit}"
@@ -327,10 +370,7 @@ class _Reader:
         elif file_type == "file":
             kind = "file"
             if file_name:
-                try:
-                    source["file"] = self.paths.from_vmx(file_name)
-                except MissingFileError:
-                    pass
+                source.update(self._image(file_name))
         else:
             raise VMXError(f"VMX entry '{prefix}.fileType' has an unknown value {file_type!r}")
         disk = _sub(self.devices, "disk", type=kind, device="floppy")
@@ -396,7 +436,9 @@ class _Reader:
         elif address_type in ("generated", "vpx", ""):
             address, kind = vmx.string(f"{prefix}.generatedAddress"), "generated"
         else:
-            raise VMXError(f"VMX entry '{prefix}.addressType' has an unknown value {address_type!r}")
+            raise VMXError(
+                f"VMX entry '{prefix}.addressType' has an unknown value {address_type!r}"
+            )
         if not address:
             return
         attrib = {"address": address.lower(), "type": kind}
@@ -428,11 +470,16 @@ class _Reader:
             parts = urlsplit(file_name if "://" in file_name else f"tcp://{file_name}")
             protocol = SERIAL_PROTOCOLS.get(parts.scheme.lower())
             if protocol is None or not parts.hostname or parts.port is None:
-                raise VMXError(f"VMX entry '{prefix}.fileName' is not a network URI libvirt "
-                               f"knows: {file_name!r}")
+                raise VMXError(
+                    f"VMX entry '{prefix}.fileName' is not a network URI libvirt "
+                    f"knows: {file_name!r}"
+                )
             end = (vmx.string(f"{prefix}.network.endPoint") or "client").lower()
-            source = {"mode": "bind" if end == "server" else "connect",
-                      "host": parts.hostname, "service": str(parts.port)}
+            source = {
+                "mode": "bind" if end == "server" else "connect",
+                "host": parts.hostname,
+                "service": str(parts.port),
+            }
         else:
             raise VMXError(f"VMX entry '{prefix}.fileType' has an unknown value {file_type!r}")
         dev = _sub(self.devices, kind, type=chr_type)
@@ -458,8 +505,11 @@ def vmx_to_definition(text: str, paths: PathMapper) -> DomainDef:
     """The canonical domain definition of the ``.vmx`` file ``text``."""
     reader = _Reader(VMXConfig.parse(text), paths)
     reader.general()
-    for tag, value in (("on_poweroff", "destroy"), ("on_reboot", "restart"),
-                       ("on_crash", "destroy")):
+    for tag, value in (
+        ("on_poweroff", "destroy"),
+        ("on_reboot", "restart"),
+        ("on_crash", "destroy"),
+    ):
         _sub(reader.root, tag, value)
     reader.all_devices()
     definition = parse_domain(etree.tostring(reader.root))

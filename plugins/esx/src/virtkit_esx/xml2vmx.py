@@ -14,8 +14,12 @@ from virtkit.xml.units import to_kib
 from virtkit_esx.paths import PathMapper
 from virtkit_esx.vmxfile import VMXError, escape, format_vmx, vmware_uuid
 
-SCSI_MODELS = {"buslogic": "buslogic", "lsilogic": "lsilogic", "lsisas1068": "lsisas1068",
-               "vmpvscsi": "pvscsi"}
+SCSI_MODELS = {
+    "buslogic": "buslogic",
+    "lsilogic": "lsilogic",
+    "lsisas1068": "lsisas1068",
+    "vmpvscsi": "pvscsi",
+}
 NIC_MODELS = ("vlance", "vmxnet", "vmxnet2", "vmxnet3", "e1000", "e1000e")
 SERIAL_SCHEMES = {"raw": "tcp", "telnet": "telnet", "telnets": "telnets", "tls": "ssl"}
 PASSTHRU_PREFIX = "/vmfs/devices/cdrom/"
@@ -53,7 +57,8 @@ class _Writer:
         self.put(".encoding", "UTF-8")
         self.put("config.version", 8)
         self.put("virtualHW.version", self.hw)
-        arch = root.findtext("os/type[@arch]") and root.find("os/type").get("arch")  # type: ignore[union-attr]
+        os_type = root.find("os/type")
+        arch = os_type.get("arch") if os_type is not None else None
         if arch not in (None, "i686", "x86_64"):
             raise VMXError(f"<os><type arch='{arch}'> is not supported: use i686 or x86_64")
         self.put("guestOS", "other-64" if arch == "x86_64" else "other")
@@ -71,9 +76,10 @@ class _Writer:
 
     def _kib(self, path: str) -> int | None:
         el = self.root.find(path)
-        if el is None or not (el.text or "").strip():
+        if el is None:
             return None
-        return to_kib(int(el.text.strip()), el.get("unit"))  # type: ignore[union-attr]
+        text = (el.text or "").strip()
+        return to_kib(int(text), el.get("unit")) if text else None
 
     def _memory(self) -> None:
         maximum = self._kib("memory") or 0
@@ -121,8 +127,10 @@ class _Writer:
     def graphics(self) -> None:
         for graphics in self.root.iterfind("devices/graphics"):
             if graphics.get("type") != "vnc":
-                raise VMXError(f"<graphics type='{graphics.get('type')}'> is not supported: "
-                               "VMware offers VNC only")
+                raise VMXError(
+                    f"<graphics type='{graphics.get('type')}'> is not supported: "
+                    "VMware offers VNC only"
+                )
             self.flag("RemoteDisplay.vnc.enabled", True)
             port = graphics.get("port")
             if graphics.get("autoport") != "yes" and port and int(port) > 0:
@@ -137,8 +145,10 @@ class _Writer:
     def disks(self) -> None:
         placed = []
         scsi_models: dict[int, str] = {}
-        declared = {int(c.get("index", "0")): c.get("model", "")
-                    for c in self.root.iterfind("devices/controller[@type='scsi']")}
+        declared = {
+            int(c.get("index", "0")): c.get("model", "")
+            for c in self.root.iterfind("devices/controller[@type='scsi']")
+        }
         for disk in self.root.iterfind("devices/disk"):
             target = disk.find("target")
             if target is None:
@@ -147,7 +157,10 @@ class _Writer:
             address = disk.find("address[@type='drive']")
             if bus == "scsi":
                 if address is not None:
-                    controller, unit = int(address.get("controller", 0)), int(address.get("unit", 0))
+                    controller, unit = (
+                        int(address.get("controller", 0)),
+                        int(address.get("unit", 0)),
+                    )
                 else:
                     controller, unit = divmod(disk_index(dev, "sd"), 15)
                     unit += unit >= 7
@@ -157,8 +170,9 @@ class _Writer:
                 model = model if model in SCSI_MODELS else declared.get(controller) or None
                 known = scsi_models.get(controller)
                 if model and known and known != model:
-                    raise VMXError(f"SCSI controller {controller} cannot be both '{known}' "
-                                   f"and '{model}'")
+                    raise VMXError(
+                        f"SCSI controller {controller} cannot be both '{known}' and '{model}'"
+                    )
                 scsi_models[controller] = model or known or ""
             elif bus == "ide":
                 if address is not None:
@@ -203,7 +217,9 @@ class _Writer:
         elif device == "cdrom" and kind == "file":
             self.put(f"{prefix}.deviceType", "cdrom-image")
             path = source.get("file") if source is not None else None
-            self.put(f"{prefix}.fileName", PathMapper.to_vmx(path) if path else "emptyBackingString")
+            self.put(
+                f"{prefix}.fileName", PathMapper.to_vmx(path) if path else "emptyBackingString"
+            )
         elif device in ("cdrom", "lun") and kind == "block":
             path = source.get("dev") if source is not None else None
             if device == "cdrom":
@@ -219,8 +235,9 @@ class _Writer:
                 self.flag(f"{prefix}.autodetect", True)
                 self.put(f"{prefix}.fileName", "auto detect")
         else:
-            raise VMXError(f"disk {prefix}: <disk type='{kind}' device='{device}'> is not "
-                           "supported by VMware")
+            raise VMXError(
+                f"disk {prefix}: <disk type='{kind}' device='{device}'> is not supported by VMware"
+            )
         driver = disk.find("driver")
         if driver is not None and driver.get("cache") == "writethrough":
             self.flag(f"{prefix}.writeThrough", True)
@@ -251,15 +268,19 @@ class _Writer:
             if model is not None:
                 name = model.get("type", "")
                 if name not in NIC_MODELS:
-                    raise VMXError(f"interface {port}: model '{name}' is not one VMware has "
-                                   f"({', '.join(NIC_MODELS)})")
+                    raise VMXError(
+                        f"interface {port}: model '{name}' is not one VMware has "
+                        f"({', '.join(NIC_MODELS)})"
+                    )
                 self.put(f"{prefix}.virtualDev", "vmxnet" if name == "vmxnet2" else name)
                 if name == "vmxnet2":
                     self.put(f"{prefix}.features", 15)
             source = iface.find("source")
             kind = iface.get("type")
             if kind == "bridge":
-                self.put(f"{prefix}.networkName", source.get("bridge", "") if source is not None else "")
+                self.put(
+                    f"{prefix}.networkName", source.get("bridge", "") if source is not None else ""
+                )
                 target = iface.find("target")
                 if target is not None and target.get("dev"):
                     self.put(f"{prefix}.connectionType", "custom")
@@ -286,10 +307,13 @@ class _Writer:
         tail = (octets[3] << 16) | (octets[4] << 8) | octets[5]
         check = mac.get("check")
         wanted = mac.get("type")
-        vmware = head == 0x000C29 or (head == 0x005056 and (tail <= 0x3FFFFF or
-                                                            0x800000 <= tail <= 0xBFFFFF))
-        if wanted == "static" or (wanted is None and not (head == 0x000C29 or (
-                head == 0x005056 and 0x800000 <= tail <= 0xBFFFFF))):
+        vmware = head == 0x000C29 or (
+            head == 0x005056 and (tail <= 0x3FFFFF or 0x800000 <= tail <= 0xBFFFFF)
+        )
+        if wanted == "static" or (
+            wanted is None
+            and not (head == 0x000C29 or (head == 0x005056 and 0x800000 <= tail <= 0xBFFFFF))
+        ):
             self.put(f"{prefix}.addressType", "static")
             self.put(f"{prefix}.address", address)
             if check is None and not vmware:
@@ -333,10 +357,13 @@ class _Writer:
             if name not in SERIAL_SCHEMES:
                 raise VMXError(f"{prefix}: protocol '{name}' is not supported by VMware")
             self.put(f"{prefix}.fileType", "network")
-            self.put(f"{prefix}.fileName",
-                     f"{SERIAL_SCHEMES[name]}://{source.get('host')}:{source.get('service')}")
-            self.put(f"{prefix}.network.endPoint",
-                     "server" if source.get("mode") == "bind" else "client")
+            self.put(
+                f"{prefix}.fileName",
+                f"{SERIAL_SCHEMES[name]}://{source.get('host')}:{source.get('service')}",
+            )
+            self.put(
+                f"{prefix}.network.endPoint", "server" if source.get("mode") == "bind" else "client"
+            )
         else:
             raise VMXError(f"{prefix}: <{kind} type='{chr_type}'> is not supported by VMware")
         if kind == "serial":
@@ -351,8 +378,10 @@ class _Writer:
         if videos:
             model = videos[0].find("model")
             if model is not None and model.get("type", "vmvga") != "vmvga":
-                raise VMXError(f"<video><model type='{model.get('type')}'> is not supported: "
-                               "VMware has vmvga only")
+                raise VMXError(
+                    f"<video><model type='{model.get('type')}'> is not supported: "
+                    "VMware has vmvga only"
+                )
         else:
             model = None  # libvirt adds a default video card to a domain with graphics
         vram = int(model.get("vram", "4096")) if model is not None else 4096
