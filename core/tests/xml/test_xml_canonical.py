@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -83,4 +84,54 @@ def test_driver_defaults_for_graphical_consoles() -> None:
     out = format_domain(canonical(d, steps=steps, context=Context(video_type="cirrus")))
     assert "<input type='mouse' bus='ps2'/>\n    <input type='keyboard' bus='ps2'/>" in out
     assert "<model type='cirrus' vram='16384' heads='1' primary='yes'/>" in out
+    validate(out)
+
+
+def test_identity_is_generated_when_missing() -> None:
+    text = (
+        "<domain type='kvm'><name>g</name><devices>"
+        "<interface type='network'><source network='default'/></interface></devices></domain>"
+    )
+    first, second = canonical(parse_domain(text)), canonical(parse_domain(text))
+    assert first.uuid is not None and first.uuid != second.uuid
+    assert first.devices is not None
+    mac = first.devices.interfaces[0].mac
+    assert mac is not None and re.fullmatch(r"52:54:00(:[0-9a-f]{2}){3}", mac)
+    assert canonical(first) == first
+
+
+def test_disks_are_inserted_in_target_order_per_bus() -> None:
+    text = (
+        "<domain type='kvm'><name>d</name><devices>"
+        "<disk type='file'><source file='/b'/><target dev='vdb'/></disk>"
+        "<disk type='file'><source file='/s'/><target dev='sda' bus='scsi'/></disk>"
+        "<disk type='file'><source file='/a'/><target dev='vda'/></disk>"
+        "</devices></domain>"
+    )
+    devices = canonical(parse_domain(text)).devices
+    assert devices is not None
+    assert [d.target.dev for d in devices.disks if d.target] == ["vda", "vdb", "sda"]
+    assert [(c.type, c.index) for c in devices.controllers] == [("scsi", 0)]
+
+
+@pytest.mark.parametrize(
+    ("graphics", "expected"),
+    [
+        ("<graphics type='vnc'/>", "<graphics type='vnc' port='-1' autoport='yes'>"),
+        ("<graphics type='vnc' port='5901'/>", "<graphics type='vnc' port='5901' autoport='no'>"),
+        (
+            "<graphics type='spice' tlsPort='5902'/>",
+            "<graphics type='spice' tlsPort='5902' autoport='no'>",
+        ),
+        (
+            "<graphics type='spice' listen='1.2.3.4'/>",
+            "<graphics type='spice'>\n      <listen type='none'/>",
+        ),
+        ("<graphics type='rdp'/>", "<graphics type='rdp' port='0' autoport='yes'>"),
+    ],
+)
+def test_graphics_ports(graphics: str, expected: str) -> None:
+    text = f"<domain type='kvm'><name>g</name><devices>{graphics}</devices></domain>"
+    out = format_domain(canonical(parse_domain(text)))
+    assert expected in out
     validate(out)

@@ -74,7 +74,7 @@ def check_graphics_listens(root: etree._Element) -> None:
         for listen in listens:
             if listen.get("type") == "network" and not listen.get("network"):
                 raise fail(listen, "listen type 'network' needs a 'network' attribute")
-        if attr and first is not None and first.get("type") == "address":
+        if attr and first is not None and first.get("type") in ("address", "network"):
             address = first.get("address")
             if address and address != attr:
                 raise fail(

@@ -29,6 +29,12 @@ def _drop_live_values(root: etree._Element) -> None:
             parent = alias.getparent()
             if parent is not None:
                 parent.remove(alias)
+    for graphics in root.iterfind("devices/graphics"):
+        first = graphics.find("listen")
+        if first is not None and first.get("type") == "network":
+            graphics.attrib.pop("listen", None)
+        for network in graphics.iterfind("listen[@type='network']"):
+            network.attrib.pop("address", None)
     for disk in root.iterfind("devices/disk"):
         for mirror in disk.findall("mirror"):
             disk.remove(mirror)

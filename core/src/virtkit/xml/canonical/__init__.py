@@ -27,6 +27,7 @@ Step = Callable[[etree._Element, Context], None]
 
 GENERIC_STEPS: tuple[Step, ...] = (
     general.drop_inactive_id,
+    general.generate_uuid,
     general.normalise_memory_units,
     general.numa_cells,
     general.default_memory,
@@ -41,10 +42,13 @@ GENERIC_STEPS: tuple[Step, ...] = (
     general.ensure_devices,
     cputune.expand_scheduler,
     cputune.limit_resctrl,
+    devices.order_disks,
     devices.disk_defaults,
     devices.assign_drive_addresses,
     devices.implicit_controllers,
     devices.controller_indexes,
+    devices.generate_macs,
+    devices.device_defaults,
     devices.filesystems,
     devices.smartcard_addresses,
     devices.chardev_sources,

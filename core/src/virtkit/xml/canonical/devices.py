@@ -4,6 +4,7 @@ device sources, graphics listens, video, and libvirt's device order."""
 from __future__ import annotations
 
 import re
+import secrets
 
 from lxml import etree
 
@@ -41,6 +42,42 @@ def _disk_index(dev: str) -> int | None:
     for ch in match.group(1):
         index = index * 26 + (ord(ch) - ord("a") + 1)
     return index - 1
+
+
+def order_disks(root: etree._Element, ctx: Context) -> None:
+    """Disks on one bus (as written: a missing bus matches only other missing ones) are kept
+    in the order of their target names, the way libvirt inserts each disk it parses."""
+    devices = _devices(root)
+    disks = devices.findall("disk") if devices is not None else []
+    if devices is None or len(disks) < 2:
+        return
+    placed: list[etree._Element] = []
+    for disk in disks:
+        at = -1
+        for pos in range(len(placed) - 1, -1, -1):
+            if _bus(placed[pos]) != _bus(disk):
+                continue
+            if _target_index(placed[pos]) > _target_index(disk):
+                at = pos
+            elif at == -1:
+                at = pos + 1
+        placed.insert(len(placed) if at == -1 else at, disk)
+    start = devices.index(disks[0])
+    for disk in disks:
+        devices.remove(disk)
+    for offset, disk in enumerate(placed):
+        devices.insert(start + offset, disk)
+
+
+def _bus(disk: etree._Element) -> str | None:
+    target = disk.find("target")
+    return target.get("bus") if target is not None else None
+
+
+def _target_index(disk: etree._Element) -> int:
+    target = disk.find("target")
+    index = _disk_index(target.get("dev", "")) if target is not None else None
+    return -1 if index is None else index
 
 
 #: target name prefix -> the bus libvirt assumes when ``<target bus>`` is missing
@@ -108,13 +145,14 @@ def implicit_controllers(root: etree._Element, ctx: Context) -> None:
     devices = _devices(root)
     if devices is None:
         return
-    for disk in devices.iterfind("disk"):
-        address = disk.find("address[@type='drive']")
-        bus = disk.find("target")
-        if address is None or bus is None or bus.get("bus") not in _DRIVE_BUSES:
-            continue
-        kind = _DRIVE_BUSES[bus.get("bus", "")][0]
-        for index in range(int(address.get("controller", "0")) + 1):
+    for bus in ("scsi", "fdc", "ide", "sata"):  # libvirt's order
+        highest = -1
+        for disk in devices.iterfind("disk"):
+            address = disk.find("address[@type='drive']")
+            if address is not None and _bus(disk) == bus:
+                highest = max(highest, int(address.get("controller", "0")))
+        kind = _DRIVE_BUSES[bus][0]
+        for index in range(highest + 1):
             if _needs(devices, kind, index):
                 _add_controller(devices, kind, index)
     for dev in (*devices.iterfind("channel"), *devices.iterfind("console")):
@@ -143,6 +181,28 @@ def controller_indexes(root: etree._Element, ctx: Context) -> None:
             index = next(i for i in range(len(taken) + 1) if i not in taken)
             taken.add(index)
             set_attrs_first(ctrl, {"type": ctrl.get("type", ""), "index": str(index)})
+
+
+def generate_macs(root: etree._Element, ctx: Context) -> None:
+    """An interface without a MAC address gets a random one in QEMU/KVM's 52:54:00 prefix."""
+    for interface in root.iterfind("devices/interface"):
+        if interface.find("mac") is None:
+            tail = ":".join(f"{b:02x}" for b in secrets.token_bytes(3))
+            interface.insert(0, etree.Element("mac", {"address": f"52:54:00:{tail}"}))
+
+
+def device_defaults(root: etree._Element, ctx: Context) -> None:
+    """Host devices are not managed unless said; a watchdog resets the guest; a random number
+    generator reads ``/dev/random``."""
+    for hostdev in root.iterfind("devices/hostdev[@mode='subsystem']"):
+        if hostdev.get("managed") is None:
+            hostdev.set("managed", "no")
+    for watchdog in root.iterfind("devices/watchdog"):
+        if watchdog.get("action") is None:
+            watchdog.set("action", "reset")
+    for backend in root.iterfind("devices/rng/backend[@model='random']"):
+        if not (backend.text or "").strip():
+            backend.text = "/dev/random"
 
 
 def filesystems(root: etree._Element, ctx: Context) -> None:
@@ -203,8 +263,8 @@ def graphics_listens(root: etree._Element, ctx: Context) -> None:
         first = graphics.find("listen")
         socket_listen = first is not None and first.get("type") == "socket"
         if not socket and not socket_listen:
-            (_spice_ports if kind == "spice" else _vnc_ports)(graphics)
-        _listens(graphics, socket)
+            {"spice": _spice_ports, "rdp": _rdp_ports}.get(kind, _vnc_ports)(graphics)
+        _listens(graphics, socket, ctx)
         order = {"type": kind}
         if socket:
             order["socket"] = socket
@@ -214,8 +274,9 @@ def graphics_listens(root: etree._Element, ctx: Context) -> None:
         set_attrs_first(graphics, order)
 
 
-def _listens(graphics: etree._Element, socket: str | None) -> None:
-    """The ``<listen>`` elements, and the ``listen`` attribute mirroring the first address."""
+def _listens(graphics: etree._Element, socket: str | None, ctx: Context) -> None:
+    """The ``<listen>`` elements, and the ``listen`` attribute mirroring the first address
+    (a network's address is only known while running, so an inactive parse drops it)."""
     listens = graphics.findall("listen")
     if socket:
         if listens:
@@ -225,16 +286,15 @@ def _listens(graphics: etree._Element, socket: str | None) -> None:
         attrib = {"type": "address"}
         if graphics.get("listen"):
             attrib["address"] = graphics.get("listen", "")
-        elif graphics.get("type") == "spice" and not (
-            graphics.get("port") or graphics.get("tlsPort") or graphics.get("autoport") == "yes"
-        ):
-            attrib = {"type": "none"}
         graphics.insert(0, etree.Element("listen", attrib))
+    if ctx.inactive:
+        for network in graphics.iterfind("listen[@type='network']"):
+            network.attrib.pop("address", None)
     first = graphics.find("listen")
     assert first is not None
     if first.get("type") == "address" and not first.get("address") and graphics.get("listen"):
         first.set("address", graphics.get("listen", ""))
-    address = first.get("address") if first.get("type") == "address" else None
+    address = first.get("address") if first.get("type") in ("address", "network") else None
     if address:
         graphics.set("listen", address)
     else:
@@ -242,15 +302,26 @@ def _listens(graphics: etree._Element, socket: str | None) -> None:
 
 
 def _vnc_ports(graphics: etree._Element) -> None:
-    """No port, ``-1`` or ``autoport='yes'``: an automatic port, written ``port='-1'``."""
-    port = graphics.get("port")
-    if graphics.get("autoport") == "yes" or port in (None, "-1"):
+    """``autoport='yes'``, port ``-1`` or neither port nor autoport: an automatic port, written
+    ``port='-1'``; a port chosen by the user is ``autoport='no'``."""
+    port, autoport = graphics.get("port"), graphics.get("autoport")
+    if autoport == "yes" or port == "-1" or (port is None and autoport is None):
         graphics.set("port", "-1")
+        graphics.set("autoport", "yes")
+    elif port is not None:
+        graphics.set("autoport", "no")
+
+
+def _rdp_ports(graphics: etree._Element) -> None:
+    """RDP without a port picks one itself: ``port='0' autoport='yes'``."""
+    if graphics.get("port") in (None, "0", "-1") and graphics.get("autoport") != "no":
+        graphics.set("port", "0")
         graphics.set("autoport", "yes")
 
 
 def _spice_ports(graphics: etree._Element) -> None:
-    """SPICE writes only ports it was given; with ``autoport='yes'`` there are none to keep."""
+    """SPICE writes only ports it was given (``autoport='no'``); with ``autoport='yes'`` there
+    are none to keep; with neither it listens nowhere (``<listen type='none'/>``)."""
     if graphics.get("autoport") == "yes":
         graphics.attrib.pop("port", None)
         graphics.attrib.pop("tlsPort", None)
@@ -258,6 +329,16 @@ def _spice_ports(graphics: etree._Element) -> None:
         if graphics.get(name) in ("0", "-1"):
             del graphics.attrib[name]
             graphics.set("autoport", "yes")
+    if graphics.get("autoport") == "yes":
+        return
+    if graphics.get("port") or graphics.get("tlsPort"):
+        graphics.set("autoport", "no")
+        return
+    graphics.attrib.pop("autoport", None)
+    graphics.attrib.pop("listen", None)
+    for listen in graphics.findall("listen"):
+        graphics.remove(listen)
+    graphics.insert(0, etree.Element("listen", {"type": "none"}))
 
 
 def implicit_video(root: etree._Element, ctx: Context) -> None:
@@ -317,6 +398,8 @@ def video_defaults(root: etree._Element, ctx: Context) -> None:
             vram = 8192 if root.get("type") == "vbox" else 4096
         if model.get("vram") is None and vram:
             model.set("vram", str(vram))
+        if kind == "qxl" and model.get("ram") is None:
+            model.set("ram", "65536")
         if model.get("heads") is None:
             model.set("heads", "1")
         if number == 0 and model.get("primary") is None:

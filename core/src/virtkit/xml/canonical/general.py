@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid as uuidlib
+
 from lxml import etree
 
 from virtkit.xml.bitmap import BITMAP_ATTRIBUTES, format_bitmap, parse_bitmap
@@ -44,6 +46,12 @@ def drop_inactive_id(root: etree._Element, ctx: Context) -> None:
     """An inactive (persistent) definition has no domain id."""
     if ctx.inactive:
         root.attrib.pop("id", None)
+
+
+def generate_uuid(root: etree._Element, ctx: Context) -> None:
+    """A definition without ``<uuid>`` gets a random one, as libvirt gives it."""
+    if root.find("uuid") is None:
+        insert_child(root, "uuid", DOMAIN_ORDER).text = str(uuidlib.uuid4())
 
 
 def normalise_memory_units(root: etree._Element, ctx: Context) -> None:
