@@ -8,12 +8,11 @@ import os
 import shutil
 import subprocess
 import uuid
-from xml.sax.saxutils import escape
 from collections.abc import Iterator
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import pytest
-
 import virtkit
 
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"

@@ -9,7 +9,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from virtkit_lxc.cgroups import Cgroup, is_v2, shares_to_weight
 
 V1_ROOT = Path("/sys/fs/cgroup")
@@ -20,7 +19,9 @@ def cgroup2_root() -> Path:
     for candidate in (V1_ROOT, V1_ROOT / "unified"):
         if is_v2(candidate):
             return candidate
-    pytest.fail("no cgroup2 hierarchy is mounted (neither /sys/fs/cgroup nor /sys/fs/cgroup/unified)")
+    pytest.fail(
+        "no cgroup2 hierarchy is mounted (neither /sys/fs/cgroup nor /sys/fs/cgroup/unified)"
+    )
 
 
 def stopped_when_frozen(pid: int) -> bool:
@@ -48,7 +49,9 @@ def test_create_join_freeze_thaw_remove(hierarchy: str) -> None:
     spinner = subprocess.Popen(["sh", "-c", "while :; do :; done"])
     try:
         group.add(spinner.pid)
-        assert spinner.pid in [int(p) for p in (group.folders()[0] / "cgroup.procs").read_text().split()]
+        assert spinner.pid in [
+            int(p) for p in (group.folders()[0] / "cgroup.procs").read_text().split()
+        ]
         group.freeze(True)
         assert group.is_frozen() and stopped_when_frozen(spinner.pid)
         group.freeze(False)

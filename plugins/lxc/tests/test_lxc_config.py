@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from virtkit.errors import ConfigUnsupportedError, XMLError
 from virtkit.xml import parse_domain
 from virtkit_lxc.config import check_startable, container_config, resolve_in_root
@@ -17,13 +16,17 @@ def config_of(xml: str):
 
 def test_reads_init_limits_mounts_and_interfaces(container_xml, tmp_path: Path) -> None:
     xml = container_xml(
-        "web", tmp_path, args=("-c", "echo hi"), memory_kib=131072,
+        "web",
+        tmp_path,
+        args=("-c", "echo hi"),
+        memory_kib=131072,
         extra="<memtune><hard_limit unit='MiB'>64</hard_limit></memtune>"
-              "<cputune><shares>512</shares></cputune>",
-        extra_devices="<filesystem type='mount'><source dir='/srv'/><target dir='/data'/><readonly/></filesystem>"
-                      "<filesystem type='ram'><source usage='1024' units='KiB'/><target dir='/run'/></filesystem>"
-                      "<interface type='bridge'><source bridge='br9'/><mac address='52:54:00:00:00:01'/>"
-                      "<ip address='10.9.0.2' prefix='16'/></interface>",
+        "<cputune><shares>512</shares></cputune>",
+        extra_devices="<filesystem type='mount'><source dir='/srv'/><target dir='/data'/>"
+        "<readonly/></filesystem>"
+        "<filesystem type='ram'><source usage='1024' units='KiB'/><target dir='/run'/></filesystem>"
+        "<interface type='bridge'><source bridge='br9'/><mac address='52:54:00:00:00:01'/>"
+        "<ip address='10.9.0.2' prefix='16'/></interface>",
     )
     config = config_of(xml)
     assert config.init == "/bin/sh" and config.init_args == ("-c", "echo hi")
@@ -34,7 +37,11 @@ def test_reads_init_limits_mounts_and_interfaces(container_xml, tmp_path: Path) 
     assert (bind.kind, bind.source, bind.target, bind.readonly) == ("bind", "/srv", "/data", True)
     assert (ram.kind, ram.size_bytes) == ("ram", 1 << 20)
     (iface,) = config.interfaces
-    assert (iface.bridge, iface.mac, iface.addresses) == ("br9", "52:54:00:00:00:01", ("10.9.0.2/16",))
+    assert (iface.bridge, iface.mac, iface.addresses) == (
+        "br9",
+        "52:54:00:00:00:01",
+        ("10.9.0.2/16",),
+    )
     assert config.console and not config.private_net and config.idmap is None
 
 
@@ -45,7 +52,11 @@ def test_reads_init_limits_mounts_and_interfaces(container_xml, tmp_path: Path) 
         ("", "<disk type='file'/>", "<disk>"),
         ("<cputune><period>1000</period></cputune>", "", "<period>"),
         ("", "<interface type='network'><source network='default'/></interface>", "type='network'"),
-        ("", "<filesystem type='block'><source dev='/dev/sda'/><target dir='/x'/></filesystem>", "type='block'"),
+        (
+            "",
+            "<filesystem type='block'><source dev='/dev/sda'/><target dir='/x'/></filesystem>",
+            "type='block'",
+        ),
         ("<seclabel type='none'/>", "", "<seclabel>"),
     ],
 )
@@ -70,12 +81,21 @@ def test_needs_a_root_filesystem(container_xml, tmp_path: Path) -> None:
 
 
 def test_idmap_needs_uid_and_gid(container_xml, tmp_path: Path) -> None:
-    xml = container_xml("c", tmp_path, extra="<idmap><uid start='0' target='1000' count='10'/></idmap>")
+    xml = container_xml(
+        "c", tmp_path, extra="<idmap><uid start='0' target='1000' count='10'/></idmap>"
+    )
     with pytest.raises(XMLError, match="both <uid> and <gid>"):
         config_of(xml)
-    ok = config_of(container_xml("c", tmp_path, extra=(
-        "<idmap><uid start='0' target='100000' count='65536'/>"
-        "<gid start='0' target='100000' count='65536'/></idmap>")))
+    ok = config_of(
+        container_xml(
+            "c",
+            tmp_path,
+            extra=(
+                "<idmap><uid start='0' target='100000' count='65536'/>"
+                "<gid start='0' target='100000' count='65536'/></idmap>"
+            ),
+        )
+    )
     assert ok.idmap is not None and ok.idmap.uid == ((0, 100000, 65536),)
 
 

@@ -11,7 +11,6 @@ from typing import ClassVar
 from xml.sax.saxutils import escape
 
 import pytest
-
 from virtkit.testing.contract import DriverContract
 
 

@@ -9,16 +9,24 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
 import time
 from pathlib import Path
 
 import pytest
-
 import virtkit
 import virtkit_lxc
-from virtkit.constants import DomainEventStoppedDetail, DomainEventType, DomainShutoffReason, DomainState
-from virtkit.errors import ConfigUnsupportedError, OperationFailedError, OperationInvalidError, XMLError
+from virtkit.constants import (
+    DomainEventStoppedDetail,
+    DomainEventType,
+    DomainShutoffReason,
+    DomainState,
+)
+from virtkit.errors import (
+    ConfigUnsupportedError,
+    OperationFailedError,
+    OperationInvalidError,
+    XMLError,
+)
 from virtkit_lxc.cgroups import Cgroup
 
 
@@ -45,7 +53,11 @@ def test_runs_in_its_own_namespaces_with_its_own_root(conn, rootfs, container_xm
     (rootfs / "marker").write_text("inside\n")
     dom = conn.create_xml(container_xml("ns1", rootfs))
     init_pid = dom.id()
-    out = inside(dom, "echo $$; cat /proc/1/cmdline | tr '\\0' ' '; echo; hostname; cat /marker; ls /proc/1/root/")
+    out = inside(
+        dom,
+        "echo $$; cat /proc/1/cmdline | tr '\\0' ' '; echo; hostname; cat /marker; "
+        "ls /proc/1/root/",
+    )
     my_pid, cmdline, hostname, marker, *_ = out.splitlines()
     assert cmdline.strip() == "/bin/sh -c exec sleep 1000" or cmdline.startswith("sleep")
     assert int(my_pid) < 100, "pids inside start from 1"
@@ -66,14 +78,18 @@ def test_memory_hog_is_killed_and_the_container_survives(conn, rootfs, container
     name = "memory.max" if limit.v2 else "memory.limit_in_bytes"
     assert int((limit.dirs["memory"] / name).read_text()) == 32 << 20
     assert int((limit.dirs["pids"] / "pids.max").read_text()) > 0
-    hog = virtkit_lxc.enter_namespace(dom, ["dd", "if=/dev/zero", "of=/dev/null", "bs=96M", "count=1"])
+    hog = virtkit_lxc.enter_namespace(
+        dom, ["dd", "if=/dev/zero", "of=/dev/null", "bs=96M", "count=1"]
+    )
     assert hog.returncode == 128 + signal.SIGKILL, hog
     assert dom.state()[0] == DomainState.RUNNING
     assert inside(dom, "echo alive") == "alive\n"
 
 
 def test_destroy_ends_the_pid_namespace_and_leaves_nothing(conn, rootfs, container_xml) -> None:
-    dom = conn.define_xml(container_xml("gone1", rootfs, args=("-c", "sleep 1000 & sleep 1000 & exec sleep 1000")))
+    dom = conn.define_xml(
+        container_xml("gone1", rootfs, args=("-c", "sleep 1000 & sleep 1000 & exec sleep 1000"))
+    )
     starts, destroys = [], []
     for _ in range(3):
         t0 = time.perf_counter()
@@ -86,11 +102,16 @@ def test_destroy_ends_the_pid_namespace_and_leaves_nothing(conn, rootfs, contain
         destroys.append(time.perf_counter() - t0)
         assert dom.state() == (DomainState.SHUTOFF, DomainShutoffReason.DESTROYED)
         assert_nothing_left(conn, "gone1", init_pid, rootfs)
-    print(f"\nlxc start median {sorted(starts)[1] * 1000:.1f} ms, destroy median {sorted(destroys)[1] * 1000:.1f} ms")
+    print(
+        f"\nlxc start median {sorted(starts)[1] * 1000:.1f} ms, "
+        f"destroy median {sorted(destroys)[1] * 1000:.1f} ms"
+    )
     assert sorted(destroys)[1] < 0.5, "destroy is far slower than the 50 ms target"
 
 
-def test_container_outlives_the_process_that_started_it(conn, rootfs, container_xml, tmp_path) -> None:
+def test_container_outlives_the_process_that_started_it(
+    conn, rootfs, container_xml, tmp_path
+) -> None:
     uri = conn.get_uri()
     conn.define_xml(container_xml("keep1", rootfs))
     starter = textwrap.dedent(f"""
@@ -100,7 +121,9 @@ def test_container_outlives_the_process_that_started_it(conn, rootfs, container_
             dom.create()
             print(dom.id())
     """)
-    done = subprocess.run([sys.executable, "-c", starter], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", starter], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     init_pid = int(done.stdout)
     with virtkit.open(uri) as other:
@@ -111,7 +134,9 @@ def test_container_outlives_the_process_that_started_it(conn, rootfs, container_
     assert_nothing_left(conn, "keep1", init_pid, rootfs)
 
 
-def test_bad_definitions_fail_clearly_and_leave_nothing(conn, rootfs, container_xml, tmp_path) -> None:
+def test_bad_definitions_fail_clearly_and_leave_nothing(
+    conn, rootfs, container_xml, tmp_path
+) -> None:
     embed = tmp_path / "embed"
     with pytest.raises(ConfigUnsupportedError, match="<sound>"):
         conn.define_xml(container_xml("bad1", rootfs, extra_devices="<sound model='ich6'/>"))
@@ -140,8 +165,11 @@ def test_init_failing_in_the_container_is_reported(conn, rootfs, container_xml) 
 
 
 def test_suspend_and_resume_with_the_freezer(conn, rootfs, container_xml) -> None:
-    dom = conn.create_xml(container_xml(
-        "frz1", rootfs, args=("-c", "while :; do echo . >> /tmp/ticks; sleep 0.01; done")))
+    dom = conn.create_xml(
+        container_xml(
+            "frz1", rootfs, args=("-c", "while :; do echo . >> /tmp/ticks; sleep 0.01; done")
+        )
+    )
     ticks = Path(f"/proc/{dom.id()}/root/tmp/ticks")
     time.sleep(0.1)
     dom.suspend()
@@ -163,8 +191,9 @@ def test_suspend_and_resume_with_the_freezer(conn, rootfs, container_xml) -> Non
 def test_shutdown_signals_init_then_times_out_into_destroy(conn, rootfs, container_xml) -> None:
     events = []
     conn.domain_event_register(lambda c, d, ev, detail, o: events.append((ev, detail)))
-    polite = conn.define_xml(container_xml(
-        "sd1", rootfs, args=("-c", "trap 'exit 0' PWR; while :; do sleep 0.02; done")))
+    polite = conn.define_xml(
+        container_xml("sd1", rootfs, args=("-c", "trap 'exit 0' PWR; while :; do sleep 0.02; done"))
+    )
     polite.create()
     polite.shutdown(timeout=5)
     assert polite.state() == (DomainState.SHUTOFF, DomainShutoffReason.SHUTDOWN)
@@ -182,7 +211,9 @@ def test_shutdown_signals_init_then_times_out_into_destroy(conn, rootfs, contain
 
 
 def test_reboot_starts_a_fresh_container(conn, rootfs, container_xml) -> None:
-    dom = conn.create_xml(container_xml("rb1", rootfs, args=("-c", "echo boot >> /boots; exec sleep 1000")))
+    dom = conn.create_xml(
+        container_xml("rb1", rootfs, args=("-c", "echo boot >> /boots; exec sleep 1000"))
+    )
     first = dom.id()
     dom.reboot()
     assert dom.is_active() and dom.id() != first
@@ -200,7 +231,11 @@ def test_reboot_starts_a_fresh_container(conn, rootfs, container_xml) -> None:
 def test_console_pty_reaches_the_containers_console(conn, rootfs, container_xml) -> None:
     dom = conn.create_xml(container_xml("con1", rootfs, args=()))  # an interactive shell
     path = virtkit_lxc.console_path(dom)
-    assert f"<source path='{path}'/>" in dom.xml_desc() or f'path="{path}"' in dom.xml_desc() or path in dom.xml_desc()
+    assert (
+        f"<source path='{path}'/>" in dom.xml_desc()
+        or f'path="{path}"' in dom.xml_desc()
+        or path in dom.xml_desc()
+    )
     fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
     try:
         os.write(fd, b"echo hello-$((6*7))\n")
@@ -223,13 +258,18 @@ def test_a_stopped_container_is_seen_by_a_new_connection(conn, rootfs, container
     while dom.is_active() and time.monotonic() < deadline:
         time.sleep(0.01)
     with virtkit.open(conn.get_uri()) as other:
-        assert other.lookup_by_name("ex1").state() == (DomainState.SHUTOFF, DomainShutoffReason.SHUTDOWN)
+        assert other.lookup_by_name("ex1").state() == (
+            DomainState.SHUTOFF,
+            DomainShutoffReason.SHUTDOWN,
+        )
     assert not [p for p in cgroup_folders(conn, "ex1") if p.exists()]
 
 
 def test_idmap_runs_the_container_in_a_user_namespace(conn, rootfs, container_xml) -> None:
-    idmap = ("<idmap><uid start='0' target='200000' count='65536'/>"
-             "<gid start='0' target='200000' count='65536'/></idmap>")
+    idmap = (
+        "<idmap><uid start='0' target='200000' count='65536'/>"
+        "<gid start='0' target='200000' count='65536'/></idmap>"
+    )
     with pytest.raises(ConfigUnsupportedError, match="cannot reach its root filesystem"):
         conn.create_xml(container_xml("user1", rootfs, extra=idmap))  # under pytest's 0700 folder
     reachable = Path(tempfile.mkdtemp(prefix="virtkit-lxc-"))
@@ -237,8 +277,7 @@ def test_idmap_runs_the_container_in_a_user_namespace(conn, rootfs, container_xm
         reachable.chmod(0o711)
         subprocess.run(["cp", "-a", str(rootfs), str(reachable / "rootfs")], check=True)
         rootfs = reachable / "rootfs"
-        check_user_namespace(conn, rootfs, container_xml(
-            "user1", rootfs, extra=idmap))
+        check_user_namespace(conn, rootfs, container_xml("user1", rootfs, extra=idmap))
     finally:
         shutil.rmtree(reachable)
 
@@ -260,9 +299,11 @@ def test_bind_readonly_and_ram_filesystems(conn, rootfs, container_xml, tmp_path
     shared.mkdir()
     (shared / "note").write_text("from the host\n")
     devices = (
-        f"<filesystem type='mount'><source dir='{shared}'/><target dir='/mnt/ro'/><readonly/></filesystem>"
-        f"<filesystem type='mount'><source dir='{shared}'/><target dir='/mnt/rw'/></filesystem>"
-        "<filesystem type='ram'><source usage='1024' units='KiB'/><target dir='/scratch'/></filesystem>"
+        f"<filesystem type='mount'><source dir='{shared}'/><target dir='/mnt/ro'/>"
+        "<readonly/></filesystem>"
+        f"<filesystem type='mount'><source dir='{shared}'/><target dir='/mnt/rw'/>"
+        "</filesystem><filesystem type='ram'><source usage='1024' units='KiB'/>"
+        "<target dir='/scratch'/></filesystem>"
     )
     dom = conn.create_xml(container_xml("fs1", rootfs, extra_devices=devices))
     assert inside(dom, "cat /mnt/ro/note") == "from the host\n"
@@ -270,6 +311,10 @@ def test_bind_readonly_and_ram_filesystems(conn, rootfs, container_xml, tmp_path
     assert denied.returncode != 0 and b"Read-only" in denied.stderr
     inside(dom, "echo written > /mnt/rw/y")
     assert (shared / "y").read_text() == "written\n"
-    assert "tmpfs /scratch tmpfs" in inside(dom, "cat /proc/mounts") and "size=1024k" in inside(dom, "cat /proc/mounts")
-    full = virtkit_lxc.enter_namespace(dom, ["dd", "if=/dev/zero", "of=/scratch/big", "bs=4k", "count=1000"])
+    assert "tmpfs /scratch tmpfs" in inside(dom, "cat /proc/mounts") and "size=1024k" in inside(
+        dom, "cat /proc/mounts"
+    )
+    full = virtkit_lxc.enter_namespace(
+        dom, ["dd", "if=/dev/zero", "of=/scratch/big", "bs=4k", "count=1000"]
+    )
     assert full.returncode != 0, "the ram filesystem has its size limit"

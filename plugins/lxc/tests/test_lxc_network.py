@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-
 import virtkit_lxc
 
 
@@ -35,7 +34,8 @@ def test_two_containers_on_one_bridge_reach_each_other(conn, rootfs, container_x
         nic = (
             f"<interface type='bridge'><source bridge='{bridge}'/>"
             f"<mac address='52:54:00:aa:00:0{index}'/>"
-            f"<ip address='10.213.0.{index}' prefix='24'/><target dev='{bridge}v{index}'/></interface>"
+            f"<ip address='10.213.0.{index}' prefix='24'/>"
+            f"<target dev='{bridge}v{index}'/></interface>"
         )
         doms.append(conn.create_xml(container_xml(f"net{index}", rootfs, extra_devices=nic)))
     assert sorted(os.listdir(f"/sys/class/net/{bridge}/brif")) == [f"{bridge}v1", f"{bridge}v2"]
@@ -52,10 +52,14 @@ def test_two_containers_on_one_bridge_reach_each_other(conn, rootfs, container_x
     assert not {f"{bridge}v1", f"{bridge}v2"} & set(os.listdir("/sys/class/net"))
 
 
-def test_a_container_without_interfaces_shares_the_host_network(conn, rootfs, container_xml) -> None:
+def test_a_container_without_interfaces_shares_the_host_network(
+    conn, rootfs, container_xml
+) -> None:
     dom = conn.create_xml(container_xml("hostnet", rootfs))
     assert os.readlink(f"/proc/{dom.id()}/ns/net") == os.readlink("/proc/self/ns/net")
-    private = conn.create_xml(container_xml("privnet", rootfs, extra="<features><privnet/></features>"))
+    private = conn.create_xml(
+        container_xml("privnet", rootfs, extra="<features><privnet/></features>")
+    )
     assert os.readlink(f"/proc/{private.id()}/ns/net") != os.readlink("/proc/self/ns/net")
     links = virtkit_lxc.enter_namespace(private, ["ls", "/sys/class/net"]).stdout.decode().split()
     assert links == ["lo"]

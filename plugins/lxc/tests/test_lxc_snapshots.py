@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from virtkit.constants import DomainSnapshotDeleteFlags as Delete
 from virtkit.constants import DomainState
 from virtkit.errors import OperationInvalidError

@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from virtkit import Domain
 
+    from virtkit_lxc.driver import LxcDriver
+
 __all__ = ["console_path", "enter_namespace"]
 
 
-def _driver(domain: Domain) -> object:
+def _driver(domain: Domain) -> LxcDriver:
     from virtkit_lxc.driver import LxcDriver
 
     conn = domain.connect()
@@ -28,7 +30,8 @@ def _driver(domain: Domain) -> object:
 
         raise InvalidArgumentError(f"domain '{domain.name()}' is not an LXC container")
     # The facade has no public way to reach a connection's driver object yet.
-    return conn._driver
+    driver: LxcDriver = conn._driver
+    return driver
 
 
 def enter_namespace(
@@ -43,9 +46,9 @@ def enter_namespace(
     :raises OperationInvalidError: the container is not running.
     :raises OperationFailedError: the program could not be started inside.
     """
-    return _driver(domain).enter_namespace(domain.ref, argv, input=input)  # type: ignore[attr-defined]
+    return _driver(domain).enter_namespace(domain.ref, argv, input=input)
 
 
 def console_path(domain: Domain) -> str:
     """The host pty (``/dev/pts/N``) relayed to the running container's ``/dev/console``."""
-    return _driver(domain).console_path(domain.ref)  # type: ignore[attr-defined]
+    return _driver(domain).console_path(domain.ref)

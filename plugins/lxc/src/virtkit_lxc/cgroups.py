@@ -186,7 +186,9 @@ class Cgroup:
                     break
                 except OSError as exc:
                     if exc.errno != errno.EBUSY or time.monotonic() > deadline:
-                        raise HostSystemError(f"cannot remove cgroup {path}: {exc.strerror}") from exc
+                        raise HostSystemError(
+                            f"cannot remove cgroup {path}: {exc.strerror}"
+                        ) from exc
                     time.sleep(0.001)
             for parent in path.parents[: len(Path(self.relpath).parts) - 1]:
                 try:

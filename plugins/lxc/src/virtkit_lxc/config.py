@@ -13,23 +13,49 @@ from pathlib import Path
 
 import attrs
 from lxml import etree
-
 from virtkit.errors import ConfigUnsupportedError, XMLError
 from virtkit.xml import DomainDef
 
 _UNITS = {
-    "b": 1, "bytes": 1,
-    "kb": 1000, "k": 1024, "kib": 1024,
-    "mb": 1000**2, "m": 1024**2, "mib": 1024**2,
-    "gb": 1000**3, "g": 1024**3, "gib": 1024**3,
-    "tb": 1000**4, "t": 1024**4, "tib": 1024**4,
+    "b": 1,
+    "bytes": 1,
+    "kb": 1000,
+    "k": 1024,
+    "kib": 1024,
+    "mb": 1000**2,
+    "m": 1024**2,
+    "mib": 1024**2,
+    "gb": 1000**3,
+    "g": 1024**3,
+    "gib": 1024**3,
+    "tb": 1000**4,
+    "t": 1024**4,
+    "tib": 1024**4,
 }
 
-_TOP_LEVEL = frozenset({
-    "name", "uuid", "title", "description", "metadata", "memory", "currentMemory", "memtune",
-    "vcpu", "cputune", "os", "features", "clock", "on_poweroff", "on_reboot", "on_crash",
-    "devices", "idmap", "resource",
-})
+_TOP_LEVEL = frozenset(
+    {
+        "name",
+        "uuid",
+        "title",
+        "description",
+        "metadata",
+        "memory",
+        "currentMemory",
+        "memtune",
+        "vcpu",
+        "cputune",
+        "os",
+        "features",
+        "clock",
+        "on_poweroff",
+        "on_reboot",
+        "on_crash",
+        "devices",
+        "idmap",
+        "resource",
+    }
+)
 _DEVICES = frozenset({"emulator", "filesystem", "interface", "console"})
 _FEATURES = frozenset({"privnet"})
 
@@ -88,7 +114,7 @@ class IdMap:
         unmapped (``chown`` then leaves it alone)."""
         for start, target, count in getattr(self, kind):
             if start <= inside < start + count:
-                return target + inside - start
+                return int(target + inside - start)
         return -1
 
 
@@ -132,7 +158,9 @@ def _check_known(parent: etree._Element, allowed: frozenset[str], what: str) -> 
             raise unsupported(child, f"{what} accepts only {', '.join(sorted(allowed))}")
 
 
-def _os(root: etree._Element) -> tuple[str, tuple[str, ...], tuple[tuple[str, str], ...], str | None]:
+def _os(
+    root: etree._Element,
+) -> tuple[str, tuple[str, ...], tuple[tuple[str, str], ...], str | None]:
     os_el = root.find("os")
     if os_el is None:
         raise XMLError(f"{_where(root)} has no <os>: a container needs <os><type>exe</type>")
@@ -217,7 +245,8 @@ def _interfaces(devices: etree._Element, name: str) -> tuple[Interface, ...]:
         found.append(
             Interface(
                 kind=kind,
-                host_name=host_name or f"vk{uuidlib.uuid5(uuidlib.NAMESPACE_OID, name).hex[:8]}h{index}",
+                host_name=host_name
+                or f"vk{uuidlib.uuid5(uuidlib.NAMESPACE_OID, name).hex[:8]}h{index}",
                 bridge=bridge,
                 mac=mac.get("address") if mac is not None else None,
                 addresses=addresses,
@@ -236,7 +265,11 @@ def _idmap(root: etree._Element) -> IdMap | None:
             raise unsupported(child, "<idmap> holds <uid> and <gid>")
         try:
             ranges[child.tag].append(
-                (int(child.get("start", "")), int(child.get("target", "")), int(child.get("count", "")))
+                (
+                    int(child.get("start", "")),
+                    int(child.get("target", "")),
+                    int(child.get("count", "")),
+                )
             )
         except ValueError:
             raise XMLError(f"{_where(child)} needs integer start, target and count") from None
@@ -265,11 +298,17 @@ def container_config(definition: DomainDef) -> ContainerConfig:
     if memory_el is None:
         raise XMLError(f"{_where(root)} has no <memory>")
     memtune = root.find("memtune")
-    limits: dict[str, int | None] = {"hard_limit": None, "soft_limit": None, "swap_hard_limit": None}
+    limits: dict[str, int | None] = {
+        "hard_limit": None,
+        "soft_limit": None,
+        "swap_hard_limit": None,
+    }
     if memtune is not None:
         for child in memtune:
             if child.tag not in limits:
-                raise unsupported(child, "<memtune> accepts hard_limit, soft_limit, swap_hard_limit")
+                raise unsupported(
+                    child, "<memtune> accepts hard_limit, soft_limit, swap_hard_limit"
+                )
             limits[child.tag] = scaled_bytes(child)
     shares = _text(root, "cputune/shares")
     if (cputune := root.find("cputune")) is not None:
@@ -327,7 +366,8 @@ def check_startable(config: ContainerConfig) -> None:
     """Refuse, before anything is created, a container whose root or init is missing."""
     if not os.path.isdir(config.root):
         raise XMLError(
-            f"root filesystem of container '{config.name}' not found: <source dir='{config.root}'/> "
+            f"root filesystem of container '{config.name}' not found: "
+            f"<source dir='{config.root}'/> "
             "is not a directory"
         )
     init = resolve_in_root(config.root, config.init)

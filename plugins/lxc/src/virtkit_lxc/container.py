@@ -60,7 +60,9 @@ def _proc_and_sys(root: str) -> None:
     sys_dir = _inside(root, "/sys")
     _mount_point(sys_dir)
     linux.mount(
-        "sysfs", sys_dir, "sysfs",
+        "sysfs",
+        sys_dir,
+        "sysfs",
         linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC,
     )
 
@@ -73,7 +75,10 @@ def _dev(root: str, console: str | None) -> None:
         _bind(f"/dev/{name}", f"{dev}/{name}")
     os.mkdir(f"{dev}/pts")
     linux.mount(
-        "devpts", f"{dev}/pts", "devpts", linux.MS_NOSUID | linux.MS_NOEXEC,
+        "devpts",
+        f"{dev}/pts",
+        "devpts",
+        linux.MS_NOSUID | linux.MS_NOEXEC,
         "newinstance,ptmxmode=0666,mode=0620",
     )
     os.symlink("pts/ptmx", f"{dev}/ptmx")

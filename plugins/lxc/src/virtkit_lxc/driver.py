@@ -29,7 +29,6 @@ from typing import ClassVar
 
 import attrs
 from lxml import etree
-
 from virtkit import hookimpl
 from virtkit.constants import (
     DomainCreateFlags,
@@ -62,8 +61,9 @@ from virtkit.errors import (
 from virtkit.records import DomainInfo, DomainRecord, DomainRef, SnapshotRecord
 from virtkit.state import StateStore, state_roots
 from virtkit.xml import DomainDef, SnapshotDef, parse_domain
+
 from virtkit_lxc.cgroups import Cgroup
-from virtkit_lxc.config import ContainerConfig, check_startable, container_config
+from virtkit_lxc.config import check_startable, container_config
 from virtkit_lxc.enter import run_inside
 from virtkit_lxc.network import remove_interfaces
 from virtkit_lxc.snapshots import RootSnapshots
@@ -110,15 +110,19 @@ class LxcDriver:
         self.config_store = StateStore(roots.config_dir)
         self.state_store = StateStore(roots.state_dir)
         self.run_store = StateStore(roots.run_dir)
-        scope = "system" if uri.path == "/system" else hashlib.sha1(
-            str(roots.run_dir).encode()
-        ).hexdigest()[:10]
+        scope = (
+            "system"
+            if uri.path == "/system"
+            else hashlib.sha1(str(roots.run_dir).encode()).hexdigest()[:10]
+        )
         self.cgroup_prefix = f"virtkit/lxc-{scope}"
 
     @staticmethod
     def probe() -> str | None:
         """``lxc:///system`` when running as root on Linux with namespaces."""
-        return "lxc:///system" if os.geteuid() == 0 and os.path.exists("/proc/self/ns/pid") else None
+        return (
+            "lxc:///system" if os.geteuid() == 0 and os.path.exists("/proc/self/ns/pid") else None
+        )
 
     # ------------------------------------------------------------------ lookups
 
@@ -142,7 +146,9 @@ class LxcDriver:
         )
 
     def _names(self) -> list[str]:
-        return sorted(set(self.config_store.list("", ".xml")) | set(self.run_store.list("", ".json")))
+        return sorted(
+            set(self.config_store.list("", ".xml")) | set(self.run_store.list("", ".json"))
+        )
 
     def _record(self, name: str) -> DomainRecord | None:
         definition = self._config(name)
@@ -157,15 +163,25 @@ class LxcDriver:
                 return None
             state, reason = self._live_state(status)
             return DomainRecord(
-                name=name, uuid=uuid, id=status.init_pid, state=state, reason=reason,
-                persistent=definition is not None, autostart=self._autostart(name),
+                name=name,
+                uuid=uuid,
+                id=status.init_pid,
+                state=state,
+                reason=reason,
+                persistent=definition is not None,
+                autostart=self._autostart(name),
                 snapshot_count=len(RootSnapshots(self.state_store, name).names()),
             )
         assert definition is not None and definition.uuid is not None
         reason = status.reason if status is not None else int(DomainShutoffReason.UNKNOWN)
         return DomainRecord(
-            name=name, uuid=definition.uuid, id=-1, state=DomainState.SHUTOFF, reason=reason,
-            persistent=True, autostart=self._autostart(name),
+            name=name,
+            uuid=definition.uuid,
+            id=-1,
+            state=DomainState.SHUTOFF,
+            reason=reason,
+            persistent=True,
+            autostart=self._autostart(name),
             snapshot_count=len(RootSnapshots(self.state_store, name).names()),
         )
 
@@ -223,7 +239,7 @@ class LxcDriver:
         etree.SubElement(arch, "wordsize").text = "64"
         etree.SubElement(arch, "emulator").text = "virtkit-lxc"
         etree.SubElement(arch, "domain", type="lxc")
-        return etree.tostring(root, pretty_print=True, encoding="unicode")
+        return str(etree.tostring(root, pretty_print=True, encoding="unicode"))
 
     @hookimpl
     def virtkit_connect_list_domains(self) -> list[DomainRecord]:
@@ -287,13 +303,17 @@ class LxcDriver:
                 batch.remove(f"autostart/{dom.name}")
             if not record.active:
                 self.run_store.remove(f"{dom.name}.json")
-        self._emit(dom.name, dom.uuid, DomainEventType.UNDEFINED, DomainEventUndefinedDetail.REMOVED)
+        self._emit(
+            dom.name, dom.uuid, DomainEventType.UNDEFINED, DomainEventUndefinedDetail.REMOVED
+        )
 
     @hookimpl
     def virtkit_domain_set_autostart(self, dom: DomainRef, autostart: bool) -> None:
         with self._locked():
             if not self._lookup(dom).persistent:
-                raise OperationInvalidError(f"cannot set autostart for transient domain '{dom.name}'")
+                raise OperationInvalidError(
+                    f"cannot set autostart for transient domain '{dom.name}'"
+                )
             if autostart:
                 self.config_store.write_text(f"autostart/{dom.name}", dom.name + "\n")
             else:
@@ -314,7 +334,9 @@ class LxcDriver:
             cgroup.remove()
         self.run_store.remove(f"{name}.json")
         spawn_supervisor(
-            config, cgroup=cgroup, run_store=self.run_store,
+            config,
+            cgroup=cgroup,
+            run_store=self.run_store,
             log_path=str(self.run_store.path(f"{name}.log")),
         )
         status = read_status(self.run_store, name)
@@ -329,7 +351,9 @@ class LxcDriver:
         self.ctx.run_domain_hook(HookEvent.STARTED, name, xml)
         self._emit(name, config.uuid, DomainEventType.STARTED, DomainEventStartedDetail.BOOTED)
         if flags & DomainCreateFlags.START_PAUSED:
-            self._emit(name, config.uuid, DomainEventType.SUSPENDED, DomainEventSuspendedDetail.PAUSED)
+            self._emit(
+                name, config.uuid, DomainEventType.SUSPENDED, DomainEventSuspendedDetail.PAUSED
+            )
         record = self._record(name)
         assert record is not None
         return record
@@ -350,10 +374,10 @@ class LxcDriver:
             source.set("path", status.console)
             if console.find("target") is None:
                 etree.SubElement(console, "target", type="lxc", port="0")
-        for iface, host_name in zip(devices.findall("interface"), status.veths):
+        for iface, host_name in zip(devices.findall("interface"), status.veths, strict=False):
             if iface.find("target") is None:
                 etree.SubElement(iface, "target", dev=host_name)
-        return etree.tostring(root, encoding="unicode") + "\n"
+        return str(etree.tostring(root, encoding="unicode")) + "\n"
 
     @hookimpl
     def virtkit_domain_start(self, dom: DomainRef, flags: int, snapshot: str | None) -> None:
@@ -391,9 +415,12 @@ class LxcDriver:
             os.kill(status.init_pid, signal.SIGKILL)
         remove_interfaces(status.veths)
         cgroup.remove(timeout=STOP_WAIT)
-        write_status(self.run_store, attrs.evolve(
-            status, state="shutoff", init_pid=-1, reason=int(DomainShutoffReason.DESTROYED)
-        ))
+        write_status(
+            self.run_store,
+            attrs.evolve(
+                status, state="shutoff", init_pid=-1, reason=int(DomainShutoffReason.DESTROYED)
+            ),
+        )
 
     def _after_stop(self, dom: DomainRef, detail: DomainEventStoppedDetail) -> None:
         name = dom.name
@@ -497,8 +524,11 @@ class LxcDriver:
         else:
             used, cpu = memory_kib, 0
         return DomainInfo(
-            state=record.state, max_memory_kib=memory_kib, memory_kib=used,
-            vcpus=config.vcpus, cpu_time_ns=cpu,
+            state=record.state,
+            max_memory_kib=memory_kib,
+            memory_kib=used,
+            vcpus=config.vcpus,
+            cpu_time_ns=cpu,
         )
 
     def _xml(self, dom: DomainRef, flags: int) -> str:
@@ -587,4 +617,3 @@ class LxcDriver:
     def virtkit_snapshot_delete(self, dom: DomainRef, name: str, flags: int) -> None:
         with self._locked():
             self._snapshots(dom).delete(name, flags)
-

@@ -13,6 +13,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 
 from virtkit.errors import HostSystemError, OperationFailedError
+
 from virtkit_lxc import linux
 from virtkit_lxc.cgroups import Cgroup
 
@@ -20,7 +21,10 @@ ALL_NAMESPACES = ("user", "ipc", "uts", "net", "pid", "mnt")
 """The order namespaces are joined in: the user namespace first (it grants the rights to join
 the others), the mount namespace last (it changes the root)."""
 
-DEFAULT_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM": "linux"}
+DEFAULT_ENV = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "TERM": "linux",
+}
 
 
 def _namespace_fds(init_pid: int, namespaces: Sequence[str]) -> list[tuple[str, int]]:
@@ -81,9 +85,9 @@ def spawn_inside(
                 os.setresuid(0, 0, 0)
             if "mnt" in namespaces:
                 os.chdir("/")
-            for target, fd in ((0, stdin), (1, stdout), (2, stderr)):
-                if fd is not None:
-                    os.dup2(fd, target)
+            for target, given in ((0, stdin), (1, stdout), (2, stderr)):
+                if given is not None:
+                    os.dup2(given, target)
             linux.close_fds_except([*procs, err_w])
             inner = os.fork()
             if inner == 0:
@@ -128,8 +132,14 @@ def run_inside(
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     try:
         pid = spawn_inside(
-            init_pid, argv, cgroup=cgroup, namespaces=namespaces, env=env,
-            stdin=in_r, stdout=out_w, stderr=err_w,
+            init_pid,
+            argv,
+            cgroup=cgroup,
+            namespaces=namespaces,
+            env=env,
+            stdin=in_r,
+            stdout=out_w,
+            stderr=err_w,
         )
     finally:
         for fd in (in_r, out_w, err_w):
@@ -147,7 +157,7 @@ def run_inside(
             for key, _ in sel.select():
                 if key.fd == in_w:
                     try:
-                        pending = pending[os.write(in_w, pending):]
+                        pending = pending[os.write(in_w, pending) :]
                     except BrokenPipeError:
                         pending = pending[:0]
                     if not pending:

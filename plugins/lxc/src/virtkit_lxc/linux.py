@@ -67,9 +67,7 @@ def mount(
     def enc(text: str | None) -> bytes | None:
         return os.fsencode(text) if text is not None else None
 
-    result = _libc.mount(
-        enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)
-    )
+    result = _libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data))
     _check(result, f"mount {source or fstype} on {target}")
 
 
@@ -81,9 +79,7 @@ def pivot_root(new_root: str, put_old: str) -> None:
     number = _PIVOT_ROOT.get(platform.machine())
     if number is None:
         raise OSError(0, f"pivot_root: unknown system call number on {platform.machine()}")
-    result = _libc.syscall(
-        ctypes.c_long(number), os.fsencode(new_root), os.fsencode(put_old)
-    )
+    result = _libc.syscall(ctypes.c_long(number), os.fsencode(new_root), os.fsencode(put_old))
     _check(result, f"pivot_root {new_root}")
 
 

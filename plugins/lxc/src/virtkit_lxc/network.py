@@ -11,6 +11,7 @@ import subprocess
 from collections.abc import Sequence
 
 from virtkit.errors import OperationFailedError
+
 from virtkit_lxc.config import Interface
 from virtkit_lxc.enter import run_inside
 
@@ -41,9 +42,7 @@ def create_interfaces(interfaces: Sequence[Interface], init_pid: int) -> None:
     for index, iface in enumerate(interfaces):
         inner = f"eth{index}"
         mac = f" address {iface.mac}" if iface.mac else ""
-        host.append(
-            f"link add {iface.host_name} type veth peer name {inner}{mac} netns {init_pid}"
-        )
+        host.append(f"link add {iface.host_name} type veth peer name {inner}{mac} netns {init_pid}")
         master = f" master {iface.bridge}" if iface.bridge else ""
         host.append(f"link set {iface.host_name}{master} up")
         inside.extend(f"addr add {address} dev {inner}" for address in iface.addresses)
@@ -52,7 +51,10 @@ def create_interfaces(interfaces: Sequence[Interface], init_pid: int) -> None:
         if host:
             _host_batch(host)
         result = run_inside(
-            init_pid, [IP, "-batch", "-"], cgroup=None, namespaces=("net",),
+            init_pid,
+            [IP, "-batch", "-"],
+            cgroup=None,
+            namespaces=("net",),
             input=("\n".join(inside) + "\n").encode(),
         )
         if result.returncode != 0:

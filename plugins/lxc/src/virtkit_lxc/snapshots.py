@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 from lxml import etree
-
 from virtkit.constants import DomainSnapshotCreateFlags as CreateFlags
 from virtkit.constants import DomainSnapshotDeleteFlags as DeleteFlags
 from virtkit.errors import (
@@ -44,7 +43,8 @@ def copy_tree(source: str | Path, target: str | Path) -> None:
     """Copy a root filesystem with owners, modes, links and device nodes kept."""
     result = subprocess.run(
         ["cp", "-a", "--reflink=auto", "--", str(source), str(target)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
         shutil.rmtree(target, ignore_errors=True)
@@ -110,7 +110,9 @@ class RootSnapshots:
         if flags & CreateFlags.REDEFINE:
             return self._redefine(definition, name, flags)
         if name in self.names():
-            raise InvalidArgumentError(f"domain '{self.domain}' already has a snapshot named '{name}'")
+            raise InvalidArgumentError(
+                f"domain '{self.domain}' already has a snapshot named '{name}'"
+            )
         data = self.data_path(name)
         data.parent.mkdir(parents=True, exist_ok=True)
         staging = data.with_name(f".{name}.partial")
@@ -151,7 +153,7 @@ class RootSnapshots:
         etree.SubElement(root, "creationTime").text = str(int(time.time()))
         etree.SubElement(root, "memory", snapshot="no")
         root.append(etree.fromstring(domain_xml.encode(), PARSER))
-        return etree.tostring(root, pretty_print=True, encoding="unicode")
+        return str(etree.tostring(root, pretty_print=True, encoding="unicode"))
 
     # ------------------------------------------------------------------ revert
 
@@ -160,7 +162,7 @@ class RootSnapshots:
         domain = self.definition(name).tree().find("domain")
         if domain is None:
             raise OperationFailedError(f"snapshot '{name}' holds no domain definition")
-        return etree.tostring(domain, encoding="unicode")
+        return str(etree.tostring(domain, encoding="unicode"))
 
     def revert_files(self, name: str, root: str) -> None:
         """Replace ``root`` with the snapshot's copy: the new tree is built beside it and
@@ -200,7 +202,11 @@ class RootSnapshots:
             self.definition(name)  # raises NoSnapshotError
             return
         below = descendants(records, name)
-        doomed = [r.name for r in below] if flags & (DeleteFlags.CHILDREN | DeleteFlags.CHILDREN_ONLY) else []
+        doomed = (
+            [r.name for r in below]
+            if flags & (DeleteFlags.CHILDREN | DeleteFlags.CHILDREN_ONLY)
+            else []
+        )
         if not flags & DeleteFlags.CHILDREN_ONLY:
             doomed.append(name)
         current = self.current()
@@ -234,7 +240,7 @@ class RootSnapshots:
             el = etree.Element("parent")
             etree.SubElement(el, "name").text = parent
             root.insert(1, el)
-        return etree.tostring(root, pretty_print=True, encoding="unicode")
+        return str(etree.tostring(root, pretty_print=True, encoding="unicode"))
 
     def remove_all(self) -> None:
         """Forget every snapshot and its copy (undefine)."""
@@ -242,4 +248,3 @@ class RootSnapshots:
             self.store.remove_tree(self.meta_dir)
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(self.store.path(f"snapshot-data/{self.domain}"))
-

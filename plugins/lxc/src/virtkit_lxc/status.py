@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 
 import attrs
-
 from virtkit.constants import DomainState
 from virtkit.state import StateStore
 
@@ -50,7 +49,7 @@ class Status:
     reason: int
     console: str = ""
     cgroup: str = ""
-    veths: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    veths: tuple[str, ...] = ()
     started: float = 0.0
     error: str = ""
 
@@ -66,7 +65,8 @@ class Status:
 
     @classmethod
     def from_json(cls, text: str) -> Status:
-        return cls(**json.loads(text))
+        data = json.loads(text)
+        return cls(**{**data, "veths": tuple(data.get("veths", ()))})
 
 
 def read_status(store: StateStore, name: str) -> Status | None:

@@ -36,6 +36,7 @@ from typing import NoReturn
 from virtkit.constants import DomainRunningReason, DomainShutoffReason
 from virtkit.errors import OperationFailedError
 from virtkit.state import StateStore
+
 from virtkit_lxc import linux
 from virtkit_lxc.cgroups import Cgroup
 from virtkit_lxc.config import ContainerConfig
@@ -79,9 +80,7 @@ def _child_fail(err_w: int, exc: BaseException) -> NoReturn:
 class Supervisor:
     """Runs in the supervisor process; see the module documentation."""
 
-    def __init__(
-        self, config: ContainerConfig, cgroup: Cgroup, run_store: StateStore
-    ) -> None:
+    def __init__(self, config: ContainerConfig, cgroup: Cgroup, run_store: StateStore) -> None:
         self.config = config
         self.cgroup = cgroup
         self.run_store = run_store
@@ -100,7 +99,9 @@ class Supervisor:
         outer_m, outer_s = os.openpty()
         tty.setraw(outer_s)
         if self.config.idmap is not None:  # the container's root must open its console
-            os.fchown(inner_s, self.config.idmap.host_id("uid", 0), self.config.idmap.host_id("gid", 0))
+            os.fchown(
+                inner_s, self.config.idmap.host_id("uid", 0), self.config.idmap.host_id("gid", 0)
+            )
         for fd in (inner_m, outer_m):
             os.set_blocking(fd, False)
         self.console_fds = (inner_m, inner_s, outer_m, outer_s)
@@ -389,6 +390,4 @@ def spawn_supervisor(
     except ValueError:
         report = {"error": raw.decode(errors="replace")}
     if not report.get("ok"):
-        raise OperationFailedError(
-            f"{report['error']} (log: {log_path})"
-        )
+        raise OperationFailedError(f"{report['error']} (log: {log_path})")
