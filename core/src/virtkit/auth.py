@@ -81,13 +81,10 @@ def _from_file(path: Path, driver: str, host: str, username: str | None) -> Cred
                 domain=ErrorDomain.AUTH,
             )
         creds = parser[f"credentials-{name}"]
+        # as libvirt: the URI's user wins over authname; the password is the set's either way
         user = username or creds.get("authname")
         password = creds.get("password")
-        if (
-            user
-            and password is not None
-            and (username is None or creds.get("authname") in (None, username))
-        ):
+        if user and password is not None:
             return Credentials(username=user, password=password)
     return None
 
