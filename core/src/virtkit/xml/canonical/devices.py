@@ -205,6 +205,21 @@ def device_defaults(root: etree._Element, ctx: Context) -> None:
             backend.text = "/dev/random"
 
 
+def input_buses(root: etree._Element, ctx: Context) -> None:
+    """A mouse or keyboard without a bus sits on PS/2 in an x86 HVM guest, on the Xen bus in a
+    paravirtual one, and on USB elsewhere; tablets are USB."""
+    os_type = root.find("os/type")
+    hvm = os_type is not None and (os_type.text or "").strip() == "hvm"
+    x86 = os_type is None or os_type.get("arch", ctx.arch) in ("i686", "x86_64")
+    for device in root.iterfind("devices/input"):
+        if device.get("bus") is not None:
+            continue
+        if device.get("type") in ("mouse", "keyboard"):
+            device.set("bus", ("ps2" if x86 else "usb") if hvm else "xen")
+        elif device.get("type") == "tablet":
+            device.set("bus", "usb")
+
+
 def filesystems(root: etree._Element, ctx: Context) -> None:
     """Filesystems pass through the host's permissions unless told otherwise; RAM filesystem
     sizes in KiB."""

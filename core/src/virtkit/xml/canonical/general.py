@@ -204,6 +204,42 @@ def default_features(root: etree._Element, ctx: Context) -> None:
     sort_children(features, FEATURES_ORDER)
 
 
+def default_cpu(root: etree._Element, ctx: Context) -> None:
+    """A CPU with a model is ``mode='custom' match='exact'``, its model may fall back, its
+    features are required; a topology has one die unless said."""
+    cpu = root.find("cpu")
+    if cpu is None:
+        return
+    model = cpu.find("model")
+    mode = cpu.get("mode")
+    if mode is None and model is not None:
+        set_attrs_first(cpu, {"mode": "custom", "match": cpu.get("match", "exact")})
+    elif mode == "custom" and model is not None and cpu.get("match") is None:
+        set_attrs_first(cpu, {"mode": "custom", "match": "exact"})
+    if model is not None and (model.text or "").strip() and model.get("fallback") is None:
+        set_attrs_first(model, {"fallback": "allow"})
+    if cpu.get("mode", "custom") == "custom":
+        for feature in cpu.iterfind("feature"):
+            if feature.get("policy") is None:
+                set_attrs_first(feature, {"policy": "require"})
+    topology = cpu.find("topology")
+    if topology is not None and topology.get("dies") is None:
+        attrib = dict(topology.attrib)
+        topology.attrib.clear()
+        for name in ("sockets", "dies", "clusters", "cores", "threads"):
+            value = "1" if name == "dies" else attrib.pop(name, None)
+            if value is not None:
+                topology.set(name, value)
+        topology.attrib.update(attrib)
+
+
+def default_seclabels(root: etree._Element, ctx: Context) -> None:
+    """Dynamic and static security labels relabel resources unless told not to."""
+    for label in root.iterfind("seclabel"):
+        if label.get("relabel") is None and label.get("type") in ("dynamic", "static"):
+            label.set("relabel", "no" if label.get("type") == "static" else "yes")
+
+
 def default_clock(root: etree._Element, ctx: Context) -> None:
     """``<clock offset='utc'/>`` when absent."""
     if root.find("clock") is None:
