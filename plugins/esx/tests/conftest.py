@@ -29,7 +29,8 @@ def auth_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("auth") / "auth.conf"
     path.write_text(
         f"[credentials-sim]\nauthname={USER}\npassword={PASSWORD}\n\n"
-        "[auth-esx-127.0.0.1]\ncredentials=sim\n\n[auth-vpx-127.0.0.1]\ncredentials=sim\n"
+        "[auth-esx-127.0.0.1]\ncredentials=sim\n\n[auth-vpx-127.0.0.1]\ncredentials=sim\n\n"
+        "[auth-gsx-127.0.0.1]\ncredentials=sim\n"
     )
     return path
 

@@ -101,3 +101,43 @@ def test_migration_between_cluster_hosts(vpx_uri: Callable[[str], str]) -> None:
     finally:
         src.close()
         dst.close()
+
+
+def test_native_conversion_through_the_connection(esx_uri: str) -> None:
+    vmx = (
+        'config.version = "8"\nvirtualHW.version = "7"\ndisplayName = "native"\n'
+        'memsize = "64"\nscsi0.present = "true"\nscsi0:0.present = "true"\n'
+        'scsi0:0.fileName = "/vmfs/volumes/ds1/native/native.vmdk"\n'
+    )
+    with virtkit.open(esx_uri) as conn:
+        xml = conn.domain_xml_from_native("vmware-vmx", vmx)
+        assert "<source file='[ds1] native/native.vmdk'/>" in xml
+        back = conn.domain_xml_to_native("vmware-vmx", xml)
+        assert 'scsi0:0.fileName = "/vmfs/volumes/ds1/native/native.vmdk"' in back
+        with pytest.raises(VirtError, match="vmware-vmx"):
+            conn.domain_xml_from_native("xen-xl", vmx)
+        with pytest.raises(VirtError, match="config.version"):
+            conn.domain_xml_from_native("vmware-vmx", 'config.version = "7"\n')
+
+
+def test_shutdown_with_timeout_leaves_it_off(esx_uri: str) -> None:
+    with virtkit.open(esx_uri) as conn:
+        dom = conn.define_xml(
+            "<domain type='vmware'><name>vk-shutdown</name>"
+            "<memory unit='MiB'>32</memory><os><type>hvm</type></os></domain>"
+        )
+        try:
+            dom.create()
+            dom.shutdown(timeout=5)
+            assert dom.state() == (DomainState.SHUTOFF, 1)  # shut off, reason shutdown
+        finally:
+            dom.undefine()
+
+
+def test_gsx_and_vpx_uris(esx_uri: str, vpx_uri: Callable[[str], str]) -> None:
+    with virtkit.open(esx_uri.replace("esx://", "gsx://")) as conn:
+        assert conn.get_type() == "ESX" and len(conn.list_all_domains()) >= 2
+    with virtkit.open(vpx_uri("DC0_C0_H1")) as conn:
+        assert conn.get_hostname() == "DC0_C0_H1"
+    with pytest.raises(VirtError, match="names no host"):
+        virtkit.open(vpx_uri("no-such-host"))

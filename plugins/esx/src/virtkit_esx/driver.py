@@ -747,7 +747,7 @@ class ESXDriver:
     @virtkit.hookimpl
     def virtkit_domain_xml_from_native(self, native_format: str, native_config: str) -> str:
         _native(native_format)
-        return vmx_to_xml(native_config, PathMapper(datastore=self._datastore(), directory=""))
+        return vmx_to_xml(native_config, PathMapper(datastore=None, directory=""))
 
     @virtkit.hookimpl
     def virtkit_domain_xml_to_native(self, native_format: str, definition: DomainDef) -> str:

@@ -30,12 +30,13 @@ def split_datastore_path(path: str) -> tuple[str, str]:
 class PathMapper:
     """How one VM's file names translate.
 
-    :ivar datastore: the datastore holding the VM's ``.vmx``.
+    :ivar datastore: the datastore holding the VM's ``.vmx``; None when unknown (a ``.vmx``
+        converted on its own), and bare file names then stay as they are.
     :ivar directory: the VM's folder on it (bare file names in the ``.vmx`` are there).
     :ivar exists: whether a datastore path exists (a hard disk that does not is an error).
     """
 
-    datastore: str
+    datastore: str | None
     directory: str
     exists: Callable[[str, str], bool] = lambda datastore, path: True
 
@@ -47,6 +48,8 @@ class PathMapper:
             return name
         elif "/" in name:
             raise VMXError(f"file name '{name}' is relative but not in the VM's folder")
+        elif self.datastore is None:
+            return name
         else:
             datastore, path = self.datastore, f"{self.directory}/{name}" if self.directory else name
         if not self.exists(datastore, path):
