@@ -230,12 +230,9 @@ def test_reboot_starts_a_fresh_container(conn, rootfs, container_xml) -> None:
 
 def test_console_pty_reaches_the_containers_console(conn, rootfs, container_xml) -> None:
     dom = conn.create_xml(container_xml("con1", rootfs, args=()))  # an interactive shell
-    path = virtkit_lxc.console_path(dom)
-    assert (
-        f"<source path='{path}'/>" in dom.xml_desc()
-        or f'path="{path}"' in dom.xml_desc()
-        or path in dom.xml_desc()
-    )
+    path = dom.open_console()  # what `virtkit console` attaches to
+    assert path == virtkit_lxc.console_path(dom) and path.startswith("/dev/pts/")
+    assert f"<source path='{path}'/>" in dom.xml_desc().replace('"', "'")
     fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
     try:
         os.write(fd, b"echo hello-$((6*7))\n")

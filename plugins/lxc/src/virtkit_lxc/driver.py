@@ -555,6 +555,15 @@ class LxcDriver:
             raise OperationInvalidError(f"domain '{dom.name}' has no <console type='pty'>")
         return status.console
 
+    @hookimpl
+    def virtkit_domain_open_console(self, dom: DomainRef, dev_name: str | None) -> str:
+        """The container's only console, aliased ``console0`` as libvirt names it."""
+        if dev_name not in (None, "console0"):
+            raise OperationInvalidError(
+                f"domain '{dom.name}' has no console '{dev_name}' (its console is 'console0')"
+            )
+        return self.console_path(dom)
+
     def enter_namespace(
         self, dom: DomainRef, argv: Sequence[str], *, input: bytes = b""
     ) -> subprocess.CompletedProcess[bytes]:
