@@ -90,10 +90,17 @@ def with_disk_sources(domain_xml: str, sources: dict[str, tuple[Path, str]]) -> 
 
 
 def qemu_img(*args: str, what: str) -> str:
-    done = subprocess.run(["qemu-img", *args], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise OperationFailedError(f"cannot {what}: {done.stderr.strip() or done.stdout.strip()}")
-    return done.stdout
+    """Run ``qemu-img``. A QEMU that was just stopped may hold its image locks a moment
+    longer: a lock conflict is retried for up to :data:`LOCK_WAIT` seconds."""
+    deadline = time.monotonic() + LOCK_WAIT
+    while True:
+        done = subprocess.run(["qemu-img", *args], capture_output=True, text=True, check=False)
+        if done.returncode == 0:
+            return done.stdout
+        message = done.stderr.strip() or done.stdout.strip()
+        if "Failed to get" not in message or time.monotonic() > deadline:
+            raise OperationFailedError(f"cannot {what}: {message}")
+        time.sleep(JOB_POLL)
 
 
 def image_snapshots(path: Path) -> list[str]:
@@ -162,18 +169,8 @@ class DiskGuard:
         create_internal_offline(self.disks, self.name)
 
     def undo(self) -> None:
-        """Put the marked content back. A QEMU that was just killed may hold its image locks
-        a moment longer: wait up to :data:`LOCK_WAIT` seconds for them."""
-        deadline = time.monotonic() + LOCK_WAIT
-        while True:
-            try:
-                apply_internal_offline(self.disks, self.name)
-                delete_internal_offline(self.disks, self.name)
-                return
-            except OperationFailedError as exc:
-                if "lock" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(JOB_POLL)
+        apply_internal_offline(self.disks, self.name)
+        delete_internal_offline(self.disks, self.name)
 
     def release(self, monitor: Monitor | None, nodes: dict[str, str]) -> None:
         if monitor is None:

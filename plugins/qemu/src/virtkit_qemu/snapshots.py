@@ -83,12 +83,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_STATE_NAMES = {
-    DomainState.RUNNING: SnapshotState.RUNNING,
-    DomainState.PAUSED: SnapshotState.PAUSED,
-    DomainState.BLOCKED: SnapshotState.RUNNING,
-    DomainState.PMSUSPENDED: SnapshotState.PMSUSPENDED,
-}
 _UNSUPPORTED_CREATE = {
     Create.QUIESCE: "quiesce (needs a guest agent)",
     Create.REUSE_EXT: "reuse_ext (existing overlay files)",
@@ -317,7 +311,7 @@ class SnapshotHooks:
             state = (
                 SnapshotState.DISK_SNAPSHOT
                 if disk_only
-                else _STATE_NAMES.get(entry.status.state, SnapshotState.RUNNING)
+                else self._guest_state(entry.status)
                 if active and entry.status is not None
                 else SnapshotState.SHUTOFF
             )
@@ -341,6 +335,12 @@ class SnapshotHooks:
             if flags & Create.HALT and active and entry.status is not None:
                 self.host.stop_and_record(entry.status, DomainShutoffReason.FROM_SNAPSHOT)
             return name
+
+    def _guest_state(self, status: DomainStatus) -> SnapshotState:
+        """Running or paused, asked of QEMU (the status file may lag behind its events)."""
+        with lifecycle.monitor(self.host, status) as mon:
+            running = mon.execute("query-status")["running"]
+        return SnapshotState.RUNNING if running else SnapshotState.PAUSED
 
     def _take_internal(
         self, entry: DomainEntry, definition: SnapshotDef, name: str
