@@ -5,14 +5,18 @@ from __future__ import annotations
 import os
 import select
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import virtkit
 from click.testing import CliRunner, Result
 from virtkit.cli.app import cli
 from virtkit.cli.commands.console import ESCAPE, open_endpoint, pump
+from virtkit.cli.session import Session
+from virtkit.domain import Domain
 from virtkit.plugins import implemented_hooks, installed_plugins, operation_hooks
 
 Run = Callable[..., Result]
@@ -162,3 +166,28 @@ def test_console_endpoint_that_does_not_exist(tmp_path: Path) -> None:
         open_endpoint(str(tmp_path / "none")),
     ):
         pass
+
+
+def test_console_command_attaches_and_detaches(
+    conn: virtkit.Connection, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # the test driver has no console: stand in for a driver's answer with a real terminal
+    guest, console_side = os.openpty()
+    monkeypatch.setattr(
+        Domain, "open_console", lambda self, dev_name=None: os.ttyname(console_side)
+    )
+    user_in_r, user_in_w = os.pipe()
+    out_path = tmp_path / "out"
+    os.write(user_in_w, b"ls\r" + ESCAPE)
+    try:
+        with os.fdopen(user_in_r, "rb", buffering=0) as stdin, open(out_path, "w") as stdout:
+            monkeypatch.setattr(sys, "stdin", stdin)
+            monkeypatch.setattr(sys, "stdout", stdout)
+            cli.main(["console", "test"], obj=Session(connection=conn), standalone_mode=False)
+        assert read_within(guest) == b"ls\r"
+        assert out_path.read_text() == (
+            "Connected to domain 'test'\nEscape character is ^] (Ctrl + ])\n\n"
+        )
+    finally:
+        for fd in (guest, console_side, user_in_w):
+            os.close(fd)
