@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from virtkit.constants import DomainShutoffReason, DomainState
 from virtkit.constants import DomainSnapshotDeleteFlags as Delete
-from virtkit.constants import DomainState
 from virtkit.errors import OperationInvalidError
 
 SNAP = "<domainsnapshot><name>{}</name><description>{}</description></domainsnapshot>"
@@ -33,6 +33,12 @@ def test_create_revert_and_tree(conn, rootfs, container_xml) -> None:
     assert dom.state()[0] == DomainState.RUNNING
     with pytest.raises(OperationInvalidError, match="needs CRIU"):
         dom.snapshot_create_xml(SNAP.format("live", ""))
+    dom.revert_to_snapshot(s2)  # a running container is stopped, then its root reverted
+    assert dom.state() == (DomainState.SHUTOFF, DomainShutoffReason.FROM_SNAPSHOT)
+    assert (rootfs / "etc/version").read_text() == "two\n" and (rootfs / "added").exists()
+    dom.revert_to_snapshot(s1, running=True)
+    assert dom.state()[0] == DomainState.RUNNING and dom.snapshot_current() == s1
+    assert not (rootfs / "added").exists()
     dom.destroy()
 
     s1.delete(children_only=True)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import select
 import signal
 import socket
 import subprocess
@@ -67,24 +66,12 @@ from virtkit_lxc.config import check_startable, container_config
 from virtkit_lxc.enter import run_inside
 from virtkit_lxc.network import remove_interfaces
 from virtkit_lxc.snapshots import RootSnapshots
-from virtkit_lxc.status import Status, process_start_time, read_status, write_status
+from virtkit_lxc.status import Status, process_start_time, read_status, wait_exit, write_status
 from virtkit_lxc.supervisor import DESTROY_SIGNAL, REBOOT_SIGNAL, spawn_supervisor
 
 SHUTDOWN_SIGNAL = signal.SIGPWR
 STOP_WAIT = 10.0
 """Seconds to wait for a supervisor to finish a destroy or a reboot."""
-
-
-def _wait_exit(pid: int, timeout: float) -> bool:
-    """Wait for process ``pid`` (not our child) to exit; ``True`` if it did in time."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        return bool(select.select([fd], [], [], timeout)[0])
-    finally:
-        os.close(fd)
 
 
 class LxcDriver:
@@ -213,6 +200,14 @@ class LxcDriver:
         if not record.active or status is None:
             raise OperationInvalidError(f"domain '{dom.name}' is not running")
         return status
+
+    def _set_reason(self, name: str, init_pid: int, reason: int) -> None:
+        """Record a new reason for the state the container is in, if it is still the
+        container of ``init_pid`` (-1: a stopped one)."""
+        with self.run_store.lock():  # the supervisor writes under this lock too
+            now = read_status(self.run_store, name)
+            if now is not None and now.init_pid == init_pid:
+                write_status(self.run_store, attrs.evolve(now, reason=int(reason)))
 
     def _emit(self, name: str, uuid: uuidlib.UUID, event: DomainEventType, detail: int) -> None:
         self.ctx.emit_event(DomainRef(name=name, uuid=uuid), event, int(detail))
@@ -408,7 +403,7 @@ class LxcDriver:
                 cgroup.freeze(False)
         if status.supervisor_alive():
             os.kill(status.supervisor_pid, request)
-            if _wait_exit(status.supervisor_pid, STOP_WAIT):
+            if wait_exit(status.supervisor_pid, STOP_WAIT):
                 return
             os.kill(status.supervisor_pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError):
@@ -447,7 +442,7 @@ class LxcDriver:
                 os.kill(status.init_pid, SHUTDOWN_SIGNAL)
             if timeout is None:
                 return
-            if _wait_exit(status.supervisor_pid, timeout):
+            if wait_exit(status.supervisor_pid, timeout):
                 self._after_stop(dom, DomainEventStoppedDetail.SHUTDOWN)
                 return
             self._stop(status, DESTROY_SIGNAL)
@@ -502,12 +497,7 @@ class LxcDriver:
             if not cgroup.is_frozen():
                 raise OperationInvalidError(f"domain '{dom.name}' is not paused")
             cgroup.freeze(False)
-            with self.run_store.lock():  # the supervisor writes under this lock too
-                now = read_status(self.run_store, dom.name)
-                if now is not None and now.init_pid == status.init_pid:
-                    write_status(
-                        self.run_store, attrs.evolve(now, reason=int(DomainRunningReason.UNPAUSED))
-                    )
+            self._set_reason(dom.name, status.init_pid, DomainRunningReason.UNPAUSED)
         self._emit(dom.name, dom.uuid, DomainEventType.RESUMED, DomainEventResumedDetail.UNPAUSED)
 
     # ------------------------------------------------------------------ information
@@ -613,6 +603,7 @@ class LxcDriver:
             if record.active:
                 status = self._running_status(dom)
                 self._stop(status, DESTROY_SIGNAL)
+                self._set_reason(dom.name, -1, DomainShutoffReason.FROM_SNAPSHOT)
                 self._after_stop(dom, DomainEventStoppedDetail.FROM_SNAPSHOT)
             snapshots.revert_files(name, config.root)
             if record.persistent:

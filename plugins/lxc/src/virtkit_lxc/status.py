@@ -7,6 +7,8 @@ finds running containers again.
 from __future__ import annotations
 
 import json
+import os
+import select
 
 import attrs
 from virtkit.constants import DomainState
@@ -24,6 +26,18 @@ def process_start_time(pid: int) -> int | None:
     if fields[0] == b"Z":
         return None
     return int(fields[19])
+
+
+def wait_exit(pid: int, timeout: float) -> bool:
+    """Wait for process ``pid`` (not necessarily our child) to exit; ``True`` if it did."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        return bool(select.select([fd], [], [], timeout)[0])
+    finally:
+        os.close(fd)
 
 
 @attrs.frozen(kw_only=True)

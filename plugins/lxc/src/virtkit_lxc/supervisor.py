@@ -26,6 +26,7 @@ import contextlib
 import errno
 import json
 import os
+import select
 import selectors
 import signal
 import time
@@ -42,8 +43,10 @@ from virtkit_lxc.cgroups import Cgroup
 from virtkit_lxc.config import ContainerConfig
 from virtkit_lxc.container import become_init, prepare_mount_points
 from virtkit_lxc.network import create_interfaces, remove_interfaces
-from virtkit_lxc.status import Status, process_start_time, write_status
+from virtkit_lxc.status import Status, process_start_time, wait_exit, write_status
 
+START_TIMEOUT = 30.0
+"""Seconds a supervisor may take to report that the container runs."""
 DESTROY_SIGNAL = signal.SIGUSR1
 REBOOT_SIGNAL = signal.SIGUSR2
 
@@ -59,7 +62,7 @@ def _read_line(fd: int) -> bytes:
 
 
 def _read_all(fd: int) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     while chunk := os.read(fd, 65536):
         chunks.append(chunk)
     return b"".join(chunks)
@@ -358,6 +361,36 @@ def _supervise(
         os._exit(code)
 
 
+def _read_report(fd: int, timeout: float) -> bytes:
+    """Everything written to ``fd`` until end-of-file; :class:`TimeoutError` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    chunks: list[bytes] = []
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+            raise TimeoutError
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _abandon(report_r: int, supervisor: Supervisor, log_path: str) -> NoReturn:
+    """Kill a supervisor that hangs while starting (its children then read end-of-file where
+    they wait for their go byte, and exit) and remove what it made."""
+    os.set_blocking(report_r, False)
+    with contextlib.suppress(OSError, ValueError):
+        pid = int(os.read(report_r, 64).partition(b"\n")[0])
+        os.kill(pid, signal.SIGKILL)
+        wait_exit(pid, 5.0)
+    remove_interfaces([i.host_name for i in supervisor.config.interfaces])
+    supervisor.cgroup.remove()
+    raise OperationFailedError(
+        f"container '{supervisor.config.name}' did not start within {START_TIMEOUT:g} s; "
+        f"its supervisor was killed (log: {log_path})"
+    )
+
+
 def spawn_supervisor(
     config: ContainerConfig,
     *,
@@ -377,14 +410,21 @@ def spawn_supervisor(
         try:
             os.close(report_r)
             os.setsid()
-            if os.fork() == 0:
+            child = os.fork()
+            if child == 0:
                 _supervise(supervisor, report_w, log_path)
+            os.write(report_w, f"{child}\n".encode())
         finally:
             os._exit(0)
     os.close(report_w)
     os.waitpid(pid, 0)
-    with os.fdopen(report_r, "rb") as pipe:
-        raw = pipe.read()
+    try:
+        raw = _read_report(report_r, START_TIMEOUT)
+    except TimeoutError:
+        _abandon(report_r, supervisor, log_path)
+    finally:
+        os.close(report_r)
+    raw = raw.partition(b"\n")[2]  # after the supervisor's pid
     try:
         report = json.loads(raw) if raw else {"error": "the supervisor died while starting it"}
     except ValueError:
