@@ -141,3 +141,47 @@ def test_gsx_and_vpx_uris(esx_uri: str, vpx_uri: Callable[[str], str]) -> None:
         assert conn.get_hostname() == "DC0_C0_H1"
     with pytest.raises(VirtError, match="names no host"):
         virtkit.open(vpx_uri("no-such-host"))
+
+
+def test_define_with_disks_and_interface(esx_uri: str) -> None:
+    """Disks (existing files) and a bridged interface reach vSphere and come back in the XML."""
+    xml = (
+        "<domain type='vmware'><name>vk-devices</name><memory unit='MiB'>32</memory>"
+        "<os><type arch='x86_64'>hvm</type></os><devices>"
+        "<disk type='file' device='disk'><source file='[LocalDS_0] ha-host_VM0/disk1.vmdk'/>"
+        "<target dev='sda' bus='scsi'/></disk>"
+        "<controller type='scsi' index='0' model='vmpvscsi'/>"
+        "<interface type='bridge'><mac address='00:50:56:01:02:03'/>"
+        "<source bridge='VM Network'/><model type='vmxnet3'/></interface>"
+        "</devices></domain>"
+    )
+    with virtkit.open(esx_uri) as conn:
+        dom = conn.define_xml(xml)
+        try:
+            out = dom.xml_desc()
+            assert "<source file='[LocalDS_0] ha-host_VM0/disk1.vmdk'/>" in out
+            assert "<controller type='scsi' index='0' model='vmpvscsi'/>" in out
+            assert "<mac address='00:50:56:01:02:03' type='static'/>" in out
+            assert "<model type='vmxnet3'/>" in out
+            with pytest.raises(VirtError, match="would change its disks or interfaces"):
+                conn.define_xml(xml.replace("00:50:56:01:02:03", "00:50:56:01:02:04"))
+            conn.define_xml(xml.replace("<memory unit='MiB'>32", "<memory unit='MiB'>64"))
+            assert dom.info().max_memory_kib == 64 * 1024
+        finally:
+            dom.undefine()
+
+
+def test_define_refuses_a_missing_disk_with_vsphere_words(esx_uri: str) -> None:
+    xml = (
+        "<domain type='vmware'><name>vk-missing</name><memory unit='MiB'>32</memory>"
+        "<os><type>hvm</type></os><devices><disk type='file' device='disk'>"
+        "<source file='[LocalDS_0] nowhere/none.vmdk'/><target dev='hda' bus='ide'/></disk>"
+        "</devices></domain>"
+    )
+    with virtkit.open(esx_uri) as conn:
+        before = conn.list_all_domains()
+        with pytest.raises(VirtError, match="vSphere said FileNotFound"):
+            conn.define_xml(xml)
+        assert conn.list_all_domains() == before
+        with pytest.raises(VirtError, match="cannot define <serial"):
+            conn.define_xml(xml.replace("<disk", "<serial type='pty'/><disk"))

@@ -36,6 +36,7 @@ from virtkit.constants import (
 )
 from virtkit.driver import DriverContext
 from virtkit.errors import (
+    ConfigUnsupportedError,
     DomainExistsError,
     ErrorDomain,
     InvalidArgumentError,
@@ -59,7 +60,7 @@ from virtkit.xml import DomainDef, SnapshotDef, format_domain
 from virtkit_esx.paths import PathMapper
 from virtkit_esx.session import Session, vsphere_error
 from virtkit_esx.snapshots import SnapshotTree, snapshot_xml
-from virtkit_esx.vmconfig import VM_TYPES, config_spec, config_to_definition
+from virtkit_esx.vmconfig import VM_TYPES, config_spec, config_to_definition, device_summary
 from virtkit_esx.vmx2xml import vmx_to_xml
 from virtkit_esx.xml2vmx import xml_to_vmx
 
@@ -383,6 +384,13 @@ class ESXDriver:
                         f"domain '{definition.name}' is running: vSphere cannot keep a new "
                         "config for the next start; shut it down first",
                         domain=ErrorDomain.ESX,
+                    )
+                current = config_to_definition(self.session.get(vm, "config"))
+                if device_summary(definition) != device_summary(current):
+                    raise ConfigUnsupportedError(
+                        f"redefining domain '{definition.name}' would change its disks or "
+                        "interfaces: the ESX driver changes name, memory, vCPUs and description "
+                        "only; change devices in vSphere"
                     )
                 spec = config_spec(definition, None)
                 spec.uuid = None  # keep the VM's own

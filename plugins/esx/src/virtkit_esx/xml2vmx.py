@@ -7,6 +7,7 @@ SCSI controller N // 15, unit N % 15 (units from 7 on shift by one: 7 is the con
 
 from __future__ import annotations
 
+import attrs
 from lxml import etree
 from virtkit.xml import DomainDef
 from virtkit.xml.units import to_kib
@@ -34,6 +35,63 @@ def disk_index(name: str, prefix: str) -> int:
     for ch in name[len(prefix) :]:
         index = index * 26 + (ord(ch) - ord("a") + 1)
     return index - 1
+
+
+@attrs.frozen
+class DriveSlot:
+    """Where a disk sits: ``bus`` (scsi, ide, sata, fdc), controller (IDE: bus) and unit."""
+
+    bus: str
+    controller: int
+    unit: int
+
+    @property
+    def prefix(self) -> str:
+        """The ``.vmx`` key prefix: ``scsi0:1``, ``ide1:0``, ``floppy0``..."""
+        if self.bus == "fdc":
+            return f"floppy{self.unit}"
+        return f"{self.bus}{self.controller}:{self.unit}"
+
+
+def drive_slot(disk: etree._Element) -> DriveSlot:
+    """The slot of a ``<disk>``: its drive address, else what its target name implies."""
+    target = disk.find("target")
+    if target is None:
+        raise VMXError("<disk> has no <target>")
+    bus, dev = target.get("bus") or "", target.get("dev") or ""
+    address = disk.find("address[@type='drive']")
+    if bus == "scsi":
+        if address is not None:
+            return DriveSlot("scsi", int(address.get("controller", 0)), int(address.get("unit", 0)))
+        controller, unit = divmod(disk_index(dev, "sd"), 15)
+        return DriveSlot("scsi", controller, unit + (unit >= 7))
+    if bus == "ide":
+        if address is not None:
+            return DriveSlot("ide", int(address.get("bus", 0)), int(address.get("unit", 0)))
+        return DriveSlot("ide", *divmod(disk_index(dev, "hd"), 2))
+    if bus == "sata":
+        return DriveSlot("sata", *divmod(disk_index(dev, "sd"), 30))
+    if bus == "fdc":
+        return DriveSlot("fdc", 0, disk_index(dev, "fd"))
+    raise VMXError(f"disk '{dev}': bus '{bus}' is not supported by VMware")
+
+
+def declared_scsi_models(root: etree._Element) -> dict[int, str]:
+    """The models of the ``<controller type='scsi'>`` elements, by index."""
+    return {
+        int(c.get("index", "0")): c.get("model", "")
+        for c in root.iterfind("devices/controller[@type='scsi']")
+    }
+
+
+def scsi_model(disk: etree._Element, declared: dict[int, str]) -> str | None:
+    """The SCSI controller model a disk asks for (``<driver name>``, the old spelling, or its
+    ``<controller>``'s model); None when neither says."""
+    driver = disk.find("driver")
+    model = str(driver.get("name")) if driver is not None else ""
+    if model in SCSI_MODELS:
+        return model
+    return declared.get(drive_slot(disk).controller) or None
 
 
 class _Writer:
@@ -145,49 +203,18 @@ class _Writer:
     def disks(self) -> None:
         placed = []
         scsi_models: dict[int, str] = {}
-        declared = {
-            int(c.get("index", "0")): c.get("model", "")
-            for c in self.root.iterfind("devices/controller[@type='scsi']")
-        }
+        declared = declared_scsi_models(self.root)
         for disk in self.root.iterfind("devices/disk"):
-            target = disk.find("target")
-            if target is None:
-                raise VMXError("<disk> has no <target>")
-            bus, dev = target.get("bus") or "", target.get("dev") or ""
-            address = disk.find("address[@type='drive']")
-            if bus == "scsi":
-                if address is not None:
-                    controller, unit = (
-                        int(address.get("controller", 0)),
-                        int(address.get("unit", 0)),
-                    )
-                else:
-                    controller, unit = divmod(disk_index(dev, "sd"), 15)
-                    unit += unit >= 7
-                prefix = f"scsi{controller}:{unit}"
-                driver = disk.find("driver")
-                model = driver.get("name") if driver is not None else None
-                model = model if model in SCSI_MODELS else declared.get(controller) or None
-                known = scsi_models.get(controller)
+            slot = drive_slot(disk)
+            if slot.bus == "scsi":
+                model = scsi_model(disk, declared)
+                known = scsi_models.get(slot.controller)
                 if model and known and known != model:
                     raise VMXError(
-                        f"SCSI controller {controller} cannot be both '{known}' and '{model}'"
+                        f"SCSI controller {slot.controller} cannot be both '{known}' and '{model}'"
                     )
-                scsi_models[controller] = model or known or ""
-            elif bus == "ide":
-                if address is not None:
-                    bus_no, unit = int(address.get("bus", 0)), int(address.get("unit", 0))
-                else:
-                    bus_no, unit = divmod(disk_index(dev, "hd"), 2)
-                prefix = f"ide{bus_no}:{unit}"
-            elif bus == "sata":
-                controller, unit = divmod(disk_index(dev, "sd"), 30)
-                prefix = f"sata{controller}:{unit}"
-            elif bus == "fdc":
-                prefix = f"floppy{disk_index(dev, 'fd')}"
-            else:
-                raise VMXError(f"disk '{dev}': bus '{bus}' is not supported by VMware")
-            placed.append((prefix, bus, disk))
+                scsi_models[slot.controller] = model or known or ""
+            placed.append((slot.prefix, slot.bus, disk))
         for controller in sorted(scsi_models):
             self.flag(f"scsi{controller}.present", True)
             # without a model VMware picks one itself (libvirt's harness autodetects lsilogic)
