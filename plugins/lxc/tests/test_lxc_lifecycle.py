@@ -248,18 +248,34 @@ def test_console_pty_reaches_the_containers_console(conn, rootfs, container_xml)
         os.close(fd)
 
 
-def test_a_stopped_container_is_seen_by_a_new_connection(conn, rootfs, container_xml) -> None:
-    dom = conn.define_xml(container_xml("ex1", rootfs, args=("-c", "exit 0")))
+def test_containers_stopping_on_their_own_are_reported(conn, rootfs, container_xml) -> None:
+    events = []
+    conn.domain_event_register(lambda c, d, ev, detail, o: events.append((d.name(), ev, detail)))
+    dom = conn.define_xml(container_xml("ex1", rootfs, args=("-c", "sleep 0.2; exit 0")))
     dom.create()
+    crash = conn.define_xml(container_xml("ex2", rootfs))
+    crash.create()
+    os.kill(crash.id(), signal.SIGKILL)  # init killed from the host: it crashed
     deadline = time.monotonic() + 5
-    while dom.is_active() and time.monotonic() < deadline:
+    while len([e for e in events if e[1] == DomainEventType.STOPPED]) < 2:
+        assert time.monotonic() < deadline, f"no stop events: {events}"
         time.sleep(0.01)
+    stops = {name: detail for name, ev, detail in events if ev == DomainEventType.STOPPED}
+    assert stops == {
+        "ex1": DomainEventStoppedDetail.SHUTDOWN,
+        "ex2": DomainEventStoppedDetail.CRASHED,
+    }
     with virtkit.open(conn.get_uri()) as other:
         assert other.lookup_by_name("ex1").state() == (
             DomainState.SHUTOFF,
             DomainShutoffReason.SHUTDOWN,
         )
-    assert not [p for p in cgroup_folders(conn, "ex1") if p.exists()]
+        assert other.lookup_by_name("ex2").state() == (
+            DomainState.SHUTOFF,
+            DomainShutoffReason.CRASHED,
+        )
+    for name in ("ex1", "ex2"):
+        assert not [p for p in cgroup_folders(conn, name) if p.exists()]
 
 
 def test_idmap_runs_the_container_in_a_user_namespace(conn, rootfs, container_xml) -> None:

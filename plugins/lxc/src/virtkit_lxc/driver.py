@@ -68,8 +68,16 @@ from virtkit_lxc.network import remove_interfaces
 from virtkit_lxc.snapshots import RootSnapshots
 from virtkit_lxc.status import Status, process_start_time, read_status, wait_exit, write_status
 from virtkit_lxc.supervisor import DESTROY_SIGNAL, REBOOT_SIGNAL, spawn_supervisor
+from virtkit_lxc.watch import SupervisorWatcher
 
 SHUTDOWN_SIGNAL = signal.SIGPWR
+STOPPED_DETAIL = {
+    DomainShutoffReason.SHUTDOWN: DomainEventStoppedDetail.SHUTDOWN,
+    DomainShutoffReason.DESTROYED: DomainEventStoppedDetail.DESTROYED,
+    DomainShutoffReason.CRASHED: DomainEventStoppedDetail.CRASHED,
+    DomainShutoffReason.FAILED: DomainEventStoppedDetail.FAILED,
+}
+"""The stop event's detail for the reason a supervisor recorded."""
 STOP_WAIT = 10.0
 """Seconds to wait for a supervisor to finish a destroy or a reboot."""
 
@@ -103,6 +111,8 @@ class LxcDriver:
             else hashlib.sha1(str(roots.run_dir).encode()).hexdigest()[:10]
         )
         self.cgroup_prefix = f"virtkit/lxc-{scope}"
+        self._own_stops: set[int] = set()  # supervisors stopped by this connection's calls
+        self._watcher = SupervisorWatcher(self._supervisor_exited)
 
     @staticmethod
     def probe() -> str | None:
@@ -144,6 +154,7 @@ class LxcDriver:
         if definition is None and not running:
             return None
         if running and status is not None:
+            self._watcher.watch(name, status.supervisor_pid)
             live = self.run_store.read_text(f"{name}.xml")
             uuid = uuidlib.UUID(status.uuid)
             if live is None:
@@ -213,6 +224,10 @@ class LxcDriver:
         self.ctx.emit_event(DomainRef(name=name, uuid=uuid), event, int(detail))
 
     # ------------------------------------------------------------------ connection
+
+    @hookimpl
+    def virtkit_connect_close(self) -> None:
+        self._watcher.close()
 
     @hookimpl
     def virtkit_connect_get_hostname(self) -> str:
@@ -402,6 +417,7 @@ class LxcDriver:
             if cgroup.is_frozen():
                 cgroup.freeze(False)
         if status.supervisor_alive():
+            self._own_stops.add(status.supervisor_pid)
             os.kill(status.supervisor_pid, request)
             if wait_exit(status.supervisor_pid, STOP_WAIT):
                 return
@@ -416,6 +432,20 @@ class LxcDriver:
                 status, state="shutoff", init_pid=-1, reason=int(DomainShutoffReason.DESTROYED)
             ),
         )
+
+    def _supervisor_exited(self, name: str, supervisor_pid: int) -> None:
+        """From the watcher thread: a container stopped; report it unless a call of this
+        connection stopped it (that call reports it)."""
+        if supervisor_pid in self._own_stops:
+            self._own_stops.discard(supervisor_pid)
+            return
+        with self._locked():
+            status = read_status(self.run_store, name)
+            if status is None or status.supervisor_pid != supervisor_pid:
+                return
+            reason = DomainShutoffReason(status.reason)
+            detail = STOPPED_DETAIL.get(reason, DomainEventStoppedDetail.SHUTDOWN)
+            self._after_stop(DomainRef(name=name, uuid=uuidlib.UUID(status.uuid)), detail)
 
     def _after_stop(self, dom: DomainRef, detail: DomainEventStoppedDetail) -> None:
         name = dom.name
@@ -438,6 +468,10 @@ class LxcDriver:
     def virtkit_domain_shutdown(self, dom: DomainRef, flags: int, timeout: float | None) -> None:
         with self._locked():
             status = self._running_status(dom)
+            if timeout is None:  # the watcher reports the stop when it comes
+                self._watcher.watch(dom.name, status.supervisor_pid)
+            else:
+                self._own_stops.add(status.supervisor_pid)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(status.init_pid, SHUTDOWN_SIGNAL)
             if timeout is None:
