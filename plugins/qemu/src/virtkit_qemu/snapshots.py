@@ -533,17 +533,26 @@ class SnapshotHooks:
         host = self.host
         disks = domain_disks(host.store.live_xml(entry.name) or config)
         require_snapshot(disks, name)
-        with host.store.lock(), lifecycle.monitor(host, status) as mon:
-            mon.execute("stop")
+        # Each QMP state change is recorded with it under the store lock, so the event
+        # watcher finds its STOP and RESUME already recorded.
+        stopped = attrs.evolve(
+            status, state=DomainState.PAUSED, reason=int(DomainPausedReason.FROM_SNAPSHOT)
+        )
+        with lifecycle.monitor(host, status) as mon:
+            with host.store.lock():
+                mon.execute("stop")
+                host.store.write_status(stopped)
             human(mon, f"loadvm {name}")
             if not paused:
-                mon.execute("cont")
-            state, reason = (
-                (DomainState.PAUSED, int(DomainPausedReason.FROM_SNAPSHOT))
-                if paused
-                else (DomainState.RUNNING, int(DomainRunningReason.FROM_SNAPSHOT))
-            )
-            host.store.write_status(attrs.evolve(status, state=state, reason=reason))
+                with host.store.lock():
+                    mon.execute("cont")
+                    host.store.write_status(
+                        attrs.evolve(
+                            status,
+                            state=DomainState.RUNNING,
+                            reason=int(DomainRunningReason.FROM_SNAPSHOT),
+                        )
+                    )
         _record_revert(host, entry, snapshots, name, config)
 
     def _revert_offline(
