@@ -31,6 +31,8 @@ class DomainStatus:
     :ivar transient: the domain has no persistent config and vanishes when it stops.
     :ivar rebooting: a reboot was asked as an ACPI power-off; the guest's power-off resets it.
     :ivar stopping: the shut-off reason an operation that is stopping QEMU wants recorded.
+    :ivar changed_at: when the status was last written (seconds since the epoch); QMP events
+        from before that are already accounted for.
     """
 
     name: str
@@ -45,6 +47,7 @@ class DomainStatus:
     autodestroy: Owner | None = None
     rebooting: bool = False
     stopping: int | None = None
+    changed_at: float = 0.0
 
     @property
     def active(self) -> bool:

@@ -13,6 +13,7 @@ operations on one domain hold its job lock (:meth:`QemuStore.job_lock`) instead.
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid as uuidlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,7 +102,9 @@ class QemuStore:
         return DomainStatus.from_json(text) if text else None
 
     def write_status(self, status: DomainStatus, live_xml: str | None = None) -> None:
-        """Record ``status`` (and the live XML with it, in one transaction)."""
+        """Record ``status`` (and the live XML with it, in one transaction), stamped with the
+        time of writing."""
+        status = attrs.evolve(status, changed_at=time.time())
         with self.run.transaction() as batch:
             batch.write_text(f"status/{status.name}.json", status.to_json())
             if live_xml is not None:

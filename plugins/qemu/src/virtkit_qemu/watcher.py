@@ -145,7 +145,7 @@ class EventWatcher:
         if name == "SHUTDOWN" and event.get("data", {}).get("guest"):
             self._guest_shutdown(status)
         elif name in ("STOP", "RESUME"):
-            self._state_change(status, name)
+            self._state_change(status, event)
 
     def _on_exit(self, status: DomainStatus) -> None:
         # The socket closes while the kernel tears the process down: wait until it is gone.
@@ -153,20 +153,22 @@ class EventWatcher:
             process.wait_gone(status.pid, status.started, EXIT_WAIT)
         self.host.reconcile(status.name)
 
-    def _state_change(self, status: DomainStatus, event: str) -> None:
-        """Record a pause or resume someone else caused (our own operations record theirs
-        under the store lock before this runs, so they are not reported twice)."""
+    def _state_change(self, status: DomainStatus, event: dict[str, Any]) -> None:
+        """Record a pause or resume someone else caused. Our own operations record theirs
+        under the store lock after QEMU obeyed, so an event older than the status is stale."""
+        stamp = event.get("timestamp", {})
+        when = stamp.get("seconds", 0) + stamp.get("microseconds", 0) / 1e6
         store = self.host.store
         with store.lock():
             current = self._current(status)
-            if current is None:
+            if current is None or when <= current.changed_at:
                 return
             new: tuple[DomainState, int]
             emitted: tuple[DomainEventType, int]
-            if event == "STOP" and current.state == DomainState.RUNNING:
+            if event["event"] == "STOP" and current.state == DomainState.RUNNING:
                 new = (DomainState.PAUSED, DomainPausedReason.UNKNOWN)
                 emitted = (DomainEventType.SUSPENDED, DomainEventSuspendedDetail.PAUSED)
-            elif event == "RESUME" and current.state == DomainState.PAUSED:
+            elif event["event"] == "RESUME" and current.state == DomainState.PAUSED:
                 new = (DomainState.RUNNING, DomainRunningReason.UNPAUSED)
                 emitted = (DomainEventType.RESUMED, DomainEventResumedDetail.UNPAUSED)
             else:
