@@ -6,6 +6,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 
 def virtkit(uri: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -43,10 +46,12 @@ def test_list_start_snapshot_revert_list(esx_uri: str) -> None:
     assert virtkit(esx_uri, "snapshot-list", name, "--name").stdout.strip() == ""
 
 
-def test_no_password_is_a_clear_error(esx_uri: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_no_password_is_a_clear_error(
+    esx_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     empty = tmp_path / "auth.conf"
     empty.write_text("")
-    os.environ["VIRTKIT_AUTH_FILE"] = str(empty)
+    monkeypatch.setenv("VIRTKIT_AUTH_FILE", str(empty))
     done = virtkit(esx_uri, "list")
     assert done.returncode != 0
     assert "no password" in done.stderr and "auth-esx-127.0.0.1" in done.stderr
