@@ -66,7 +66,14 @@ from virtkit_lxc.config import check_startable, container_config
 from virtkit_lxc.enter import run_inside
 from virtkit_lxc.network import remove_interfaces
 from virtkit_lxc.snapshots import RootSnapshots
-from virtkit_lxc.status import Status, process_start_time, read_status, wait_exit, write_status
+from virtkit_lxc.status import (
+    Status,
+    process_start_time,
+    read_status,
+    record_status,
+    wait_exit,
+    write_status,
+)
 from virtkit_lxc.supervisor import DESTROY_SIGNAL, REBOOT_SIGNAL, spawn_supervisor
 from virtkit_lxc.watch import SupervisorWatcher
 
@@ -342,9 +349,11 @@ class LxcDriver:
         cgroup = self.cgroup(name)
         if cgroup.exists():  # left by a supervisor that died: nothing can be in it any more
             cgroup.remove()
-        self.run_store.remove(f"{name}.json")
+        if self.run_store.read_text(f"{name}.json") is not None:
+            self.run_store.remove(f"{name}.json")
         spawn_supervisor(
             config,
+            definition,
             cgroup=cgroup,
             run_store=self.run_store,
             log_path=str(self.run_store.path(f"{name}.log")),
@@ -352,7 +361,6 @@ class LxcDriver:
         status = read_status(self.run_store, name)
         assert status is not None
         try:
-            self.run_store.write_text(f"{name}.xml", self._live_xml(definition, status))
             if flags & DomainCreateFlags.START_PAUSED:
                 cgroup.freeze(True)
         except BaseException:
@@ -367,27 +375,6 @@ class LxcDriver:
         record = self._record(name)
         assert record is not None
         return record
-
-    @staticmethod
-    def _live_xml(definition: DomainDef, status: Status) -> str:
-        """The running domain's XML: its id and where its console and interfaces are."""
-        root = definition.tree()
-        root.set("id", str(status.init_pid))
-        devices = root.find("devices")
-        assert devices is not None
-        for console in devices.findall("console"):
-            console.set("tty", status.console)
-            source = console.find("source")
-            if source is None:
-                source = etree.Element("source")
-                console.insert(0, source)
-            source.set("path", status.console)
-            if console.find("target") is None:
-                etree.SubElement(console, "target", type="lxc", port="0")
-        for iface, host_name in zip(devices.findall("interface"), status.veths, strict=False):
-            if iface.find("target") is None:
-                etree.SubElement(iface, "target", dev=host_name)
-        return str(etree.tostring(root, encoding="unicode")) + "\n"
 
     @hookimpl
     def virtkit_domain_start(self, dom: DomainRef, flags: int, snapshot: str | None) -> None:
@@ -426,12 +413,10 @@ class LxcDriver:
             os.kill(status.init_pid, signal.SIGKILL)
         remove_interfaces(status.veths)
         cgroup.remove(timeout=STOP_WAIT)
-        write_status(
-            self.run_store,
-            attrs.evolve(
-                status, state="shutoff", init_pid=-1, reason=int(DomainShutoffReason.DESTROYED)
-            ),
+        stopped = attrs.evolve(
+            status, state="shutoff", init_pid=-1, reason=int(DomainShutoffReason.DESTROYED)
         )
+        record_status(self.run_store, stopped, None)
 
     def _supervisor_exited(self, name: str, supervisor_pid: int) -> None:
         """From the watcher thread: a container stopped; report it unless a call of this
@@ -448,11 +433,12 @@ class LxcDriver:
             self._after_stop(DomainRef(name=name, uuid=uuidlib.UUID(status.uuid)), detail)
 
     def _after_stop(self, dom: DomainRef, detail: DomainEventStoppedDetail) -> None:
+        """Forget a stopped transient domain, tell the extensions and the event callbacks."""
         name = dom.name
-        xml = self.run_store.read_text(f"{name}.xml") or ""
-        self.run_store.remove(f"{name}.xml")
-        if self._config(name) is None:
+        definition = self._config(name)
+        if definition is None:
             self.run_store.remove(f"{name}.json")
+        xml = definition.to_xml() if definition is not None else ""
         self.ctx.run_domain_hook(HookEvent.STOPPED, name, xml)
         self.ctx.run_domain_hook(HookEvent.RELEASE, name, xml)
         self._emit(name, dom.uuid, DomainEventType.STOPPED, detail)
@@ -508,8 +494,6 @@ class LxcDriver:
                     f"domain '{dom.name}' did not come back after reboot"
                     + (f": {now.error}" if now is not None and now.error else "")
                 )
-            definition = parse_domain(self.run_store.read_text(f"{dom.name}.xml") or "")
-            self.run_store.write_text(f"{dom.name}.xml", self._live_xml(definition, now))
 
     # ------------------------------------------------------------------ freezer
 

@@ -11,8 +11,10 @@ import os
 import select
 
 import attrs
+from lxml import etree
 from virtkit.constants import DomainState
 from virtkit.state import StateStore
+from virtkit.xml import DomainDef
 
 
 def process_start_time(pid: int) -> int | None:
@@ -81,6 +83,38 @@ class Status:
     def from_json(cls, text: str) -> Status:
         data = json.loads(text)
         return cls(**{**data, "veths": tuple(data.get("veths", ()))})
+
+
+def live_xml(definition: DomainDef, status: Status) -> str:
+    """The running domain's XML: its id and where its console and interfaces are."""
+    root = definition.tree()
+    root.set("id", str(status.init_pid))
+    devices = root.find("devices")
+    assert devices is not None
+    for console in devices.findall("console"):
+        console.set("tty", status.console)
+        source = console.find("source")
+        if source is None:
+            source = etree.Element("source")
+            console.insert(0, source)
+        source.set("path", status.console)
+        if console.find("target") is None:
+            etree.SubElement(console, "target", type="lxc", port="0")
+    for iface, host_name in zip(devices.findall("interface"), status.veths, strict=False):
+        if iface.find("target") is None:
+            etree.SubElement(iface, "target", dev=host_name)
+    return str(etree.tostring(root, encoding="unicode")) + "\n"
+
+
+def record_status(store: StateStore, status: Status, definition: DomainDef | None) -> None:
+    """Write the status and, for a running container, its live XML (for a stopped one, remove
+    it), in one atomic change."""
+    with store.transaction() as batch:
+        batch.write_text(f"{status.name}.json", status.to_json())
+        if status.state == "running" and definition is not None:
+            batch.write_text(f"{status.name}.xml", live_xml(definition, status))
+        else:
+            batch.remove(f"{status.name}.xml")
 
 
 def read_status(store: StateStore, name: str) -> Status | None:

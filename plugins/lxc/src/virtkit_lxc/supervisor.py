@@ -37,13 +37,14 @@ from typing import NoReturn
 from virtkit.constants import DomainRunningReason, DomainShutoffReason
 from virtkit.errors import OperationFailedError
 from virtkit.state import StateStore
+from virtkit.xml import DomainDef
 
 from virtkit_lxc import linux
 from virtkit_lxc.cgroups import Cgroup
 from virtkit_lxc.config import ContainerConfig
 from virtkit_lxc.container import become_init, prepare_mount_points
 from virtkit_lxc.network import create_interfaces, remove_interfaces
-from virtkit_lxc.status import Status, process_start_time, wait_exit, write_status
+from virtkit_lxc.status import Status, process_start_time, record_status, wait_exit
 
 START_TIMEOUT = 30.0
 """Seconds a supervisor may take to report that the container runs."""
@@ -83,8 +84,11 @@ def _child_fail(err_w: int, exc: BaseException) -> NoReturn:
 class Supervisor:
     """Runs in the supervisor process; see the module documentation."""
 
-    def __init__(self, config: ContainerConfig, cgroup: Cgroup, run_store: StateStore) -> None:
+    def __init__(
+        self, config: ContainerConfig, definition: DomainDef, cgroup: Cgroup, run_store: StateStore
+    ) -> None:
         self.config = config
+        self.definition = definition
         self.cgroup = cgroup
         self.run_store = run_store
         self.private_net = bool(config.interfaces) or config.private_net or config.idmap is not None
@@ -193,6 +197,10 @@ class Supervisor:
         self.init_pid = b_pid
         self.started = time.time()
 
+    def record(self, state: str, reason: int, error: str = "") -> None:
+        """Write the status file (and the live XML) for the container's present state."""
+        record_status(self.run_store, self.status(state, reason, error), self.definition)
+
     def status(self, state: str, reason: int, error: str = "") -> Status:
         return Status(
             name=self.config.name,
@@ -283,7 +291,7 @@ class Supervisor:
                 except Exception as exc:
                     self._log(f"reboot failed: {exc}")
                     return DomainShutoffReason.FAILED
-                write_status(self.run_store, self.status("running", DomainRunningReason.BOOTED))
+                self.record("running", DomainRunningReason.BOOTED)
                 continue
             if os.WIFEXITED(status) or (
                 os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGINT
@@ -300,7 +308,7 @@ class Supervisor:
         except Exception as exc:
             error = str(exc)
             self._log(error)
-        write_status(self.run_store, self.status("shutoff", reason, error))
+        self.record("shutoff", reason, error)
 
     @staticmethod
     def _log(message: str) -> None:
@@ -342,8 +350,7 @@ def _supervise(
         except BaseException:
             supervisor.cgroup.remove()
             raise
-        status = supervisor.status("running", DomainRunningReason.BOOTED)
-        write_status(supervisor.run_store, status)
+        supervisor.record("running", DomainRunningReason.BOOTED)
         os.write(report_w, json.dumps({"ok": True}).encode())
         os.close(report_w)
         report_w = -1
@@ -393,6 +400,7 @@ def _abandon(report_r: int, supervisor: Supervisor, log_path: str) -> NoReturn:
 
 def spawn_supervisor(
     config: ContainerConfig,
+    definition: DomainDef,
     *,
     cgroup: Cgroup,
     run_store: StateStore,
@@ -404,7 +412,7 @@ def spawn_supervisor(
         removed everything it created and exited.
     """
     report_r, report_w = os.pipe2(os.O_CLOEXEC)
-    supervisor = Supervisor(config, cgroup, run_store)
+    supervisor = Supervisor(config, definition, cgroup, run_store)
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the intermediate process
         try:
