@@ -194,3 +194,26 @@ def test_undefine_with_snapshot_metadata_removes_it(
     dom.undefine_flags(snapshots_metadata=True)
     again = conn.define_xml(xml)
     assert again.snapshot_num() == 0, "a new domain of the same name starts without snapshots"
+
+
+def test_external_snapshot_of_shut_off_domain_merged_offline(dom: virtkit.Domain) -> None:
+    base = disk_path(dom, inactive=True)
+    first = dom.snapshot_create_xml(SNAP.format("e1", ""), disk_only=True)
+    overlay = disk_path(dom, inactive=True)
+    dom.snapshot_create_xml(SNAP.format("e2", ""), disk_only=True)  # base <- e1 <- e2
+    with pytest.raises(OperationInvalidError, match="metadata_only"):
+        first.delete()  # e1's overlay is not the active layer any more
+    dom.snapshot_lookup_by_name("e2").delete()
+    assert disk_path(dom, inactive=True) == overlay
+    subprocess.run(
+        ["qemu-io", "-f", "qcow2", "-c", "write -P 0x33 0 64k", str(overlay)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    first.delete()  # qemu-img commit: the data lands in the base image
+    assert disk_path(dom, inactive=True) == base and not overlay.exists()
+    check = subprocess.run(
+        ["qemu-io", "-f", "qcow2", "-c", "read -P 0x33 0 64k", str(base)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "Pattern verification failed" not in check.stdout
+    assert dom.snapshot_num() == 0
