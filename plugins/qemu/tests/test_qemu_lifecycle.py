@@ -333,3 +333,21 @@ def test_console_is_the_serial_pty(
     with pytest.raises(OperationInvalidError, match="no device 'serial9'"):
         dom.open_console("serial9")
     dom.destroy()
+
+
+def test_pause_by_another_process_reaches_this_connections_listeners(
+    conn: virtkit.Connection, firmware_xml: Any, uri: str
+) -> None:
+    seen = events_of(conn)
+    dom = conn.define_xml(firmware_xml("shared"))
+    dom.create()
+    wait_event(seen, "shared", DomainEventType.STARTED)
+    time.sleep(0.2)  # this connection's watcher holds the domain's event socket by now
+    script = "import sys, virtkit; virtkit.open(sys.argv[1]).lookup_by_name('shared').suspend()"
+    subprocess.run([sys.executable, "-c", script, uri], check=True, timeout=30)
+    wait_event(seen, "shared", DomainEventType.SUSPENDED)
+    assert dom.state() == (DomainState.PAUSED, DomainPausedReason.USER)
+    dom.resume()
+    wait_event(seen, "shared", DomainEventType.RESUMED)
+    assert seen.empty() or all(e[1] != DomainEventType.SUSPENDED for e in list(seen.queue))
+    dom.destroy()

@@ -75,6 +75,9 @@ class QemuHost:
         self.store = store
         self.connection_id = uuidlib.uuid4().hex
         self._uuid_cache: dict[str, tuple[int, uuidlib.UUID]] = {}
+        self.seen_state: dict[uuidlib.UUID, DomainState] = {}
+        """The run state (running or paused) last reported to this connection's listeners: the
+        event watcher reports a change made by another process, not one made here."""
         self.on_active: list[Callable[[DomainStatus], None]] = []
         """Told of every active domain looked at (the event watcher attaches to it)."""
 

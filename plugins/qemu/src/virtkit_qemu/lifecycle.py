@@ -193,6 +193,7 @@ def start_domain(
         kill(qemu)
         raise
     ctx.run_domain_hook(HookEvent.STARTED, name, live)
+    host.seen_state[uuid] = state
     ref = DomainRef(name=name, uuid=uuid)
     ctx.emit_event(ref, DomainEventType.STARTED, int(request.event))
     if request.paused:
@@ -291,6 +292,7 @@ def suspend(host: QemuHost, ref: DomainRef) -> None:
         host.store.write_status(
             attrs.evolve(status, state=DomainState.PAUSED, reason=int(DomainPausedReason.USER))
         )
+        host.seen_state[ref.uuid] = DomainState.PAUSED
     host.ctx.emit_event(ref, DomainEventType.SUSPENDED, int(DomainEventSuspendedDetail.PAUSED))
 
 
@@ -306,6 +308,7 @@ def resume(host: QemuHost, ref: DomainRef) -> None:
                 status, state=DomainState.RUNNING, reason=int(DomainRunningReason.UNPAUSED)
             )
         )
+    host.seen_state[ref.uuid] = DomainState.RUNNING
     host.ctx.emit_event(ref, DomainEventType.RESUMED, int(DomainEventResumedDetail.UNPAUSED))
 
 

@@ -130,8 +130,10 @@ class EventWatcher:
 
     def _attached(self, status: DomainStatus) -> None:
         """A guest may have powered off while nobody watched: QEMU then waits in 'shutdown'."""
-        if self._current(status) is None:
+        current = self._current(status)
+        if current is None:
             return
+        self.host.seen_state.setdefault(current.uuid, current.state)
         try:
             with Monitor(self.host.store.runtime_paths(status.uuid).qmp, name=status.name) as mon:
                 state = mon.execute("query-status")["status"]
@@ -154,29 +156,43 @@ class EventWatcher:
         self.host.reconcile(status.name)
 
     def _state_change(self, status: DomainStatus, event: dict[str, Any]) -> None:
-        """Record a pause or resume someone else caused. Our own operations record theirs
-        under the store lock after QEMU obeyed, so an event older than the status is stale."""
+        """Record a pause or resume nobody recorded (the guest, QEMU itself), then report any
+        change of the recorded state this connection has not reported yet (made by another
+        process). An event older than the status's last write is already accounted for."""
         stamp = event.get("timestamp", {})
         when = stamp.get("seconds", 0) + stamp.get("microseconds", 0) / 1e6
         store = self.host.store
         with store.lock():
             current = self._current(status)
-            if current is None or when <= current.changed_at:
+            if current is None:
                 return
-            new: tuple[DomainState, int]
-            emitted: tuple[DomainEventType, int]
-            if event["event"] == "STOP" and current.state == DomainState.RUNNING:
-                new = (DomainState.PAUSED, DomainPausedReason.UNKNOWN)
-                emitted = (DomainEventType.SUSPENDED, DomainEventSuspendedDetail.PAUSED)
-            elif event["event"] == "RESUME" and current.state == DomainState.PAUSED:
-                new = (DomainState.RUNNING, DomainRunningReason.UNPAUSED)
-                emitted = (DomainEventType.RESUMED, DomainEventResumedDetail.UNPAUSED)
-            else:
-                return
-            store.write_status(attrs.evolve(current, state=new[0], reason=int(new[1])))
-        self.host.ctx.emit_event(
-            DomainRef(name=status.name, uuid=status.uuid), emitted[0], int(emitted[1])
-        )
+            if when > current.changed_at:
+                if event["event"] == "STOP" and current.state == DomainState.RUNNING:
+                    current = attrs.evolve(
+                        current, state=DomainState.PAUSED, reason=int(DomainPausedReason.UNKNOWN)
+                    )
+                    store.write_status(current)
+                elif event["event"] == "RESUME" and current.state == DomainState.PAUSED:
+                    current = attrs.evolve(
+                        current, state=DomainState.RUNNING, reason=int(DomainRunningReason.UNPAUSED)
+                    )
+                    store.write_status(current)
+        self._report(current)
+
+    def _report(self, current: DomainStatus) -> None:
+        seen = self.host.seen_state.get(current.uuid)
+        if current.state not in (DomainState.RUNNING, DomainState.PAUSED) or seen == current.state:
+            return
+        self.host.seen_state[current.uuid] = current.state
+        ref = DomainRef(name=current.name, uuid=current.uuid)
+        if current.state == DomainState.PAUSED:
+            self.host.ctx.emit_event(
+                ref, DomainEventType.SUSPENDED, int(DomainEventSuspendedDetail.PAUSED)
+            )
+        else:
+            self.host.ctx.emit_event(
+                ref, DomainEventType.RESUMED, int(DomainEventResumedDetail.UNPAUSED)
+            )
 
     def _guest_shutdown(self, status: DomainStatus) -> None:
         """The guest powered off (or asked to reboot, see :func:`lifecycle.reboot`)."""
