@@ -10,7 +10,12 @@ Reverting never leaves a half-done state. Loading a snapshot into a new QEMU goe
 first (:class:`~virtkit_qemu.snapshot_disks.DiskGuard`), the new QEMU loads the snapshot, and
 only once it runs do the saved config and the current snapshot change; if anything fails, the
 images are put back and the error says what failed. A running domain whose config is the
-snapshot's is reverted in place (``loadvm`` in its QEMU, after checking every disk has it).
+snapshot's is reverted in place (``loadvm`` in its QEMU, after checking every disk has it); one
+whose QEMU must be replaced is first kept as a temporary internal snapshot
+(:class:`_RunningGuard`), from which it is started again if the revert fails.
+
+Metadata: :mod:`virtkit_qemu.snapshot_store`; disks and block jobs:
+:mod:`virtkit_qemu.snapshot_disks`.
 """
 
 from __future__ import annotations
@@ -105,18 +110,18 @@ def _same_config(one: str, other: str) -> bool:
     return parse_domain(one).to_xml() == parse_domain(other).to_xml()
 
 
-def _with_parent_and_domain(definition: SnapshotDef, parent: str | None, domain_xml: str) -> str:
-    """The snapshot XML to store: ``definition`` plus ``<parent>`` and the embedded domain."""
+def _with_parent(definition: SnapshotDef, parent: str | None, domain_xml: str | None = None) -> str:
+    """The snapshot XML to store: ``definition`` with ``parent`` (and the domain definition
+    ``domain_xml`` embedded, when given), in libvirt's element order."""
     root = definition.tree()
-    for tag in ("parent", "domain"):
-        for old in root.findall(tag):
-            root.remove(old)
+    for old in root.findall("parent"):
+        root.remove(old)
     if parent is not None:
-        created = root.find("creationTime")
-        holder = etree.Element("parent")
-        etree.SubElement(holder, "name").text = parent
-        (created.addprevious if created is not None else root.append)(holder)
-    root.append(parse_root(domain_xml, "domain"))
+        etree.SubElement(etree.SubElement(root, "parent"), "name").text = parent
+    if domain_xml is not None:
+        for old in root.findall("domain"):
+            root.remove(old)
+        root.append(parse_root(domain_xml, "domain"))
     return canonical_snapshot(parse_snapshot(etree.tostring(root)), redefine=True).to_xml()
 
 
@@ -330,7 +335,7 @@ class SnapshotHooks:
             memory = "internal" if active and not disk_only else "no"
             definition = _with_taken_disks(definition, memory, taken)
             if not flags & Create.NO_METADATA:
-                xml = _with_parent_and_domain(definition, snapshots.current(), config)
+                xml = _with_parent(definition, snapshots.current(), config)
                 snapshots.commit(write={name: xml}, current=name)
             if flags & Create.HALT and active and entry.status is not None:
                 self.host.stop_and_record(entry.status, DomainShutoffReason.FROM_SNAPSHOT)
@@ -606,7 +611,7 @@ class SnapshotHooks:
                 while parent in doomed:
                     parent = snapshots.get(parent).parent
                 if parent != child_snap.parent:
-                    rewrites[child] = _reparent(child_snap, parent)
+                    rewrites[child] = _with_parent(child_snap, parent)
             current = snapshots.current()
             new_current: object = KEEP
             if current in doomed:
@@ -690,16 +695,6 @@ def _with_taken_disks(
         etree.SubElement(disk, "driver", type="qcow2")
         etree.SubElement(disk, "source", file=str(overlay))
     return canonical_snapshot(parse_snapshot(etree.tostring(root)), redefine=True)
-
-
-def _reparent(snap: SnapshotDef, parent: str | None) -> str:
-    root = snap.tree()
-    for old in root.findall("parent"):
-        root.remove(old)
-    if parent is not None:
-        holder = etree.SubElement(root, "parent")
-        etree.SubElement(holder, "name").text = parent
-    return canonical_snapshot(parse_snapshot(etree.tostring(root)), redefine=True).to_xml()
 
 
 def _ref(status: DomainStatus) -> DomainRef:
