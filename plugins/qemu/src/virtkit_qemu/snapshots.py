@@ -170,8 +170,11 @@ def start_from_snapshot(host: QemuHost, entry: DomainEntry, snapshot: str, flags
         for path in created:
             path.unlink(missing_ok=True)
         raise
-    with lifecycle.monitor(host, status) as mon:
-        guard.release(mon, top_nodes(mon, disks))
+    try:
+        with lifecycle.monitor(host, status) as mon:
+            guard.release(mon, top_nodes(mon, disks))
+    except VirtError as exc:  # the revert is done; a leftover mark is only untidy
+        log.warning("could not delete the temporary snapshot %s: %s", guard.name, exc)
     _record_revert(host, entry, snapshots, snapshot, config)
 
 
