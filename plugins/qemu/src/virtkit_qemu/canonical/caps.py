@@ -1,0 +1,134 @@
+"""What the canonical steps ask of QEMU: its architecture, machine types and device flags.
+
+libvirt decides many defaults from the emulator's capabilities. :class:`QemuCaps` holds the
+part of them the steps consult, read from a libvirt capabilities cache file (``<qemuCaps>``)
+or built from a list of flags.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+from lxml import etree
+from virtkit.xml.parser import PARSER
+
+#: libvirt's internal flag identifiers (QEMU_CAPS_*) -> the names its capabilities XML uses,
+#: for the flags the canonical steps consult
+FLAG_NAMES = {
+    "QEMU_CAPS_PIIX3_USB_UHCI": "piix3-usb-uhci",
+    "QEMU_CAPS_PCI_OHCI": "pci-ohci",
+    "QEMU_CAPS_DEVICE_QEMU_XHCI": "qemu-xhci",
+    "QEMU_CAPS_NEC_USB_XHCI": "nec-usb-xhci",
+    "QEMU_CAPS_ICH9_USB_EHCI1": "ich9-usb-ehci1",
+    "QEMU_CAPS_OBJECT_GPEX": "gpex-pcihost",
+    "QEMU_CAPS_DEVICE_ZPCI": "zpci",
+    "QEMU_CAPS_VIRTIO_S390": "virtio-s390",
+    "QEMU_CAPS_CCW": "ccw",
+    "QEMU_CAPS_DEVICE_VIRTIO_MMIO": "virtio-mmio",
+    "QEMU_CAPS_DEVICE_PCIE_ROOT_PORT": "pcie-root-port",
+    "QEMU_CAPS_DEVICE_IOH3420": "ioh3420",
+    "QEMU_CAPS_DEVICE_DMI_TO_PCI_BRIDGE": "dmi-to-pci-bridge",
+    "QEMU_CAPS_DEVICE_PCI_BRIDGE": "pci-bridge",
+    "QEMU_CAPS_DEVICE_VIDEO_PRIMARY": "video-primary",
+    "QEMU_CAPS_DEVICE_VIRTIO_GPU": "virtio-gpu",
+    "QEMU_CAPS_DEVICE_CIRRUS_VGA": "cirrus-vga",
+    "QEMU_CAPS_DEVICE_VGA": "VGA",
+    "QEMU_CAPS_SCSI_LSI": "lsi",
+    "QEMU_CAPS_VIRTIO_SCSI": "virtio-scsi-pci",
+    "QEMU_CAPS_SCSI_MPTSAS1068": "mptsas1068",
+    "QEMU_CAPS_SCSI_MEGASAS": "megasas",
+    "QEMU_CAPS_DEVICE_SPAPR_VSCSI": "spapr-vscsi",
+    "QEMU_CAPS_DEVICE_VIRTIO_NET": "virtio-net",
+    "QEMU_CAPS_DEVICE_PANIC": "pvpanic",
+    "QEMU_CAPS_DEVICE_ISA_SERIAL": "isa-serial",
+    "QEMU_CAPS_DEVICE_PL011": "pl011",
+    "QEMU_CAPS_DEVICE_SPAPR_VTY": "spapr-vty",
+    "QEMU_CAPS_DEVICE_SCLPCONSOLE": "sclpconsole",
+}
+
+
+@attrs.frozen(kw_only=True)
+class Machine:
+    """A machine type of one accelerator (``kvm`` or ``tcg``); ``default_cpu`` is QEMU's type
+    name of its default CPU model."""
+
+    name: str
+    accel: str = "tcg"
+    alias: str | None = None
+    default: bool = False
+    default_cpu: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class QemuCaps:
+    """``flags``: capability names as the capabilities XML spells them; ``machines``: the
+    machine types (empty: any name is taken as written)."""
+
+    arch: str = "x86_64"
+    flags: frozenset[str] = frozenset()
+    machines: tuple[Machine, ...] = ()
+    #: (accelerator, CPU model name, QEMU type name)
+    cpu_models: tuple[tuple[str, str, str], ...] = ()
+
+    def has(self, flag: str) -> bool:
+        return flag in self.flags
+
+    def _machines(self, accel: str) -> list[Machine]:
+        return [m for m in self.machines if m.accel == accel]
+
+    def canonical_machine(self, name: str, accel: str) -> str:
+        """The machine type an alias (``pc``, ``q35``) stands for; other names unchanged."""
+        return next((m.name for m in self._machines(accel) if m.alias == name), name)
+
+    def default_machine(self, accel: str) -> str | None:
+        chosen = next((m for m in self._machines(accel) if m.default), None)
+        return chosen.name if chosen else None
+
+    def default_cpu(self, machine: str, accel: str) -> str | None:
+        """The CPU model ``machine`` starts with, by libvirt's name of it."""
+        found = next((m for m in self._machines(accel) if m.name == machine), None)
+        typename = found.default_cpu if found else None
+        if not typename:
+            return None
+        return next(
+            (name for a, name, t in self.cpu_models if a == accel and t == typename),
+            typename.split(f"-{self.arch}-cpu")[0],
+        )
+
+    @classmethod
+    def from_file(cls, path: Path, *, strip_aliases: bool = False) -> QemuCaps:
+        """Read a libvirt capabilities cache file; ``strip_aliases`` turns each alias into a
+        machine type of its own (libvirt's tests do so for the newest file of an arch)."""
+        root = etree.fromstring(path.read_bytes(), PARSER)
+        machines: list[Machine] = []
+        for m in root.iterfind("machine"):
+            machine = Machine(
+                name=m.get("name", ""),
+                alias=m.get("alias"),
+                default=m.get("default") == "yes",
+                accel=m.get("type", "tcg"),
+                default_cpu=m.get("defaultCPU"),
+            )
+            if strip_aliases and machine.alias:
+                machines.append(attrs.evolve(machine, name=machine.alias, alias=None))
+                machine = attrs.evolve(machine, alias=None, default=False)
+            machines.append(machine)
+        models = tuple(
+            (c.get("type", ""), c.get("name", ""), c.get("typename", ""))
+            for c in root.iterfind("cpu")
+            if c.get("typename")
+        )
+        return cls(
+            arch=(root.findtext("arch") or "x86_64").strip(),
+            flags=frozenset(f.get("name", "") for f in root.iterfind("flag")),
+            machines=tuple(machines),
+            cpu_models=models,
+        )
+
+    @classmethod
+    def from_flag_ids(cls, arch: str, flag_ids: list[str]) -> QemuCaps:
+        """A capability set of ``arch`` with exactly the listed ``QEMU_CAPS_*`` flags (those the
+        steps do not consult are ignored)."""
+        names = {FLAG_NAMES[f] for f in flag_ids if f in FLAG_NAMES}
+        return cls(arch=arch, flags=frozenset(names))

@@ -1,0 +1,60 @@
+"""The canonical pipeline's context for the QEMU driver: the generic one plus capabilities."""
+
+from __future__ import annotations
+
+import attrs
+from lxml import etree
+from virtkit.xml import Context
+
+from virtkit_qemu.canonical.caps import QemuCaps
+
+
+@attrs.frozen(kw_only=True)
+class QemuContext(Context):
+    caps: QemuCaps = attrs.field(factory=QemuCaps)
+
+
+def caps_of(ctx: Context) -> QemuCaps:
+    """The capabilities a QEMU step runs with (a bare :class:`Context` gets an empty set)."""
+    return ctx.caps if isinstance(ctx, QemuContext) else QemuCaps(arch=ctx.arch)
+
+
+def arch_of(root: etree._Element, ctx: Context) -> str:
+    os_type = root.find("os/type")
+    arch = os_type.get("arch") if os_type is not None else None
+    return arch or caps_of(ctx).arch
+
+
+def machine_of(root: etree._Element) -> str:
+    os_type = root.find("os/type")
+    return (os_type.get("machine") if os_type is not None else None) or ""
+
+
+def is_x86(arch: str) -> bool:
+    return arch in ("i686", "x86_64")
+
+
+def is_q35(machine: str) -> bool:
+    return machine == "q35" or machine.startswith("pc-q35")
+
+
+def is_i440fx(machine: str) -> bool:
+    return machine == "pc" or machine.startswith(("pc-i440fx", "pc-0.", "pc-1."))
+
+
+def is_ppc64(arch: str) -> bool:
+    return arch in ("ppc64", "ppc64le")
+
+
+def is_s390(arch: str) -> bool:
+    return arch in ("s390", "s390x")
+
+
+def is_arm_virt(root: etree._Element, arch: str) -> bool:
+    machine = machine_of(root)
+    return arch in ("armv7l", "aarch64") and (machine == "virt" or machine.startswith("virt-"))
+
+
+def accel_of(root: etree._Element) -> str:
+    """The QEMU accelerator whose capabilities apply: ``kvm`` for KVM domains, else ``tcg``."""
+    return "kvm" if root.get("type") == "kvm" else "tcg"

@@ -1,0 +1,53 @@
+"""The QEMU driver's CPU defaults: the machine's default model, and how strictly the guest
+CPU is checked against the host."""
+
+from __future__ import annotations
+
+from lxml import etree
+from virtkit.xml import Context
+from virtkit.xml.canonical.order import DOMAIN_ORDER, insert_child, set_attrs_first
+
+from virtkit_qemu.canonical.context import accel_of, arch_of, caps_of, is_x86, machine_of
+
+#: CPU mode -> the check libvirt assumes when none is given
+_CHECKS = {"host-passthrough": "none", "maximum": "none", "host-model": "partial"}
+
+
+def default_cpu_model(root: etree._Element, ctx: Context) -> None:
+    """A guest CPU without a model runs the machine type's default model (when QEMU reports
+    one), checked by nobody."""
+    cpu = root.find("cpu")
+    if cpu is not None and (cpu.get("mode", "custom") != "custom" or cpu.find("model") is not None):
+        return
+    model = caps_of(ctx).default_cpu(machine_of(root), accel_of(root))
+    if model is None:
+        return
+    if cpu is None:
+        cpu = insert_child(root, "cpu", DOMAIN_ORDER)
+    set_attrs_first(cpu, {"mode": "custom", "match": "exact", "check": "none"})
+    element = etree.Element("model", {"fallback": "forbid"})
+    element.text = model
+    cpu.insert(0, element)
+
+
+def cpu_check(root: etree._Element, ctx: Context) -> None:
+    """The default ``check`` of each CPU mode (a custom CPU under TCG is not checked); a
+    host-passthrough CPU on x86 is not migratable unless QEMU can filter its features."""
+    cpu = root.find("cpu")
+    if cpu is None or (cpu.get("mode") is None and cpu.find("model") is None):
+        return
+    mode = cpu.get("mode", "custom")
+    check = cpu.get("check") or _CHECKS.get(mode)
+    if check is None and mode == "custom":
+        check = "none" if root.get("type") == "qemu" else "partial"
+    first = {k: cpu.get(k, "") for k in ("mode", "match") if cpu.get(k)}
+    if check:
+        first["check"] = check
+    if (
+        mode in ("host-passthrough", "maximum")
+        and cpu.get("migratable") is None
+        and not caps_of(ctx).has("cpu.migratable")
+        and is_x86(arch_of(root, ctx))
+    ):
+        first["migratable"] = "off"
+    set_attrs_first(cpu, first)

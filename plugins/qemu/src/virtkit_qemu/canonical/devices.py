@@ -1,0 +1,250 @@
+"""The devices the QEMU driver adds to every definition of a machine type (libvirt's
+``qemuDomainDefAddDefaultDevices`` and default audio backend), and its device model
+defaults."""
+
+from __future__ import annotations
+
+from lxml import etree
+from virtkit.xml import Context
+from virtkit.xml.canonical.order import DEVICES_ORDER, insert_child, set_attrs_first
+
+from virtkit_qemu.canonical.context import (
+    accel_of,
+    arch_of,
+    caps_of,
+    is_arm_virt,
+    is_i440fx,
+    is_ppc64,
+    is_q35,
+    is_s390,
+    is_x86,
+    machine_of,
+)
+
+
+def resolve_machine(root: etree._Element, ctx: Context) -> None:
+    """A missing machine type is the emulator's default; an alias (``pc``, ``q35``) becomes the
+    machine type it stands for."""
+    os_type = root.find("os/type")
+    if os_type is None:
+        return
+    caps, accel = caps_of(ctx), accel_of(root)
+    machine = os_type.get("machine") or caps.default_machine(accel)
+    if machine:
+        os_type.set("machine", caps.canonical_machine(machine, accel))
+    if os_type.get("arch") is None:
+        os_type.set("arch", caps.arch)
+    set_attrs_first(os_type, {k: os_type.get(k, "") for k in ("arch", "machine") if os_type.get(k)})
+
+
+def _find_controller(devices: etree._Element, kind: str, index: int) -> etree._Element | None:
+    for ctrl in devices.iterfind("controller"):
+        if ctrl.get("type") == kind and int(ctrl.get("index", "0")) == index:
+            return ctrl
+    return None
+
+
+def insert_controller(
+    devices: etree._Element, kind: str, index: int, model: str | None = None
+) -> etree._Element:
+    """A new controller placed as libvirt inserts one: before the first controller of its type
+    with a higher index, else after the last of its type with a lower one, else last."""
+    attrib = {"type": kind, "index": str(index)}
+    if model:
+        attrib["model"] = model
+    same = [c for c in devices.iterfind("controller") if c.get("type") == kind]
+    higher = [c for c in same if int(c.get("index", "0")) > index]
+    lower = [c for c in same if int(c.get("index", "0")) < index]
+    el = etree.Element("controller", attrib)
+    if higher:
+        higher[0].addprevious(el)
+    elif lower:
+        lower[-1].addnext(el)
+    else:
+        insert_child(devices, "controller", DEVICES_ORDER).addnext(el)
+        placeholder = el.getprevious()
+        assert placeholder is not None
+        devices.remove(placeholder)
+    el.tail = None
+    return el
+
+
+def _add_input(devices: etree._Element, kind: str, bus: str) -> None:
+    if devices.find(f"input[@type='{kind}'][@bus='{bus}']") is None:
+        insert_child(devices, "input", DEVICES_ORDER, {"type": kind, "bus": bus})
+
+
+def default_devices(root: etree._Element, ctx: Context) -> None:
+    """USB controller 0, the root PCI controller, SATA on q35, PS/2 inputs on x86 PCs, the
+    memory balloon and the panic notifier the machine type comes with."""
+    devices = root.find("devices")
+    if devices is None:
+        return
+    caps = caps_of(ctx)
+    arch, machine = arch_of(root, ctx), machine_of(root)
+    add_usb, usb_model, sata, pci_root, pcie_root = True, None, False, False, False
+    balloon, usb_inputs, panic = True, False, False
+    if is_x86(arch):
+        if machine == "isapc":
+            add_usb = False
+        elif is_q35(machine):
+            pcie_root = sata = True
+            usb_model = next((m for m, flag in _Q35_USB if caps.has(flag)), None)
+            add_usb = usb_model is not None
+        else:
+            pci_root = is_i440fx(machine)
+    elif arch == "armv6l":
+        add_usb = balloon = False
+        pci_root = machine == "versatilepb"
+    elif arch in ("armv7l", "aarch64"):
+        add_usb = balloon = False
+        pcie_root = is_arm_virt(root, arch) and caps.has("gpex-pcihost")
+    elif is_ppc64(arch):
+        pci_root = usb_inputs = True
+        panic = machine.startswith("pseries")
+    elif arch in ("alpha", "ppc", "ppcemb", "sh4", "sh4eb", "sparc", "sparc64"):
+        pci_root = True
+    elif arch in ("riscv32", "riscv64"):
+        add_usb = False
+        pcie_root = (machine == "virt" or machine.startswith("virt-")) and caps.has("gpex-pcihost")
+    elif is_s390(arch):
+        add_usb = False
+        panic = True
+        pci_root = caps.has("zpci")
+    features = root.find("features/ps2")
+    if (
+        is_x86(arch)
+        and (is_i440fx(machine) or is_q35(machine) or machine == "isapc")
+        and (features is None or features.get("state") != "off")
+    ):
+        _add_input(devices, "mouse", "ps2")
+        _add_input(devices, "keyboard", "ps2")
+    if add_usb and _find_controller(devices, "usb", 0) is None:
+        insert_controller(devices, "usb", 0, usb_model)
+        if usb_model == "ich9-ehci1":
+            _add_usb_companions(devices)
+    if sata and _find_controller(devices, "sata", 0) is None:
+        insert_controller(devices, "sata", 0)
+    if (pci_root or pcie_root) and _find_controller(devices, "pci", 0) is None:
+        insert_controller(devices, "pci", 0, "pcie-root" if pcie_root else "pci-root")
+    if balloon and devices.find("memballoon") is None:
+        insert_child(devices, "memballoon", DEVICES_ORDER, {"model": "virtio"})
+    if usb_inputs and devices.find("graphics") is not None:
+        tablet = devices.find("input[@type='tablet'][@bus='usb']") is not None
+        _add_input(devices, "keyboard", "usb")
+        if not tablet:
+            _add_input(devices, "mouse", "usb")
+    if panic and not _has_machine_panic(devices, arch):
+        insert_child(devices, "panic", DEVICES_ORDER)
+
+
+#: USB controllers of a q35 machine by preference, with the capability each needs
+_Q35_USB = (
+    ("qemu-xhci", "qemu-xhci"),
+    ("nec-xhci", "nec-usb-xhci"),
+    ("ich9-ehci1", "ich9-usb-ehci1"),
+)
+
+
+def _add_usb_companions(devices: etree._Element) -> None:
+    master = _find_controller(devices, "usb", 0)
+    assert master is not None
+    for number, start in ((1, 0), (2, 2), (3, 4)):
+        companion = etree.Element("controller", {"type": "usb", "index": "0"})
+        companion.set("model", f"ich9-uhci{number}")
+        etree.SubElement(companion, "master", {"startport": str(start)})
+        master.addnext(companion)
+        master = companion
+
+
+def _has_machine_panic(devices: etree._Element, arch: str) -> bool:
+    own = "pseries" if is_ppc64(arch) else "s390"
+    return any(p.get("model") in (None, own) for p in devices.iterfind("panic"))
+
+
+def panic_models(root: etree._Element, ctx: Context) -> None:
+    """A panic device without a model is the machine's own: pseries, s390, else ISA."""
+    arch, machine = arch_of(root, ctx), machine_of(root)
+    for panic in root.iterfind("devices/panic"):
+        if panic.get("model") is None:
+            if is_ppc64(arch) and machine.startswith("pseries"):
+                panic.set("model", "pseries")
+            elif is_s390(arch):
+                panic.set("model", "s390")
+            else:
+                panic.set("model", "isa")
+
+
+def default_audio(root: etree._Element, ctx: Context) -> None:
+    """A domain without ``<audio>`` gets one: SPICE audio for a SPICE console, none when the
+    console passes the host's audio through (SDL, D-Bus), else a silent backend."""
+    devices = root.find("devices")
+    if devices is None or devices.find("audio") is not None:
+        return
+    kind = "none"
+    for graphics in devices.iterfind("graphics"):
+        if graphics.get("type") == "spice":
+            kind = "spice"
+        elif graphics.get("type") in ("sdl", "dbus"):
+            return
+    insert_child(devices, "audio", DEVICES_ORDER, {"id": "1", "type": kind})
+
+
+def usb_controller_models(root: etree._Element, ctx: Context) -> None:
+    """A USB controller without a model gets the machine's usual one when QEMU has it."""
+    caps = caps_of(ctx)
+    arch = arch_of(root, ctx)
+    for ctrl in root.iterfind("devices/controller[@type='usb']"):
+        if ctrl.get("model") is not None:
+            continue
+        model = None
+        if caps.has("piix3-usb-uhci"):
+            model = "piix3-uhci"
+        elif caps.has("pci-ohci"):
+            model = "pci-ohci"
+        if is_s390(arch):
+            if ctrl.find("address") is None:
+                model = "none"
+        elif is_ppc64(arch):
+            model = "pci-ohci" if caps.has("pci-ohci") else None
+        elif arch == "aarch64":
+            model = next((m for m, flag in _Q35_USB[:2] if caps.has(flag)), model)
+        if model:
+            ctrl.set("model", model)
+
+
+def scsi_controller_models(root: etree._Element, ctx: Context) -> None:
+    """A SCSI controller without a model gets the one libvirt picks for the machine."""
+    caps = caps_of(ctx)
+    arch, machine = arch_of(root, ctx), machine_of(root)
+    for ctrl in root.iterfind("devices/controller[@type='scsi']"):
+        if ctrl.get("model") is not None:
+            continue
+        if is_ppc64(arch) and machine.startswith("pseries"):
+            model = "ibmvscsi"
+        elif is_s390(arch) or not caps.has("lsi") and caps.has("virtio-scsi-pci"):
+            model = "virtio-scsi"
+        elif caps.has("lsi"):
+            model = "lsilogic"
+        elif caps.has("mptsas1068"):
+            model = "lsisas1068"
+        elif caps.has("megasas"):
+            model = "lsisas1078"
+        else:
+            continue
+        ctrl.set("model", model)
+
+
+def disk_drivers(root: etree._Element, ctx: Context) -> None:
+    """Disks are opened by QEMU's own block layer (``<driver name='qemu'>``) and, when the
+    format is not given, as raw images."""
+    for disk in root.iterfind("devices/disk"):
+        driver = disk.find("driver")
+        if driver is None:
+            driver = etree.SubElement(disk, "driver")
+        name = driver.get("name") or "qemu"
+        fmt = driver.get("type") or (None if disk.get("type") == "volume" else "raw")
+        first = {"name": name}
+        if fmt:
+            first["type"] = fmt
+        set_attrs_first(driver, first)

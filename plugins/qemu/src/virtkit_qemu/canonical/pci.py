@@ -1,0 +1,407 @@
+"""PCI addresses as libvirt's QEMU driver assigns them.
+
+The machine's buses are the ``<controller type='pci'>`` of the definition. Slots the machine
+itself fixes come first (the PIIX3 functions of slot 1 and the primary video in slot 2 on
+i440fx; SATA 0:1f.2, the ICH9 USB functions and the primary video in slot 1 on q35); then the
+devices without an address, kind by kind in libvirt's order, each on the lowest free slot of
+the first bus that accepts it. On a PCI Express machine, endpoints go behind
+``pcie-root-port`` controllers, which are added as needed (plus one spare for hotplug) and
+packed eight to a slot of the root bus.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+
+import attrs
+from lxml import etree
+from virtkit.xml import Context
+
+from virtkit_qemu.canonical.context import caps_of, is_i440fx, is_q35, machine_of
+from virtkit_qemu.canonical.devices import insert_controller
+
+#: how a device or controller connects: a conventional PCI endpoint, a PCI Express endpoint,
+#: or the controllers that only fit particular buses
+PCI, PCIE, ROOT_PORT, DMI_BRIDGE, PCIE_PCI_BRIDGE, PCI_BRIDGE = (
+    "pci",
+    "pcie",
+    "root-port",
+    "dmi-to-pci-bridge",
+    "pcie-to-pci-bridge",
+    "pci-bridge",
+)
+
+#: bus controller model -> (first slot, last slot, what it accepts)
+_BUSES = {
+    "pci-root": (1, 31, {PCI, PCI_BRIDGE}),
+    "pcie-root": (1, 31, {ROOT_PORT, DMI_BRIDGE}),
+    "pci-bridge": (1, 31, {PCI, PCI_BRIDGE}),
+    "dmi-to-pci-bridge": (0, 31, {PCI_BRIDGE}),
+    "pcie-to-pci-bridge": (1, 31, {PCI}),
+    "pcie-root-port": (0, 0, {PCIE, PCIE_PCI_BRIDGE}),
+    "pcie-switch-downstream-port": (0, 0, {PCIE, PCIE_PCI_BRIDGE}),
+    "pcie-switch-upstream-port": (0, 31, set()),
+    "pci-expander-bus": (0, 31, {PCI, PCI_BRIDGE}),
+    "pcie-expander-bus": (0, 31, {ROOT_PORT}),
+}
+
+#: controller model -> the QEMU device libvirt names in ``<model name>``
+_MODEL_NAMES = {
+    "pci-bridge": "pci-bridge",
+    "dmi-to-pci-bridge": "i82801b11-bridge",
+    "pcie-root-port": "pcie-root-port",
+    "pcie-switch-upstream-port": "x3130-upstream",
+    "pcie-switch-downstream-port": "xio3130-downstream",
+    "pci-expander-bus": "pxb",
+    "pcie-expander-bus": "pxb-pcie",
+    "pcie-to-pci-bridge": "pcie-pci-bridge",
+}
+
+_PCIE_MODELS = {"virtio", "e1000e", "qemu-xhci", "nec-xhci", "vmxnet3", "igb"}
+
+
+@attrs.define
+class Bus:
+    index: int
+    model: str
+    used: dict[int, set[int]] = attrs.field(factory=dict)
+
+    def accepts(self, kind: str) -> bool:
+        return kind in _BUSES.get(self.model, (0, 0, set()))[2]
+
+    def free_slot(self) -> int | None:
+        first, last, _ = _BUSES.get(self.model, (1, 0, set()))
+        return next((s for s in range(first, last + 1) if not self.used.get(s)), None)
+
+
+@attrs.define
+class Addresses:
+    """The buses of one machine and the functions in use on them."""
+
+    buses: dict[int, Bus]
+
+    def in_use(self, bus: int, slot: int) -> bool:
+        return bool(self.buses[bus].used.get(slot)) if bus in self.buses else False
+
+    def take(self, bus: int, slot: int, function: int) -> None:
+        if bus in self.buses:
+            self.buses[bus].used.setdefault(slot, set()).add(function)
+
+    def next_free(self, kind: str) -> tuple[int, int] | None:
+        for bus in sorted(self.buses.values(), key=lambda b: b.index):
+            slot = bus.free_slot() if bus.accepts(kind) else None
+            if slot is not None:
+                return bus.index, slot
+        return None
+
+
+def _address(el: etree._Element) -> etree._Element | None:
+    return el.find("address")
+
+
+def _set_address(el: etree._Element, bus: int, slot: int, function: int = 0) -> None:
+    address = etree.SubElement(
+        el,
+        "address",
+        {
+            "type": "pci",
+            "domain": "0x0000",
+            "bus": f"0x{bus:02x}",
+            "slot": f"0x{slot:02x}",
+            "function": f"0x{function:x}",
+        },
+    )
+    _move_before_trailing(el, address)
+
+
+def _move_before_trailing(el: etree._Element, address: etree._Element) -> None:
+    """Inside a controller, the address comes after ``<model>``/``<target>``; everywhere it is
+    the device's last element."""
+    el.remove(address)
+    el.append(address)
+
+
+def _int(value: str | None) -> int:
+    return int(value or "0", 0)
+
+
+@attrs.define
+class _Plan:
+    """What one assignment run needs: the address set and the devices' connection kinds."""
+
+    root: etree._Element
+    pcie_machine: bool
+    addresses: Addresses
+    dry_run: bool = False
+    grown: list[str] = attrs.field(factory=list)
+    #: devices placed by this run (a dry run writes no address)
+    placed: set[etree._Element] = attrs.field(factory=set)
+
+    def wanted(self, el: etree._Element) -> bool:
+        return el not in self.placed and _address(el) is None
+
+    def place(self, el: etree._Element, bus: int, slot: int, function: int = 0) -> None:
+        self.addresses.take(bus, slot, function)
+        self.placed.add(el)
+        if not self.dry_run:
+            _set_address(el, bus, slot, function)
+
+    def reserve_next(self, el: etree._Element, kind: str) -> tuple[int, int] | None:
+        found = self.addresses.next_free(kind)
+        if found is None and self.dry_run:
+            found = self._grow(kind)
+        if found is not None:
+            self.place(el, *found)
+        return found
+
+    def _grow(self, kind: str) -> tuple[int, int] | None:
+        """Add the buses a device of ``kind`` needs (a dry run finds out how many)."""
+        index = max(self.addresses.buses) + 1
+        if kind == PCIE:
+            self.grown.append("pcie-root-port")
+            self.addresses.buses[index] = Bus(index, "pcie-root-port")
+            return index, 0
+        if kind == PCI and self.pcie_machine:
+            self.grown += ["pcie-root-port", "pcie-to-pci-bridge"]
+            self.addresses.buses[index] = Bus(index, "pcie-root-port", {0: {0}})
+            self.addresses.buses[index + 1] = Bus(index + 1, "pcie-to-pci-bridge")
+            return index + 1, 1
+        if kind in (PCI, PCI_BRIDGE) and not self.pcie_machine:
+            self.grown.append("pci-bridge")
+            self.addresses.buses[index] = Bus(index, "pci-bridge")
+            return index, 1
+        return None
+
+
+def _controller_kind(ctrl: etree._Element, pcie: bool) -> str | None:
+    kind, model = ctrl.get("type"), ctrl.get("model")
+    if kind == "pci":
+        return {
+            "pcie-root-port": ROOT_PORT,
+            "dmi-to-pci-bridge": DMI_BRIDGE,
+            "pcie-to-pci-bridge": PCIE_PCI_BRIDGE,
+            "pci-bridge": PCI_BRIDGE,
+            "pcie-switch-upstream-port": PCIE,
+            "pci-expander-bus": PCI,
+            "pcie-expander-bus": ROOT_PORT,
+        }.get(model or "")
+    if kind == "usb":
+        if model in ("none", "qusb1", "qusb2") or ctrl.find("master") is not None:
+            return None
+        return PCIE if pcie and model in _PCIE_MODELS else PCI
+    if kind == "scsi":
+        if model in ("ibmvscsi",):
+            return None
+        return PCIE if pcie and model in ("virtio-scsi", "vhost-scsi") else PCI
+    if kind == "virtio-serial":
+        return PCIE if pcie else PCI
+    if kind == "sata":
+        return PCIE if pcie else PCI
+    return None
+
+
+def _model_kind(model: str | None, pcie: bool) -> str:
+    if pcie and (model in _PCIE_MODELS or (model or "").startswith("virtio")):
+        return PCIE if not (model or "").endswith("-transitional") else PCI
+    return PCI
+
+
+def _device_order(root: etree._Element, pcie: bool) -> Iterator[tuple[etree._Element, str]]:
+    """The devices that want a PCI address, in the order libvirt hands them out, with their
+    connection kind."""
+    devices = root.find("devices")
+    assert devices is not None
+    for fs in devices.iterfind("filesystem"):
+        if fs.find("driver[@type='virtiofs']") is not None or fs.get("type") == "mount":
+            yield fs, _model_kind(fs.get("model") or "virtio", pcie)
+    for net in devices.iterfind("interface"):
+        model = net.find("model")
+        name = model.get("type") if model is not None else None
+        if net.get("type") == "hostdev" or name in ("spapr-vlan", "usb-net"):
+            continue
+        yield net, PCIE if pcie and name is None else _model_kind(name or "rtl8139", pcie)
+    for sound in devices.iterfind("sound"):
+        if sound.get("model") in ("es1370", "ac97", "ich6", "ich7", "ich9"):
+            yield sound, PCI
+    for ctrl in devices.iterfind("controller"):
+        if ctrl.get("type") != "pci":
+            kind = _controller_kind(ctrl, pcie)
+            if kind:
+                yield ctrl, kind
+    for disk in devices.iterfind("disk"):
+        target = disk.find("target")
+        if target is not None and target.get("bus") == "virtio":
+            yield disk, _model_kind(disk.get("model") or "virtio", pcie)
+    for hostdev in devices.iterfind("hostdev[@type='pci']"):
+        yield hostdev, PCIE if pcie else PCI
+    for balloon in devices.iterfind("memballoon"):
+        if balloon.get("model") in ("virtio", "virtio-transitional", "virtio-non-transitional"):
+            yield balloon, _model_kind(balloon.get("model"), pcie)
+    for rng in devices.iterfind("rng"):
+        yield rng, _model_kind(rng.get("model"), pcie)
+    for watchdog in devices.iterfind("watchdog[@model='i6300esb']"):
+        yield watchdog, PCI
+    for video in devices.iterfind("video"):
+        model = video.find("model")
+        name = model.get("type") if model is not None else None
+        if name not in ("none", None):
+            yield video, _model_kind(name, pcie)
+    for shmem in devices.iterfind("shmem"):
+        yield shmem, PCI
+    for device in devices.iterfind("input[@bus='virtio']"):
+        yield device, _model_kind(device.get("model") or "virtio", pcie)
+    for serial in devices.iterfind("serial"):
+        target = serial.find("target")
+        if target is not None and target.get("type") == "pci-serial":
+            yield serial, PCI
+    for vsock in devices.iterfind("vsock"):
+        yield vsock, _model_kind(vsock.get("model") or "virtio", pcie)
+
+
+def _buses(root: etree._Element) -> Addresses:
+    buses: dict[int, Bus] = {}
+    for ctrl in root.iterfind("devices/controller[@type='pci']"):
+        index = _int(ctrl.get("index"))
+        buses[index] = Bus(index, ctrl.get("model") or "pci-bridge")
+    addresses = Addresses(buses)
+    for address in root.iterfind("devices/*/address[@type='pci']"):
+        addresses.take(
+            _int(address.get("bus")), _int(address.get("slot")), _int(address.get("function"))
+        )
+    return addresses
+
+
+def _fixed_slots(plan: _Plan, machine: str) -> None:
+    """The addresses the chipset fixes, and the primary video card."""
+    devices = plan.root.find("devices")
+    assert devices is not None
+    addresses = plan.addresses
+    video_slot = None
+    if is_i440fx(machine) and 0 in addresses.buses:
+        for ctrl in devices.iterfind("controller"):
+            kind, index, model = ctrl.get("type"), _int(ctrl.get("index")), ctrl.get("model")
+            if not plan.wanted(ctrl) or index != 0:
+                continue
+            if kind == "ide":
+                plan.place(ctrl, 0, 1, 1)
+            elif kind == "usb" and model in (None, "piix3-uhci"):
+                plan.place(ctrl, 0, 1, 2)
+        addresses.take(0, 1, 0)
+        video_slot = 2
+    elif is_q35(machine) and 0 in addresses.buses:
+        for ctrl in devices.iterfind("controller"):
+            kind, index, model = ctrl.get("type"), _int(ctrl.get("index")), ctrl.get("model")
+            if not plan.wanted(ctrl) or index != 0:
+                continue
+            if kind == "sata":
+                plan.place(ctrl, 0, 0x1F, 2)
+            elif kind == "usb" and model == "ich9-ehci1":
+                plan.place(ctrl, 0, 0x1D, 7)
+            elif kind == "usb" and (model or "").startswith("ich9-uhci"):
+                plan.place(ctrl, 0, 0x1D, int(model[-1]) - 1)
+        for sound in devices.iterfind("sound[@model='ich9']"):
+            if plan.wanted(sound):
+                plan.place(sound, 0, 0x1B, 0)
+        addresses.take(0, 0x1F, 0)
+        addresses.take(0, 0x1F, 3)
+        video_slot = 1
+    video = devices.find("video")
+    model = video.find("model") if video is not None else None
+    if video_slot is None or video is None or model is None or model.get("type") == "none":
+        return
+    if plan.wanted(video):
+        if addresses.in_use(0, video_slot):
+            plan.reserve_next(video, PCI)
+        else:
+            plan.place(video, 0, video_slot, 0)
+
+
+def _assign(plan: _Plan, machine: str) -> None:
+    _fixed_slots(plan, machine)
+    devices = plan.root.find("devices")
+    assert devices is not None
+    previous_port: tuple[int, int, int] | None = None
+    for ctrl in devices.iterfind("controller[@type='pci']"):
+        kind = _controller_kind(ctrl, plan.pcie_machine)
+        if kind is None or not plan.wanted(ctrl):
+            continue
+        if kind == ROOT_PORT and previous_port and previous_port[2] < 7:
+            bus, slot, function = previous_port[0], previous_port[1], previous_port[2] + 1
+            plan.place(ctrl, bus, slot, function)
+            previous_port = (bus, slot, function)
+            continue
+        found = plan.reserve_next(ctrl, kind)
+        previous_port = (found[0], found[1], 0) if found and kind == ROOT_PORT else None
+    for el, kind in _device_order(plan.root, plan.pcie_machine):
+        if plan.wanted(el):
+            plan.reserve_next(el, kind)
+
+
+def _multifunction(root: etree._Element) -> None:
+    """Function 0 of a slot with other functions in use says ``multifunction='on'``."""
+    functions: dict[tuple[int, int], set[int]] = {}
+    addresses = list(root.iterfind("devices/*/address[@type='pci']"))
+    for a in addresses:
+        key = (_int(a.get("bus")), _int(a.get("slot")))
+        functions.setdefault(key, set()).add(_int(a.get("function")))
+    for a in addresses:
+        key = (_int(a.get("bus")), _int(a.get("slot")))
+        if _int(a.get("function")) == 0 and len(functions[key]) > 1 and not a.get("multifunction"):
+            a.set("multifunction", "on")
+
+
+def _controller_details(root: etree._Element, ctx: Context) -> None:
+    """PCI controllers name their QEMU model; ports and bridges get their chassis and port."""
+    caps = caps_of(ctx)
+    for ctrl in root.iterfind("devices/controller[@type='pci']"):
+        model = ctrl.get("model") or ""
+        index = _int(ctrl.get("index"))
+        name = _MODEL_NAMES.get(model)
+        if model == "pcie-root-port" and not caps.has("pcie-root-port") and caps.has("ioh3420"):
+            name = "ioh3420"
+        if name and ctrl.find("model") is None:
+            ctrl.insert(0, etree.Element("model", {"name": name}))
+        target = ctrl.find("target")
+        if target is None and model in (
+            "pcie-root-port",
+            "pcie-switch-downstream-port",
+            "pci-bridge",
+        ):
+            target = etree.Element("target")
+            ctrl.insert(1 if ctrl.find("model") is not None else 0, target)
+        address = _address(ctrl)
+        if model in ("pcie-root-port", "pcie-switch-downstream-port"):
+            if target.get("chassis") is None:
+                target.set("chassis", str(index))
+            if target.get("port") is None and address is not None:
+                port = (_int(address.get("slot")) << 3) + _int(address.get("function"))
+                target.set("port", f"0x{port:x}")
+        elif model == "pci-bridge" and target.get("chassisNr") is None:
+            target.set("chassisNr", str(index))
+        if address is not None:
+            ctrl.remove(address)
+            ctrl.append(address)
+
+
+def assign_pci_addresses(root: etree._Element, ctx: Context) -> None:
+    """Addresses for the devices that have none, adding the buses they need."""
+    devices = root.find("devices")
+    if devices is None:
+        return
+    root_bus = _buses(root).buses.get(0)
+    if root_bus is None or root_bus.model not in ("pci-root", "pcie-root"):
+        return
+    pcie = root_bus.model == "pcie-root"
+    machine = machine_of(root)
+    dry = _Plan(copy.deepcopy(root), pcie, _buses(root), dry_run=True)
+    _assign(dry, machine)
+    grown = dry.grown
+    if "pcie-root-port" in grown:
+        grown.append("pcie-root-port")
+    next_index = max(_buses(root).buses) + 1
+    for offset, model in enumerate(grown):
+        insert_controller(devices, "pci", next_index + offset, model)
+    _assign(_Plan(root, pcie, _buses(root)), machine)
+    _multifunction(root)
+    _controller_details(root, ctx)
