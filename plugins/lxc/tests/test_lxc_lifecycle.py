@@ -29,6 +29,7 @@ from virtkit.errors import (
     XMLError,
 )
 from virtkit_lxc.cgroups import Cgroup
+from virtkit_lxc.status import process_start_time
 
 
 def inside(dom: virtkit.Domain, script: str) -> str:
@@ -42,9 +43,10 @@ def cgroup_folders(conn: virtkit.Connection, name: str) -> list[Path]:
 
 
 def assert_nothing_left(conn: virtkit.Connection, name: str, pid_ns: str, root: Path) -> None:
-    """No process in the container's pid namespace, no cgroup folder, no mount on the host."""
+    """No process in the container's pid namespace (a zombie waiting for the host's init to
+    reap it has ended), no cgroup folder, no mount on the host."""
     for entry in os.listdir("/proc"):
-        if entry.isdigit():
+        if entry.isdigit() and process_start_time(int(entry)) is not None:
             with contextlib.suppress(OSError):
                 assert os.readlink(f"/proc/{entry}/ns/pid") != pid_ns, f"process {entry} survived"
     assert not [p for p in cgroup_folders(conn, name) if p.exists()], "cgroup folders left"
@@ -69,6 +71,7 @@ def test_runs_in_its_own_namespaces_with_its_own_root(conn, rootfs, container_xm
         assert os.readlink(f"/proc/{init_pid}/ns/{ns}") != os.readlink(f"/proc/self/ns/{ns}"), ns
     assert os.readlink(f"/proc/{init_pid}/root") == "/"  # its own root, pivoted
     assert os.stat(f"/proc/{init_pid}/root/marker").st_ino == os.stat(rootfs / "marker").st_ino
+    assert f"{conn._driver.cgroup_prefix}/ns1" in inside(dom, "cat /proc/self/cgroup")
     mounts = inside(dom, "cat /proc/mounts")
     assert "proc /proc proc" in mounts and "sysfs /sys sysfs ro" in mounts
     assert "devpts /dev/pts devpts" in mounts and str(rootfs) not in inside(dom, "ls /")
@@ -335,3 +338,28 @@ def test_bind_readonly_and_ram_filesystems(conn, rootfs, container_xml, tmp_path
         dom, ["dd", "if=/dev/zero", "of=/scratch/big", "bs=4k", "count=1000"]
     )
     assert full.returncode != 0, "the ram filesystem has its size limit"
+
+
+def test_a_container_whose_supervisor_died_can_still_be_destroyed(
+    conn, rootfs, container_xml
+) -> None:
+    dom = conn.define_xml(container_xml("orphan1", rootfs))
+    dom.create()
+    events = []
+    conn.domain_event_register(lambda c, d, ev, detail, o: events.append((ev, detail)))
+    status = conn._driver._status("orphan1")
+    pid_ns = os.readlink(f"/proc/{dom.id()}/ns/pid")
+    os.kill(status.supervisor_pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while os.path.exists(f"/proc/{status.supervisor_pid}/ns") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert dom.is_active() and inside(dom, "hostname") == "orphan1\n"
+    time.sleep(0.1)
+    assert events == [], "the supervisor's end is not the container's"
+    dom.destroy()
+    assert dom.state() == (DomainState.SHUTOFF, DomainShutoffReason.DESTROYED)
+    assert_nothing_left(conn, "orphan1", pid_ns, rootfs)
+    time.sleep(0.1)
+    assert events == [(DomainEventType.STOPPED, DomainEventStoppedDetail.DESTROYED)]
+    dom.create()  # and it starts again
+    assert dom.is_active()

@@ -409,13 +409,17 @@ class LxcDriver:
             if wait_exit(status.supervisor_pid, STOP_WAIT):
                 return
             os.kill(status.supervisor_pid, signal.SIGKILL)
+        self._reclaim(status, DomainShutoffReason.DESTROYED)
+
+    def _reclaim(self, status: Status, reason: DomainShutoffReason) -> None:
+        """Do the job of a supervisor that is gone: end the container, remove its veths and
+        cgroup, record that it stopped."""
         with contextlib.suppress(ProcessLookupError):
             os.kill(status.init_pid, signal.SIGKILL)
+            wait_exit(status.init_pid, STOP_WAIT)
         remove_interfaces(status.veths)
-        cgroup.remove(timeout=STOP_WAIT)
-        stopped = attrs.evolve(
-            status, state="shutoff", init_pid=-1, reason=int(DomainShutoffReason.DESTROYED)
-        )
+        Cgroup(status.cgroup).remove(timeout=STOP_WAIT)
+        stopped = attrs.evolve(status, state="shutoff", init_pid=-1, reason=int(reason))
         record_status(self.run_store, stopped, None)
 
     def _supervisor_exited(self, name: str, supervisor_pid: int) -> None:
@@ -428,6 +432,11 @@ class LxcDriver:
             status = read_status(self.run_store, name)
             if status is None or status.supervisor_pid != supervisor_pid:
                 return
+            if status.state == "running":  # the supervisor died without recording a stop
+                if process_start_time(status.init_pid) is not None:
+                    return  # the container runs on unsupervised; destroy still ends it
+                self._reclaim(status, DomainShutoffReason.CRASHED)
+                status = attrs.evolve(status, reason=int(DomainShutoffReason.CRASHED))
             reason = DomainShutoffReason(status.reason)
             detail = STOPPED_DETAIL.get(reason, DomainEventStoppedDetail.SHUTDOWN)
             self._after_stop(DomainRef(name=name, uuid=uuidlib.UUID(status.uuid)), detail)
