@@ -21,15 +21,6 @@ pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 BOOT_TIMEOUT = 90
 
 
-def counters_after(serial: Path, offset: int) -> list[int]:
-    with serial.open("rb") as f:
-        f.seek(offset)
-        data = f.read()
-    tmp = serial.with_suffix(".tail")
-    tmp.write_bytes(data)
-    return serial_counters(tmp)
-
-
 def wait_counters(serial: Path, offset: int, count: int) -> list[int]:
     """Wait for ``count`` counter lines written after byte ``offset`` of the serial log."""
     wait_for_serial(
@@ -38,7 +29,7 @@ def wait_counters(serial: Path, offset: int, count: int) -> list[int]:
         timeout=BOOT_TIMEOUT,
         what=f"print {count} counters",
     )
-    return counters_after(serial, offset)
+    return serial_counters(serial, offset)
 
 
 @pytest.fixture

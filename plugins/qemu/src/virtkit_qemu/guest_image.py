@@ -147,13 +147,13 @@ def read_disk_counter(disk_image: Path, *, snapshot: str | None = None) -> int |
     return int(found.group(1)) if found else None
 
 
-def serial_counters(serial_log: Path) -> list[int]:
-    """Every ``counter N`` the guest printed to the serial log so far, in order."""
+def serial_counters(serial_log: Path, offset: int = 0) -> list[int]:
+    """Every ``counter N`` the guest printed to the serial log (after byte ``offset``)."""
     try:
         data = serial_log.read_bytes()
     except FileNotFoundError:
         return []
-    return [int(n) for n in COUNTER_RE.findall(data)]
+    return [int(n) for n in COUNTER_RE.findall(data, offset)]
 
 
 def wait_for_serial(
