@@ -23,6 +23,9 @@ pytestmark = pytest.mark.conformance
 
 CORPUS = "qemu-xml2xml"
 
+#: the host GIC versions libvirt's test mocks (flags.gic), newest first
+_HOST_GIC = {"GIC_NONE": (), "GIC_V2": (2,), "GIC_V3": (3,), "GIC_BOTH": (3, 2)}
+
 
 @cache
 def _caps_file(name: str, strip_aliases: bool) -> QemuCaps:
@@ -39,7 +42,8 @@ def caps_for(case: Case) -> QemuCaps:
     assert case.input is not None
     os_type = etree.fromstring(case.input.read_bytes(), PARSER).find("os/type")
     arch = os_type.get("arch") if os_type is not None else None
-    return QemuCaps.from_flag_ids(arch or "x86_64", list(spec.get("flags", [])))
+    gic = _HOST_GIC[case.flags.get("gic", "GIC_NONE")]
+    return QemuCaps.from_flag_ids(arch or "x86_64", list(spec.get("flags", [])), gic)
 
 
 def check_case(case: Case) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from virtkit.xml import GENERIC_STEPS, DomainDef, Step, canonical
 from virtkit.xml.canonical import devices as generic
 
-from virtkit_qemu.canonical import cpu, devices, pci
+from virtkit_qemu.canonical import chardevs, cpu, devices, features, pci
 from virtkit_qemu.canonical.caps import QemuCaps
 from virtkit_qemu.canonical.context import QemuContext, caps_of
 
@@ -26,9 +26,11 @@ def _steps() -> tuple[Step, ...]:
                 devices.default_audio,
                 cpu.default_cpu_model,
                 cpu.cpu_check,
+                features.default_gic,
             ]
         if step is generic.pci_addresses:
-            steps += [pci.assign_pci_addresses]
+            steps += [chardevs.serial_targets, chardevs.spapr_vio_addresses]
+            steps += [pci.assign_pci_addresses, chardevs.console_addresses]
         steps.append(step)
         if step is generic.disk_defaults:
             steps += [

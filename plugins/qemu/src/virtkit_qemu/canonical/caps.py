@@ -70,6 +70,9 @@ class QemuCaps:
     machines: tuple[Machine, ...] = ()
     #: (accelerator, CPU model name, QEMU type name)
     cpu_models: tuple[tuple[str, str, str], ...] = ()
+    #: the ARM GIC versions, newest first, with the accelerators that provide each
+    #: (``kvm`` when the host kernel has it, ``tcg`` when QEMU emulates it)
+    gic: tuple[tuple[int, frozenset[str]], ...] = ()
 
     def has(self, flag: str) -> bool:
         return flag in self.flags
@@ -84,6 +87,11 @@ class QemuCaps:
     def default_machine(self, accel: str) -> str | None:
         chosen = next((m for m in self._machines(accel) if m.default), None)
         return chosen.name if chosen else None
+
+    def gic_version(self, accel: str) -> int:
+        """The GIC version an ARM guest gets when it names none: the newest one ``accel``
+        provides, else version 2."""
+        return next((version for version, accels in self.gic if accel in accels), 2)
 
     def default_cpu(self, machine: str, accel: str) -> str | None:
         """The CPU model ``machine`` starts with, by libvirt's name of it."""
@@ -119,7 +127,19 @@ class QemuCaps:
             for c in root.iterfind("cpu")
             if c.get("typename")
         )
+        gic = tuple(
+            (
+                int(g.get("version", "2")),
+                frozenset(
+                    accel
+                    for accel, attr in (("kvm", "kernel"), ("tcg", "emulated"))
+                    if g.get(attr) == "yes"
+                ),
+            )
+            for g in root.iterfind("gic")
+        )
         return cls(
+            gic=gic,
             arch=(root.findtext("arch") or "x86_64").strip(),
             flags=frozenset(f.get("name", "") for f in root.iterfind("flag")),
             machines=tuple(machines),
@@ -127,8 +147,9 @@ class QemuCaps:
         )
 
     @classmethod
-    def from_flag_ids(cls, arch: str, flag_ids: list[str]) -> QemuCaps:
+    def from_flag_ids(cls, arch: str, flag_ids: list[str], gic: tuple[int, ...] = ()) -> QemuCaps:
         """A capability set of ``arch`` with exactly the listed ``QEMU_CAPS_*`` flags (those the
-        steps do not consult are ignored)."""
+        steps do not consult are ignored) and the GIC versions ``gic`` (host and emulated)."""
         names = {FLAG_NAMES[f] for f in flag_ids if f in FLAG_NAMES}
-        return cls(arch=arch, flags=frozenset(names))
+        both = frozenset(("kvm", "tcg"))
+        return cls(arch=arch, flags=frozenset(names), gic=tuple((v, both) for v in gic))

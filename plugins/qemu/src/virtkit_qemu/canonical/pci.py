@@ -352,33 +352,41 @@ def _multifunction(root: etree._Element) -> None:
 
 
 def _controller_details(root: etree._Element, ctx: Context) -> None:
-    """PCI controllers name their QEMU model; ports and bridges get their chassis and port."""
+    """PCI controllers name their QEMU model; ports and bridges get their chassis and port,
+    pseries host bridges their index."""
     caps = caps_of(ctx)
+    pseries = machine_of(root).startswith("pseries")
+    host_bridges = 0
     for ctrl in root.iterfind("devices/controller[@type='pci']"):
         model = ctrl.get("model") or ""
         index = _int(ctrl.get("index"))
         name = _MODEL_NAMES.get(model)
         if model == "pcie-root-port" and not caps.has("pcie-root-port") and caps.has("ioh3420"):
             name = "ioh3420"
+        if model == "pci-root" and pseries:
+            name = "spapr-pci-host-bridge"
         if name and ctrl.find("model") is None:
             ctrl.insert(0, etree.Element("model", {"name": name}))
-        target = ctrl.find("target")
-        if target is None and model in (
-            "pcie-root-port",
-            "pcie-switch-downstream-port",
-            "pci-bridge",
-        ):
-            target = etree.Element("target")
-            ctrl.insert(1 if ctrl.find("model") is not None else 0, target)
+        defaults: dict[str, str] = {}
         address = _address(ctrl)
         if model in ("pcie-root-port", "pcie-switch-downstream-port"):
-            if target.get("chassis") is None:
-                target.set("chassis", str(index))
-            if target.get("port") is None and address is not None:
+            defaults["chassis"] = str(index)
+            if address is not None:
                 port = (_int(address.get("slot")) << 3) + _int(address.get("function"))
-                target.set("port", f"0x{port:x}")
-        elif model == "pci-bridge" and target.get("chassisNr") is None:
-            target.set("chassisNr", str(index))
+                defaults["port"] = f"0x{port:x}"
+        elif model == "pci-bridge":
+            defaults["chassisNr"] = str(index)
+        elif model == "pci-root" and pseries:
+            defaults["index"] = str(host_bridges)
+            host_bridges += 1
+        if defaults:
+            target = ctrl.find("target")
+            if target is None:
+                target = etree.Element("target")
+                ctrl.insert(1 if ctrl.find("model") is not None else 0, target)
+            for key, value in defaults.items():
+                if target.get(key) is None:
+                    target.set(key, value)
         if address is not None:
             ctrl.remove(address)
             ctrl.append(address)

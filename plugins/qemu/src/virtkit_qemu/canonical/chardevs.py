@@ -1,0 +1,104 @@
+"""The QEMU driver's serial port defaults: the target type and model of the machine's usual
+serial port, and the sPAPR VIO addresses of pseries guests."""
+
+from __future__ import annotations
+
+import copy
+
+from lxml import etree
+from virtkit.xml import Context
+from virtkit.xml.canonical.order import set_attrs_first
+
+from virtkit_qemu.canonical.context import arch_of, is_arm_virt, is_s390, is_x86, machine_of
+
+#: serial target type -> its default model
+_MODELS = {
+    "isa-serial": "isa-serial",
+    "usb-serial": "usb-serial",
+    "pci-serial": "pci-serial",
+    "spapr-vio-serial": "spapr-vty",
+    "sclp-serial": "sclpconsole",
+}
+
+#: first sPAPR VIO register of each kind of device
+_VIO_SERIAL = 0x30000000
+
+
+def _default_target_type(root: etree._Element, ctx: Context) -> str | None:
+    arch, machine = arch_of(root, ctx), machine_of(root)
+    if is_x86(arch):
+        return "isa-serial"
+    if machine.startswith("pseries"):
+        return "spapr-vio-serial"
+    if is_arm_virt(root, arch) or (arch.startswith("riscv") and machine.startswith("virt")):
+        return "system-serial"
+    if is_s390(arch):
+        return "sclp-serial"
+    return None
+
+
+def serial_targets(root: etree._Element, ctx: Context) -> None:
+    """Serial ports without a target type get the machine's usual one (an address on a USB or
+    PCI bus says which); each target names its device model."""
+    default = _default_target_type(root, ctx)
+    arch = arch_of(root, ctx)
+    for serial in root.iterfind("devices/serial"):
+        target = serial.find("target")
+        if target is None:
+            target = etree.SubElement(serial, "target")
+        kind = target.get("type")
+        if kind is None:
+            address = serial.find("address")
+            bus = address.get("type") if address is not None else None
+            kind = {"usb": "usb-serial", "pci": "pci-serial"}.get(bus or "", default)
+        if kind is None:
+            continue
+        first = {"type": kind}
+        if target.get("port") is not None:
+            first["port"] = target.get("port", "")
+        set_attrs_first(target, first)
+        model = _MODELS.get(kind)
+        if kind == "system-serial":
+            model = "pl011" if is_arm_virt(root, arch) else "16550a"
+        if model and target.find("model") is None:
+            etree.SubElement(target, "model", {"name": model})
+
+
+def spapr_vio_addresses(root: etree._Element, ctx: Context) -> None:
+    """pseries serial ports on the VIO bus get the next free register from 0x30000000."""
+    if not machine_of(root).startswith("pseries"):
+        return
+    taken = {
+        int(a.get("reg", "0"), 0)
+        for a in root.iterfind("devices/*/address[@type='spapr-vio']")
+        if a.get("reg")
+    }
+    for serial in root.iterfind("devices/serial"):
+        target = serial.find("target")
+        if target is None or target.get("type") != "spapr-vio-serial":
+            continue
+        address = serial.find("address")
+        if address is not None and address.get("reg"):
+            continue
+        reg = _VIO_SERIAL
+        while reg in taken:
+            reg += 0x1000
+        taken.add(reg)
+        if address is None:
+            address = etree.SubElement(serial, "address", {"type": "spapr-vio"})
+        address.set("reg", f"0x{reg:x}")
+
+
+def console_addresses(root: etree._Element, ctx: Context) -> None:
+    """The first console of type serial is the first serial port: it shows that port's
+    address."""
+    console = root.find("devices/console")
+    serial = root.find("devices/serial")
+    target = console.find("target") if console is not None else None
+    if console is None or serial is None or target is None or target.get("type") != "serial":
+        return
+    for address in console.findall("address"):
+        console.remove(address)
+    address = serial.find("address")
+    if address is not None:
+        console.append(copy.deepcopy(address))

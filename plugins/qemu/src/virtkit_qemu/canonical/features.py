@@ -1,0 +1,24 @@
+"""The QEMU driver's feature defaults."""
+
+from __future__ import annotations
+
+from lxml import etree
+from virtkit.xml import Context
+from virtkit.xml.canonical.order import DOMAIN_ORDER, FEATURES_ORDER, insert_child
+
+from virtkit_qemu.canonical.context import accel_of, arch_of, caps_of, is_arm_virt
+
+
+def default_gic(root: etree._Element, ctx: Context) -> None:
+    """An ARM ``virt`` guest has a GIC; without a version (or with ``host``) it gets the newest
+    one the accelerator provides."""
+    if not is_arm_virt(root, arch_of(root, ctx)):
+        return
+    features = root.find("features")
+    if features is None:
+        features = insert_child(root, "features", DOMAIN_ORDER)
+    gic = features.find("gic")
+    if gic is None:
+        gic = insert_child(features, "gic", FEATURES_ORDER)
+    if gic.get("version") in (None, "host"):
+        gic.set("version", str(caps_of(ctx).gic_version(accel_of(root))))
