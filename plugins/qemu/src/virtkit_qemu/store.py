@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
-from virtkit.errors import ConfigUnsupportedError
+from virtkit.errors import ConfigUnsupportedError, HostSystemError
 from virtkit.state import StateRoots, StateStore
 from virtkit.state.lock import folder_lock
 
@@ -99,7 +99,15 @@ class QemuStore:
 
     def status(self, name: str) -> DomainStatus | None:
         text = self.run.read_text(f"status/{name}.json")
-        return DomainStatus.from_json(text) if text else None
+        if not text:
+            return None
+        try:
+            return DomainStatus.from_json(text)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise HostSystemError(
+                f"the status file {self.run.path(f'status/{name}.json')} is corrupt ({exc}); "
+                "remove it if no QEMU runs for this domain"
+            ) from exc
 
     def write_status(self, status: DomainStatus, live_xml: str | None = None) -> None:
         """Record ``status`` (and the live XML with it, in one transaction), stamped with the
