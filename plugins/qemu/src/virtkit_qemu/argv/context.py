@@ -10,8 +10,9 @@ from virtkit_qemu.argv.defaults import PciSlots, root_bus
 
 
 def where(el: etree._Element) -> str:
-    """``/domain/devices/disk[2]`` (line N): how errors name an element."""
-    return f"<{el.getroottree().getpath(el)}> (line {el.sourceline})"
+    """``</domain/devices/disk[2]>``: how errors name an element (by path: line numbers would
+    be those of the re-serialized definition, not of the user's file)."""
+    return f"<{el.getroottree().getpath(el)}>"
 
 
 def unsupported(el: etree._Element, what: str) -> ConfigUnsupportedError:
