@@ -28,8 +28,14 @@ def _steps() -> tuple[Step, ...]:
                 cpu.cpu_check,
                 features.default_gic,
             ]
+        if step is generic.video_defaults:
+            steps.append(devices.video_models)
         if step is generic.pci_addresses:
-            steps += [chardevs.serial_targets, chardevs.spapr_vio_addresses]
+            steps += [
+                chardevs.serial_targets,
+                chardevs.spapr_vio_addresses,
+                chardevs.virtio_serial_addresses,
+            ]
             steps += [pci.assign_pci_addresses, chardevs.console_addresses]
         steps.append(step)
         if step is generic.disk_defaults:
@@ -50,7 +56,12 @@ def canonical_qemu(
 ) -> DomainDef:
     """``definition`` in the QEMU driver's canonical form for an emulator with ``caps``."""
     caps = caps or QemuCaps()
-    context = QemuContext(arch=caps.arch, inactive=inactive, caps=caps)
+    context = QemuContext(
+        arch=caps.arch,
+        inactive=inactive,
+        caps=caps,
+        video_type=devices.default_video_model(definition.tree(), caps),
+    )
     return canonical(definition, steps=QEMU_STEPS, context=context)
 
 

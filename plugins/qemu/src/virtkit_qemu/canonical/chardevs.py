@@ -102,3 +102,52 @@ def console_addresses(root: etree._Element, ctx: Context) -> None:
     address = serial.find("address")
     if address is not None:
         console.append(copy.deepcopy(address))
+
+
+def _virtio_serial_ports(root: etree._Element) -> dict[int, int]:
+    """virtio-serial controller index -> its number of ports (31 unless said)."""
+    return {
+        int(c.get("index", "0")): int(c.get("ports") or "31")
+        for c in root.iterfind("devices/controller[@type='virtio-serial']")
+    }
+
+
+def virtio_serial_addresses(root: etree._Element, ctx: Context) -> None:
+    """virtio channels get the lowest free port of the first virtio-serial controller with
+    one (port 0 is kept for a console)."""
+    controllers = _virtio_serial_ports(root)
+    taken: set[tuple[int, int]] = set()
+    for address in root.iterfind("devices/*/address[@type='virtio-serial']"):
+        if address.get("port") is not None:
+            taken.add((int(address.get("controller", "0")), int(address.get("port", "0"))))
+    for dev in root.iterfind("devices/channel"):
+        if dev.find("target[@type='virtio']") is None:
+            continue
+        address = dev.find("address")
+        if address is not None and address.get("port") is not None:
+            continue
+        asked = int(address.get("controller", "0")) if address is not None else None
+        found = next(
+            (
+                (index, port)
+                for index in sorted(controllers)
+                if asked is None or index == asked
+                for port in range(1, controllers[index])
+                if (index, port) not in taken
+            ),
+            None,
+        )
+        if found is None:
+            continue
+        taken.add(found)
+        if address is None:
+            address = etree.SubElement(dev, "address")
+        set_attrs_first(
+            address,
+            {
+                "type": "virtio-serial",
+                "controller": str(found[0]),
+                "bus": address.get("bus", "0"),
+                "port": str(found[1]),
+            },
+        )

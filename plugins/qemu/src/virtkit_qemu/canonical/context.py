@@ -20,9 +20,13 @@ def caps_of(ctx: Context) -> QemuCaps:
 
 
 def arch_of(root: etree._Element, ctx: Context) -> str:
+    return arch_of_tree(root, caps_of(ctx))
+
+
+def arch_of_tree(root: etree._Element, caps: QemuCaps) -> str:
     os_type = root.find("os/type")
     arch = os_type.get("arch") if os_type is not None else None
-    return arch or caps_of(ctx).arch
+    return arch or caps.arch
 
 
 def machine_of(root: etree._Element) -> str:

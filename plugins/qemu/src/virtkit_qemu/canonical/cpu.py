@@ -9,21 +9,30 @@ from virtkit.xml.canonical.order import DOMAIN_ORDER, insert_child, set_attrs_fi
 
 from virtkit_qemu.canonical.context import accel_of, arch_of, caps_of, is_x86, machine_of
 
+#: architectures libvirt models guest CPUs of (KVM on ARM takes the host's)
+_CPU_ARCHES = ("i686", "x86_64", "ppc64", "ppc64le", "s390x", "armv7l", "aarch64")
+
 #: CPU mode -> the check libvirt assumes when none is given
 _CHECKS = {"host-passthrough": "none", "maximum": "none", "host-model": "partial"}
 
 
 def default_cpu_model(root: etree._Element, ctx: Context) -> None:
     """A guest CPU without a model runs the machine type's default model (when QEMU reports
-    one), checked by nobody."""
+    one), checked by nobody; a default of ``host`` is the host model."""
     cpu = root.find("cpu")
     if cpu is not None and (cpu.get("mode", "custom") != "custom" or cpu.find("model") is not None):
         return
-    model = caps_of(ctx).default_cpu(machine_of(root), accel_of(root))
+    arch, accel = arch_of(root, ctx), accel_of(root)
+    if arch not in _CPU_ARCHES or (arch in ("armv7l", "aarch64") and accel == "kvm"):
+        return
+    model = caps_of(ctx).default_cpu(machine_of(root), accel)
     if model is None:
         return
     if cpu is None:
         cpu = insert_child(root, "cpu", DOMAIN_ORDER)
+    if model == "host":
+        set_attrs_first(cpu, {"mode": "host-model", "check": "partial"})
+        return
     set_attrs_first(cpu, {"mode": "custom", "match": "exact", "check": "none"})
     element = etree.Element("model", {"fallback": "forbid"})
     element.text = model

@@ -8,9 +8,11 @@ from lxml import etree
 from virtkit.xml import Context
 from virtkit.xml.canonical.order import DEVICES_ORDER, insert_child, set_attrs_first
 
+from virtkit_qemu.canonical.caps import QemuCaps
 from virtkit_qemu.canonical.context import (
     accel_of,
     arch_of,
+    arch_of_tree,
     caps_of,
     is_arm_virt,
     is_i440fx,
@@ -248,3 +250,38 @@ def disk_drivers(root: etree._Element, ctx: Context) -> None:
         if fmt:
             first["type"] = fmt
         set_attrs_first(driver, first)
+
+
+def default_video_model(root: etree._Element, caps: QemuCaps) -> str | None:
+    """The video model a graphical console gets: VGA on pseries, virtio on ARM and RISC-V
+    ``virt`` and s390, else Cirrus or VGA, whichever QEMU has."""
+    arch = arch_of_tree(root, caps)
+    machine = machine_of(root)
+    if is_ppc64(arch):
+        return "vga"
+    if is_arm_virt(root, arch) or is_s390(arch) or (arch.startswith("riscv") and "virt" in machine):
+        return "virtio"
+    if caps.has("cirrus-vga"):
+        return "cirrus"
+    if caps.has("VGA"):
+        return "vga"
+    return None
+
+
+def video_models(root: etree._Element, ctx: Context) -> None:
+    """A video device without a model type gets the default one; QXL has 16 MiB of VGA
+    memory unless said; the one marked primary comes first."""
+    videos = root.findall("devices/video")
+    primary = next((v for v in videos if v.find("model[@primary='yes']") is not None), None)
+    if primary is not None and primary is not videos[0]:
+        videos[0].addprevious(primary)
+    for video in root.iterfind("devices/video"):
+        model = video.find("model")
+        if model is None:
+            model = etree.SubElement(video, "model")
+        if model.get("type") is None:
+            kind = default_video_model(root, caps_of(ctx))
+            if kind:
+                set_attrs_first(model, {"type": kind})
+        if model.get("type") == "qxl" and model.get("vgamem") is None:
+            model.set("vgamem", "16384")
