@@ -363,3 +363,19 @@ def test_a_container_whose_supervisor_died_can_still_be_destroyed(
     assert events == [(DomainEventType.STOPPED, DomainEventStoppedDetail.DESTROYED)]
     dom.create()  # and it starts again
     assert dom.is_active()
+
+
+def test_enter_namespace_with_the_callers_stdio(conn, rootfs, container_xml, tmp_path) -> None:
+    dom = conn.create_xml(container_xml("io1", rootfs))
+    out_file = tmp_path / "out"
+    script = (
+        "import sys, virtkit, virtkit_lxc\n"
+        f"with virtkit.open({conn.get_uri()!r}) as c:\n"
+        "    d = c.lookup_by_name('io1')\n"
+        "    r = virtkit_lxc.enter_namespace(d, ['sh', '-c', 'hostname; exit 3'], capture=False)\n"
+        "    sys.exit(r.returncode)\n"
+    )
+    with open(out_file, "wb") as out:
+        done = subprocess.run([sys.executable, "-c", script], stdout=out, timeout=60)
+    assert done.returncode == 3 and out_file.read_text() == "io1\n"
+    assert dom.is_active()

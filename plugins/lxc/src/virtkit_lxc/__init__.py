@@ -35,18 +35,20 @@ def _driver(domain: Domain) -> LxcDriver:
 
 
 def enter_namespace(
-    domain: Domain, argv: Sequence[str], *, input: bytes = b""
+    domain: Domain, argv: Sequence[str], *, input: bytes = b"", capture: bool = True
 ) -> subprocess.CompletedProcess[bytes]:
     """Run ``argv`` inside running container ``domain`` and wait for it.
 
     The program runs in the container's cgroups and in every one of its namespaces (user,
     ipc, uts, net, pid, mount: it sees the container's root, processes and network), with
-    ``input`` on its stdin; its exit status and output are returned.
+    ``input`` on its stdin; its exit status and output are returned. With ``capture=False`` it
+    uses the caller's stdin, stdout and stderr instead (what ``virtkit lxc-enter-namespace``
+    wants), and the result holds only the exit status.
 
     :raises OperationInvalidError: the container is not running.
     :raises OperationFailedError: the program could not be started inside.
     """
-    return _driver(domain).enter_namespace(domain.ref, argv, input=input)
+    return _driver(domain).enter_namespace(domain.ref, argv, input=input, capture=capture)
 
 
 def console_path(domain: Domain) -> str:

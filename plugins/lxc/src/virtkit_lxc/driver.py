@@ -63,7 +63,7 @@ from virtkit.xml import DomainDef, SnapshotDef, parse_domain
 
 from virtkit_lxc.cgroups import Cgroup
 from virtkit_lxc.config import check_startable, container_config
-from virtkit_lxc.enter import run_inside
+from virtkit_lxc.enter import run_inside, spawn_inside
 from virtkit_lxc.network import remove_interfaces
 from virtkit_lxc.snapshots import RootSnapshots
 from virtkit_lxc.status import (
@@ -582,12 +582,17 @@ class LxcDriver:
         return self.console_path(dom)
 
     def enter_namespace(
-        self, dom: DomainRef, argv: Sequence[str], *, input: bytes = b""
+        self, dom: DomainRef, argv: Sequence[str], *, input: bytes = b"", capture: bool = True
     ) -> subprocess.CompletedProcess[bytes]:
         """Run ``argv`` inside the running container (its cgroups and all its namespaces) to
         completion; see :func:`virtkit_lxc.enter_namespace`."""
         status = self._running_status(dom)
-        return run_inside(status.init_pid, argv, cgroup=Cgroup(status.cgroup), input=input)
+        cgroup = Cgroup(status.cgroup)
+        if capture:
+            return run_inside(status.init_pid, argv, cgroup=cgroup, input=input)
+        helper = spawn_inside(status.init_pid, argv, cgroup=cgroup)
+        _, code = os.waitpid(helper, 0)
+        return subprocess.CompletedProcess(list(argv), os.waitstatus_to_exitcode(code))
 
     # ------------------------------------------------------------------ snapshots
 
