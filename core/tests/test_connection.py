@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 import virtkit
 from virtkit.connection import Connection, record_matches
 from virtkit.constants import ConnectListAllDomainsFlags as ListFlags
@@ -21,7 +20,10 @@ from virtkit.records import DomainRecord
 
 InstallPlugin = Callable[..., None]
 
-XML = "<domain type='test'><name>{name}</name><memory unit='MiB'>64</memory><os><type>hvm</type></os></domain>"
+XML = (
+    "<domain type='test'><name>{name}</name><memory unit='MiB'>64</memory>"
+    "<os><type>hvm</type></os></domain>"
+)
 
 NODE = """<node>
   <domain type='test'><name>resident</name><uuid>{uuid}</uuid><memory>65536</memory>
@@ -69,7 +71,9 @@ READS = {
 
 CHANGES: dict[str, Callable[[Connection, Domain, Connection, Path], object]] = {
     "virtkit_domain_define": lambda ro, dom, rw, tmp: ro.define_xml(XML.format(name="ro")),
-    "virtkit_domain_create_transient": lambda ro, dom, rw, tmp: ro.create_xml(XML.format(name="ro")),
+    "virtkit_domain_create_transient": lambda ro, dom, rw, tmp: ro.create_xml(
+        XML.format(name="ro")
+    ),
     "virtkit_domain_undefine": lambda ro, dom, rw, tmp: dom.undefine_flags(snapshots_metadata=True),
     "virtkit_domain_start": lambda ro, dom, rw, tmp: dom.create(),
     "virtkit_domain_shutdown": lambda ro, dom, rw, tmp: dom.shutdown(),
@@ -91,7 +95,9 @@ CHANGES: dict[str, Callable[[Connection, Domain, Connection, Path], object]] = {
     "virtkit_snapshot_revert": lambda ro, dom, rw, tmp: dom.revert_to_snapshot(
         dom.snapshot_lookup_by_name("kept")
     ),
-    "virtkit_snapshot_delete": lambda ro, dom, rw, tmp: dom.snapshot_lookup_by_name("kept").delete(),
+    "virtkit_snapshot_delete": lambda ro, dom, rw, tmp: dom.snapshot_lookup_by_name(
+        "kept"
+    ).delete(),
     "virtkit_migrate_begin": lambda ro, dom, rw, tmp: dom.migrate(rw),
     "virtkit_migrate_perform": lambda ro, dom, rw, tmp: dom.migrate(rw),
     "virtkit_migrate_confirm": lambda ro, dom, rw, tmp: dom.migrate(rw),
@@ -140,9 +146,8 @@ def test_read_only_connection_reads(node_uri: Callable[[str], str]) -> None:
 
 
 def test_read_only_refusal_comes_before_parsing(node_uri: Callable[[str], str]) -> None:
-    with virtkit.open_read_only(node_uri("ro")) as ro:
-        with pytest.raises(ReadOnlyError):
-            ro.define_xml("<not-even-a-domain")
+    with virtkit.open_read_only(node_uri("ro")) as ro, pytest.raises(ReadOnlyError):
+        ro.define_xml("<not-even-a-domain")
 
 
 # --------------------------------------------------------------------------- extensions
@@ -166,8 +171,11 @@ plugin = Veto()
 
 
 def test_a_wrapper_vetoes_a_start(install_plugin: InstallPlugin, conn: Connection) -> None:
-    install_plugin("virtkit-veto", entry_points={EXTENSION_GROUP: {"veto": "vk_veto:plugin"}},
-                   modules={"vk_veto": VETO})
+    install_plugin(
+        "virtkit-veto",
+        entry_points={EXTENSION_GROUP: {"veto": "vk_veto:plugin"}},
+        modules={"vk_veto": VETO},
+    )
     with virtkit.open(conn.get_uri()) as guarded:
         forbidden = guarded.define_xml(XML.format(name="forbidden-1"))
         allowed = guarded.define_xml(XML.format(name="allowed-1"))
@@ -194,7 +202,8 @@ class Script:
         if event == HookEvent.PREPARE and name == "vetoed":
             raise RuntimeError("no resources for it")
         if event == HookEvent.MIGRATE:
-            document.xml = document.xml.replace("</domain>", "<description>moved</description></domain>")
+            moved = "<description>moved</description></domain>"
+            document.xml = document.xml.replace("</domain>", moved)
         if event == HookEvent.STOPPED:
             raise RuntimeError("ignored after the fact")
 
@@ -203,29 +212,41 @@ plugin = Script()
 
 
 def test_hook_points_veto_and_order(install_plugin: InstallPlugin, conn: Connection) -> None:
-    install_plugin("virtkit-script", entry_points={EXTENSION_GROUP: {"script": "vk_script:plugin"}},
-                   modules={"vk_script": HOOK_SCRIPT})
+    install_plugin(
+        "virtkit-script",
+        entry_points={EXTENSION_GROUP: {"script": "vk_script:plugin"}},
+        modules={"vk_script": HOOK_SCRIPT},
+    )
     with virtkit.open(conn.get_uri()) as scripted:
         dom = scripted.define_xml(XML.format(name="plain"))
         dom.create()
         dom.destroy()
         vetoed = scripted.define_xml(XML.format(name="vetoed"))
-        with pytest.raises(HookVetoError, match="hook 'prepare' refused domain 'vetoed': no resources"):
+        with pytest.raises(
+            HookVetoError, match="hook 'prepare' refused domain 'vetoed': no resources"
+        ):
             vetoed.create()
         assert vetoed.state()[0] == DomainState.SHUTOFF
     import vk_script  # type: ignore[import-not-found]
 
     assert vk_script.events == [
-        ("prepare", "plain"), ("start", "plain"), ("started", "plain"),
-        ("stopped", "plain"), ("release", "plain"), ("prepare", "vetoed"),
+        ("prepare", "plain"),
+        ("start", "plain"),
+        ("started", "plain"),
+        ("stopped", "plain"),
+        ("release", "plain"),
+        ("prepare", "vetoed"),
     ]
 
 
 def test_migrate_hook_rewrites_the_destination_xml(
     install_plugin: InstallPlugin, node_uri: Callable[[str], str]
 ) -> None:
-    install_plugin("virtkit-script", entry_points={EXTENSION_GROUP: {"script": "vk_script:plugin"}},
-                   modules={"vk_script": HOOK_SCRIPT})
+    install_plugin(
+        "virtkit-script",
+        entry_points={EXTENSION_GROUP: {"script": "vk_script:plugin"}},
+        modules={"vk_script": HOOK_SCRIPT},
+    )
     with virtkit.open(node_uri("src")) as src, virtkit.open(node_uri("dst")) as dst:
         dom = src.define_xml(XML.format(name="mover"))
         dom.create()
@@ -242,7 +263,8 @@ class Rewrite:
     @hookimpl(wrapper=True)
     def virtkit_migrate_begin(self, dom, flags, params):
         offer = yield
-        return attrs.evolve(offer, xml=offer.xml.replace("</domain>", "<title>rewritten</title></domain>"))
+        title = "<title>rewritten</title></domain>"
+        return attrs.evolve(offer, xml=offer.xml.replace("</domain>", title))
 
 plugin = Rewrite()
 """
@@ -251,8 +273,11 @@ plugin = Rewrite()
 def test_a_wrapper_rewrites_the_migration_offer(
     install_plugin: InstallPlugin, node_uri: Callable[[str], str]
 ) -> None:
-    install_plugin("virtkit-rewrite", entry_points={EXTENSION_GROUP: {"rewrite": "vk_rewrite:plugin"}},
-                   modules={"vk_rewrite": REWRITE_BEGIN})
+    install_plugin(
+        "virtkit-rewrite",
+        entry_points={EXTENSION_GROUP: {"rewrite": "vk_rewrite:plugin"}},
+        modules={"vk_rewrite": REWRITE_BEGIN},
+    )
     with virtkit.open(node_uri("src")) as src, virtkit.open(node_uri("dst")) as dst:
         dom = src.create_xml(XML.format(name="mover"))
         moved = dom.migrate(dst)
@@ -262,6 +287,7 @@ def test_a_wrapper_rewrites_the_migration_offer(
 
 
 # --------------------------------------------------------------------------- threads
+
 
 def test_one_connection_from_several_threads(conn: Connection) -> None:
     errors: list[BaseException] = []
@@ -292,8 +318,14 @@ def test_one_connection_from_several_threads(conn: Connection) -> None:
 
 # --------------------------------------------------------------------------- list filters
 
+
 def _record(**values: Any) -> DomainRecord:
-    base: dict[str, Any] = {"name": "d", "uuid": uuid.uuid4(), "id": -1, "state": DomainState.SHUTOFF}
+    base: dict[str, Any] = {
+        "name": "d",
+        "uuid": uuid.uuid4(),
+        "id": -1,
+        "state": DomainState.SHUTOFF,
+    }
     base.update(values)
     return DomainRecord(**base)
 
@@ -349,7 +381,9 @@ def test_list_filters_on_a_live_node(conn: Connection) -> None:
     assert [r.name for r in conn.list_all_domain_records(ListFlags.INACTIVE)] == ["off"]
 
 
-def test_closing_twice_is_harmless_and_context_manager_closes(node_uri: Callable[[str], str]) -> None:
+def test_closing_twice_is_harmless_and_context_manager_closes(
+    node_uri: Callable[[str], str],
+) -> None:
     with virtkit.open(node_uri("c")) as connection:
         assert connection.is_alive()
     assert not connection.is_alive()

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-
 from virtkit.testing.contract import FEATURES, DriverContract
 
 DOMAIN_XML = """\

@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
 import virtkit
 from virtkit.connection import Connection
 from virtkit.constants import (
@@ -31,7 +30,10 @@ from virtkit.errors import (
 )
 from virtkit.migration import MigrationError
 
-XML = "<domain type='test'><name>{name}</name><memory unit='MiB'>64</memory><os><type>hvm</type></os>{extra}</domain>"
+XML = (
+    "<domain type='test'><name>{name}</name><memory unit='MiB'>64</memory>"
+    "<os><type>hvm</type></os>{extra}</domain>"
+)
 DEFAULT_UUID = "6695eb01-f6a4-8304-79aa-97f2502e193f"
 
 
@@ -45,8 +47,11 @@ def write_node(tmp_path: Path) -> Callable[..., str]:
 
     def make(*domains: str, label: str = "node") -> str:
         path = tmp_path / f"{label}.xml"
-        path.write_text("<node xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>\n"
-                        + "\n".join(domains) + "\n</node>\n")
+        path.write_text(
+            "<node xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>\n"
+            + "\n".join(domains)
+            + "\n</node>\n"
+        )
         return f"test://{path}"
 
     return make
@@ -66,13 +71,20 @@ def test_default_node_holds_libvirts_running_test_domain() -> None:
     (domain,) = fresh.by_uuid.values()
     assert (domain.record.name, str(domain.record.uuid)) == ("test", DEFAULT_UUID)
     assert (domain.record.id, domain.record.state, domain.record.reason) == (
-        1, DomainState.RUNNING, DomainRunningReason.BOOTED,
+        1,
+        DomainState.RUNNING,
+        DomainRunningReason.BOOTED,
     )
     live = domain.xml(0)
     assert live.startswith("<domain type='test' id='1'>\n  <name>test</name>\n")
-    for line in ("<memory unit='KiB'>8388608</memory>", "<currentMemory unit='KiB'>2097152</currentMemory>",
-                 "<vcpu placement='static'>2</vcpu>", "<type arch='i686'>hvm</type>",
-                 "<source file='/guest/diskimage1'/>", "<mac address='aa:bb:cc:dd:ee:ff'/>"):
+    for line in (
+        "<memory unit='KiB'>8388608</memory>",
+        "<currentMemory unit='KiB'>2097152</currentMemory>",
+        "<vcpu placement='static'>2</vcpu>",
+        "<type arch='i686'>hvm</type>",
+        "<source file='/guest/diskimage1'/>",
+        "<mac address='aa:bb:cc:dd:ee:ff'/>",
+    ):
         assert line in live
 
 
@@ -86,7 +98,9 @@ def test_default_node_through_the_api() -> None:
         assert "<arch>i686</arch>" in conn.get_capabilities()
 
 
-def test_default_node_is_shared_by_connections(new_domain: Callable[[Connection, str], str]) -> None:
+def test_default_node_is_shared_by_connections(
+    new_domain: Callable[[Connection, str], str],
+) -> None:
     with virtkit.open("test:///default") as one, virtkit.open("test:///default") as two:
         name = new_domain(one, "shared")
         assert two.lookup_by_name(name).uuid() == one.lookup_by_name(name).uuid()
@@ -129,7 +143,8 @@ def test_node_files_are_private_to_each_connection(write_node: Callable[..., str
 def test_node_file_states_and_flags(write_node: Callable[..., str], tmp_path: Path) -> None:
     (tmp_path / "outside.xml").write_text(xml("referenced"))
     uri = write_node(
-        "<domain type='test'><name>runs</name><memory>1024</memory><os><type>hvm</type></os></domain>",
+        "<domain type='test'><name>runs</name><memory>1024</memory>"
+        "<os><type>hvm</type></os></domain>",
         "<domain type='test'><name>off</name><memory>1024</memory><os><type>hvm</type></os>"
         "<test:runstate>5</test:runstate><test:hasmanagedsave/></domain>",
         "<domain type='test'><name>paused</name><memory>1024</memory><os><type>hvm</type></os>"
@@ -157,11 +172,18 @@ def test_node_file_states_and_flags(write_node: Callable[..., str], tmp_path: Pa
     [
         ("<node><domain type='test'><name>a</name>", XMLError, "line"),
         ("<domain type='test'><name>a</name></domain>", XMLError, "expected root element <node>"),
-        ("<node><domain type='test'><name>a</name><test:runstate xmlns:test="
-         "'http://libvirt.org/schemas/domain/test/1.0'>x</test:runstate></domain></node>",
-         XMLError, "not a domain state number"),
-        ("<node><domain type='test'><name>a</name></domain><domain type='test'><name>a</name>"
-         "</domain></node>", DomainExistsError, "defined twice"),
+        (
+            "<node><domain type='test'><name>a</name><test:runstate xmlns:test="
+            "'http://libvirt.org/schemas/domain/test/1.0'>x</test:runstate></domain></node>",
+            XMLError,
+            "not a domain state number",
+        ),
+        (
+            "<node><domain type='test'><name>a</name></domain><domain type='test'><name>a</name>"
+            "</domain></node>",
+            DomainExistsError,
+            "defined twice",
+        ),
         ("<node><domain file='missing.xml'/></node>", XMLError, "cannot read domain file"),
     ],
 )
@@ -204,8 +226,11 @@ def test_define_applies_libvirts_defaults_and_keeps_the_input(node: Connection) 
 def test_redefining_a_running_domain_changes_only_the_next_boot(node: Connection) -> None:
     dom = node.define_xml(xml("redef"))
     dom.create()
-    node.define_xml(xml("redef", "<description>next</description>").replace(
-        "<name>redef</name>", f"<name>redef</name><uuid>{dom.uuid()}</uuid>"))
+    node.define_xml(
+        xml("redef", "<description>next</description>").replace(
+            "<name>redef</name>", f"<name>redef</name><uuid>{dom.uuid()}</uuid>"
+        )
+    )
     assert "next" not in dom.xml_desc()
     assert "next" in dom.xml_desc(inactive=True)
     dom.destroy()
@@ -215,8 +240,12 @@ def test_redefining_a_running_domain_changes_only_the_next_boot(node: Connection
 
 def test_define_refuses_a_uuid_taken_under_another_name(node: Connection) -> None:
     dom = node.define_xml(xml("first"))
-    clash = xml("second").replace("<name>second</name>", f"<name>second</name><uuid>{dom.uuid()}</uuid>")
-    with pytest.raises(DomainExistsError, match=f"domain 'first' is already defined with uuid {dom.uuid()}"):
+    clash = xml("second").replace(
+        "<name>second</name>", f"<name>second</name><uuid>{dom.uuid()}</uuid>"
+    )
+    with pytest.raises(
+        DomainExistsError, match=f"domain 'first' is already defined with uuid {dom.uuid()}"
+    ):
         node.define_xml(clash)
 
 
@@ -233,7 +262,9 @@ def test_transient_domain_rules(node: Connection) -> None:
     assert dom.is_persistent() and dom.is_active()
 
 
-def test_autodestroy_domains_go_with_their_connection(new_domain: Callable[[Connection, str], str]) -> None:
+def test_autodestroy_domains_go_with_their_connection(
+    new_domain: Callable[[Connection, str], str],
+) -> None:
     with virtkit.open("test:///default") as watcher:
         owner = virtkit.open("test:///default")
         name = new_domain(owner, "autodestroy")
@@ -241,7 +272,10 @@ def test_autodestroy_domains_go_with_their_connection(new_domain: Callable[[Conn
         kept = new_domain(owner, "kept")
         owner.lookup_by_name(kept).create()
         owner.close()
-        assert watcher.lookup_by_name(name).state() == (DomainState.SHUTOFF, DomainShutoffReason.DESTROYED)
+        assert watcher.lookup_by_name(name).state() == (
+            DomainState.SHUTOFF,
+            DomainShutoffReason.DESTROYED,
+        )
         assert watcher.lookup_by_name(kept).state()[0] == DomainState.RUNNING
 
 
@@ -300,7 +334,9 @@ def test_migrate_between_two_nodes(write_node: Callable[..., str]) -> None:
         dom = src.define_xml(xml("mover"))
         dom.create()
         progress: list[float | None] = []
-        moved = dom.migrate(dst, DomainMigrateFlags.LIVE, progress=lambda p: progress.append(p.fraction))
+        moved = dom.migrate(
+            dst, DomainMigrateFlags.LIVE, progress=lambda p: progress.append(p.fraction)
+        )
         assert moved.state() == (DomainState.RUNNING, DomainRunningReason.MIGRATED)
         assert moved.uuid() == dom.uuid() and not moved.is_persistent()
         assert dom.state() == (DomainState.SHUTOFF, DomainShutoffReason.MIGRATED)
@@ -315,7 +351,9 @@ def test_migrate_persist_and_undefine_source(write_node: Callable[..., str]) -> 
         dom = src.define_xml(xml("settler"))
         dom.create()
         dom.suspend()
-        moved = dom.migrate(dst, DomainMigrateFlags.PERSIST_DEST | DomainMigrateFlags.UNDEFINE_SOURCE)
+        moved = dom.migrate(
+            dst, DomainMigrateFlags.PERSIST_DEST | DomainMigrateFlags.UNDEFINE_SOURCE
+        )
         assert moved.is_persistent() and moved.state()[0] == DomainState.PAUSED
         with pytest.raises(NoDomainError):
             src.lookup_by_name("settler")

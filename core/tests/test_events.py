@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 import virtkit
 from virtkit.connection import Connection
 from virtkit.constants import (
@@ -24,7 +23,10 @@ from virtkit.constants import (
 from virtkit.domain import Domain
 from virtkit.errors import InvalidArgumentError
 
-XML = "<domain type='test'><name>{name}</name><memory>65536</memory><os><type>hvm</type></os></domain>"
+XML = (
+    "<domain type='test'><name>{name}</name><memory>65536</memory>"
+    "<os><type>hvm</type></os></domain>"
+)
 E = DomainEventType
 Event = tuple[str, DomainEventType, int]
 
@@ -47,7 +49,9 @@ class Recorder:
         self.events: queue.Queue[Event] = queue.Queue()
         self.threads: set[str] = set()
 
-    def __call__(self, conn: Connection, dom: Domain, event: DomainEventType, detail: int, opaque: Any) -> None:
+    def __call__(
+        self, conn: Connection, dom: Domain, event: DomainEventType, detail: int, opaque: Any
+    ) -> None:
         self.threads.add(threading.current_thread().name)
         self.events.put((dom.name(), event, detail))
 
@@ -159,7 +163,10 @@ def test_a_failing_callback_does_not_stop_delivery(conn: Connection) -> None:
 
 
 def test_every_connection_of_the_default_node_hears_its_events() -> None:
-    with virtkit.open("test:///default") as actor, virtkit.open_read_only("test:///default") as observer:
+    with (
+        virtkit.open("test:///default") as actor,
+        virtkit.open_read_only("test:///default") as observer,
+    ):
         seen = Recorder()
         observer.domain_event_register(seen)
         dom = actor.define_xml(XML.format(name="observed-events"))

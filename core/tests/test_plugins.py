@@ -11,7 +11,6 @@ from collections.abc import Callable
 
 import pluggy
 import pytest
-
 import virtkit
 from virtkit.errors import ErrorCode, NoConnectError, NoSupportError
 from virtkit.plugins import DRIVER_GROUP, EXTENSION_GROUP, installed_plugins, missing_driver_message
@@ -54,7 +53,10 @@ def test_only_the_named_driver_is_imported(install_plugin: InstallPlugin) -> Non
     install_plugin(
         "virtkit-alpha",
         entry_points={DRIVER_GROUP: {"alpha": "vk_alpha:Driver", "beta": "vk_beta:Driver"}},
-        modules={"vk_alpha": driver_module("Alpha", "alpha"), "vk_beta": driver_module("Beta", "beta")},
+        modules={
+            "vk_alpha": driver_module("Alpha", "alpha"),
+            "vk_beta": driver_module("Beta", "beta"),
+        },
     )
     with virtkit.open("alpha:///") as conn:
         assert conn.get_type() == "Alpha"
@@ -136,7 +138,9 @@ def test_unimplemented_operations_raise_no_support(install_plugin: InstallPlugin
             conn.define_xml("<domain type='test'><name>x</name></domain>")
         assert info.value.code == ErrorCode.NO_SUPPORT
         assert "the Alpha driver does not implement domain_define" in info.value.message
-        with pytest.raises(NoSupportError, match="Alpha driver does not implement connect_get_hostname"):
+        with pytest.raises(
+            NoSupportError, match="Alpha driver does not implement connect_get_hostname"
+        ):
             conn.get_hostname()
 
 
@@ -149,7 +153,9 @@ def test_disable_plugins_blocks_a_driver(
         modules={"vk_alpha": driver_module("Alpha", "alpha")},
     )
     monkeypatch.setenv("VIRTKIT_DISABLE_PLUGINS", "gamma, alpha")
-    with pytest.raises(NoConnectError, match="disabled by VIRTKIT_LOAD_PLUGINS or VIRTKIT_DISABLE_PLUGINS"):
+    with pytest.raises(
+        NoConnectError, match="disabled by VIRTKIT_LOAD_PLUGINS or VIRTKIT_DISABLE_PLUGINS"
+    ):
         virtkit.open("alpha:///")
     assert "vk_alpha" not in sys.modules
 
@@ -225,7 +231,9 @@ def test_a_misspelt_extension_hook_fails_at_once(install_plugin: InstallPlugin) 
 
 
 def test_the_test_driver_ships_through_the_public_entry_point() -> None:
-    (entry,) = [ep for ep in importlib.metadata.entry_points(group=DRIVER_GROUP) if ep.name == "test"]
+    (entry,) = [
+        ep for ep in importlib.metadata.entry_points(group=DRIVER_GROUP) if ep.name == "test"
+    ]
     assert entry.value == "virtkit.drivers.test:TestDriver"
     assert entry.dist is not None and entry.dist.metadata["Name"] == "virtkit"
 
@@ -249,7 +257,11 @@ def test_installed_plugins_lists_drivers_and_extensions(install_plugin: InstallP
     )
     found = {(p.kind, p.name): p for p in installed_plugins()}
     alpha = found["driver", "alpha"]
-    assert (alpha.distribution, alpha.version, alpha.target) == ("virtkit-alpha", "2.5", "vk_alpha:Driver")
+    assert (alpha.distribution, alpha.version, alpha.target) == (
+        "virtkit-alpha",
+        "2.5",
+        "vk_alpha:Driver",
+    )
     assert alpha.hooks == ("virtkit_connect_list_domains", "virtkit_connect_lookup_domain")
     assert found["extension", "audit"].hooks == ("virtkit_connect_list_domains",)
     assert "cannot import me" in (found["driver", "broken"].error or "")

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 import virtkit
 from virtkit.connection import Connection
 from virtkit.constants import DomainPausedReason, DomainShutoffReason, DomainState
@@ -33,8 +32,9 @@ from virtkit.xml import parse_snapshot
 
 RECORDS = [
     SnapshotRecord(name="d", parent="b", creation_time=4, state="disk-snapshot"),
-    SnapshotRecord(name="c", parent="a", creation_time=3, state="paused", is_current=True,
-                   has_metadata=False),
+    SnapshotRecord(
+        name="c", parent="a", creation_time=3, state="paused", is_current=True, has_metadata=False
+    ),
     SnapshotRecord(name="a", parent=None, creation_time=1, state="shutoff"),
     SnapshotRecord(name="e", parent=None, creation_time=0, state="running", location="external"),
     SnapshotRecord(name="b", parent="a", creation_time=2, state="running"),
@@ -85,7 +85,10 @@ def test_select_snapshots_applies_libvirts_filters(
 
 # --------------------------------------------------------------------------- the test driver
 
-XML = "<domain type='test'><name>{name}</name><memory>65536</memory><os><type>hvm</type></os>{extra}</domain>"
+XML = (
+    "<domain type='test'><name>{name}</name><memory>65536</memory>"
+    "<os><type>hvm</type></os>{extra}</domain>"
+)
 
 
 def snapshot_xml(name: str, extra: str = "") -> str:
@@ -122,9 +125,15 @@ def test_tree_walks_through_the_api(dom: Domain) -> None:
 def test_snapshot_of_a_running_domain_records_its_state(dom: Domain) -> None:
     dom.create()
     dom.suspend()
-    snap = dom.snapshot_create_xml(snapshot_xml("paused", "<description>while paused</description>"))
+    snap = dom.snapshot_create_xml(
+        snapshot_xml("paused", "<description>while paused</description>")
+    )
     parsed = parse_snapshot(snap.get_xml_desc())
-    assert (parsed.state, parsed.description, parsed.memory) == ("paused", "while paused", "internal")
+    assert (parsed.state, parsed.description, parsed.memory) == (
+        "paused",
+        "while paused",
+        "internal",
+    )
     assert parsed.domain is not None and parsed.domain.name == "snappy"
     disk_only = dom.snapshot_create_xml(snapshot_xml("disks"), disk_only=True)
     assert parse_snapshot(disk_only.get_xml_desc()).state == "disk-snapshot"
@@ -154,7 +163,9 @@ def test_transient_domains_cannot_halt_or_go_back_to_shutoff(conn: Connection) -
     dom = conn.create_xml(XML.format(name="passing", extra=""))
     with pytest.raises(OperationInvalidError, match="transient domain needs to remain running"):
         dom.snapshot_create_xml(snapshot_xml("x"), halt=True)
-    offline = dom.snapshot_create_xml(snapshot_xml("offline", "<state>shutoff</state>"), redefine=True)
+    offline = dom.snapshot_create_xml(
+        snapshot_xml("offline", "<state>shutoff</state>"), redefine=True
+    )
     with pytest.raises(OperationInvalidError, match="needs to have a running snapshot"):
         dom.revert_to_snapshot(offline)
     with pytest.raises(VirtError, match="lacks domain 'passing' rollback info") as info:
@@ -171,8 +182,11 @@ def test_redefine_imports_metadata(dom: Domain) -> None:
     assert dom.list_all_snapshots() == []
     again = dom.snapshot_create_xml(text, redefine=True)
     assert again.get_xml_desc() == text and not again.is_current()
-    child = snapshot_xml("child", "<state>running</state><parent><name>base</name></parent>"
-                         "<creationTime>1700000000</creationTime>")
+    child = snapshot_xml(
+        "child",
+        "<state>running</state><parent><name>base</name></parent>"
+        "<creationTime>1700000000</creationTime>",
+    )
     made = dom.snapshot_create_xml(child, redefine=True, current=True)
     assert made.is_current() and made.get_parent() == again
     assert parse_snapshot(made.get_xml_desc()).creation_time == 1700000000
@@ -183,14 +197,24 @@ def test_redefine_imports_metadata(dom: Domain) -> None:
     [
         ("<domainsnapshot><state>running</state></domainsnapshot>", XMLError, "must have a <name>"),
         ("<domainsnapshot><name>n</name></domainsnapshot>", XMLError, "must have a <state>"),
-        ("<domainsnapshot><name>n</name><state>running</state><parent><name>nope</name></parent>"
-         "</domainsnapshot>", InvalidArgumentError, "parent 'nope' for snapshot 'n' not found"),
-        ("<domainsnapshot><name>n</name><state>running</state><domain type='test'><name>snappy</name>"
-         "<uuid>00000000-0000-0000-0000-000000000001</uuid></domain></domainsnapshot>",
-         InvalidArgumentError, "must use uuid"),
+        (
+            "<domainsnapshot><name>n</name><state>running</state><parent><name>nope</name></parent>"
+            "</domainsnapshot>",
+            InvalidArgumentError,
+            "parent 'nope' for snapshot 'n' not found",
+        ),
+        (
+            "<domainsnapshot><name>n</name><state>running</state>"
+            "<domain type='test'><name>snappy</name>"
+            "<uuid>00000000-0000-0000-0000-000000000001</uuid></domain></domainsnapshot>",
+            InvalidArgumentError,
+            "must use uuid",
+        ),
     ],
 )
-def test_redefine_refuses_bad_metadata(dom: Domain, xml: str, error: type[VirtError], complaint: str) -> None:
+def test_redefine_refuses_bad_metadata(
+    dom: Domain, xml: str, error: type[VirtError], complaint: str
+) -> None:
     with pytest.raises(error, match=complaint):
         dom.snapshot_create_xml(xml, redefine=True)
     assert dom.list_all_snapshots() == []
@@ -208,7 +232,10 @@ def test_redefine_refuses_a_cycle(dom: Domain) -> None:
     ("options", "complaint"),
     [
         ({"current": True}, "'current' requires flag 'redefine'"),
-        ({"redefine": True, "no_metadata": True}, "'redefine' and 'no_metadata' are mutually exclusive"),
+        (
+            {"redefine": True, "no_metadata": True},
+            "'redefine' and 'no_metadata' are mutually exclusive",
+        ),
         ({"halt": True, "live": True}, "'halt' and 'live' are mutually exclusive"),
         ({"redefine": True, "halt": True}, "'redefine' and 'halt' are mutually exclusive"),
     ],
@@ -224,8 +251,11 @@ def test_revert_to_a_changed_config_needs_force(conn: Connection, dom: Domain) -
     dom.create()
     snap = dom.snapshot_create_xml(snapshot_xml("before"))
     dom.destroy()
-    conn.define_xml(XML.format(name="snappy", extra="<description>changed</description>").replace(
-        "<name>snappy</name>", f"<name>snappy</name><uuid>{dom.uuid()}</uuid>"))
+    conn.define_xml(
+        XML.format(name="snappy", extra="<description>changed</description>").replace(
+            "<name>snappy</name>", f"<name>snappy</name><uuid>{dom.uuid()}</uuid>"
+        )
+    )
     dom.create()
     with pytest.raises(VirtError) as info:
         dom.revert_to_snapshot(snap)
@@ -249,7 +279,9 @@ def test_revert_paused_flag_and_snapshot_state(dom: Domain) -> None:
 
 
 def test_snapshot_xml_hides_secrets_unless_asked(conn: Connection) -> None:
-    dom = conn.define_xml(XML.format(name="secretive", extra="<devices><graphics type='vnc' passwd='pw1'/></devices>"))
+    dom = conn.define_xml(
+        XML.format(name="secretive", extra="<devices><graphics type='vnc' passwd='pw1'/></devices>")
+    )
     snap = dom.snapshot_create_xml(snapshot_xml("s"))
     assert "pw1" not in snap.get_xml_desc()
     assert "passwd='pw1'" in snap.get_xml_desc(1)
@@ -258,7 +290,12 @@ def test_snapshot_xml_hides_secrets_unless_asked(conn: Connection) -> None:
 def test_missing_snapshots(dom: Domain) -> None:
     snap = dom.snapshot_create_xml(snapshot_xml("gone"))
     snap.delete()
-    for call in (snap.get_xml_desc, snap.is_current, snap.get_parent, snap.delete,
-                 lambda: dom.revert_to_snapshot(snap)):
+    for call in (
+        snap.get_xml_desc,
+        snap.is_current,
+        snap.get_parent,
+        snap.delete,
+        lambda: dom.revert_to_snapshot(snap),
+    ):
         with pytest.raises(NoSnapshotError):
             call()

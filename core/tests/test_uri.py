@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from virtkit.errors import ErrorCode, InvalidArgumentError
 from virtkit.uri import ConnectURI
 
@@ -36,7 +35,12 @@ def test_parse_libvirt_forms(
 ) -> None:
     uri = ConnectURI.parse(text)
     assert (uri.driver, uri.transport, uri.user, uri.host, uri.port, uri.path) == (
-        driver, transport, user, host, port, path,
+        driver,
+        transport,
+        user,
+        host,
+        port,
+        path,
     )
 
 

@@ -3,6 +3,8 @@ and stop routines that every way into and out of the running state goes through.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from virtkit.constants import (
     DomainEventStartedDetail,
     DomainEventStoppedDetail,
@@ -16,7 +18,9 @@ from virtkit.driver import DriverContext
 from virtkit.drivers.test.content import GUEST_ARCH
 from virtkit.drivers.test.state import Node, TestDomain
 from virtkit.errors import OperationInvalidError
-from virtkit.xml import Context, DomainDef, canonical
+
+if TYPE_CHECKING:
+    from virtkit.xml import DomainDef
 
 SNAPSHOT_STATE_NAMES = {
     DomainState.NOSTATE: "nostate",
@@ -34,6 +38,8 @@ SNAPSHOT_STATE_NAMES = {
 def canonical_definition(definition: DomainDef, *, live: bool) -> DomainDef:
     """``definition`` in libvirt's canonical form for the test node, as a running (``live``)
     or persistent config."""
+    from virtkit.xml import Context, canonical
+
     return canonical(definition, context=Context(arch=GUEST_ARCH, inactive=not live))
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import socket
 
-DEFAULT_DOMAIN_XML = """\
+DEFAULT_NAME = "test"
+DEFAULT_UUID = "6695eb01-f6a4-8304-79aa-97f2502e193f"
+
+DEFAULT_DOMAIN_XML = f"""\
 <domain type='test'>
-  <name>test</name>
-  <uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>
+  <name>{DEFAULT_NAME}</name>
+  <uuid>{DEFAULT_UUID}</uuid>
   <memory unit='KiB'>8388608</memory>
   <currentMemory unit='KiB'>2097152</currentMemory>
   <vcpu placement='static'>2</vcpu>

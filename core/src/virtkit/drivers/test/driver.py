@@ -38,8 +38,7 @@ def _shared_default_node() -> Node:
 def _node_for(uri: ConnectURI) -> Node:
     if not uri.is_local:
         raise NoConnectError(
-            f"the test driver serves only local URIs (test:///default or test:///PATH), not "
-            f"'{uri}'"
+            f"the test driver serves only local URIs (test:///default or test:///PATH), not '{uri}'"
         )
     if uri.path == "/default":
         return _shared_default_node()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid as uuidlib
+from typing import TYPE_CHECKING
 
 from virtkit.constants import (
     DomainCreateFlags,
@@ -26,7 +27,10 @@ from virtkit.drivers.test.state import TestDomain
 from virtkit.errors import DomainExistsError, OperationInvalidError
 from virtkit.hookspecs import hookimpl
 from virtkit.records import DomainInfo, DomainRecord, DomainRef
-from virtkit.xml import DomainDef
+
+if TYPE_CHECKING:
+    from virtkit.xml import DomainDef
+
 
 def domain_resources(definition: DomainDef) -> tuple[int, int, int]:
     """``(max memory KiB, current memory KiB, vCPUs)`` of a canonical definition."""
@@ -49,7 +53,9 @@ class LifecycleHooks(TestDriverBase):
         name, uuid = definition.name, definition.uuid
         existing = node.by_uuid.get(uuid) if uuid else None
         if existing is not None and existing.ref.name != name:
-            raise DomainExistsError(f"domain '{existing.ref.name}' is already defined with uuid {uuid}")
+            raise DomainExistsError(
+                f"domain '{existing.ref.name}' is already defined with uuid {uuid}"
+            )
         by_name = node.by_name.get(name)
         if existing is None and by_name is not None:
             raise DomainExistsError(f"domain '{name}' already exists with uuid {by_name.ref.uuid}")
@@ -246,7 +252,11 @@ class LifecycleHooks(TestDriverBase):
         memory, current, vcpus = domain_resources(definition)
         cpu_time = int((time.monotonic() - started) * 1e9) * vcpus if active else 0
         return DomainInfo(
-            state=state, max_memory_kib=memory, memory_kib=current, vcpus=vcpus, cpu_time_ns=cpu_time
+            state=state,
+            max_memory_kib=memory,
+            memory_kib=current,
+            vcpus=vcpus,
+            cpu_time_ns=cpu_time,
         )
 
     @hookimpl

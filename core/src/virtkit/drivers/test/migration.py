@@ -29,7 +29,7 @@ from virtkit.constants import (
 )
 from virtkit.drivers.test.lifecycle import domain_resources
 from virtkit.drivers.test.snapshots import SnapshotHooks
-from virtkit.drivers.test.state import Job, TestDomain
+from virtkit.drivers.test.state import Job, TestDomain, parse_definition
 from virtkit.errors import InvalidArgumentError, OperationAbortedError, OperationInvalidError
 from virtkit.hookspecs import MigrateParams, hookimpl
 from virtkit.records import (
@@ -41,7 +41,6 @@ from virtkit.records import (
     Progress,
     ProgressCallback,
 )
-from virtkit.xml import DomainDef, parse_domain
 
 OUTGOING = "outgoing migration"
 
@@ -67,7 +66,7 @@ class MigrationHooks(SnapshotHooks):
                 )
             xml = params.get("destination_xml")
             if xml is not None:
-                definition = parse_domain(xml)
+                definition = parse_definition(xml)
                 if definition.name != dom.name or definition.uuid not in (None, dom.uuid):
                     raise InvalidArgumentError(
                         "destination_xml must describe the same domain (name and uuid) as the "
@@ -83,11 +82,11 @@ class MigrationHooks(SnapshotHooks):
     def virtkit_migrate_prepare(
         self, offer: MigrationOffer, flags: int, params: MigrateParams
     ) -> MigrationTarget:
-        definition = parse_domain(offer.xml)
+        definition = parse_definition(offer.xml)
         with self.node.lock:
             rewritten = self.hook(HookEvent.MIGRATE, definition.name, definition)
             if rewritten is not None:
-                definition = parse_domain(rewritten)
+                definition = parse_definition(rewritten)
             existing, definition, ref = self._claim(definition, live=True)
             if existing is not None and existing.active:
                 raise OperationInvalidError(
@@ -97,7 +96,9 @@ class MigrationHooks(SnapshotHooks):
             if not flags & DomainMigrateFlags.OFFLINE:
                 self.prepare_start(ref.name, definition)
             self.incoming[ref.name] = definition
-            return MigrationTarget(uri=f"test://{self.ctx.uri.host or 'localhost'}/", cookie=offer.cookie)
+            return MigrationTarget(
+                uri=f"test://{self.ctx.uri.host or 'localhost'}/", cookie=offer.cookie
+            )
 
     @hookimpl
     def virtkit_migrate_perform(
@@ -114,7 +115,9 @@ class MigrationHooks(SnapshotHooks):
             if job is None:
                 raise OperationInvalidError("migration perform phase without a begin phase")
             if job.aborted:
-                raise OperationAbortedError(f"operation aborted: {OUTGOING} job: canceled by client")
+                raise OperationAbortedError(
+                    f"operation aborted: {OUTGOING} job: canceled by client"
+                )
             memory = domain_resources(domain.definition)[1] * 1024
         if progress is not None:
             progress(Progress(operation="migrate", processed=memory, total=memory))
@@ -185,7 +188,9 @@ class MigrationHooks(SnapshotHooks):
                 self.stop(domain, DomainShutoffReason.MIGRATED, DomainEventStoppedDetail.MIGRATED)
             if flags & DomainMigrateFlags.UNDEFINE_SOURCE and dom.uuid in self.node.by_uuid:
                 self.node.remove(domain)
-                self.node.emit(domain, DomainEventType.UNDEFINED, DomainEventUndefinedDetail.REMOVED)
+                self.node.emit(
+                    domain, DomainEventType.UNDEFINED, DomainEventUndefinedDetail.REMOVED
+                )
 
     @hookimpl
     def virtkit_domain_get_job_info(self, dom: DomainRef, completed: bool) -> JobInfo:
@@ -210,4 +215,3 @@ class MigrationHooks(SnapshotHooks):
                     f"Requested operation is not valid: no job is active on domain '{dom.name}'"
                 )
             domain.job.aborted = True
-

@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import os
 import uuid
-
-from lxml import etree
+from typing import TYPE_CHECKING
 
 from virtkit.constants import DomainPausedReason, DomainRunningReason, DomainState
 from virtkit.drivers.test.base import canonical_definition
-from virtkit.drivers.test.content import DEFAULT_DOMAIN_XML
-from virtkit.drivers.test.state import Node, TestDomain
+from virtkit.drivers.test.content import DEFAULT_DOMAIN_XML, DEFAULT_NAME, DEFAULT_UUID
+from virtkit.drivers.test.state import Node, TestDomain, parse_definition
 from virtkit.errors import DomainExistsError, NoConnectError, VirtError, XMLError
 from virtkit.records import DomainRef
-from virtkit.xml import DomainDef, parse_domain
-from virtkit.xml.parser import parse_root
+
+if TYPE_CHECKING:
+    from lxml import etree
+
+    from virtkit.xml import DomainDef
 
 TEST_NAMESPACE = "http://libvirt.org/schemas/domain/test/1.0"
 
@@ -33,9 +35,17 @@ _START_REASONS = {
 
 
 def default_node() -> Node:
-    """libvirt's default test node: the running persistent domain ``test`` with id 1."""
+    """libvirt's default test node: the running persistent domain ``test`` with id 1.
+
+    Its XML is already canonical and is parsed only when first needed.
+    """
     node = Node()
-    _add(node, parse_domain(DEFAULT_DOMAIN_XML), DomainState.RUNNING, persistent=True, managed=False)
+    domain = TestDomain(
+        ref=DomainRef(name=DEFAULT_NAME, uuid=uuid.UUID(DEFAULT_UUID)),
+        config_xml=DEFAULT_DOMAIN_XML,
+    )
+    node.add(domain)
+    node.activate(domain, None, DomainState.RUNNING, DomainRunningReason.BOOTED)
     return node
 
 
@@ -45,7 +55,11 @@ def load_node(path: str) -> Node:
         with open(path, "rb") as fh:
             data = fh.read()
     except OSError as exc:
-        raise NoConnectError(f"cannot open test node file '{path}': {exc.strerror or exc}") from None
+        raise NoConnectError(
+            f"cannot open test node file '{path}': {exc.strerror or exc}"
+        ) from None
+    from virtkit.xml.parser import parse_root
+
     try:
         root = parse_root(data, "node")
         node = Node()
@@ -57,6 +71,10 @@ def load_node(path: str) -> Node:
 
 
 def _add_element(node: Node, element: etree._Element, folder: str) -> None:
+    from lxml import etree
+
+    from virtkit.xml.parser import parse_root
+
     if (file := element.get("file")) is not None:
         target = os.path.join(folder, file)
         try:
@@ -79,7 +97,7 @@ def _add_element(node: Node, element: etree._Element, folder: str) -> None:
     for extra in element.findall(f"{{{TEST_NAMESPACE}}}*"):
         element.remove(extra)
     etree.cleanup_namespaces(element)
-    definition = parse_domain(etree.tostring(element))
+    definition = parse_definition(etree.tostring(element))
     if transient and state == DomainState.SHUTOFF:
         raise XMLError(f"line {element.sourceline}: a transient domain cannot be shut off")
     _add(node, definition, state, persistent=not transient, managed=managed)

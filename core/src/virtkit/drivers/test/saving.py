@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from typing import TYPE_CHECKING
 
 from virtkit.constants import (
     DomainEventStartedDetail,
@@ -23,7 +24,7 @@ from virtkit.constants import (
     HookEvent,
 )
 from virtkit.drivers.test.lifecycle import LifecycleHooks
-from virtkit.drivers.test.state import TestDomain
+from virtkit.drivers.test.state import TestDomain, parse_definition
 from virtkit.errors import (
     HostSystemError,
     InvalidArgumentError,
@@ -32,7 +33,9 @@ from virtkit.errors import (
 )
 from virtkit.hookspecs import hookimpl
 from virtkit.records import DomainRecord, DomainRef, JobInfo, Progress, ProgressCallback
-from virtkit.xml import DomainDef, parse_domain
+
+if TYPE_CHECKING:
+    from virtkit.xml import DomainDef
 
 MAGIC = "virtkit-test-save-image 1"
 
@@ -76,7 +79,9 @@ def _read_image(path: str) -> tuple[bool, str]:
 class SavingHooks(LifecycleHooks):
     """Save, restore and managed save."""
 
-    def _saved(self, domain: TestDomain, started: float, size: int, progress: ProgressCallback | None) -> None:
+    def _saved(
+        self, domain: TestDomain, started: float, size: int, progress: ProgressCallback | None
+    ) -> None:
         """Stop ``domain`` as saved and record the finished job."""
         if progress is not None:
             progress(Progress(operation="save", processed=size, total=size))
@@ -93,7 +98,7 @@ class SavingHooks(LifecycleHooks):
         """The definition a save image stores: ``xml`` if given (same domain), else ``current``."""
         if xml is None:
             return current
-        definition = parse_domain(xml)
+        definition = parse_definition(xml)
         if definition.name != dom.name or definition.uuid not in (None, dom.uuid):
             raise InvalidArgumentError(
                 f"the XML for the save image describes domain '{definition.name}' "
@@ -103,7 +108,12 @@ class SavingHooks(LifecycleHooks):
 
     @hookimpl
     def virtkit_domain_save(
-        self, dom: DomainRef, path: str, xml: str | None, flags: int, progress: ProgressCallback | None
+        self,
+        dom: DomainRef,
+        path: str,
+        xml: str | None,
+        flags: int,
+        progress: ProgressCallback | None,
     ) -> None:
         started = time.monotonic()
         with self.node.lock:
@@ -121,10 +131,10 @@ class SavingHooks(LifecycleHooks):
     ) -> DomainRecord:
         was_paused, stored = _read_image(path)
         with self.node.lock:
-            definition = parse_domain(xml if xml is not None else stored)
+            definition = parse_definition(xml if xml is not None else stored)
             rewritten = self.hook(HookEvent.RESTORE, definition.name, definition)
             if rewritten is not None:
-                definition = parse_domain(rewritten)
+                definition = parse_definition(rewritten)
             domain, definition, ref = self._claim(definition, live=True)
             if domain is not None and domain.active:
                 raise OperationInvalidError(

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
-from lxml import etree
-
-from virtkit.constants import DomainEventResumedDetail, DomainEventStartedDetail
-from virtkit.constants import DomainEventStoppedDetail as Stopped
-from virtkit.constants import DomainEventSuspendedDetail as Suspended
 from virtkit.constants import (
+    DomainEventResumedDetail,
+    DomainEventStartedDetail,
     DomainEventType,
     DomainPausedReason,
     DomainRunningReason,
@@ -17,6 +15,8 @@ from virtkit.constants import (
     DomainState,
     HookEvent,
 )
+from virtkit.constants import DomainEventStoppedDetail as Stopped
+from virtkit.constants import DomainEventSuspendedDetail as Suspended
 from virtkit.constants import DomainSnapshotCreateFlags as Create
 from virtkit.constants import DomainSnapshotDeleteFlags as Delete
 from virtkit.constants import DomainSnapshotRevertFlags as Revert
@@ -33,7 +33,9 @@ from virtkit.errors import (
 )
 from virtkit.hookspecs import hookimpl
 from virtkit.records import DomainRef, SnapshotRecord
-from virtkit.xml import DomainDef, SnapshotDef, SnapshotState, canonical_snapshot
+
+if TYPE_CHECKING:
+    from virtkit.xml import DomainDef, SnapshotDef
 
 _RUNNING_STATES = frozenset({"running", "paused"})
 
@@ -55,6 +57,8 @@ def _same(one: DomainDef, other: DomainDef) -> bool:
 
 
 def _disks(definition: SnapshotDef) -> bytes | None:
+    from lxml import etree
+
     disks = definition.tree().find("disks")
     return etree.tostring(disks) if disks is not None else None
 
@@ -79,6 +83,8 @@ class SnapshotHooks(SavingHooks):
                 )
             disk_only = bool(flags & Create.DISK_ONLY)
             state = "disk-snapshot" if disk_only else SNAPSHOT_STATE_NAMES[domain.state]
+            from virtkit.xml import SnapshotState, canonical_snapshot
+
             now = int(time.time())
             definition = canonical_snapshot(
                 definition, creation_time=now, state=SnapshotState(state)
@@ -106,6 +112,8 @@ class SnapshotHooks(SavingHooks):
 
     def _redefine(self, domain: TestDomain, definition: SnapshotDef, flags: int) -> str:
         """Import a snapshot's metadata as written (libvirt's ``REDEFINE``)."""
+        from virtkit.xml import canonical_snapshot
+
         definition = canonical_snapshot(definition, redefine=True)
         name, state = definition.name, definition.state
         if not name:
@@ -193,7 +201,13 @@ class SnapshotHooks(SavingHooks):
             domain.refresh()
 
     def _revert_to_running(
-        self, domain: TestDomain, snap: TestSnapshot, config: DomainDef, *, paused: bool, force: bool
+        self,
+        domain: TestDomain,
+        snap: TestSnapshot,
+        config: DomainDef,
+        *,
+        paused: bool,
+        force: bool,
     ) -> None:
         """Bring ``domain`` to the snapshot's running (or paused) state from ``config``."""
         if domain.active and not _same(domain.definition, config):

@@ -3,6 +3,9 @@
 Every read and change happens under the node's one lock. A domain keeps its current
 :class:`~virtkit.records.DomainRecord` and its formatted XML cached, so lookups, lists and dumps
 never re-parse XML; :meth:`TestDomain.refresh` rebuilds them after a change.
+
+:mod:`virtkit.xml` (and lxml) are imported on first use, not with the driver: opening
+``test:///default`` and listing its domains, what ``virtkit list`` does, needs neither.
 """
 
 from __future__ import annotations
@@ -12,23 +15,32 @@ import threading
 import time
 import uuid as uuidlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import attrs
-from lxml import etree
 
 from virtkit.constants import DomainEventType, DomainState, DomainXMLFlags
 from virtkit.errors import NoDomainError, NoSnapshotError
 from virtkit.records import DomainRecord, DomainRef, JobInfo, SnapshotRecord
-from virtkit.xml import DomainDef, format_domain
-from virtkit.xml.parser import PARSER
-from virtkit.xml.serialize import to_string
+
+if TYPE_CHECKING:
+    from virtkit.xml import DomainDef
 
 EventSink = Callable[[DomainRef, DomainEventType, int], None]
 
 _INACTIVE, _SECURE, _MIGRATABLE = (
-    int(DomainXMLFlags.INACTIVE), int(DomainXMLFlags.SECURE), int(DomainXMLFlags.MIGRATABLE)
+    int(DomainXMLFlags.INACTIVE),
+    int(DomainXMLFlags.SECURE),
+    int(DomainXMLFlags.MIGRATABLE),
 )
 _XML_FLAGS = _INACTIVE | _SECURE | _MIGRATABLE
+
+
+def parse_definition(xml: str | bytes) -> DomainDef:
+    """Parse domain XML (importing the XML engine on first use)."""
+    from virtkit.xml import parse_domain
+
+    return parse_domain(xml)
 
 
 @attrs.define(eq=False)
@@ -65,6 +77,12 @@ class TestSnapshot:
 
     def to_xml(self, *, secure: bool) -> str:
         """libvirt's ``<domainsnapshot>`` document, with the domain definition inside."""
+        from lxml import etree
+
+        from virtkit.xml import format_domain
+        from virtkit.xml.parser import PARSER
+        from virtkit.xml.serialize import to_string
+
         root = etree.Element("domainsnapshot")
         etree.SubElement(root, "name").text = self.name
         if self.description is not None:
@@ -86,12 +104,14 @@ class TestSnapshot:
 class TestDomain:
     """One domain of a test node.
 
-    ``config`` is the persistent definition (the one the next start uses); ``live`` is the
-    definition of the running instance, ``None`` while inactive.
+    ``config`` is the persistent definition (the one the next start uses), given parsed or as
+    ``config_xml`` text parsed on first use; ``live`` is the definition of the running
+    instance, ``None`` while inactive or while it runs ``config`` unchanged.
     """
 
     ref: DomainRef
-    config: DomainDef
+    _config: DomainDef | None = attrs.field(default=None, alias="config")
+    config_xml: str | None = None
     persistent: bool = True
     live: DomainDef | None = None
     id: int = -1
@@ -115,6 +135,17 @@ class TestDomain:
     @property
     def active(self) -> bool:
         return self.id != -1
+
+    @property
+    def config(self) -> DomainDef:
+        if self._config is None:
+            assert self.config_xml is not None, "a domain needs config or config_xml"
+            self._config = parse_definition(self.config_xml)
+        return self._config
+
+    @config.setter
+    def config(self, value: DomainDef) -> None:
+        self._config = value
 
     @property
     def definition(self) -> DomainDef:
@@ -143,6 +174,8 @@ class TestDomain:
             key = (key & _SECURE) | _INACTIVE
         text = self._xml.get(key)
         if text is None:
+            from virtkit.xml import format_domain
+
             inactive = bool(key & _INACTIVE)
             text = format_domain(
                 self.config if inactive and self.persistent else self.definition,
@@ -201,8 +234,11 @@ class Node:
     def new_id(self) -> int:
         return next(self._next_id)
 
-    def activate(self, domain: TestDomain, live: DomainDef, state: DomainState, reason: int) -> None:
-        """Mark ``domain`` running (or paused) from ``live`` with a fresh id."""
+    def activate(
+        self, domain: TestDomain, live: DomainDef | None, state: DomainState, reason: int
+    ) -> None:
+        """Mark ``domain`` running (or paused) from ``live`` (``None``: its persistent config)
+        with a fresh id."""
         domain.live = live
         domain.id = self.new_id()
         domain.state, domain.reason = state, reason
