@@ -72,6 +72,11 @@ class QemuDriver(SnapshotHooks):  # type: ignore[misc]  # a mixin chosen at impo
             raise InvalidArgumentError(
                 f"the QEMU driver manages local QEMU only; '{ctx.uri}' names a host or transport"
             )
+        if ctx.uri.path == "/system" and os.geteuid() != 0:
+            raise NoConnectError(
+                "qemu:///system manages the host's domains and needs root (there is no daemon "
+                "to ask); use qemu:///session for this user's domains"
+            )
         self.host = QemuHost(ctx, QemuStore(state_roots(ctx.uri, "qemu")))
         self.watcher = EventWatcher(self.host)
         self._closed = False
