@@ -89,8 +89,10 @@ class QemuCaps:
         return chosen.name if chosen else None
 
     def gic_version(self, accel: str) -> int:
-        """The GIC version an ARM guest gets when it names none: the newest one ``accel``
-        provides, else version 2."""
+        """The GIC version an ARM guest gets when it names none: under KVM the newest one the
+        host kernel provides, else version 2."""
+        if accel != "kvm":
+            return 2
         return next((version for version, accels in self.gic if accel in accels), 2)
 
     def default_cpu(self, machine: str, accel: str) -> str | None:

@@ -18,6 +18,7 @@ _MODELS = {
     "pci-serial": "pci-serial",
     "spapr-vio-serial": "spapr-vty",
     "sclp-serial": "sclpconsole",
+    "isa-debug": "isa-debugcon",
 }
 
 #: first sPAPR VIO register of each kind of device
@@ -86,7 +87,7 @@ def spapr_vio_addresses(root: etree._Element, ctx: Context) -> None:
         taken.add(reg)
         if address is None:
             address = etree.SubElement(serial, "address", {"type": "spapr-vio"})
-        address.set("reg", f"0x{reg:x}")
+        address.set("reg", f"0x{reg:08x}")
 
 
 def console_addresses(root: etree._Element, ctx: Context) -> None:

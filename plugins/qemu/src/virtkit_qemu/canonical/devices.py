@@ -35,8 +35,21 @@ def resolve_machine(root: etree._Element, ctx: Context) -> None:
     if machine:
         os_type.set("machine", caps.canonical_machine(machine, accel))
     if os_type.get("arch") is None:
-        os_type.set("arch", caps.arch)
+        os_type.set("arch", _emulator_arch(root) or caps.arch)
     set_attrs_first(os_type, {k: os_type.get(k, "") for k in ("arch", "machine") if os_type.get(k)})
+
+
+#: the suffix of ``qemu-system-*`` -> libvirt's name of the architecture
+_EMULATOR_ARCHES = {"i386": "i686", "arm": "armv7l"}
+
+
+def _emulator_arch(root: etree._Element) -> str | None:
+    """The architecture the ``<emulator>`` binary emulates (``qemu-system-aarch64``)."""
+    name = (root.findtext("devices/emulator") or "").strip().rsplit("/", 1)[-1]
+    if not name.startswith("qemu-system-"):
+        return None
+    suffix = name.removeprefix("qemu-system-")
+    return _EMULATOR_ARCHES.get(suffix, suffix)
 
 
 def _find_controller(devices: etree._Element, kind: str, index: int) -> etree._Element | None:
@@ -238,9 +251,17 @@ def scsi_controller_models(root: etree._Element, ctx: Context) -> None:
 
 
 def disk_drivers(root: etree._Element, ctx: Context) -> None:
-    """Disks are opened by QEMU's own block layer (``<driver name='qemu'>``) and, when the
-    format is not given, as raw images."""
+    """Disks are files unless said, opened by QEMU's own block layer (``<driver
+    name='qemu'>``) and, when the format is not given, as raw images; LUKS encryption is done
+    by QEMU; vhost-user disks cannot be snapshotted."""
     for disk in root.iterfind("devices/disk"):
+        if disk.get("type") is None:
+            set_attrs_first(disk, {"type": "file"})
+        if disk.get("type") == "vhostuser" and disk.get("snapshot") is None:
+            disk.set("snapshot", "no")
+        for encryption in disk.iterfind(".//encryption[@format='luks']"):
+            if encryption.get("engine") is None:
+                encryption.set("engine", "qemu")
         driver = disk.find("driver")
         if driver is None:
             driver = etree.SubElement(disk, "driver")

@@ -10,8 +10,8 @@ from virtkit_qemu.canonical.context import accel_of, arch_of, caps_of, is_arm_vi
 
 
 def default_gic(root: etree._Element, ctx: Context) -> None:
-    """An ARM ``virt`` guest has a GIC; without a version (or with ``host``) it gets the newest
-    one the accelerator provides."""
+    """An ARM ``virt`` guest has a GIC; without a version it gets the one the accelerator
+    provides."""
     if not is_arm_virt(root, arch_of(root, ctx)):
         return
     features = root.find("features")
@@ -20,5 +20,5 @@ def default_gic(root: etree._Element, ctx: Context) -> None:
     gic = features.find("gic")
     if gic is None:
         gic = insert_child(features, "gic", FEATURES_ORDER)
-    if gic.get("version") in (None, "host"):
+    if gic.get("version") is None:
         gic.set("version", str(caps_of(ctx).gic_version(accel_of(root))))
