@@ -63,18 +63,18 @@ def insert_controller(
     devices: etree._Element, kind: str, index: int, model: str | None = None
 ) -> etree._Element:
     """A new controller placed as libvirt inserts one: before the first controller of its type
-    with a higher index, else after the last of its type with a lower one, else last."""
+    with a higher index, else after all controllers."""
     attrib = {"type": kind, "index": str(index)}
     if model:
         attrib["model"] = model
-    same = [c for c in devices.iterfind("controller") if c.get("type") == kind]
-    higher = [c for c in same if int(c.get("index", "0")) > index]
-    lower = [c for c in same if int(c.get("index", "0")) < index]
+    higher = [
+        c
+        for c in devices.iterfind("controller")
+        if c.get("type") == kind and int(c.get("index", "0")) > index
+    ]
     el = etree.Element("controller", attrib)
     if higher:
         higher[0].addprevious(el)
-    elif lower:
-        lower[-1].addnext(el)
     else:
         insert_child(devices, "controller", DEVICES_ORDER).addnext(el)
         placeholder = el.getprevious()
