@@ -39,6 +39,21 @@ if TYPE_CHECKING:
 
 _RUNNING_STATES = frozenset({"running", "paused"})
 
+# Plain ints: testing an IntFlag costs a microsecond, and these run on every call.
+_REDEFINE, _CURRENT, _NO_METADATA, _HALT, _DISK_ONLY, _LIVE = (
+    int(flag)
+    for flag in (
+        Create.REDEFINE,
+        Create.CURRENT,
+        Create.NO_METADATA,
+        Create.HALT,
+        Create.DISK_ONLY,
+        Create.LIVE,
+    )
+)
+_RUNNING, _PAUSED, _FORCE = int(Revert.RUNNING), int(Revert.PAUSED), int(Revert.FORCE)
+_CHILDREN, _CHILDREN_ONLY = int(Delete.CHILDREN), int(Delete.CHILDREN_ONLY)
+
 
 def _descendants(domain: TestDomain, name: str) -> list[str]:
     children: dict[str | None, list[str]] = {}
@@ -70,18 +85,18 @@ class SnapshotHooks(SavingHooks):
     def virtkit_snapshot_create(self, dom: DomainRef, definition: SnapshotDef, flags: int) -> str:
         with self.node.lock:
             domain = self.node.get(dom)
-            if flags & Create.REDEFINE:
+            if flags & _REDEFINE:
                 return self._redefine(domain, definition, flags)
-            if flags & Create.HALT and not domain.persistent:
+            if flags & _HALT and not domain.persistent:
                 raise OperationInvalidError(
                     "Requested operation is not valid: transient domain needs to remain running"
                 )
-            if flags & Create.LIVE and not domain.active:
+            if flags & _LIVE and not domain.active:
                 raise OperationInvalidError(
                     f"Requested operation is not valid: a live snapshot needs domain "
                     f"'{dom.name}' to be running"
                 )
-            disk_only = bool(flags & Create.DISK_ONLY)
+            disk_only = bool(flags & _DISK_ONLY)
             state = "disk-snapshot" if disk_only else SNAPSHOT_STATE_NAMES[domain.state]
             from virtkit.xml import SnapshotState, canonical_snapshot
 
@@ -102,10 +117,10 @@ class SnapshotHooks(SavingHooks):
                 domain=domain.definition,
                 disks=_disks(definition),
             )
-            if not flags & Create.NO_METADATA:
+            if not flags & _NO_METADATA:
                 domain.snapshots[name] = snap
                 domain.current_snapshot = name
-            if flags & Create.HALT and domain.active:
+            if flags & _HALT and domain.active:
                 self.stop(domain, DomainShutoffReason.FROM_SNAPSHOT, Stopped.FROM_SNAPSHOT)
             domain.refresh()
             return name
@@ -143,7 +158,7 @@ class SnapshotHooks(SavingHooks):
             domain=saved,
             disks=_disks(definition),
         )
-        if flags & Create.CURRENT:
+        if flags & _CURRENT:
             domain.current_snapshot = name
         domain.refresh()
         return name
@@ -174,8 +189,8 @@ class SnapshotHooks(SavingHooks):
         with self.node.lock:
             domain = self.node.get(dom)
             snap = domain.snapshot(name)
-            force = bool(flags & Revert.FORCE)
-            run = snap.state in _RUNNING_STATES or bool(flags & (Revert.RUNNING | Revert.PAUSED))
+            force = bool(flags & _FORCE)
+            run = snap.state in _RUNNING_STATES or bool(flags & (_RUNNING | _PAUSED))
             if not domain.persistent and not run:
                 raise OperationInvalidError(
                     "Requested operation is not valid: transient domain needs to have a running "
@@ -188,9 +203,7 @@ class SnapshotHooks(SavingHooks):
                     code=ErrorCode.SNAPSHOT_REVERT_RISKY,
                 )
             config = snap.domain or domain.definition
-            paused = not flags & Revert.RUNNING and (
-                snap.state == "paused" or bool(flags & Revert.PAUSED)
-            )
+            paused = not flags & _RUNNING and (snap.state == "paused" or bool(flags & _PAUSED))
             if run:
                 self._revert_to_running(domain, snap, config, paused=paused, force=force)
             elif domain.active:
@@ -257,7 +270,7 @@ class SnapshotHooks(SavingHooks):
         with self.node.lock:
             domain = self.node.get(dom)
             snap = domain.snapshot(name)
-            if flags & (Delete.CHILDREN | Delete.CHILDREN_ONLY):
+            if flags & (_CHILDREN | _CHILDREN_ONLY):
                 doomed = _descendants(domain, name)
                 if domain.current_snapshot in doomed:
                     domain.current_snapshot = name
@@ -267,7 +280,7 @@ class SnapshotHooks(SavingHooks):
                 for other in domain.snapshots.values():
                     if other.parent == name:
                         other.parent = snap.parent
-            if not flags & Delete.CHILDREN_ONLY:
+            if not flags & _CHILDREN_ONLY:
                 if domain.current_snapshot == name:
                     domain.current_snapshot = snap.parent
                 del domain.snapshots[name]
