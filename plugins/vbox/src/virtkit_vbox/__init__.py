@@ -1,0 +1,1 @@
+"""virtkit driver for VirtualBox (VBoxManage) and VirtualBox .vbox settings files."""

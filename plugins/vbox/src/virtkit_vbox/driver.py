@@ -1,0 +1,381 @@
+"""The VirtualBox driver: ``vbox:///session``, every operation through ``VBoxManage``.
+
+Machines are found by UUID (``showvminfo``); definitions become ``createvm``/``modifyvm``/
+``storagectl``/``storageattach`` commands (:mod:`virtkit_vbox.mapping`); snapshots are
+VirtualBox's own, their times and descriptions read from the machine's ``.vbox`` file
+(:mod:`virtkit_vbox.settings`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+import uuid as uuidlib
+from pathlib import Path
+from typing import ClassVar
+
+import virtkit
+from virtkit.constants import (
+    DomainSnapshotCreateFlags,
+    DomainSnapshotDeleteFlags,
+    DomainSnapshotRevertFlags,
+    DomainXMLFlags,
+)
+from virtkit.driver import DriverContext
+from virtkit.errors import (
+    DomainExistsError,
+    ErrorDomain,
+    InvalidArgumentError,
+    NoDomainError,
+    NoSnapshotError,
+    OperationFailedError,
+    OperationInvalidError,
+    VirtError,
+)
+from virtkit.records import DomainInfo, DomainRecord, DomainRef, SnapshotRecord
+from virtkit.xml import DomainDef, SnapshotDef
+
+from virtkit_vbox.manage import VBoxManage
+from virtkit_vbox.mapping import define_commands, domain_xml
+from virtkit_vbox.settings import load_settings
+from virtkit_vbox.snapshots import ListedSnapshot, parse_snapshot_list
+from virtkit_vbox.states import is_active, state_of
+
+POLL_SECONDS = 0.5
+
+
+def parse_version(text: str) -> int:
+    """libvirt's version number of ``VBoxManage --version`` (``7.0.12r159484`` -> 7000012)."""
+    digits = text.strip().split("r")[0].split("_")[0].split(".")
+    try:
+        major, minor, micro = (int(d) for d in (digits + ["0", "0"])[:3])
+    except ValueError:
+        raise OperationFailedError(
+            f"unexpected VBoxManage version '{text.strip()}'", domain=ErrorDomain.VBOX
+        ) from None
+    return major * 1_000_000 + minor * 1000 + micro
+
+
+def parse_vm_list(text: str) -> list[tuple[str, str]]:
+    """``(name, uuid)`` pairs of ``VBoxManage list vms`` (``"name" {uuid}`` lines)."""
+    found = []
+    for line in text.splitlines():
+        name, sep, rest = line.rpartition('" {')
+        if sep and name.startswith('"') and rest.endswith("}"):
+            found.append((name[1:], rest[:-1]))
+    return found
+
+
+def _timestamp(value: str) -> int:
+    try:
+        return int(time.mktime(time.strptime(value, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone)
+    except ValueError:
+        return 0
+
+
+class VBoxDriver:
+    """Serves ``vbox:///session``: the machines of the user running virtkit."""
+
+    name: ClassVar[str] = "VBOX"
+
+    def __init__(self, ctx: DriverContext) -> None:
+        uri = ctx.uri
+        if uri.host or uri.transport or uri.path != "/session":
+            raise InvalidArgumentError(
+                f"unexpected connection URI '{uri}': the VirtualBox driver serves "
+                "vbox:///session only"
+            )
+        self._ctx = ctx
+        self.manage = VBoxManage()
+
+    # ------------------------------------------------------------------ helpers
+
+    def _info(self, key: str) -> dict[str, str]:
+        return self.manage.machinereadable("showvminfo", key)
+
+    def _vm(self, dom: DomainRef) -> dict[str, str]:
+        try:
+            return self._info(str(dom.uuid))
+        except NoDomainError:
+            raise NoDomainError(
+                f"no VirtualBox machine with UUID {dom.uuid} ('{dom.name}')",
+                domain=ErrorDomain.VBOX,
+            ) from None
+
+    def _record(self, info: dict[str, str]) -> DomainRecord:
+        state, reason = state_of(info.get("VMState", ""))
+        active = is_active(info.get("VMState", ""))
+        return DomainRecord(
+            name=info["name"],
+            uuid=uuidlib.UUID(info["UUID"]),
+            id=self._id(info) if active else -1,
+            state=state,
+            reason=reason,
+            managed_save=info.get("VMState") == "saved",
+            snapshot_count=len(self._listed(info["UUID"])) if "CurrentSnapshotName" in info else 0,
+        )
+
+    @staticmethod
+    def _id(info: dict[str, str]) -> int:
+        """VirtualBox has no domain ids; as libvirt, a stable number from the UUID."""
+        return uuidlib.UUID(info["UUID"]).int % 0x7FFF + 1
+
+    def _listed(self, vm: str) -> list[ListedSnapshot]:
+        try:
+            return parse_snapshot_list(self.manage.machinereadable("snapshot", vm, "list"))
+        except OperationFailedError as exc:
+            if "does not have any snapshots" in exc.message:
+                return []
+            raise
+
+    def _require(self, info: dict[str, str], active: bool, action: str) -> None:
+        if is_active(info.get("VMState", "")) != active:
+            state = "is not running" if active else "is already running"
+            raise OperationInvalidError(f"cannot {action} '{info['name']}': it {state}")
+
+    # ------------------------------------------------------------------ connection
+
+    @virtkit.hookimpl
+    def virtkit_connect_get_hostname(self) -> str:
+        return socket.gethostname()
+
+    @virtkit.hookimpl
+    def virtkit_connect_get_version(self) -> int:
+        return parse_version(self.manage.run("--version"))
+
+    @virtkit.hookimpl
+    def virtkit_connect_list_domains(self) -> list[DomainRecord]:
+        records = []
+        for _, uuid in parse_vm_list(self.manage.run("list", "vms")):
+            try:
+                records.append(self._record(self._info(uuid)))
+            except NoDomainError:
+                continue  # unregistered between the two calls
+        return records
+
+    @virtkit.hookimpl
+    def virtkit_connect_lookup_domain(
+        self, name: str | None, uuid: uuidlib.UUID | None, id: int | None
+    ) -> DomainRecord:
+        if id is not None:
+            for record in self.virtkit_connect_list_domains():
+                if record.id == id:
+                    return record
+            raise NoDomainError(f"no running VirtualBox machine with id {id}")
+        key = str(uuid) if uuid is not None else name
+        try:
+            return self._record(self._info(str(key)))
+        except NoDomainError:
+            raise NoDomainError(f"no VirtualBox machine '{key}'", domain=ErrorDomain.VBOX) from None
+
+    # ------------------------------------------------------------------ definition
+
+    @virtkit.hookimpl
+    def virtkit_domain_define(self, definition: DomainDef) -> DomainRecord:
+        for key in filter(None, (definition.name, definition.uuid and str(definition.uuid))):
+            try:
+                self._info(str(key))
+            except NoDomainError:
+                continue
+            raise DomainExistsError(f"a VirtualBox machine '{key}' already exists")
+        commands = define_commands(definition)  # every mapping error before anything runs
+        uuid = commands[0][commands[0].index("--uuid") + 1]
+        self.manage.run(*commands[0])
+        try:
+            for args in commands[1:]:
+                self.manage.run(*args)
+        except VirtError:
+            self._forget(uuid)
+            raise
+        return self._record(self._info(uuid))
+
+    def _forget(self, uuid: str) -> None:
+        """Unregister the machine and remove its settings files, keeping its disk images."""
+        settings = Path(self._info(uuid)["CfgFile"])
+        self.manage.run("unregistervm", uuid)
+        for path in (settings, settings.with_name(settings.name + "-prev")):
+            path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a folder still holding logs or disks stays
+            settings.parent.rmdir()
+
+    @virtkit.hookimpl
+    def virtkit_domain_undefine(self, dom: DomainRef) -> None:
+        info = self._vm(dom)
+        self._require(info, False, "undefine")
+        self._forget(info["UUID"])
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @virtkit.hookimpl
+    def virtkit_domain_start(self, dom: DomainRef, snapshot: str | None) -> None:
+        info = self._vm(dom)
+        self._require(info, False, "start")
+        if snapshot is not None:
+            self.manage.run("snapshot", info["UUID"], "restore", snapshot)
+        self.manage.run("startvm", info["UUID"], "--type", "headless")
+
+    def _control(self, dom: DomainRef, action: str, *args: str) -> dict[str, str]:
+        info = self._vm(dom)
+        self._require(info, True, action)
+        self.manage.run("controlvm", info["UUID"], *args)
+        return info
+
+    @virtkit.hookimpl
+    def virtkit_domain_shutdown(self, dom: DomainRef, timeout: float | None) -> None:
+        self._control(dom, "shut down", "acpipowerbutton")
+        if timeout is None:
+            return
+        deadline = time.monotonic() + timeout
+        while is_active(self._vm(dom).get("VMState", "")):
+            if time.monotonic() > deadline:
+                raise OperationFailedError(
+                    f"'{dom.name}' did not power off within {timeout:g} s of the ACPI power button"
+                )
+            time.sleep(POLL_SECONDS)
+
+    @virtkit.hookimpl
+    def virtkit_domain_destroy(self, dom: DomainRef) -> None:
+        self._control(dom, "destroy", "poweroff")
+
+    @virtkit.hookimpl
+    def virtkit_domain_reset(self, dom: DomainRef) -> None:
+        self._control(dom, "reset", "reset")
+
+    @virtkit.hookimpl
+    def virtkit_domain_suspend(self, dom: DomainRef) -> None:
+        self._control(dom, "suspend", "pause")
+
+    @virtkit.hookimpl
+    def virtkit_domain_resume(self, dom: DomainRef) -> None:
+        self._control(dom, "resume", "resume")
+
+    @virtkit.hookimpl
+    def virtkit_domain_managed_save(self, dom: DomainRef) -> None:
+        self._control(dom, "save", "savestate")
+
+    @virtkit.hookimpl
+    def virtkit_domain_managed_save_remove(self, dom: DomainRef) -> None:
+        info = self._vm(dom)
+        if info.get("VMState") != "saved":
+            raise OperationInvalidError(f"'{dom.name}' has no saved state")
+        self.manage.run("discardstate", info["UUID"])
+
+    @virtkit.hookimpl
+    def virtkit_domain_get_info(self, dom: DomainRef) -> DomainInfo:
+        info = self._vm(dom)
+        memory = int(info.get("memory", "0")) * 1024
+        return DomainInfo(
+            state=state_of(info.get("VMState", ""))[0],
+            max_memory_kib=memory,
+            memory_kib=memory,
+            vcpus=int(info.get("cpus", "1")),
+            cpu_time_ns=0,  # VirtualBox does not report guest CPU time through VBoxManage
+        )
+
+    @virtkit.hookimpl
+    def virtkit_domain_get_xml(self, dom: DomainRef, flags: int) -> str:
+        info = self._vm(dom)
+        inactive = bool(flags & DomainXMLFlags.INACTIVE) or not is_active(info["VMState"])
+        return domain_xml(info, inactive=inactive, id=self._id(info))
+
+    # ------------------------------------------------------------------ snapshots
+
+    @virtkit.hookimpl
+    def virtkit_snapshot_create(self, dom: DomainRef, definition: SnapshotDef, flags: int) -> str:
+        if flags & (DomainSnapshotCreateFlags.REDEFINE | DomainSnapshotCreateFlags.DISK_ONLY):
+            raise InvalidArgumentError("VirtualBox snapshots cannot be redefined or disk-only")
+        info = self._vm(dom)
+        name = definition.name or time.strftime("%Y%m%d-%H%M%S")
+        if any(s.name == name for s in self._listed(info["UUID"])):
+            raise OperationInvalidError(f"'{dom.name}' already has a snapshot '{name}'")
+        args = ["snapshot", info["UUID"], "take", name]
+        if definition.description:
+            args += ["--description", definition.description]
+        if is_active(info["VMState"]):
+            args.append("--live")
+        self.manage.run(*args)
+        if flags & DomainSnapshotCreateFlags.HALT and is_active(info["VMState"]):
+            self.manage.run("controlvm", info["UUID"], "poweroff")
+        return name
+
+    def _snapshot_times(self, info: dict[str, str]) -> dict[str, int]:
+        machine = load_settings(Path(info["CfgFile"])).machine
+        return {s.uuid.strip("{}"): _timestamp(s.time_stamp) for s, _ in machine.snapshots()}
+
+    @virtkit.hookimpl
+    def virtkit_snapshot_list(self, dom: DomainRef) -> list[SnapshotRecord]:
+        info = self._vm(dom)
+        listed = self._listed(info["UUID"])
+        times = self._snapshot_times(info) if listed else {}
+        return [
+            SnapshotRecord(
+                name=s.name,
+                parent=s.parent,
+                creation_time=times.get(s.uuid.strip("{}"), 0),
+                state="shutoff",
+                is_current=s.current,
+            )
+            for s in listed
+        ]
+
+    def _find(self, dom: DomainRef, name: str) -> tuple[dict[str, str], ListedSnapshot]:
+        info = self._vm(dom)
+        for snap in self._listed(info["UUID"]):
+            if snap.name == name:
+                return info, snap
+        raise NoSnapshotError(f"'{dom.name}' has no snapshot '{name}'")
+
+    @virtkit.hookimpl
+    def virtkit_snapshot_get_xml(self, dom: DomainRef, name: str) -> str:
+        from lxml import etree
+
+        info, snap = self._find(dom, name)
+        root = etree.Element("domainsnapshot")
+        etree.SubElement(root, "name").text = snap.name
+        if snap.description:
+            etree.SubElement(root, "description").text = snap.description
+        etree.SubElement(root, "state").text = "shutoff"
+        if snap.parent:
+            etree.SubElement(etree.SubElement(root, "parent"), "name").text = snap.parent
+        created = self._snapshot_times(info).get(snap.uuid.strip("{}"), 0)
+        etree.SubElement(root, "creationTime").text = str(created)
+        return str(etree.tostring(root, encoding="unicode", pretty_print=True))
+
+    @virtkit.hookimpl
+    def virtkit_snapshot_revert(self, dom: DomainRef, name: str, flags: int) -> None:
+        info, _ = self._find(dom, name)
+        if is_active(info["VMState"]):
+            self.manage.run("controlvm", info["UUID"], "poweroff")
+        self.manage.run("snapshot", info["UUID"], "restore", name)
+        if flags & (DomainSnapshotRevertFlags.RUNNING | DomainSnapshotRevertFlags.PAUSED):
+            self.manage.run("startvm", info["UUID"], "--type", "headless")
+            if flags & DomainSnapshotRevertFlags.PAUSED:
+                self.manage.run("controlvm", info["UUID"], "pause")
+
+    @virtkit.hookimpl
+    def virtkit_snapshot_delete(self, dom: DomainRef, name: str, flags: int) -> None:
+        if flags & DomainSnapshotDeleteFlags.METADATA_ONLY:
+            raise InvalidArgumentError("VirtualBox cannot delete a snapshot's metadata only")
+        info, _ = self._find(dom, name)
+        listed = self._listed(info["UUID"])
+        doomed = []
+        if flags & (DomainSnapshotDeleteFlags.CHILDREN | DomainSnapshotDeleteFlags.CHILDREN_ONLY):
+            doomed = _descendants(listed, name)
+        if not flags & DomainSnapshotDeleteFlags.CHILDREN_ONLY:
+            doomed.append(name)
+        for victim in doomed:  # deepest first: VirtualBox merges a snapshot into its child
+            self.manage.run("snapshot", info["UUID"], "delete", victim)
+
+
+def _descendants(listed: list[ListedSnapshot], name: str) -> list[str]:
+    """Names below ``name``, children after their own descendants (safe deletion order)."""
+    found: list[str] = []
+    for snap in listed:
+        if snap.parent == name:
+            found.extend(_descendants(listed, snap.name))
+            found.append(snap.name)
+    return found
+
+
+__all__ = ["VBoxDriver", "parse_version", "parse_vm_list"]
