@@ -1,0 +1,1 @@
+"""virtkit driver for Microsoft Hyper-V (WMI virtualization v2 over WS-Management)."""
