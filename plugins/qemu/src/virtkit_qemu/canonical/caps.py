@@ -30,6 +30,7 @@ FLAG_NAMES = {
     "QEMU_CAPS_DEVICE_IOH3420": "ioh3420",
     "QEMU_CAPS_DEVICE_DMI_TO_PCI_BRIDGE": "dmi-to-pci-bridge",
     "QEMU_CAPS_DEVICE_PCI_BRIDGE": "pci-bridge",
+    "QEMU_CAPS_DEVICE_PCIE_PCI_BRIDGE": "pcie-pci-bridge",
     "QEMU_CAPS_DEVICE_VIDEO_PRIMARY": "video-primary",
     "QEMU_CAPS_DEVICE_VIRTIO_GPU": "virtio-gpu",
     "QEMU_CAPS_DEVICE_CIRRUS_VGA": "cirrus-vga",

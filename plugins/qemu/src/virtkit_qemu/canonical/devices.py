@@ -206,10 +206,15 @@ def default_audio(root: etree._Element, ctx: Context) -> None:
 
 
 def usb_controller_models(root: etree._Element, ctx: Context) -> None:
-    """A USB controller without a model gets the machine's usual one when QEMU has it."""
+    """A USB controller without a model gets the machine's usual one when QEMU has it; a USB1
+    companion of a USB2 controller says which of its ports it serves."""
     caps = caps_of(ctx)
     arch = arch_of(root, ctx)
     for ctrl in root.iterfind("devices/controller[@type='usb']"):
+        model = ctrl.get("model") or ""
+        if model.startswith("ich9-uhci") and ctrl.find("master") is None:
+            master = etree.Element("master", {"startport": str((int(model[-1]) - 1) * 2)})
+            ctrl.insert(0, master)
         if ctrl.get("model") is not None:
             continue
         model = None

@@ -18,6 +18,7 @@ import attrs
 from lxml import etree
 from virtkit.xml import Context
 
+from virtkit_qemu.canonical.caps import QemuCaps
 from virtkit_qemu.canonical.context import caps_of, is_i440fx, is_q35, machine_of
 from virtkit_qemu.canonical.devices import insert_controller
 
@@ -133,10 +134,12 @@ class _Plan:
     root: etree._Element
     pcie_machine: bool
     addresses: Addresses
+    caps: QemuCaps
     dry_run: bool = False
     grown: list[str] = attrs.field(factory=list)
     #: devices placed by this run (a dry run writes no address)
     placed: set[etree._Element] = attrs.field(factory=set)
+    placed_at: dict[etree._Element, tuple[int, int]] = attrs.field(factory=dict)
 
     def wanted(self, el: etree._Element) -> bool:
         return el not in self.placed and _address(el) is None
@@ -144,15 +147,18 @@ class _Plan:
     def place(self, el: etree._Element, bus: int, slot: int, function: int = 0) -> None:
         self.addresses.take(bus, slot, function)
         self.placed.add(el)
+        self.placed_at[el] = (bus, slot)
         if not self.dry_run:
             _set_address(el, bus, slot, function)
 
-    def reserve_next(self, el: etree._Element, kind: str) -> tuple[int, int] | None:
+    def reserve_next(
+        self, el: etree._Element, kind: str, function: int = 0
+    ) -> tuple[int, int] | None:
         found = self.addresses.next_free(kind)
         if found is None and self.dry_run:
             found = self._grow(kind)
         if found is not None:
-            self.place(el, *found)
+            self.place(el, *found, function)
         return found
 
     def _grow(self, kind: str) -> tuple[int, int] | None:
@@ -162,10 +168,15 @@ class _Plan:
             self.grown.append("pcie-root-port")
             self.addresses.buses[index] = Bus(index, "pcie-root-port")
             return index, 0
-        if kind == PCI and self.pcie_machine:
+        if kind == PCI and self.pcie_machine and self.caps.has("pcie-pci-bridge"):
             self.grown += ["pcie-root-port", "pcie-to-pci-bridge"]
             self.addresses.buses[index] = Bus(index, "pcie-root-port", {0: {0}})
             self.addresses.buses[index + 1] = Bus(index + 1, "pcie-to-pci-bridge")
+            return index + 1, 1
+        if kind == PCI and self.pcie_machine:
+            self.grown += ["dmi-to-pci-bridge", "pci-bridge"]
+            self.addresses.buses[index] = Bus(index, "dmi-to-pci-bridge", {0: {0}})
+            self.addresses.buses[index + 1] = Bus(index + 1, "pci-bridge")
             return index + 1, 1
         if kind in (PCI, PCI_BRIDGE) and not self.pcie_machine:
             self.grown.append("pci-bridge")
@@ -187,7 +198,7 @@ def _controller_kind(ctrl: etree._Element, pcie: bool) -> str | None:
             "pcie-expander-bus": ROOT_PORT,
         }.get(model or "")
     if kind == "usb":
-        if model in ("none", "qusb1", "qusb2") or ctrl.find("master") is not None:
+        if model in ("none", "qusb1", "qusb2"):
             return None
         return PCIE if pcie and model in _PCIE_MODELS else PCI
     if kind == "scsi":
@@ -300,6 +311,10 @@ def _fixed_slots(plan: _Plan, machine: str) -> None:
                 plan.place(ctrl, 0, 0x1D, 7)
             elif kind == "usb" and (model or "").startswith("ich9-uhci"):
                 plan.place(ctrl, 0, 0x1D, int(model[-1]) - 1)
+        for ctrl in devices.iterfind("controller[@type='pci'][@model='dmi-to-pci-bridge']"):
+            if plan.wanted(ctrl) and not addresses.in_use(0, 0x1E):
+                plan.place(ctrl, 0, 0x1E, 0)
+                break
         for sound in devices.iterfind("sound[@model='ich9']"):
             if plan.wanted(sound):
                 plan.place(sound, 0, 0x1B, 0)
@@ -334,8 +349,42 @@ def _assign(plan: _Plan, machine: str) -> None:
         found = plan.reserve_next(ctrl, kind)
         previous_port = (found[0], found[1], 0) if found and kind == ROOT_PORT else None
     for el, kind in _device_order(plan.root, plan.pcie_machine):
-        if plan.wanted(el):
+        if not plan.wanted(el):
+            continue
+        if el.tag == "controller" and el.get("model") in USB2_MODELS:
+            _place_usb2(plan, el, kind)
+        else:
             plan.reserve_next(el, kind)
+
+
+#: the USB2 controller (function 7) and its USB1 companions, which share one slot
+USB2_MODELS = ("ich9-ehci1", "ich9-uhci1", "ich9-uhci2", "ich9-uhci3")
+
+
+def _place_usb2(plan: _Plan, ctrl: etree._Element, kind: str) -> None:
+    """A USB2 controller and its companions take functions of one slot: the EHCI function 7,
+    each companion the function of its first port / 2."""
+    if ctrl.get("model") == "ich9-ehci1":
+        function = 7
+    else:
+        master = ctrl.find("master")
+        function = _int(master.get("startport")) // 2 if master is not None else 0
+    devices = plan.root.find("devices")
+    assert devices is not None
+    for other in devices.iterfind("controller[@type='usb']"):
+        if other is ctrl or other.get("model") not in USB2_MODELS:
+            continue
+        if other.get("index") != ctrl.get("index"):
+            continue
+        address = _address(other)
+        if address is not None and address.get("type") == "pci":
+            plan.place(ctrl, _int(address.get("bus")), _int(address.get("slot")), function)
+            return
+        if other in plan.placed:
+            bus, slot = plan.placed_at[other]
+            plan.place(ctrl, bus, slot, function)
+            return
+    plan.reserve_next(ctrl, kind, function)
 
 
 def _multifunction(root: etree._Element) -> None:
@@ -402,7 +451,8 @@ def assign_pci_addresses(root: etree._Element, ctx: Context) -> None:
         return
     pcie = root_bus.model == "pcie-root"
     machine = machine_of(root)
-    dry = _Plan(copy.deepcopy(root), pcie, _buses(root), dry_run=True)
+    caps = caps_of(ctx)
+    dry = _Plan(copy.deepcopy(root), pcie, _buses(root), caps, dry_run=True)
     _assign(dry, machine)
     grown = dry.grown
     if "pcie-root-port" in grown:
@@ -410,6 +460,6 @@ def assign_pci_addresses(root: etree._Element, ctx: Context) -> None:
     next_index = max(_buses(root).buses) + 1
     for offset, model in enumerate(grown):
         insert_controller(devices, "pci", next_index + offset, model)
-    _assign(_Plan(root, pcie, _buses(root)), machine)
+    _assign(_Plan(root, pcie, _buses(root), caps), machine)
     _multifunction(root)
     _controller_details(root, ctx)
