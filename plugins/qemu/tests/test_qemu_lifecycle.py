@@ -231,6 +231,15 @@ def test_autodestroy_dies_with_its_connection_and_its_process(
     )  # exits without closing the connection
     subprocess.run([sys.executable, "-c", script], check=True, timeout=30)
     assert not running_qemus()
+    # Even a process killed outright takes its autodestroy domain with it (the reaper).
+    killed = script.replace("ephemeral2", "ephemeral3") + "import os; os.kill(os.getpid(), 9)\n"
+    done = subprocess.run([sys.executable, "-c", killed], timeout=30, check=False)
+    assert done.returncode == -signal.SIGKILL
+    deadline = time.monotonic() + 5
+    while running_qemus() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not running_qemus()
+    assert "ephemeral3" not in [d.name() for d in conn.list_all_domains()]
 
 
 def test_shutdown_with_timeout_powers_off_a_guest_that_ignores_acpi(

@@ -181,8 +181,15 @@ class QemuHost:
         assert status.pid is not None and status.started is not None
         if not process.is_alive(status.pid, status.started):
             # With -no-shutdown a guest power-off leaves QEMU running: a QEMU that is gone
-            # crashed or was killed, unless an operation that stops it said why.
-            reason = DomainShutoffReason(status.stopping or DomainShutoffReason.CRASHED)
+            # crashed or was killed, unless an operation that stops it said why, or its
+            # autodestroy owner is gone (the reaper stopped it).
+            owner = status.autodestroy
+            if status.stopping:
+                reason = DomainShutoffReason(status.stopping)
+            elif owner is not None and not process.is_alive(owner.pid, owner.started):
+                reason = DomainShutoffReason.DESTROYED
+            else:
+                reason = DomainShutoffReason.CRASHED
             self.stop_and_record(status, reason)
             return self.store.status(name)
         owner = status.autodestroy

@@ -31,7 +31,7 @@ from virtkit.records import DomainInfo, DomainRef
 from virtkit.xml import DomainDef, parse_domain
 from virtkit.xml.parser import parse_root
 
-from virtkit_qemu import process
+from virtkit_qemu import process, reaper
 from virtkit_qemu.argv import build_command
 from virtkit_qemu.argv.builder import memory_kib
 from virtkit_qemu.argv.devices import random_mac
@@ -198,6 +198,9 @@ def start_domain(
     ctx.emit_event(ref, DomainEventType.STARTED, int(request.event))
     if request.paused:
         ctx.emit_event(ref, DomainEventType.SUSPENDED, int(DomainEventSuspendedDetail.PAUSED))
+    if status.autodestroy is not None:
+        owner = status.autodestroy
+        reaper.spawn(owner.pid, owner.started, qemu.pid, qemu.started)
     for notify in host.on_active:
         notify(status)
     return status
