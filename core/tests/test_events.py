@@ -185,3 +185,16 @@ def test_closed_connections_stop_hearing(uri: str) -> None:
         observer.close()
         actor.define_xml(XML.format(name="after-close")).undefine()
         assert seen.quiet()
+
+
+def test_a_connection_dropped_without_close_is_not_kept_alive() -> None:
+    import gc
+    import weakref
+
+    dropped = virtkit.open("test:///default")
+    gone = weakref.ref(dropped)
+    del dropped
+    gc.collect()
+    assert gone() is None
+    with virtkit.open("test:///default") as actor:
+        actor.define_xml(XML.format(name="after-drop")).undefine()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import uuid as uuidlib
+import weakref
 from typing import ClassVar
 
 from virtkit.constants import DomainEventStoppedDetail, DomainShutoffReason
@@ -58,7 +59,7 @@ class TestDriver(MigrationHooks):
     def __init__(self, ctx: DriverContext) -> None:
         super().__init__(ctx, _node_for(ctx.uri))
         with self.node.lock:
-            self.node.sinks.append(ctx.emit_event)
+            self.node.sinks[id(self)] = weakref.WeakMethod(ctx.emit_event)
 
     @classmethod
     def probe(cls) -> str:
@@ -68,7 +69,7 @@ class TestDriver(MigrationHooks):
     @hookimpl
     def virtkit_connect_close(self) -> None:
         with self.node.lock:
-            self.node.sinks.remove(self.ctx.emit_event)
+            self.node.sinks.pop(id(self), None)
             for domain in [d for d in self.node.by_uuid.values() if d.autodestroy_owner is self]:
                 self.stop(domain, DomainShutoffReason.DESTROYED, DomainEventStoppedDetail.DESTROYED)
 

@@ -14,6 +14,7 @@ import itertools
 import threading
 import time
 import uuid as uuidlib
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -208,7 +209,9 @@ class Node:
         self.by_name: dict[str, TestDomain] = {}
         self.by_id: dict[int, TestDomain] = {}
         self._next_id = itertools.count(1)
-        self.sinks: list[EventSink] = []
+        self.sinks: dict[int, weakref.WeakMethod[EventSink]] = {}
+        """Each open connection's event sink, by the id of its driver; weak, so that a
+        connection dropped without ``close()`` is not kept alive by the node."""
         self.created = time.monotonic()
 
     def add(self, domain: TestDomain) -> None:
@@ -259,5 +262,9 @@ class Node:
 
     def emit(self, domain: TestDomain, event: DomainEventType, detail: int) -> None:
         """Tell every connection of this node (libvirt delivers to all of them)."""
-        for sink in list(self.sinks):
-            sink(domain.ref, event, int(detail))
+        for key, ref in list(self.sinks.items()):
+            sink = ref()
+            if sink is None:
+                del self.sinks[key]
+            else:
+                sink(domain.ref, event, int(detail))
