@@ -9,7 +9,7 @@ from __future__ import annotations
 from virtkit.xml import GENERIC_STEPS, DomainDef, Step, canonical
 from virtkit.xml.canonical import devices as generic
 
-from virtkit_qemu.canonical import ccw, chardevs, cpu, devices, features, pci
+from virtkit_qemu.canonical import chardevs, cpu, devices, features, pci, virtio_addresses
 from virtkit_qemu.canonical.caps import QemuCaps
 from virtkit_qemu.canonical.context import QemuContext, caps_of
 
@@ -36,10 +36,16 @@ def _steps() -> tuple[Step, ...]:
                 chardevs.spapr_vio_addresses,
                 chardevs.virtio_serial_addresses,
             ]
-            steps += [ccw.ccw_addresses, pci.assign_pci_addresses, chardevs.console_addresses]
+            steps += [
+                virtio_addresses.ccw_addresses,
+                virtio_addresses.mmio_addresses,
+                pci.assign_pci_addresses,
+                chardevs.console_addresses,
+            ]
         steps.append(step)
         if step is generic.disk_defaults:
-            steps += [devices.disk_drivers, devices.panic_models]
+            steps += [devices.disk_drivers, devices.network_sources, devices.net_models]
+            steps += [devices.hostdev_attributes, devices.panic_models]
         if step is generic.controller_indexes:
             steps += [devices.usb_controller_models, devices.scsi_controller_models]
     return tuple(steps)

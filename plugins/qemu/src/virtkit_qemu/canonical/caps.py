@@ -41,6 +41,8 @@ FLAG_NAMES = {
     "QEMU_CAPS_SCSI_MEGASAS": "megasas",
     "QEMU_CAPS_DEVICE_SPAPR_VSCSI": "spapr-vscsi",
     "QEMU_CAPS_DEVICE_VIRTIO_NET": "virtio-net",
+    "QEMU_CAPS_DEVICE_RTL8139": "rtl8139",
+    "QEMU_CAPS_DEVICE_E1000": "e1000",
     "QEMU_CAPS_DEVICE_PANIC": "pvpanic",
     "QEMU_CAPS_DEVICE_ISA_SERIAL": "isa-serial",
     "QEMU_CAPS_DEVICE_PL011": "pl011",

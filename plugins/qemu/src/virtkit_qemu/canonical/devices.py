@@ -311,3 +311,54 @@ def video_models(root: etree._Element, ctx: Context) -> None:
                 set_attrs_first(model, {"type": kind})
         if model.get("type") == "qxl" and model.get("vgamem") is None:
             model.set("vgamem", "16384")
+
+
+def network_sources(root: etree._Element, ctx: Context) -> None:
+    """An iSCSI target without a LUN means LUN 0; a Gluster server listens on port 24007
+    unless said."""
+    for source in root.iterfind("devices/*/source[@protocol]"):
+        name = source.get("name")
+        if source.get("protocol") == "iscsi" and name and "/" not in name:
+            source.set("name", f"{name}/0")
+        if source.get("protocol") == "gluster":
+            for host in source.iterfind("host"):
+                if host.get("transport", "tcp") == "tcp" and host.get("port") is None:
+                    host.set("port", "24007")
+
+
+def net_models(root: etree._Element, ctx: Context) -> None:
+    """An interface without a model gets the machine's usual NIC: virtio on s390, ARM and
+    RISC-V ``virt``, else the first of rtl8139, e1000, virtio QEMU has."""
+    caps = caps_of(ctx)
+    arch, machine = arch_of(root, ctx), machine_of(root)
+    if is_s390(arch) or is_arm_virt(root, arch) or (arch.startswith("riscv") and "virt" in machine):
+        model = "virtio"
+    elif arch in ("armv6l", "armv7l", "aarch64"):
+        model = "smc91c111" if machine == "versatilepb" else "lan9118"
+    else:
+        model = next(
+            (m for m, flag in _NET_MODELS if caps.has(flag)),
+            "rtl8139",
+        )
+    for net in root.iterfind("devices/interface"):
+        if net.get("type") == "hostdev":
+            continue
+        existing = net.find("model")
+        if existing is None:
+            etree.SubElement(net, "model", {"type": model})
+        elif (existing.get("type") or "").lower() in _KNOWN_NET_MODELS:
+            existing.set("type", (existing.get("type") or "").lower())
+
+
+#: NIC models by preference, with the capability each needs
+_NET_MODELS = (("rtl8139", "rtl8139"), ("e1000", "e1000"), ("virtio", "virtio-net"))
+
+#: NIC models libvirt knows by name (any case), written in lower case
+_KNOWN_NET_MODELS = ("virtio", "e1000", "e1000e", "rtl8139", "virtio-transitional")
+
+
+def hostdev_attributes(root: etree._Element, ctx: Context) -> None:
+    """A host device says its mode, type and management before anything else."""
+    for hostdev in root.iterfind("devices/hostdev"):
+        first = {k: hostdev.get(k, "") for k in ("mode", "type", "managed") if hostdev.get(k)}
+        set_attrs_first(hostdev, first)

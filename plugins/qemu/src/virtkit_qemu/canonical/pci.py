@@ -244,8 +244,10 @@ def _device_order(root: etree._Element, pcie: bool) -> Iterator[tuple[etree._Ele
         target = disk.find("target")
         if target is not None and target.get("bus") == "virtio":
             yield disk, _model_kind(disk.get("model") or "virtio", pcie)
-    for hostdev in devices.iterfind("hostdev[@type='pci']"):
-        yield hostdev, PCIE if pcie else PCI
+    for hostdev in devices.iterfind("hostdev"):
+        kind = hostdev.get("type")
+        if kind in ("pci", "scsi_host") or hostdev.get("model") == "vfio-pci":
+            yield hostdev, PCIE if pcie else PCI
     for balloon in devices.iterfind("memballoon"):
         if balloon.get("model") in ("virtio", "virtio-transitional", "virtio-non-transitional"):
             yield balloon, _model_kind(balloon.get("model"), pcie)

@@ -1,5 +1,6 @@
-"""Channel I/O (CCW) addresses of s390 guests: virtio devices without an address sit on the
-virtual channel subsystem 0xfe, numbered in libvirt's device order."""
+"""Addresses of virtio devices that are not on PCI: channel I/O (CCW) on s390, where they sit
+on the virtual channel subsystem 0xfe numbered in libvirt's device order, and virtio-mmio on
+ARM boards without PCI Express."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ from collections.abc import Iterator
 from lxml import etree
 from virtkit.xml import Context
 
-from virtkit_qemu.canonical.context import arch_of, is_s390
+from virtkit_qemu.canonical.context import arch_of, caps_of, is_arm_virt, is_s390, machine_of
 
 #: device kinds in the order libvirt walks them, with a test of "is a virtio device"
 _VIRTIO_DEVICES = (
     ("disk", lambda el: el.find("target[@bus='virtio']") is not None),
     ("interface", lambda el: el.find("model[@type='virtio']") is not None),
-    ("hostdev", lambda el: el.get("type") in ("mdev", "scsi_host")),
+    ("hostdev", lambda el: el.get("type") == "scsi_host" or el.get("model") == "vfio-ccw"),
     ("video", lambda el: el.find("model[@type='virtio']") is not None),
     (
         "controller",
@@ -35,15 +36,11 @@ def _wanting(devices: etree._Element) -> Iterator[etree._Element]:
                 yield el
 
 
-def is_ccw_machine(root: etree._Element, ctx: Context) -> bool:
-    return is_s390(arch_of(root, ctx))
-
-
 def ccw_addresses(root: etree._Element, ctx: Context) -> None:
     """Each virtio device of an s390 guest without an address gets the next free device
     number on channel subsystem 0xfe."""
     devices = root.find("devices")
-    if devices is None or not is_ccw_machine(root, ctx):
+    if devices is None or not is_s390(arch_of(root, ctx)):
         return
     taken = {
         int(a.get("devno", "0"), 0)
@@ -57,3 +54,20 @@ def ccw_addresses(root: etree._Element, ctx: Context) -> None:
         taken.add(devno)
         attrib = {"type": "ccw", "cssid": "0xfe", "ssid": "0x0", "devno": f"0x{devno:04x}"}
         etree.SubElement(el, "address", attrib)
+
+
+def mmio_addresses(root: etree._Element, ctx: Context) -> None:
+    """On an ARM ``virt`` or ``vexpress`` board, virtio devices use virtio-mmio when QEMU has
+    it and the guest has no PCI Express root (or already uses virtio-mmio)."""
+    devices = root.find("devices")
+    arch = arch_of(root, ctx)
+    if devices is None or arch not in ("armv6l", "armv7l", "aarch64"):
+        return
+    if not (is_arm_virt(root, arch) or machine_of(root).startswith("vexpress-")):
+        return
+    pcie = devices.find("controller[@type='pci'][@model='pcie-root']") is not None
+    has_mmio = devices.find("*/address[@type='virtio-mmio']") is not None
+    if (pcie and not has_mmio) or not caps_of(ctx).has("virtio-mmio"):
+        return
+    for el in list(_wanting(devices)):
+        etree.SubElement(el, "address", {"type": "virtio-mmio"})
