@@ -101,26 +101,33 @@ def _address(el: etree._Element) -> etree._Element | None:
     return el.find("address")
 
 
-def _set_address(el: etree._Element, bus: int, slot: int, function: int = 0) -> None:
-    address = etree.SubElement(
-        el,
-        "address",
-        {
-            "type": "pci",
-            "domain": "0x0000",
-            "bus": f"0x{bus:02x}",
-            "slot": f"0x{slot:02x}",
-            "function": f"0x{function:x}",
-        },
+def _is_empty_pci(address: etree._Element) -> bool:
+    """``<address type='pci'/>`` naming no slot: libvirt picks one."""
+    return address.get("type") == "pci" and not any(
+        _int(address.get(name)) for name in ("domain", "bus", "slot", "function")
     )
-    _move_before_trailing(el, address)
 
 
-def _move_before_trailing(el: etree._Element, address: etree._Element) -> None:
-    """Inside a controller, the address comes after ``<model>``/``<target>``; everywhere it is
-    the device's last element."""
-    el.remove(address)
-    el.append(address)
+def _wants_address(el: etree._Element) -> bool:
+    address = _address(el)
+    return address is None or _is_empty_pci(address)
+
+
+def _set_address(el: etree._Element, bus: int, slot: int, function: int = 0) -> None:
+    """Write the PCI address (into an empty ``<address type='pci'>``, keeping its children)."""
+    address = _address(el)
+    if address is None:
+        address = etree.SubElement(el, "address")
+    spelled = {
+        "type": "pci",
+        "domain": "0x0000",
+        "bus": f"0x{bus:02x}",
+        "slot": f"0x{slot:02x}",
+        "function": f"0x{function:x}",
+    }
+    rest = {k: v for k, v in address.attrib.items() if k not in spelled}
+    address.attrib.clear()
+    address.attrib.update({**spelled, **rest})
 
 
 def _int(value: str | None) -> int:
@@ -142,7 +149,7 @@ class _Plan:
     placed_at: dict[etree._Element, tuple[int, int]] = attrs.field(factory=dict)
 
     def wanted(self, el: etree._Element) -> bool:
-        return el not in self.placed and _address(el) is None
+        return el not in self.placed and _wants_address(el)
 
     def place(self, el: etree._Element, bus: int, slot: int, function: int = 0) -> None:
         self.addresses.take(bus, slot, function)
@@ -244,6 +251,8 @@ def _device_order(root: etree._Element, pcie: bool) -> Iterator[tuple[etree._Ele
         target = disk.find("target")
         if target is not None and target.get("bus") == "virtio":
             yield disk, _model_kind(disk.get("model") or "virtio", pcie)
+    for net in devices.iterfind("interface[@type='hostdev']"):
+        yield net, PCIE if pcie else PCI
     for hostdev in devices.iterfind("hostdev"):
         kind = hostdev.get("type")
         if kind in ("pci", "scsi_host") or hostdev.get("model") == "vfio-pci":
@@ -279,6 +288,8 @@ def _buses(root: etree._Element) -> Addresses:
         buses[index] = Bus(index, ctrl.get("model") or "pci-bridge")
     addresses = Addresses(buses)
     for address in root.iterfind("devices/*/address[@type='pci']"):
+        if _is_empty_pci(address):
+            continue
         addresses.take(
             _int(address.get("bus")), _int(address.get("slot")), _int(address.get("function"))
         )
@@ -349,7 +360,8 @@ def _assign(plan: _Plan, machine: str) -> None:
             previous_port = (bus, slot, function)
             continue
         found = plan.reserve_next(ctrl, kind)
-        previous_port = (found[0], found[1], 0) if found and kind == ROOT_PORT else None
+        if found and kind == ROOT_PORT:
+            previous_port = (found[0], found[1], 0)
     for el, kind in _device_order(plan.root, plan.pcie_machine):
         if not plan.wanted(el):
             continue

@@ -38,7 +38,8 @@ def _wanting(devices: etree._Element) -> Iterator[etree._Element]:
 
 def ccw_addresses(root: etree._Element, ctx: Context) -> None:
     """Each virtio device of an s390 guest without an address gets the next free device
-    number on channel subsystem 0xfe."""
+    number on channel subsystem 0xfe; device numbers are written with four digits, boot load
+    parameters in upper case."""
     devices = root.find("devices")
     if devices is None or not is_s390(arch_of(root, ctx)):
         return
@@ -47,6 +48,12 @@ def ccw_addresses(root: etree._Element, ctx: Context) -> None:
         for a in devices.iterfind("*/address[@type='ccw']")
         if a.get("devno") and int(a.get("cssid", "0xfe"), 0) == 0xFE
     }
+    for address in devices.iterfind("*/address[@type='ccw']"):
+        for name, width in (("cssid", 0), ("ssid", 0), ("devno", 4)):
+            if address.get(name) is not None:
+                address.set(name, f"0x{int(address.get(name, '0'), 0):0{width}x}")
+    for boot in devices.iterfind("*/boot[@loadparm]"):
+        boot.set("loadparm", boot.get("loadparm", "").upper())
     devno = 0
     for el in _wanting(devices):
         while devno in taken:
