@@ -28,3 +28,21 @@ def test_named_program_must_be_executable(monkeypatch: pytest.MonkeyPatch, tmp_p
 def test_only_the_session_uri(uri: str) -> None:
     with pytest.raises(InvalidArgumentError, match="vbox:///session only"):
         virtkit.open(uri)
+
+
+def test_driver_hooks_follow_the_contract() -> None:
+    """Every hook is a specified one with specified arguments (pluggy checks at register)."""
+    from virtkit.plugins import implemented_hooks, new_plugin_manager
+    from virtkit_vbox.driver import VBoxDriver
+
+    pm = new_plugin_manager()
+    driver = object.__new__(VBoxDriver)  # no VirtualBox: only the hook declarations are checked
+    pm.register(driver)
+    pm.check_pending()
+    assert {
+        "virtkit_domain_define",
+        "virtkit_domain_shutdown",
+        "virtkit_snapshot_revert",
+        "virtkit_domain_managed_save",
+        "virtkit_snapshot_list",
+    } <= implemented_hooks(driver)

@@ -25,6 +25,7 @@ from virtkit.errors import (
     NoSnapshotError,
     OperationFailedError,
     OperationInvalidError,
+    VirtError,
 )
 from virtkit.records import (
     DomainInfo,
@@ -243,8 +244,15 @@ class HyperVDriver:
                     )
                 ],
             )
-        except Exception:
-            self.client.invoke(service, "DestroySystem", [("AffectedSystem", created)])
+        except VirtError as exc:
+            try:
+                self.client.invoke(service, "DestroySystem", [("AffectedSystem", created)])
+            except VirtError as undo:
+                raise OperationFailedError(
+                    f"defining '{definition.name}' failed ({exc.message}) and the half-defined "
+                    f"VM {guid} could not be removed: {undo.message}",
+                    domain=ErrorDomain.HYPERV,
+                ) from exc
             raise
         return self.virtkit_connect_lookup_domain(name=None, uuid=uuidlib.UUID(guid), id=None)
 
@@ -288,6 +296,16 @@ class HyperVDriver:
     @virtkit.hookimpl
     def virtkit_domain_managed_save(self, dom: DomainRef) -> None:
         self._change_state(dom, mapping.REQUEST_SAVED, "save", True)
+
+    @virtkit.hookimpl
+    def virtkit_domain_managed_save_remove(self, dom: DomainRef) -> None:
+        """Turning a saved VM off discards its saved state."""
+        system = self._vm(dom)
+        if self._state(system) != mapping.REQUEST_SAVED:
+            raise OperationInvalidError(f"'{dom.name}' has no saved state")
+        self.client.invoke(
+            self._ref(system), "RequestStateChange", [("RequestedState", mapping.REQUEST_OFF)]
+        )
 
     @virtkit.hookimpl
     def virtkit_domain_shutdown(self, dom: DomainRef, timeout: float | None) -> None:

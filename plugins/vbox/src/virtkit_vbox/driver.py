@@ -113,7 +113,7 @@ class VBoxDriver:
             state=state,
             reason=reason,
             managed_save=info.get("VMState") == "saved",
-            snapshot_count=len(self._listed(info["UUID"])) if "CurrentSnapshotName" in info else 0,
+            snapshot_count=len(parse_snapshot_list(info)),  # showvminfo lists them too
         )
 
     @staticmethod
@@ -121,13 +121,12 @@ class VBoxDriver:
         """VirtualBox has no domain ids; as libvirt, a stable number from the UUID."""
         return uuidlib.UUID(info["UUID"]).int % 0x7FFF + 1
 
-    def _listed(self, vm: str) -> list[ListedSnapshot]:
-        try:
-            return parse_snapshot_list(self.manage.machinereadable("snapshot", vm, "list"))
-        except OperationFailedError as exc:
-            if "does not have any snapshots" in exc.message:
-                return []
-            raise
+    def _listed(self, info: dict[str, str]) -> list[ListedSnapshot]:
+        """The snapshot tree; ``showvminfo`` names a current snapshot when there is any (a
+        machine without snapshots makes ``snapshot list`` fail)."""
+        if "CurrentSnapshotUUID" not in info:
+            return []
+        return parse_snapshot_list(self.manage.machinereadable("snapshot", info["UUID"], "list"))
 
     def _require(self, info: dict[str, str], active: bool, action: str) -> None:
         if is_active(info.get("VMState", "")) != active:
@@ -185,8 +184,15 @@ class VBoxDriver:
         try:
             for args in commands[1:]:
                 self.manage.run(*args)
-        except VirtError:
-            self._forget(uuid)
+        except VirtError as exc:
+            try:
+                self._forget(uuid)
+            except VirtError as undo:
+                raise OperationFailedError(
+                    f"defining '{definition.name}' failed ({exc.message}) and the half-defined "
+                    f"machine {uuid} could not be removed: {undo.message}",
+                    domain=ErrorDomain.VBOX,
+                ) from exc
             raise
         return self._record(self._info(uuid))
 
@@ -287,7 +293,7 @@ class VBoxDriver:
             raise InvalidArgumentError("VirtualBox snapshots cannot be redefined or disk-only")
         info = self._vm(dom)
         name = definition.name or time.strftime("%Y%m%d-%H%M%S")
-        if any(s.name == name for s in self._listed(info["UUID"])):
+        if any(s.name == name for s in self._listed(info)):
             raise OperationInvalidError(f"'{dom.name}' already has a snapshot '{name}'")
         args = ["snapshot", info["UUID"], "take", name]
         if definition.description:
@@ -306,7 +312,7 @@ class VBoxDriver:
     @virtkit.hookimpl
     def virtkit_snapshot_list(self, dom: DomainRef) -> list[SnapshotRecord]:
         info = self._vm(dom)
-        listed = self._listed(info["UUID"])
+        listed = self._listed(info)
         times = self._snapshot_times(info) if listed else {}
         return [
             SnapshotRecord(
@@ -321,7 +327,7 @@ class VBoxDriver:
 
     def _find(self, dom: DomainRef, name: str) -> tuple[dict[str, str], ListedSnapshot]:
         info = self._vm(dom)
-        for snap in self._listed(info["UUID"]):
+        for snap in self._listed(info):
             if snap.name == name:
                 return info, snap
         raise NoSnapshotError(f"'{dom.name}' has no snapshot '{name}'")
@@ -358,7 +364,7 @@ class VBoxDriver:
         if flags & DomainSnapshotDeleteFlags.METADATA_ONLY:
             raise InvalidArgumentError("VirtualBox cannot delete a snapshot's metadata only")
         info, _ = self._find(dom, name)
-        listed = self._listed(info["UUID"])
+        listed = self._listed(info)
         doomed = []
         if flags & (DomainSnapshotDeleteFlags.CHILDREN | DomainSnapshotDeleteFlags.CHILDREN_ONLY):
             doomed = _descendants(listed, name)
