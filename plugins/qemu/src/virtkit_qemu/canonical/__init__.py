@@ -28,6 +28,8 @@ def _steps() -> tuple[Step, ...]:
                 cpu.cpu_check,
                 features.default_gic,
             ]
+        if step is generic.device_defaults:
+            steps.append(devices.hostdev_attributes)
         if step is generic.video_defaults:
             steps.append(devices.video_models)
         if step is generic.pci_addresses:
@@ -45,7 +47,7 @@ def _steps() -> tuple[Step, ...]:
         steps.append(step)
         if step is generic.disk_defaults:
             steps += [devices.disk_drivers, devices.network_sources, devices.net_models]
-            steps += [devices.hostdev_attributes, devices.panic_models]
+            steps += [devices.panic_models, devices.vsock_models]
         if step is generic.controller_indexes:
             steps += [devices.usb_controller_models, devices.scsi_controller_models]
     return tuple(steps)

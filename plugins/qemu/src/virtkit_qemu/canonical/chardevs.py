@@ -66,9 +66,13 @@ def serial_targets(root: etree._Element, ctx: Context) -> None:
 
 
 def spapr_vio_addresses(root: etree._Element, ctx: Context) -> None:
-    """pseries serial ports on the VIO bus get the next free register from 0x30000000."""
+    """pseries serial ports on the VIO bus get the next free register from 0x30000000;
+    registers are written with eight digits."""
     if not machine_of(root).startswith("pseries"):
         return
+    for address in root.iterfind("devices/*/address[@type='spapr-vio']"):
+        if address.get("reg"):
+            address.set("reg", f"0x{int(address.get('reg', '0'), 0):08x}")
     taken = {
         int(a.get("reg", "0"), 0)
         for a in root.iterfind("devices/*/address[@type='spapr-vio']")

@@ -362,3 +362,10 @@ def hostdev_attributes(root: etree._Element, ctx: Context) -> None:
     for hostdev in root.iterfind("devices/hostdev"):
         first = {k: hostdev.get(k, "") for k in ("mode", "type", "managed") if hostdev.get(k)}
         set_attrs_first(hostdev, first)
+
+
+def vsock_models(root: etree._Element, ctx: Context) -> None:
+    """A vsock device is a virtio one unless said."""
+    for vsock in root.iterfind("devices/vsock"):
+        if vsock.get("model") is None:
+            set_attrs_first(vsock, {"model": "virtio"})

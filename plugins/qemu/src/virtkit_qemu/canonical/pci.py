@@ -297,7 +297,8 @@ def _buses(root: etree._Element) -> Addresses:
 
 
 def _fixed_slots(plan: _Plan, machine: str) -> None:
-    """The addresses the chipset fixes, and the primary video card."""
+    """The addresses the chipset fixes, the primary video card, and the virtio IOMMU (built
+    into the root bus)."""
     devices = plan.root.find("devices")
     assert devices is not None
     addresses = plan.addresses
@@ -336,13 +337,16 @@ def _fixed_slots(plan: _Plan, machine: str) -> None:
         video_slot = 1
     video = devices.find("video")
     model = video.find("model") if video is not None else None
-    if video_slot is None or video is None or model is None or model.get("type") == "none":
-        return
-    if plan.wanted(video):
-        if addresses.in_use(0, video_slot):
-            plan.reserve_next(video, PCI)
-        else:
-            plan.place(video, 0, video_slot, 0)
+    if video_slot is not None and video is not None and model is not None:
+        if model.get("type") != "none" and plan.wanted(video):
+            if addresses.in_use(0, video_slot):
+                plan.reserve_next(video, PCI)
+            else:
+                plan.place(video, 0, video_slot, 0)
+    for iommu in devices.iterfind("iommu[@model='virtio']"):
+        free = addresses.buses[0].free_slot() if 0 in addresses.buses else None
+        if plan.wanted(iommu) and free is not None:
+            plan.place(iommu, 0, free, 0)
 
 
 def _assign(plan: _Plan, machine: str) -> None:

@@ -64,13 +64,18 @@ def ccw_addresses(root: etree._Element, ctx: Context) -> None:
 
 
 def mmio_addresses(root: etree._Element, ctx: Context) -> None:
-    """On an ARM ``virt`` or ``vexpress`` board, virtio devices use virtio-mmio when QEMU has
-    it and the guest has no PCI Express root (or already uses virtio-mmio)."""
+    """On an ARM ``virt`` or ``vexpress`` board and a RISC-V ``virt`` one, virtio devices use
+    virtio-mmio when QEMU has it and the guest has no PCI Express root (or already uses
+    virtio-mmio)."""
     devices = root.find("devices")
-    arch = arch_of(root, ctx)
-    if devices is None or arch not in ("armv6l", "armv7l", "aarch64"):
+    arch, machine = arch_of(root, ctx), machine_of(root)
+    if devices is None:
         return
-    if not (is_arm_virt(root, arch) or machine_of(root).startswith("vexpress-")):
+    arm = arch in ("armv6l", "armv7l", "aarch64") and (
+        is_arm_virt(root, arch) or machine.startswith("vexpress-")
+    )
+    riscv = arch.startswith("riscv") and (machine == "virt" or machine.startswith("virt-"))
+    if not (arm or riscv):
         return
     pcie = devices.find("controller[@type='pci'][@model='pcie-root']") is not None
     has_mmio = devices.find("*/address[@type='virtio-mmio']") is not None
