@@ -337,12 +337,18 @@ def _fixed_slots(plan: _Plan, machine: str) -> None:
         video_slot = 1
     video = devices.find("video")
     model = video.find("model") if video is not None else None
-    if video_slot is not None and video is not None and model is not None:
-        if model.get("type") != "none" and plan.wanted(video):
-            if addresses.in_use(0, video_slot):
-                plan.reserve_next(video, PCI)
-            else:
-                plan.place(video, 0, video_slot, 0)
+    primary = (
+        video_slot is not None
+        and video is not None
+        and model is not None
+        and model.get("type") != "none"
+        and plan.wanted(video)
+    )
+    if primary and video is not None and video_slot is not None:
+        if addresses.in_use(0, video_slot):
+            plan.reserve_next(video, PCI)
+        else:
+            plan.place(video, 0, video_slot, 0)
     for iommu in devices.iterfind("iommu[@model='virtio']"):
         free = addresses.buses[0].free_slot() if 0 in addresses.buses else None
         if plan.wanted(iommu) and free is not None:
