@@ -10,8 +10,9 @@ import pytest
 import virtkit
 from virtkit.errors import InvalidArgumentError, NoConnectError
 from virtkit.uri import ConnectURI
-from virtkit_hyperv.driver import instance_id_of, settings_query, wql_string
+from virtkit_hyperv.driver import settings_query, wql_string
 from virtkit_hyperv.options import ConnectOptions
+from virtkit_hyperv.wsman import instance_id_of
 
 
 def closed_port() -> int:

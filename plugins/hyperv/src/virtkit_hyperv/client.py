@@ -133,10 +133,9 @@ class Client:
                 return
             if state not in JOB_RUNNING:
                 raise job_error(
-                    method, state, _str(job.get("ErrorCode")), _str(job.get("ErrorDescription"))
+                    method,
+                    state,
+                    wsman.text(job.get("ErrorCode")) or None,
+                    wsman.text(job.get("ErrorDescription")) or None,
                 )
             time.sleep(JOB_POLL_SECONDS)
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) else None

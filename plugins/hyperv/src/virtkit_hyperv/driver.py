@@ -14,6 +14,7 @@ import uuid as uuidlib
 from typing import ClassVar
 
 import virtkit
+from lxml import etree
 from virtkit.auth import credentials
 from virtkit.constants import DomainSnapshotDeleteFlags, DomainSnapshotRevertFlags, DomainXMLFlags
 from virtkit.driver import DriverContext
@@ -39,11 +40,11 @@ from virtkit.records import (
 )
 from virtkit.xml import DomainDef, SnapshotDef
 
-from virtkit_hyperv import mapping
+from virtkit_hyperv import devices, mapping
 from virtkit_hyperv.cim import embedded_instance
 from virtkit_hyperv.client import Client, check_reachable
 from virtkit_hyperv.options import ConnectOptions
-from virtkit_hyperv.wsman import Instance, Reference
+from virtkit_hyperv.wsman import Instance, Reference, instance_id_of, text
 
 POLL_SECONDS = 1.0
 LIVE_MIGRATION = 32768  # Msvm_VirtualSystemMigrationSettingData.MigrationType: VirtualSystem
@@ -54,10 +55,6 @@ def wql_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _str(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
 def settings_query(vssd_id: str, cim_class: str) -> str:
     """WQL for the ``cim_class`` settings that belong to the settings ``vssd_id``."""
     escaped = vssd_id.replace("\\", "\\\\").replace('"', '\\"')
@@ -65,12 +62,6 @@ def settings_query(vssd_id: str, cim_class: str) -> str:
         f'ASSOCIATORS OF {{Msvm_VirtualSystemSettingData.InstanceID="{escaped}"}} '
         f"WHERE AssocClass = Msvm_VirtualSystemSettingDataComponent ResultClass = {cim_class}"
     )
-
-
-def instance_id_of(path: str) -> str:
-    """The ``InstanceID`` key of a WMI object path (``...InstanceID="Microsoft:X"``)."""
-    _, sep, rest = path.partition('InstanceID="')
-    return rest.split('"', 1)[0] if sep else ""
 
 
 class HyperVDriver:
@@ -105,7 +96,7 @@ class HyperVDriver:
     def _ref(system: Instance) -> Reference:
         return Reference(
             "Msvm_ComputerSystem",
-            {"CreationClassName": "Msvm_ComputerSystem", "Name": _str(system.get("Name"))},
+            {"CreationClassName": "Msvm_ComputerSystem", "Name": text(system.get("Name"))},
         )
 
     def _service(self, cim_class: str) -> Reference:
@@ -115,18 +106,18 @@ class HyperVDriver:
                 f"the Hyper-V host has no {cim_class}", domain=ErrorDomain.HYPERV
             )
         keys = ("CreationClassName", "Name", "SystemCreationClassName", "SystemName")
-        return Reference(cim_class, {k: _str(found[0].get(k)) for k in keys})
+        return Reference(cim_class, {k: text(found[0].get(k)) for k in keys})
 
     @staticmethod
     def _state(system: Instance) -> int:
-        return int(_str(system.get("EnabledState")) or 0)
+        return int(text(system.get("EnabledState")) or 0)
 
     def _record(self, system: Instance) -> DomainRecord:
         enabled = self._state(system)
         state, reason = mapping.state_of(enabled)
-        guid = uuidlib.UUID(_str(system.get("Name")))
+        guid = uuidlib.UUID(text(system.get("Name")))
         return DomainRecord(
-            name=_str(system.get("ElementName")),
+            name=text(system.get("ElementName")),
             uuid=guid,
             id=guid.int % 0x7FFF + 1 if mapping.is_active(enabled) else -1,
             state=state,
@@ -136,7 +127,7 @@ class HyperVDriver:
 
     def _settings(self, guid: str, cim_class: str, vssd: Instance) -> Instance:
         """The ``cim_class`` setting of the VM's realized settings ``vssd``."""
-        found = self.client.query(settings_query(_str(vssd.get("InstanceID")), cim_class))
+        found = self.client.query(settings_query(text(vssd.get("InstanceID")), cim_class))
         if not found:
             raise OperationFailedError(
                 f"Hyper-V VM {guid} has no {cim_class}", domain=ErrorDomain.HYPERV
@@ -166,7 +157,7 @@ class HyperVDriver:
         hosts = self.client.query(
             "SELECT * FROM Msvm_ComputerSystem WHERE Caption = 'Hosting Computer System'"
         )
-        return _str(hosts[0].get("ElementName")) if hosts else self.opts.host
+        return text(hosts[0].get("ElementName")) if hosts else self.opts.host
 
     @virtkit.hookimpl
     def virtkit_connect_list_domains(self) -> list[DomainRecord]:
@@ -227,7 +218,7 @@ class HyperVDriver:
                             embedded_instance(
                                 "Msvm_MemorySettingData",
                                 {
-                                    "InstanceID": _str(memory.get("InstanceID")),
+                                    "InstanceID": text(memory.get("InstanceID")),
                                     "VirtualQuantity": settings.memory_mb,
                                     "Reservation": settings.memory_mb,
                                     "Limit": settings.memory_mb,
@@ -236,7 +227,7 @@ class HyperVDriver:
                             embedded_instance(
                                 "Msvm_ProcessorSettingData",
                                 {
-                                    "InstanceID": _str(cpu.get("InstanceID")),
+                                    "InstanceID": text(cpu.get("InstanceID")),
                                     "VirtualQuantity": settings.processors,
                                 },
                             ),
@@ -312,7 +303,7 @@ class HyperVDriver:
         system = self._vm(dom)
         if self._state(system) != 2:
             raise OperationInvalidError(f"cannot shut down '{dom.name}': it is not running")
-        guid = _str(system.get("Name"))
+        guid = text(system.get("Name"))
         components = self.client.query(
             f"SELECT * FROM Msvm_ShutdownComponent WHERE SystemName = {wql_string(guid)}"
         )
@@ -324,7 +315,7 @@ class HyperVDriver:
             )
         keys = ("CreationClassName", "DeviceID", "SystemCreationClassName", "SystemName")
         component = Reference(
-            "Msvm_ShutdownComponent", {k: _str(components[0].get(k)) for k in keys}
+            "Msvm_ShutdownComponent", {k: text(components[0].get(k)) for k in keys}
         )
         self.client.invoke(
             component, "InitiateShutdown", [("Force", False), ("Reason", "virtkit shutdown")]
@@ -340,23 +331,23 @@ class HyperVDriver:
     @virtkit.hookimpl
     def virtkit_domain_get_info(self, dom: DomainRef) -> DomainInfo:
         system = self._vm(dom)
-        guid = _str(system.get("Name"))
+        guid = text(system.get("Name"))
         vssd = self._realized(guid)
         memory = self._settings(guid, "Msvm_MemorySettingData", vssd)
         cpu = self._settings(guid, "Msvm_ProcessorSettingData", vssd)
-        kib = int(_str(memory.get("VirtualQuantity")) or 0) * 1024
+        kib = int(text(memory.get("VirtualQuantity")) or 0) * 1024
         return DomainInfo(
             state=mapping.state_of(self._state(system))[0],
             max_memory_kib=kib,
             memory_kib=kib,
-            vcpus=int(_str(cpu.get("VirtualQuantity")) or 1),
+            vcpus=int(text(cpu.get("VirtualQuantity")) or 1),
             cpu_time_ns=0,
         )
 
     @virtkit.hookimpl
     def virtkit_domain_get_xml(self, dom: DomainRef, flags: int) -> str:
         system = self._vm(dom)
-        guid = _str(system.get("Name"))
+        guid = text(system.get("Name"))
         vssd = self._realized(guid)
         record = self._record(system)
         return mapping.domain_xml(
@@ -366,6 +357,24 @@ class HyperVDriver:
             dict(self._settings(guid, "Msvm_ProcessorSettingData", vssd)),
             inactive=bool(flags & DomainXMLFlags.INACTIVE) or not record.active,
             id=record.id,
+            devices=self._devices(text(vssd.get("InstanceID"))),
+        )
+
+    def _devices(self, vssd_id: str) -> list[etree._Element]:
+        def settings(cim_class: str) -> list[Instance]:
+            return self.client.query(settings_query(vssd_id, cim_class))
+
+        switches = {
+            text(s.get("Name")): text(s.get("ElementName"))
+            for s in self.client.query("SELECT * FROM Msvm_VirtualEthernetSwitch")
+        }
+        return devices.disks(
+            settings("Msvm_ResourceAllocationSettingData"),
+            settings("Msvm_StorageAllocationSettingData"),
+        ) + devices.interfaces(
+            settings("Msvm_SyntheticEthernetPortSettingData"),
+            settings("Msvm_EthernetPortAllocationSettingData"),
+            switches,
         )
 
     # ------------------------------------------------------------------ snapshots
@@ -377,23 +386,23 @@ class HyperVDriver:
         )
 
     def _snapshot(self, system: Instance, name: str) -> Instance:
-        for snap in self._snapshots(_str(system.get("Name"))):
-            if _str(snap.get("ElementName")) == name:
+        for snap in self._snapshots(text(system.get("Name"))):
+            if text(snap.get("ElementName")) == name:
                 return snap
-        raise NoSnapshotError(f"'{_str(system.get('ElementName'))}' has no snapshot '{name}'")
+        raise NoSnapshotError(f"'{text(system.get('ElementName'))}' has no snapshot '{name}'")
 
     @staticmethod
     def _vssd_ref(vssd: Instance) -> Reference:
         return Reference(
-            "Msvm_VirtualSystemSettingData", {"InstanceID": _str(vssd.get("InstanceID"))}
+            "Msvm_VirtualSystemSettingData", {"InstanceID": text(vssd.get("InstanceID"))}
         )
 
     @virtkit.hookimpl
     def virtkit_snapshot_create(self, dom: DomainRef, definition: SnapshotDef) -> str:
         system = self._vm(dom)
-        guid = _str(system.get("Name"))
+        guid = text(system.get("Name"))
         name = definition.name or time.strftime("%Y%m%d-%H%M%S")
-        if any(_str(s.get("ElementName")) == name for s in self._snapshots(guid)):
+        if any(text(s.get("ElementName")) == name for s in self._snapshots(guid)):
             raise OperationInvalidError(f"'{dom.name}' already has a snapshot '{name}'")
         service = self._service("Msvm_VirtualSystemSnapshotService")
         out = self.client.invoke(
@@ -409,7 +418,7 @@ class HyperVDriver:
         if not isinstance(created, Reference):  # some hosts name it only through the job
             current = self._realized(guid).get("Parent")
             created = Reference(
-                "Msvm_VirtualSystemSettingData", {"InstanceID": instance_id_of(_str(current))}
+                "Msvm_VirtualSystemSettingData", {"InstanceID": instance_id_of(text(current))}
             )
         settings = {"InstanceID": created.keys.get("InstanceID", ""), "ElementName": name}
         if definition.description:
@@ -426,25 +435,23 @@ class HyperVDriver:
     def virtkit_snapshot_list(self, dom: DomainRef) -> list[SnapshotRecord]:
         """The tree from each snapshot's ``Parent`` path (``Msvm_ParentChildSettingData``
         carries the same pairs); the current one is the parent of the realized settings."""
-        guid = _str(self._vm(dom).get("Name"))
+        guid = text(self._vm(dom).get("Name"))
         snaps = self._snapshots(guid)
-        names = {_str(s.get("InstanceID")): _str(s.get("ElementName")) for s in snaps}
-        current = instance_id_of(_str(self._realized(guid).get("Parent")))
+        names = {text(s.get("InstanceID")): text(s.get("ElementName")) for s in snaps}
+        current = instance_id_of(text(self._realized(guid).get("Parent")))
         return [
             SnapshotRecord(
-                name=_str(s.get("ElementName")),
-                parent=names.get(instance_id_of(_str(s.get("Parent")))),
-                creation_time=_cim_time(_str(s.get("CreationTime"))),
+                name=text(s.get("ElementName")),
+                parent=names.get(instance_id_of(text(s.get("Parent")))),
+                creation_time=_cim_time(text(s.get("CreationTime"))),
                 state="shutoff",
-                is_current=_str(s.get("InstanceID")) == current,
+                is_current=text(s.get("InstanceID")) == current,
             )
             for s in snaps
         ]
 
     @virtkit.hookimpl
     def virtkit_snapshot_get_xml(self, dom: DomainRef, name: str) -> str:
-        from lxml import etree
-
         record = next((s for s in self.virtkit_snapshot_list(dom) if s.name == name), None)
         if record is None:
             raise NoSnapshotError(f"'{dom.name}' has no snapshot '{name}'")

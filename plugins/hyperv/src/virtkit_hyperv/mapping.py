@@ -9,6 +9,8 @@ virtkit states; ``RequestStateChange`` takes the v2 ``RequestedState`` values be
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import attrs
 from lxml import etree
 from virtkit.constants import (
@@ -111,9 +113,11 @@ def domain_xml(
     *,
     inactive: bool,
     id: int,
+    devices: Sequence[etree._Element] = (),
 ) -> str:
     """Domain XML of a VM from its ``Msvm_ComputerSystem`` and the settings of its realized
-    ``Msvm_VirtualSystemSettingData`` (memory, processors, notes, generation)."""
+    ``Msvm_VirtualSystemSettingData`` (memory, processors, notes, generation), with the
+    ``devices`` of :mod:`virtkit_hyperv.devices`."""
     root = etree.Element("domain", type="hyperv")
     etree.SubElement(root, "name").text = _text(system.get("ElementName"))
     etree.SubElement(root, "uuid").text = _text(system.get("Name")).lower()
@@ -132,6 +136,8 @@ def domain_xml(
     if _text(vssd.get("VirtualSystemSubType")).endswith(":2"):
         os_el.set("firmware", "efi")
     etree.SubElement(os_el, "type").text = "hvm"
+    if devices:
+        etree.SubElement(root, "devices").extend(devices)
     text = etree.tostring(root, encoding="unicode")
     definition = canonical(parse_domain(text), context=Context(inactive=inactive))
     return format_domain(definition, inactive=inactive, id=None if inactive else id)

@@ -174,6 +174,17 @@ def _parse(data: bytes) -> etree._Element:
         ) from None
 
 
+def text(value: object) -> str:
+    """A property value as text: ``""`` for nil, references and arrays."""
+    return value if isinstance(value, str) else ""
+
+
+def instance_id_of(path: str) -> str:
+    """The ``InstanceID`` key of a WMI object path (``...InstanceID="Microsoft:X\\\\Y"``)."""
+    _, sep, rest = path.partition('InstanceID="')
+    return rest.split('"', 1)[0].replace("\\\\", "\\") if sep else ""
+
+
 def read_reference(el: etree._Element) -> Reference:
     """A reference from an EPR element (``a:ReferenceParameters`` with its selector set)."""
     uri = el.findtext("a:ReferenceParameters/w:ResourceURI", namespaces=NSMAP) or ""
