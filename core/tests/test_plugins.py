@@ -81,7 +81,7 @@ def test_unknown_scheme_names_the_distribution_to_install() -> None:
     assert info.value.code == ErrorCode.NO_CONNECT
     assert "'nosuchdriver'" in info.value.message
     assert "pip install virtkit-nosuchdriver" in info.value.message
-    assert "pip install virtkit-qemu" in missing_driver_message("kvm")
+    assert "pip install virtkit-qemu" in missing_driver_message("qemu")
     assert "pip install virtkit-esx" in missing_driver_message("vpx")
 
 

@@ -28,7 +28,6 @@ EXTENSION_GROUP = "virtkit.plugins"
 DISTRIBUTION_FOR_SCHEME = {
     "test": "virtkit",
     "qemu": "virtkit-qemu",
-    "kvm": "virtkit-qemu",
     "lxc": "virtkit-lxc",
     "xen": "virtkit-xen",
     "esx": "virtkit-esx",
