@@ -118,7 +118,7 @@ class VBoxDriver:
 
     @staticmethod
     def _id(info: dict[str, str]) -> int:
-        """VirtualBox has no domain ids; as libvirt, a stable number from the UUID."""
+        """VirtualBox has no domain ids: a stable number derived from the UUID."""
         return uuidlib.UUID(info["UUID"]).int % 0x7FFF + 1
 
     def _listed(self, info: dict[str, str]) -> list[ListedSnapshot]:
