@@ -1,7 +1,8 @@
 """The QEMU driver's canonical domain XML: libvirt's generic post-parse defaults plus the QEMU
 driver's own (machine type, default devices, models, PCI addresses), driven by capabilities.
 
-``canonical_qemu(definition)`` is what ``define`` stores and ``dumpxml --inactive`` shows.
+``canonical_qemu(definition, caps)`` gives the form libvirt's QEMU driver stores at define
+and shows in ``dumpxml --inactive``.
 """
 
 from __future__ import annotations
@@ -13,43 +14,48 @@ from virtkit_qemu.canonical import chardevs, cpu, devices, features, pci, virtio
 from virtkit_qemu.canonical.caps import QemuCaps
 from virtkit_qemu.canonical.context import QemuContext, caps_of
 
+#: QEMU steps that run just before a generic step (libvirt's domain defaults come before the
+#: device defaults; the addresses are assigned once every device is in place)
+_BEFORE: dict[Step, tuple[Step, ...]] = {
+    generic.order_disks: (
+        devices.resolve_machine,
+        devices.default_devices,
+        devices.default_audio,
+        cpu.default_cpu_model,
+        cpu.cpu_check,
+        features.default_gic,
+    ),
+    generic.video_defaults: (devices.video_models,),
+    generic.pci_addresses: (
+        chardevs.serial_targets,
+        chardevs.spapr_vio_addresses,
+        chardevs.virtio_serial_addresses,
+        virtio_addresses.ccw_addresses,
+        virtio_addresses.mmio_addresses,
+        pci.assign_pci_addresses,
+        chardevs.console_addresses,
+    ),
+}
+
+#: QEMU steps that run just after a generic step (device models)
+_AFTER: dict[Step, tuple[Step, ...]] = {
+    generic.disk_defaults: (
+        devices.disk_drivers,
+        devices.network_sources,
+        devices.net_models,
+        devices.panic_models,
+        devices.vsock_models,
+    ),
+    generic.controller_indexes: (devices.usb_controller_models, devices.scsi_controller_models),
+    generic.device_defaults: (devices.hostdev_attributes,),
+}
+
 
 def _steps() -> tuple[Step, ...]:
-    """GENERIC_STEPS with the QEMU driver's steps where libvirt runs them: its domain defaults
-    before the device defaults, its device models with them, PCI addresses at the end."""
+    """GENERIC_STEPS with the QEMU driver's steps where libvirt runs them."""
     steps: list[Step] = []
     for step in GENERIC_STEPS:
-        if step is generic.order_disks:
-            steps += [
-                devices.resolve_machine,
-                devices.default_devices,
-                devices.default_audio,
-                cpu.default_cpu_model,
-                cpu.cpu_check,
-                features.default_gic,
-            ]
-        if step is generic.device_defaults:
-            steps.append(devices.hostdev_attributes)
-        if step is generic.video_defaults:
-            steps.append(devices.video_models)
-        if step is generic.pci_addresses:
-            steps += [
-                chardevs.serial_targets,
-                chardevs.spapr_vio_addresses,
-                chardevs.virtio_serial_addresses,
-            ]
-            steps += [
-                virtio_addresses.ccw_addresses,
-                virtio_addresses.mmio_addresses,
-                pci.assign_pci_addresses,
-                chardevs.console_addresses,
-            ]
-        steps.append(step)
-        if step is generic.disk_defaults:
-            steps += [devices.disk_drivers, devices.network_sources, devices.net_models]
-            steps += [devices.panic_models, devices.vsock_models]
-        if step is generic.controller_indexes:
-            steps += [devices.usb_controller_models, devices.scsi_controller_models]
+        steps += [*_BEFORE.get(step, ()), step, *_AFTER.get(step, ())]
     return tuple(steps)
 
 
