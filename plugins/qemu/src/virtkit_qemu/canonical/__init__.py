@@ -45,6 +45,7 @@ _AFTER: dict[Step, tuple[Step, ...]] = {
         devices.net_models,
         devices.panic_models,
         devices.vsock_models,
+        devices.tpm_defaults,
     ),
     generic.controller_indexes: (devices.usb_controller_models, devices.scsi_controller_models),
     generic.device_defaults: (devices.hostdev_attributes,),

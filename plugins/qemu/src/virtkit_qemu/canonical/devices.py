@@ -369,3 +369,16 @@ def vsock_models(root: etree._Element, ctx: Context) -> None:
     for vsock in root.iterfind("devices/vsock"):
         if vsock.get("model") is None:
             set_attrs_first(vsock, {"model": "virtio"})
+
+
+def tpm_defaults(root: etree._Element, ctx: Context) -> None:
+    """A TPM is the sPAPR one on pseries, else TIS; an emulated TPM is version 2.0 where only
+    that exists (sPAPR, CRB, ARM ``virt``), else 1.2."""
+    arch = arch_of(root, ctx)
+    for tpm in root.iterfind("devices/tpm"):
+        if tpm.get("model") is None:
+            set_attrs_first(tpm, {"model": "tpm-spapr" if is_ppc64(arch) else "tpm-tis"})
+        backend = tpm.find("backend[@type='emulator']")
+        if backend is not None and backend.get("version") is None:
+            two = tpm.get("model") in ("tpm-spapr", "tpm-crb") or is_arm_virt(root, arch)
+            backend.set("version", "2.0" if two else "1.2")
