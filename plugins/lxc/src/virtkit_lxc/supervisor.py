@@ -29,6 +29,7 @@ import os
 import select
 import selectors
 import signal
+import threading
 import time
 import traceback
 import tty
@@ -40,7 +41,7 @@ from virtkit.state import StateStore
 from virtkit.xml import DomainDef
 
 from virtkit_lxc import linux
-from virtkit_lxc.cgroups import Cgroup
+from virtkit_lxc.cgroups import Cgroup, start_migration_warm_up
 from virtkit_lxc.config import ContainerConfig
 from virtkit_lxc.container import become_init, prepare_mount_points
 from virtkit_lxc.network import create_interfaces, remove_interfaces
@@ -98,6 +99,7 @@ class Supervisor:
         self.console_path = ""
         self.started = 0.0
         self.wake_fd = -1
+        self.warm_up: threading.Thread | None = None
 
     # ------------------------------------------------------------------ creation
 
@@ -157,6 +159,9 @@ class Supervisor:
             os.close(fd)
         b_pid = -1
         try:
+            if self.warm_up is not None:
+                self.warm_up.join()
+                self.warm_up = None
             self.cgroup.add(a_pid)
             os.write(go_a_w, b"A")
             line = _read_line(pid_r)
@@ -336,6 +341,8 @@ def _supervise(
         _detach([report_w], log_path)
         supervisor.catch_signals()
         supervisor.cgroup.create()
+        # after create(): a move holds the cgroup mutex that mkdir needs while it waits
+        supervisor.warm_up = start_migration_warm_up()
         try:
             supervisor.cgroup.set_limits(
                 memory=supervisor.config.memory_limit_bytes,
