@@ -39,8 +39,9 @@ def _default_target_type(root: etree._Element, ctx: Context) -> str | None:
 
 
 def serial_targets(root: etree._Element, ctx: Context) -> None:
-    """Serial ports without a target type get the machine's usual one (an address on a USB or
-    PCI bus says which); each target names its device model."""
+    """Serial ports without a target type (or the old ``isa-serial`` that meant the default)
+    get the machine's usual one (an address on a USB or PCI bus says which); each target
+    names its device model."""
     default = _default_target_type(root, ctx)
     arch = arch_of(root, ctx)
     for serial in root.iterfind("devices/serial"):
@@ -48,6 +49,8 @@ def serial_targets(root: etree._Element, ctx: Context) -> None:
         if target is None:
             target = etree.SubElement(serial, "target")
         kind = target.get("type")
+        if kind == "isa-serial" and target.find("model") is None:
+            kind = None  # the historical spelling of "the default"
         if kind is None:
             address = serial.find("address")
             bus = address.get("type") if address is not None else None
