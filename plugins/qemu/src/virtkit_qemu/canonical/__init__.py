@@ -24,6 +24,7 @@ _BEFORE: dict[Step, tuple[Step, ...]] = {
         cpu.default_cpu_model,
         cpu.cpu_check,
         features.default_gic,
+        features.feature_switches,
     ),
     generic.video_defaults: (devices.video_models,),
     generic.pci_addresses: (

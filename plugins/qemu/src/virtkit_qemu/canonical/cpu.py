@@ -41,11 +41,21 @@ def default_cpu_model(root: etree._Element, ctx: Context) -> None:
 
 def cpu_check(root: etree._Element, ctx: Context) -> None:
     """The default ``check`` of each CPU mode (a custom CPU under TCG is not checked); a
-    host-passthrough CPU on x86 is not migratable unless QEMU can filter its features."""
+    host-passthrough CPU on x86 is not migratable unless QEMU can filter its features; an
+    empty ``<cpu>`` and a nameless model of a host CPU say nothing and are dropped."""
     cpu = root.find("cpu")
-    if cpu is None or (cpu.get("mode") is None and cpu.find("model") is None):
+    if cpu is None:
+        return
+    if not cpu.attrib and not any(isinstance(c.tag, str) for c in cpu):
+        root.remove(cpu)
+        return
+    if cpu.get("mode") is None and cpu.find("model") is None:
         return
     mode = cpu.get("mode", "custom")
+    model = cpu.find("model")
+    nameless = model is not None and not (model.text or "").strip()
+    if mode != "custom" and model is not None and nameless and set(model.attrib) <= {"fallback"}:
+        cpu.remove(model)
     check = cpu.get("check") or _CHECKS.get(mode)
     if check is None and mode == "custom":
         check = "none" if root.get("type") == "qemu" else "partial"

@@ -328,7 +328,7 @@ def network_sources(root: etree._Element, ctx: Context) -> None:
 
 def net_models(root: etree._Element, ctx: Context) -> None:
     """An interface without a model gets the machine's usual NIC: virtio on s390, ARM and
-    RISC-V ``virt``, else the first of rtl8139, e1000, virtio QEMU has."""
+    RISC-V ``virt`` (and for vDPA), else the first of rtl8139, e1000, virtio QEMU has."""
     caps = caps_of(ctx)
     arch, machine = arch_of(root, ctx), machine_of(root)
     if is_s390(arch) or is_arm_virt(root, arch) or (arch.startswith("riscv") and "virt" in machine):
@@ -345,7 +345,8 @@ def net_models(root: etree._Element, ctx: Context) -> None:
             continue
         existing = net.find("model")
         if existing is None:
-            etree.SubElement(net, "model", {"type": model})
+            kind = "virtio" if net.get("type") == "vdpa" else model
+            etree.SubElement(net, "model", {"type": kind})
         elif (existing.get("type") or "").lower() in _KNOWN_NET_MODELS:
             existing.set("type", (existing.get("type") or "").lower())
 

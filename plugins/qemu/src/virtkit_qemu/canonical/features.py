@@ -22,3 +22,15 @@ def default_gic(root: etree._Element, ctx: Context) -> None:
         gic = insert_child(features, "gic", FEATURES_ORDER)
     if gic.get("version") is None:
         gic.set("version", str(caps_of(ctx).gic_version(accel_of(root))))
+
+
+#: on/off features whose bare element means "on"
+_SWITCHES = ("pmu", "vmcoreinfo", "pvspinlock", "htm", "nested-hv", "ccf-assist")
+
+
+def feature_switches(root: etree._Element, ctx: Context) -> None:
+    """A switch feature written without a state is on."""
+    for name in _SWITCHES:
+        for feature in root.iterfind(f"features/{name}"):
+            if feature.get("state") is None:
+                feature.set("state", "on")
