@@ -12,7 +12,6 @@ packed eight to a slot of the root bus.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 
 import attrs
 from lxml import etree
@@ -21,16 +20,15 @@ from virtkit.xml import Context
 from virtkit_qemu.canonical.caps import QemuCaps
 from virtkit_qemu.canonical.context import caps_of, is_i440fx, is_q35, machine_of
 from virtkit_qemu.canonical.devices import insert_controller
-
-#: how a device or controller connects: a conventional PCI endpoint, a PCI Express endpoint,
-#: or the controllers that only fit particular buses
-PCI, PCIE, ROOT_PORT, DMI_BRIDGE, PCIE_PCI_BRIDGE, PCI_BRIDGE = (
-    "pci",
-    "pcie",
-    "root-port",
-    "dmi-to-pci-bridge",
-    "pcie-to-pci-bridge",
-    "pci-bridge",
+from virtkit_qemu.canonical.pci_devices import (
+    DMI_BRIDGE,
+    PCI,
+    PCI_BRIDGE,
+    PCIE,
+    PCIE_PCI_BRIDGE,
+    ROOT_PORT,
+    controller_kind,
+    device_order,
 )
 
 #: bus controller model -> (first slot, last slot, what it accepts)
@@ -58,8 +56,6 @@ _MODEL_NAMES = {
     "pcie-expander-bus": "pxb-pcie",
     "pcie-to-pci-bridge": "pcie-pci-bridge",
 }
-
-_PCIE_MODELS = {"virtio", "e1000e", "qemu-xhci", "nec-xhci", "vmxnet3", "igb"}
 
 
 @attrs.define
@@ -192,95 +188,6 @@ class _Plan:
         return None
 
 
-def _controller_kind(ctrl: etree._Element, pcie: bool) -> str | None:
-    kind, model = ctrl.get("type"), ctrl.get("model")
-    if kind == "pci":
-        return {
-            "pcie-root-port": ROOT_PORT,
-            "dmi-to-pci-bridge": DMI_BRIDGE,
-            "pcie-to-pci-bridge": PCIE_PCI_BRIDGE,
-            "pci-bridge": PCI_BRIDGE,
-            "pcie-switch-upstream-port": PCIE,
-            "pci-expander-bus": PCI,
-            "pcie-expander-bus": ROOT_PORT,
-        }.get(model or "")
-    if kind == "usb":
-        if model in ("none", "qusb1", "qusb2"):
-            return None
-        return PCIE if pcie and model in _PCIE_MODELS else PCI
-    if kind == "scsi":
-        if model in ("ibmvscsi",):
-            return None
-        return PCIE if pcie and model in ("virtio-scsi", "vhost-scsi") else PCI
-    if kind == "virtio-serial":
-        return PCIE if pcie else PCI
-    if kind == "sata":
-        return PCIE if pcie else PCI
-    return None
-
-
-def _model_kind(model: str | None, pcie: bool) -> str:
-    if pcie and (model in _PCIE_MODELS or (model or "").startswith("virtio")):
-        return PCIE if not (model or "").endswith("-transitional") else PCI
-    return PCI
-
-
-def _device_order(root: etree._Element, pcie: bool) -> Iterator[tuple[etree._Element, str]]:
-    """The devices that want a PCI address, in the order libvirt hands them out, with their
-    connection kind."""
-    devices = root.find("devices")
-    assert devices is not None
-    for fs in devices.iterfind("filesystem"):
-        if fs.find("driver[@type='virtiofs']") is not None or fs.get("type") == "mount":
-            yield fs, _model_kind(fs.get("model") or "virtio", pcie)
-    for net in devices.iterfind("interface"):
-        model = net.find("model")
-        name = model.get("type") if model is not None else None
-        if net.get("type") == "hostdev" or name in ("spapr-vlan", "usb-net"):
-            continue
-        yield net, PCIE if pcie and name is None else _model_kind(name or "rtl8139", pcie)
-    for sound in devices.iterfind("sound"):
-        if sound.get("model") in ("es1370", "ac97", "ich6", "ich7", "ich9"):
-            yield sound, PCI
-    for ctrl in devices.iterfind("controller"):
-        if ctrl.get("type") != "pci":
-            kind = _controller_kind(ctrl, pcie)
-            if kind:
-                yield ctrl, kind
-    for disk in devices.iterfind("disk"):
-        target = disk.find("target")
-        if target is not None and target.get("bus") == "virtio":
-            yield disk, _model_kind(disk.get("model") or "virtio", pcie)
-    for net in devices.iterfind("interface[@type='hostdev']"):
-        yield net, PCIE if pcie else PCI
-    for hostdev in devices.iterfind("hostdev"):
-        kind = hostdev.get("type")
-        if kind in ("pci", "scsi_host") or hostdev.get("model") == "vfio-pci":
-            yield hostdev, PCIE if pcie else PCI
-    for balloon in devices.iterfind("memballoon"):
-        if balloon.get("model") in ("virtio", "virtio-transitional", "virtio-non-transitional"):
-            yield balloon, _model_kind(balloon.get("model"), pcie)
-    for rng in devices.iterfind("rng"):
-        yield rng, _model_kind(rng.get("model"), pcie)
-    for watchdog in devices.iterfind("watchdog[@model='i6300esb']"):
-        yield watchdog, PCI
-    for video in devices.iterfind("video"):
-        model = video.find("model")
-        name = model.get("type") if model is not None else None
-        if name not in ("none", None):
-            yield video, _model_kind(name, pcie)
-    for shmem in devices.iterfind("shmem"):
-        yield shmem, PCI
-    for device in devices.iterfind("input[@bus='virtio']"):
-        yield device, _model_kind(device.get("model") or "virtio", pcie)
-    for serial in devices.iterfind("serial"):
-        target = serial.find("target")
-        if target is not None and target.get("type") == "pci-serial":
-            yield serial, PCI
-    for vsock in devices.iterfind("vsock"):
-        yield vsock, _model_kind(vsock.get("model") or "virtio", pcie)
-
-
 def _buses(root: etree._Element) -> Addresses:
     buses: dict[int, Bus] = {}
     for ctrl in root.iterfind("devices/controller[@type='pci']"):
@@ -361,7 +268,7 @@ def _assign(plan: _Plan, machine: str) -> None:
     assert devices is not None
     previous_port: tuple[int, int, int] | None = None
     for ctrl in devices.iterfind("controller[@type='pci']"):
-        kind = _controller_kind(ctrl, plan.pcie_machine)
+        kind = controller_kind(ctrl, plan.pcie_machine)
         if kind is None or not plan.wanted(ctrl):
             continue
         if kind == ROOT_PORT and previous_port and previous_port[2] < 7:
@@ -372,7 +279,7 @@ def _assign(plan: _Plan, machine: str) -> None:
         found = plan.reserve_next(ctrl, kind)
         if found and kind == ROOT_PORT:
             previous_port = (found[0], found[1], 0)
-    for el, kind in _device_order(plan.root, plan.pcie_machine):
+    for el, kind in device_order(plan.root, plan.pcie_machine):
         if not plan.wanted(el):
             continue
         if el.tag == "controller" and el.get("model") in USB2_MODELS:
