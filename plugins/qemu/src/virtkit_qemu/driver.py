@@ -33,6 +33,7 @@ from virtkit_qemu.argv.accel import kvm_problem
 from virtkit_qemu.argv.builder import DEFAULT_EMULATOR
 from virtkit_qemu.host import QemuHost, snapshot_support
 from virtkit_qemu.live import console_path
+from virtkit_qemu.migration import MigrationHooks
 from virtkit_qemu.store import QemuStore
 from virtkit_qemu.watcher import EventWatcher
 
@@ -62,7 +63,7 @@ def qemu_version() -> int:
     return major * 1_000_000 + minor * 1_000 + micro
 
 
-class QemuDriver(SnapshotHooks):  # type: ignore[misc]  # a mixin chosen at import
+class QemuDriver(SnapshotHooks, MigrationHooks):  # type: ignore[misc]  # a mixin chosen at import
     """``qemu:///system``, ``qemu:///session`` and ``qemu:///embed?root=DIR``."""
 
     name: ClassVar[str] = "QEMU"

@@ -31,9 +31,11 @@ LOG_TAIL = 2000
 
 @attrs.frozen(kw_only=True)
 class Incoming:
-    """A migration stream for the new QEMU to load: ``fd`` positioned at its first byte."""
+    """A migration stream for the new QEMU to load: ``fd`` positioned at its first byte, or
+    ``None`` for a stream from another host, which a pre-run step starts with ``migrate-incoming``
+    (the QEMU then waits for it, paused)."""
 
-    fd: int
+    fd: int | None
     size: int
     progress: ProgressCallback | None = None
 
@@ -131,7 +133,7 @@ def launch(plan: LaunchPlan) -> RunningQemu:
         with Monitor(plan.paths.qmp, name=plan.name) as mon:
             for ifname, bridge in plan.command.taps:
                 plug_tap(ifname, bridge)
-            if plan.incoming is not None:
+            if plan.incoming is not None and plan.incoming.fd is not None:
                 receive(mon, plan.incoming, plan.name)
             for step in plan.steps:
                 step(mon)
@@ -167,6 +169,7 @@ def plug_tap(ifname: str, bridge: str | None) -> None:
 
 def receive(mon: Monitor, incoming: Incoming, name: str) -> None:
     """Load a migration stream from ``incoming.fd`` into the stopped QEMU."""
+    assert incoming.fd is not None
     start = os.lseek(incoming.fd, 0, os.SEEK_CUR)
     mon.send_fd(incoming.fd, "incoming")
     mon.execute("migrate-incoming", uri="fd:incoming")

@@ -39,11 +39,18 @@ from virtkit_qemu.saveimage import SaveHeader, open_image, write_header
 from virtkit_qemu.status import DomainStatus
 
 POLL = 0.02
+ACTIVE_JOB = ("active", "setup", "device", "pre-switchover")
+"""``query-migrate`` states of a job that can still be cancelled."""
 MAX_BANDWIDTH = 1 << 40
 """Bytes per second: no limit for a save to a local file (QEMU's default is 32 MiB/s)."""
 
 _completed: dict[object, JobInfo] = {}
 """The statistics of the last finished job of each domain (by UUID), in this process."""
+
+
+def remember_job(uuid: object, job: JobInfo) -> None:
+    """Keep ``job`` as the domain's last finished job (``domjobinfo --completed``)."""
+    _completed[uuid] = job
 
 
 def job_from_migrate(info: dict[str, Any], operation: str, type_: DomainJobType) -> JobInfo:
@@ -58,8 +65,24 @@ def job_from_migrate(info: dict[str, Any], operation: str, type_: DomainJobType)
         mem_total=int(ram.get("total", 0)),
         mem_processed=int(ram.get("transferred", 0)),
         mem_remaining=int(ram.get("remaining", 0)),
-        stats={"downtime": int(info.get("downtime", 0))} if "downtime" in info else {},
+        stats=_migrate_stats(info),
     )
+
+
+def _migrate_stats(info: dict[str, Any]) -> dict[str, int | float | str]:
+    """libvirt's further job statistics from ``query-migrate``: rates in bytes per second."""
+    ram = info.get("ram", {})
+    page = int(ram.get("page-size", 4096))
+    stats: dict[str, int | float | str] = {
+        "memory_bps": int(float(ram.get("mbps", 0)) * 1_000_000 / 8),
+        "memory_dirty_rate": int(ram.get("dirty-pages-rate", 0)) * page,
+        "memory_iteration": int(ram.get("dirty-sync-count", 0)),
+    }
+    for key, name in (("downtime", "downtime"), ("expected-downtime", "expected_downtime"),
+                      ("setup-time", "setup_time")):
+        if key in info:
+            stats[name] = int(info[key])
+    return stats
 
 
 def save(
@@ -312,6 +335,6 @@ def job_info(host: QemuHost, ref: DomainRef, completed: bool) -> JobInfo:
 def abort_job(host: QemuHost, ref: DomainRef) -> None:
     status = active_status(host, ref)
     with monitor(host, status) as mon:
-        if mon.execute("query-migrate").get("status") not in ("active", "setup", "device"):
+        if mon.execute("query-migrate").get("status") not in ACTIVE_JOB:
             raise OperationInvalidError(f"domain '{ref.name}' has no job to abort")
         mon.execute("migrate_cancel")
