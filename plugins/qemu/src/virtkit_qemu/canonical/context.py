@@ -38,11 +38,9 @@ def is_x86(arch: str) -> bool:
     return arch in ("i686", "x86_64")
 
 
-def is_q35(machine: str) -> bool:
-    return machine == "q35" or machine.startswith("pc-q35")
-
-
 def is_i440fx(machine: str) -> bool:
+    """``pc`` and its versions (``pc-i440fx-*``, and the old ``pc-0.*``/``pc-1.*``); not
+    ``pc-q35-*``."""
     return machine == "pc" or machine.startswith(("pc-i440fx", "pc-0.", "pc-1."))
 
 

@@ -8,6 +8,7 @@ from lxml import etree
 from virtkit.xml import Context
 from virtkit.xml.canonical.order import DEVICES_ORDER, insert_child, set_attrs_first
 
+from virtkit_qemu.argv.defaults import is_q35
 from virtkit_qemu.canonical.caps import QemuCaps
 from virtkit_qemu.canonical.context import (
     accel_of,
@@ -17,7 +18,6 @@ from virtkit_qemu.canonical.context import (
     is_arm_virt,
     is_i440fx,
     is_ppc64,
-    is_q35,
     is_s390,
     is_x86,
     machine_of,

@@ -17,8 +17,9 @@ import attrs
 from lxml import etree
 from virtkit.xml import Context
 
+from virtkit_qemu.argv.defaults import is_q35
 from virtkit_qemu.canonical.caps import QemuCaps
-from virtkit_qemu.canonical.context import caps_of, is_i440fx, is_q35, machine_of
+from virtkit_qemu.canonical.context import caps_of, is_i440fx, machine_of
 from virtkit_qemu.canonical.devices import insert_controller
 from virtkit_qemu.canonical.pci_devices import (
     DMI_BRIDGE,
