@@ -17,6 +17,7 @@ from collections.abc import Callable
 from types import ModuleType
 
 import attrs
+from qemu.qmp import QMPClient
 from virtkit.constants import (
     DomainEventStoppedDetail,
     DomainEventType,
@@ -30,6 +31,7 @@ from virtkit.records import DomainRecord, DomainRef
 from virtkit.xml import DomainDef, parse_domain
 
 from virtkit_qemu import process
+from virtkit_qemu.qmp import Monitor
 from virtkit_qemu.status import DomainStatus, Owner
 from virtkit_qemu.store import QemuStore
 
@@ -79,6 +81,8 @@ class QemuHost:
         """The run state (running or paused) last reported to this connection's listeners: the
         event watcher reports a change made by another process, not one made here."""
         self.on_active: list[Callable[[DomainStatus], None]] = []
+        self.shared_session: Callable[[DomainStatus], QMPClient | None] = lambda status: None
+        """The event watcher's open QMP session to a domain's QEMU, if it holds one."""
         """Told of every active domain looked at (the event watcher attaches to it)."""
 
     # ------------------------------------------------------------------ finding domains
@@ -169,6 +173,15 @@ class QemuHost:
 
     def definition(self, entry: DomainEntry, *, inactive: bool = False) -> DomainDef:
         return parse_domain(self.xml(entry, inactive=inactive))
+
+    def quick_monitor(self, status: DomainStatus) -> Monitor:
+        """A monitor for short commands: the event watcher's session when this process holds
+        it (no connection to make), else a connection of its own. Not for passing fds."""
+        return Monitor(
+            self.store.runtime_paths(status.uuid).qmp,
+            name=status.name,
+            session=self.shared_session(status),
+        )
 
     # ------------------------------------------------------------------ noticing stopped QEMUs
 

@@ -277,20 +277,20 @@ def reboot(host: QemuHost, ref: DomainRef) -> None:
     with host.store.lock():
         status = active_status(host, ref)
         host.store.write_status(attrs.evolve(status, rebooting=True))
-        with monitor(host, status) as mon:
+        with host.quick_monitor(status) as mon:
             mon.execute("system_powerdown")
 
 
 def reset(host: QemuHost, ref: DomainRef) -> None:
     status = active_status(host, ref)
-    with monitor(host, status) as mon:
+    with host.quick_monitor(status) as mon:
         mon.execute("system_reset")
 
 
 def suspend(host: QemuHost, ref: DomainRef) -> None:
     with host.store.lock():
         status = active_status(host, ref)
-        with monitor(host, status) as mon:
+        with host.quick_monitor(status) as mon:
             mon.execute("stop")
         host.store.write_status(
             attrs.evolve(status, state=DomainState.PAUSED, reason=int(DomainPausedReason.USER))
@@ -304,7 +304,7 @@ def resume(host: QemuHost, ref: DomainRef) -> None:
         status = active_status(host, ref)
         if status.state != DomainState.PAUSED:
             raise OperationInvalidError(f"domain '{ref.name}' is not paused")
-        with monitor(host, status) as mon:
+        with host.quick_monitor(status) as mon:
             mon.execute("cont")
         host.store.write_status(
             attrs.evolve(

@@ -58,13 +58,17 @@ class Monitor:
     ...     mon.execute("cont")
     """
 
-    def __init__(self, socket_path: Path, *, name: str) -> None:
+    def __init__(self, socket_path: Path, *, name: str, session: QMPClient | None = None) -> None:
+        """With ``session``, commands go through that already connected client (the event
+        watcher's), which entering and leaving neither connect nor close."""
         self.socket_path = socket_path
         self.name = name
-        self._client = QMPClient(name)
+        self._client = session if session is not None else QMPClient(name)
+        self._shared = session is not None
 
     def __enter__(self) -> Monitor:
-        self.connect()
+        if not self._shared:
+            self.connect()
         return self
 
     def __exit__(
@@ -87,6 +91,8 @@ class Monitor:
 
     def close(self) -> None:
         """Disconnect; an error the session ended with (QEMU gone) is not raised again."""
+        if self._shared:
+            return
         with contextlib.suppress(Exception):
             run(self._client.disconnect())
 
@@ -114,5 +120,7 @@ class Monitor:
 
     def send_fd(self, fd: int, fdname: str) -> None:
         """Pass file descriptor ``fd`` to QEMU under ``fdname`` (QMP ``getfd``)."""
+        if self._shared:
+            raise QmpError("file descriptors are passed on a monitor connection of one's own")
         self._client.send_fd_scm(fd)
         self.execute("getfd", fdname=fdname)

@@ -53,9 +53,11 @@ class EventWatcher:
         self.host = host
         self._tasks: dict[tuple[int, int], asyncio.Future[None]] = {}
         self._failed: dict[tuple[int, int], float] = {}
+        self._sessions: dict[tuple[int, int], QMPClient] = {}
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="virtkit-qemu-events")
         self._closed = False
         host.on_active.append(self.watch)
+        host.shared_session = self.session
 
     def watch(self, status: DomainStatus) -> None:
         """Attach to ``status``'s event socket unless already attached (or recently refused)."""
@@ -72,6 +74,11 @@ class EventWatcher:
             self._follow(status, str(paths.events), key), qmp.loop()
         )  # type: ignore[assignment]
 
+    def session(self, status: DomainStatus) -> QMPClient | None:
+        """The connected event session of ``status``'s QEMU, if this watcher holds it."""
+        client = self._sessions.get((status.pid or 0, status.started or 0))
+        return client if client is not None and client.runstate == Runstate.RUNNING else None
+
     def close(self) -> None:
         self._closed = True
         for task in list(self._tasks.values()):
@@ -87,6 +94,7 @@ class EventWatcher:
             with contextlib.suppress(Exception):
                 await client.disconnect()
             return
+        self._sessions[key] = client
         self._submit(self._attached, status)
         waiting: set[asyncio.Future[Any]] = set()
         try:
@@ -102,6 +110,7 @@ class EventWatcher:
         except Exception:
             log.exception("following the QMP events of domain %s failed", status.name)
         finally:
+            self._sessions.pop(key, None)
             for future in waiting:
                 future.cancel()
             with contextlib.suppress(Exception):  # the EOF that ended the session
