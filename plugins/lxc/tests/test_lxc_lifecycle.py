@@ -379,3 +379,20 @@ def test_enter_namespace_with_the_callers_stdio(conn, rootfs, container_xml, tmp
         done = subprocess.run([sys.executable, "-c", script], stdout=out, timeout=60)
     assert done.returncode == 3 and out_file.read_text() == "io1\n"
     assert dom.is_active()
+
+
+def test_a_start_that_hangs_is_abandoned(conn, rootfs, container_xml, monkeypatch) -> None:
+    from virtkit_lxc import supervisor
+
+    monkeypatch.setattr(supervisor, "START_TIMEOUT", 0.5)
+    # the forked supervisor inherits this: it hangs where it would create the container
+    monkeypatch.setattr(supervisor.Supervisor, "launch", lambda self: time.sleep(60))
+    t0 = time.monotonic()
+    with pytest.raises(OperationFailedError, match="did not start within 0.5 s"):
+        conn.create_xml(container_xml("hang1", rootfs))
+    assert time.monotonic() - t0 < 10
+    assert not [p for p in cgroup_folders(conn, "hang1") if p.exists()]
+    assert conn.list_all_domains() == []
+    for entry in os.listdir("/proc"):  # the killed supervisor is gone
+        with contextlib.suppress(OSError), open(f"/proc/{entry}/cmdline", "rb") as fh:
+            assert b"hang1" not in fh.read()

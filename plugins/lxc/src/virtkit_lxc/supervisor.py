@@ -170,7 +170,7 @@ class Supervisor:
                 _write_id_map(a_pid, "gid", config.idmap.gid)
                 os.write(go_a_w, b"M")
                 line = _read_line(pid_r)
-            os.waitpid(a_pid, 0)
+            # child A exits once it has forked B; serve() reaps it, off the critical path
             if not line.strip().isdigit():
                 raise OperationFailedError(
                     f"cannot create the namespaces of container '{config.name}': "
@@ -375,26 +375,27 @@ def _supervise(
         os._exit(code)
 
 
-def _read_report(fd: int, timeout: float) -> bytes:
-    """Everything written to ``fd`` until end-of-file; :class:`TimeoutError` after ``timeout``."""
+def _read_report(fd: int, timeout: float) -> tuple[bytes, bool]:
+    """What is written to ``fd`` until end-of-file (``True``) or until ``timeout`` passed
+    (``False``, with what came so far)."""
     deadline = time.monotonic() + timeout
     chunks: list[bytes] = []
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-            raise TimeoutError
+            return b"".join(chunks), False
         chunk = os.read(fd, 65536)
         if not chunk:
-            return b"".join(chunks)
+            return b"".join(chunks), True
         chunks.append(chunk)
 
 
-def _abandon(report_r: int, supervisor: Supervisor, log_path: str) -> NoReturn:
+def _abandon(partial: bytes, supervisor: Supervisor, log_path: str) -> NoReturn:
     """Kill a supervisor that hangs while starting (its children then read end-of-file where
-    they wait for their go byte, and exit) and remove what it made."""
-    os.set_blocking(report_r, False)
+    they wait for their go byte, and exit) and remove what it made. ``partial`` is what it
+    reported so far: its pid first."""
     with contextlib.suppress(OSError, ValueError):
-        pid = int(os.read(report_r, 64).partition(b"\n")[0])
+        pid = int(partial.partition(b"\n")[0])
         os.kill(pid, signal.SIGKILL)
         wait_exit(pid, 5.0)
     remove_interfaces([i.host_name for i in supervisor.config.interfaces])
@@ -432,13 +433,13 @@ def spawn_supervisor(
         finally:
             os._exit(0)
     os.close(report_w)
-    os.waitpid(pid, 0)
     try:
-        raw = _read_report(report_r, START_TIMEOUT)
-    except TimeoutError:
-        _abandon(report_r, supervisor, log_path)
+        raw, complete = _read_report(report_r, START_TIMEOUT)
     finally:
         os.close(report_r)
+        os.waitpid(pid, 0)  # the intermediate process exits as soon as it has forked
+    if not complete:
+        _abandon(raw, supervisor, log_path)
     raw = raw.partition(b"\n")[2]  # after the supervisor's pid
     try:
         report = json.loads(raw) if raw else {"error": "the supervisor died while starting it"}
