@@ -191,8 +191,8 @@ def panic_models(root: etree._Element, ctx: Context) -> None:
 
 
 def default_audio(root: etree._Element, ctx: Context) -> None:
-    """A domain without ``<audio>`` gets one: SPICE audio for a SPICE console, none when the
-    console passes the host's audio through (SDL, D-Bus), else a silent backend."""
+    """A domain without ``<audio>`` gets one: SPICE audio for a SPICE console, none when a
+    local display (SDL, D-Bus) passes the host's audio through, else a silent backend."""
     devices = root.find("devices")
     if devices is None or devices.find("audio") is not None:
         return
@@ -383,3 +383,44 @@ def tpm_defaults(root: etree._Element, ctx: Context) -> None:
         if backend is not None and backend.get("version") is None:
             two = tpm.get("model") in ("tpm-spapr", "tpm-crb") or is_arm_virt(root, arch)
             backend.set("version", "2.0" if two else "1.2")
+
+
+def shmem_defaults(root: etree._Element, ctx: Context) -> None:
+    """Shared memory is an ``ivshmem`` of 4 MiB unless said (a doorbell one has no size of its
+    own); a doorbell with a server signals through ioeventfd."""
+    for shmem in root.iterfind("devices/shmem"):
+        model = shmem.find("model")
+        if model is None:
+            model = etree.Element("model", {"type": "ivshmem"})
+            shmem.insert(0, model)
+        kind = model.get("type")
+        if kind != "ivshmem-doorbell" and shmem.find("size") is None:
+            size = etree.Element("size", {"unit": "M"})
+            size.text = "4"
+            model.addnext(size)
+        if kind == "ivshmem-doorbell" and shmem.find("server") is not None:
+            msi = shmem.find("msi")
+            if msi is None:
+                msi = etree.SubElement(shmem, "msi")
+                address = shmem.find("address")
+                if address is not None:
+                    address.addprevious(msi)
+            if msi.get("ioeventfd") is None:
+                msi.set("ioeventfd", "on")
+
+
+def dimm_slots(root: etree._Element, ctx: Context) -> None:
+    """Memory modules plugged as DIMMs take the lowest free DIMM slot."""
+    modules = root.findall("devices/memory")
+    taken = {
+        int(a.get("slot", "0"))
+        for m in modules
+        for a in m.findall("address[@type='dimm']")
+        if a.get("slot") is not None
+    }
+    for module in modules:
+        if module.get("model") not in ("dimm", "nvdimm") or module.find("address") is not None:
+            continue
+        slot = next(s for s in range(len(taken) + 1) if s not in taken)
+        taken.add(slot)
+        etree.SubElement(module, "address", {"type": "dimm", "slot": str(slot)})
