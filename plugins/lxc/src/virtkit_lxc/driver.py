@@ -64,6 +64,7 @@ from virtkit.xml import DomainDef, SnapshotDef, parse_domain
 from virtkit_lxc.cgroups import Cgroup
 from virtkit_lxc.config import check_startable, container_config
 from virtkit_lxc.enter import run_inside, spawn_inside
+from virtkit_lxc.native import domain_xml_from_native
 from virtkit_lxc.network import remove_interfaces
 from virtkit_lxc.snapshots import RootSnapshots
 from virtkit_lxc.status import (
@@ -562,6 +563,11 @@ class LxcDriver:
     @hookimpl
     def virtkit_domain_get_xml(self, dom: DomainRef, flags: int) -> str:
         return self._xml(dom, flags)
+
+    @hookimpl
+    def virtkit_domain_xml_from_native(self, native_format: str, native_config: str) -> str:
+        """An LXC configuration file (``lxc-tools``) as domain XML."""
+        return domain_xml_from_native(native_format, native_config)
 
     # ------------------------------------------------------------------ enter / console
 
