@@ -387,8 +387,8 @@ def assign_pci_addresses(root: etree._Element, ctx: Context) -> None:
     dry = _Plan(copy.deepcopy(root), pcie, _buses(root), caps, dry_run=True)
     _assign(dry, machine)
     grown = dry.grown
-    if "pcie-root-port" in grown:
-        grown.append("pcie-root-port")
+    if grown and pcie:
+        grown.append("pcie-root-port")  # a free port to hotplug a device into
     next_index = max(_buses(root).buses) + 1
     for offset, model in enumerate(grown):
         insert_controller(devices, "pci", next_index + offset, model)
