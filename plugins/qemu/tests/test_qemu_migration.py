@@ -6,18 +6,22 @@ was and the destination clean."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import virtkit
+from virtkit.constants import DomainJobType, DomainRunningReason, DomainState
 from virtkit.constants import DomainMigrateFlags as F
-from virtkit.constants import DomainRunningReason, DomainState
 from virtkit.errors import ErrorCode
 from virtkit.migration import MigrationError
 from virtkit_qemu import process
+from virtkit_qemu.guest_image import READY_LINE, serial_counters, wait_for_serial
 from virtkit_qemu.migration_storage import SourceDisk, plan_disks, source_disks
 
 pytestmark = [pytest.mark.qemu]
@@ -325,3 +329,114 @@ def test_offline_moves_definition_and_snapshots(
     assert src.list_all_domains() == []
     moved.create()
     assert moved.is_active()
+
+
+# ---------------------------------------------------------------------- a real Linux guest (TCG)
+
+BOOT_TIMEOUT = 90
+
+
+@pytest.fixture
+def guest(src: virtkit.Connection, linux_guest_xml: str, tmp_path: Path) -> virtkit.Domain:
+    """The Linux guest running on the source, past boot, its counter going."""
+    dom = src.define_xml(linux_guest_xml)
+    dom.create()
+    serial = tmp_path / "serial.log"
+    wait_for_serial(serial, lambda d: READY_LINE in d, timeout=BOOT_TIMEOUT, what="boot")
+    wait_counters(serial, 2)
+    return dom
+
+
+def wait_counters(serial: Path, count: int) -> list[int]:
+    """Wait for ``count`` more counter lines than the log holds now; all its counters."""
+    offset = serial.stat().st_size if serial.exists() else 0
+    wait_for_serial(
+        serial,
+        lambda d: d[offset:].count(b"counter ") >= count,
+        timeout=BOOT_TIMEOUT,
+        what=f"print {count} more counters",
+    )
+    return serial_counters(serial)
+
+
+def assert_counting_on(serial: Path) -> None:
+    """The guest counted on without restarting: every counter is the one before plus one."""
+    counters = wait_counters(serial, 2)
+    assert counters == list(range(counters[0], counters[0] + len(counters))), counters
+
+
+def migrate_in_background(
+    dom: virtkit.Domain, dest: virtkit.Connection, params: dict[str, object]
+) -> tuple[threading.Thread, dict[str, BaseException]]:
+    """Start a slow migration in a thread; return once data flows (the job shows progress)."""
+    outcome: dict[str, BaseException] = {}
+
+    def run() -> None:
+        try:
+            dom.migrate(dest, F.LIVE, params)
+        except BaseException as exc:  # handed to the test
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 30
+    while dom.job_info().data_processed == 0:
+        assert worker.is_alive() and time.monotonic() < deadline, f"no transfer: {outcome}"
+        time.sleep(0.05)
+    return worker, outcome
+
+
+@pytest.mark.slow
+def test_linux_guest_back_and_forth(
+    guest: virtkit.Domain, src: virtkit.Connection, dst: virtkit.Connection, tmp_path: Path
+) -> None:
+    serial = tmp_path / "serial.log"
+    dom, conns = guest, (dst, src)
+    for hop in range(4):
+        dom = dom.migrate(conns[hop % 2], F.LIVE, {})
+        assert dom.state()[0] == DomainState.RUNNING
+        assert_counting_on(serial)
+    assert src.lookup_by_name("linux").is_active() and dst.list_all_domains() == []
+
+
+@pytest.mark.slow
+def test_destination_killed_mid_transfer(
+    guest: virtkit.Domain, dst: virtkit.Connection, roots: tuple[Path, Path], tmp_path: Path
+) -> None:
+    worker, outcome = migrate_in_background(guest, dst, {"bandwidth": 1})
+    [receiver] = qemus_under(roots[1])
+    os.kill(receiver, signal.SIGKILL)
+    worker.join(60)
+    error = outcome.get("error")
+    assert isinstance(error, MigrationError), outcome
+    assert (error.phase, error.side) == ("perform", "source"), error.message
+    assert guest.state()[0] == DomainState.RUNNING
+    assert_counting_on(tmp_path / "serial.log")
+    assert_clean(roots[1], "linux")
+
+
+@pytest.mark.slow
+def test_abort_job(
+    guest: virtkit.Domain, dst: virtkit.Connection, roots: tuple[Path, Path], tmp_path: Path
+) -> None:
+    worker, outcome = migrate_in_background(guest, dst, {"bandwidth": 1})
+    deadline = time.monotonic() + 5
+    while not (job := guest.job_info()).stats.get("memory_bps"):  # measured every 100 ms
+        assert time.monotonic() < deadline, f"no transfer rate in {job}"
+        time.sleep(0.05)
+    assert job.data_total >= 128 << 20 and 0 < job.data_processed < job.data_total
+    assert job.data_remaining > 0 and job.time_elapsed > 0
+    assert int(job.stats["memory_bps"]) <= 2 << 20, "the bandwidth limit holds"
+    guest.abort_job()
+    worker.join(60)
+    error = outcome.get("error")
+    assert isinstance(error, MigrationError), outcome
+    assert (error.phase, error.side, error.code) == (
+        "perform",
+        "source",
+        ErrorCode.OPERATION_ABORTED,
+    )
+    assert guest.state() == (DomainState.RUNNING, DomainRunningReason.MIGRATION_CANCELED)
+    assert guest.job_info(completed=True).type == DomainJobType.CANCELLED
+    assert_counting_on(tmp_path / "serial.log")
+    assert_clean(roots[1], "linux")
