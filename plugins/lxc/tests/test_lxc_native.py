@@ -147,13 +147,13 @@ def test_interfaces() -> None:
 def test_veth_without_link_is_ethernet_and_vlan_is_a_host_device() -> None:
     root = convert(
         BASE_V3
-        + "lxc.net.0.type = veth\n"
+        + "lxc.net.0.type = veth\nlxc.net.0.hwaddr = 00:16:3e:xx:xx:xx\n"
         + "lxc.net.3.type = vlan\nlxc.net.3.link = eth0\nlxc.net.3.vlan.id = 7\n"
         + "lxc.net.2.type = phys\nlxc.net.2.link = enp3s0\n"
     )
     ethernet = root.find("devices/interface")
     assert ethernet.get("type") == "ethernet"
-    # no hwaddr: a MAC is generated
+    # no hwaddr (or one with LXC's placeholders): a MAC is generated
     assert len(ethernet.find("mac").get("address")) == 17
     hostdevs = root.findall("devices/hostdev")
     assert [h.attrib for h in hostdevs] == [{"mode": "capabilities", "type": "net"}] * 2
@@ -204,6 +204,11 @@ def test_cgroup_limits() -> None:
     assert root.findtext("blkiotune/weight") == "300"
     assert root.findtext("blkiotune/device/path") == "/dev/block/8:0"
     assert root.findtext("blkiotune/device/write_bytes_sec") == "1048576"
+    # a zero quota is no quota; -1 (unlimited) is kept, as libvirt writes it
+    zero = convert(BASE_V3 + "lxc.cgroup.cpu.cfs_quota_us = 0\n")
+    assert zero.find("cputune") is None
+    unlimited = convert(BASE_V3 + "lxc.cgroup.cpu.cfs_quota_us = -1\n")
+    assert unlimited.findtext("cputune/quota") == "-1"
     # without a limit: libvirt's 64 MiB
     assert convert(BASE_V3).findtext("memory") == "65536"
 

@@ -11,7 +11,9 @@ at each ``lxc.network.type`` and applies the following ``lxc.network.*`` lines t
   ``<features><privnet/>`` (a network namespace with only loopback).
 
 Addresses (``ipv4``/``ipv6``, LXC 3.0: ``ipv4.address``/``ipv6.address``) are ``address/prefix``;
-a gateway becomes a default route. Any other network setting is refused, as libvirt does.
+a gateway becomes a default route. A ``hwaddr`` that is no plain MAC address (LXC's ``xx``
+placeholders) is ignored, so one is generated. Any other network setting is refused, as
+libvirt does.
 """
 
 from __future__ import annotations

@@ -52,11 +52,11 @@ def cputune(config: LxcConfig) -> etree._Element | None:
     if shares is not None:
         etree.SubElement(tune, "shares").text = str(integer(shares))
     period = config.first("lxc.cgroup.cpu.cfs_period_us")
-    if period is not None and integer(period):
-        etree.SubElement(tune, "period").text = str(integer(period))
     quota = config.first("lxc.cgroup.cpu.cfs_quota_us")
-    if quota is not None and integer(quota, signed=True):
-        etree.SubElement(tune, "quota").text = str(integer(quota, signed=True))
+    for tag, entry, signed in (("period", period, False), ("quota", quota, True)):
+        value = integer(entry, signed=signed) if entry is not None else 0
+        if value:
+            etree.SubElement(tune, tag).text = str(value)
     return tune if len(tune) else None
 
 
