@@ -8,10 +8,9 @@ Each side opens a connection with the same names as virtkit's API (libvirt-pytho
 to them) and runs the same workload; the table gives each operation's median. To add a side,
 write one function that opens its connection (see :data:`SIDES`).
 
-libvirt runs as its own daemon, in a private mount namespace whose ``/etc/libvirt``,
-``/run/libvirt``, ``/var/lib/libvirt``, ``/var/cache/libvirt`` and ``/var/log/libvirt`` are
-folders of a scratch directory, configured as ``../shared/README.md`` says (QEMU as root, no
-security driver, stdio to files, a fixed host UUID); the system's libvirt is left alone.
+libvirt runs as its own daemon (:mod:`private_libvirtd`: a private mount namespace with its own
+configuration, run and state folders), configured as ``../shared/README.md`` says (QEMU as root,
+no security driver, stdio to files, a fixed host UUID); the system's libvirt is left alone.
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from harness import BenchError, Row, T, format_table, median_ms, require_libvirt, timed
+from private_libvirtd import private_libvirtd
 
 QEMU = "/usr/bin/qemu-system-x86_64"
 MEMORY_MIB = 128
@@ -197,91 +197,26 @@ class LibvirtConnection:
             )
 
 
-LIBVIRTD_CONF = 'host_uuid = "0b7e3c52-2f0d-4d5e-9a61-7c2a4e8f1b33"\n'
 QEMU_CONF = 'user = "root"\ngroup = "root"\nsecurity_driver = "none"\nstdio_handler = "file"\n'
-PRIVATE_DIRS = {
-    "etc": "/etc/libvirt",
-    "run": "/run/libvirt",
-    "lib": "/var/lib/libvirt",
-    "cache": "/var/cache/libvirt",
-    "log": "/var/log/libvirt",
-}
-MOUNT_AND_EXEC = """\
-set -e
-while [ $# -gt 2 ]; do mkdir -p "$2"; mount --bind "$1" "$2"; shift 2; done
-exec libvirtd --pid-file "$1" --config "$2"
-"""
 
 
 @contextmanager
-def private_libvirtd(root: Path, *, timeout: float = 90.0) -> Iterator[Any]:
-    """Run a libvirtd of its own under ``root``; yield a libvirt-python connection to it.
+def qemu_libvirtd(root: Path) -> Iterator[Any]:
+    """libvirt's QEMU driver on a private libvirtd under ``root``; a libvirt-python connection.
 
     On exit every domain it holds is destroyed and undefined and the daemon stopped; a QEMU it
     leaves behind (found by the pidfiles in its run folder) is killed.
     """
-    if os.geteuid() != 0:
-        raise BenchError("the private libvirtd needs root (mount namespace, QEMU as root)")
     libvirt = require_libvirt()
-    for name in PRIVATE_DIRS:
-        (root / name).mkdir(parents=True, exist_ok=True)
-    (root / "etc" / "libvirtd.conf").write_text(LIBVIRTD_CONF)
-    (root / "etc" / "qemu.conf").write_text(QEMU_CONF)
-    binds = [str(p) for name, target in PRIVATE_DIRS.items() for p in (root / name, target)]
-    argv = [
-        "unshare",
-        "--mount",
-        "--propagation",
-        "private",
-        "sh",
-        "-c",
-        MOUNT_AND_EXEC,
-        "sh",
-        *binds,
-        str(root / "libvirtd.pid"),
-        "/etc/libvirt/libvirtd.conf",
-    ]
-    log_path = root / "libvirtd.log"
-    uri = f"qemu+unix:///system?socket={root / 'run' / 'libvirt-sock'}"
-    with log_path.open("wb") as log:
-        daemon = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
     try:
-        conn = wait_for_daemon(libvirt, uri, daemon, log_path, timeout)
-        conn.getDomainCapabilities(QEMU, "x86_64", "pc", "kvm", 0)  # probe QEMU now, not in define
-        try:
-            yield conn
-        finally:
-            LibvirtConnection(libvirt, conn).clear()
-            conn.close()
+        with private_libvirtd(root, "qemu", driver_conf={"qemu.conf": QEMU_CONF}) as conn:
+            conn.getDomainCapabilities(QEMU, "x86_64", "pc", "kvm", 0)  # probe QEMU now
+            try:
+                yield conn
+            finally:
+                LibvirtConnection(libvirt, conn).clear()
     finally:
-        stop(daemon)
         kill_leftover_qemu(root / "run" / "qemu")
-
-
-def wait_for_daemon(
-    libvirt: Any, uri: str, daemon: subprocess.Popen[bytes], log: Path, timeout: float
-) -> Any:
-    """A connection to the daemon once it answers (its first start probes QEMU for seconds)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if daemon.poll() is not None:
-            raise BenchError(f"libvirtd exited with status {daemon.returncode}; see {log}")
-        try:
-            return libvirt.open(uri)
-        except libvirt.libvirtError as exc:
-            if time.monotonic() > deadline:
-                raise BenchError(f"libvirtd did not answer within {timeout:g} s: {exc}") from exc
-        time.sleep(0.1)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def kill_leftover_qemu(pid_dir: Path) -> None:
@@ -293,7 +228,7 @@ def kill_leftover_qemu(pid_dir: Path) -> None:
 @contextmanager
 def libvirt_side(root: Path) -> Iterator[Conn]:
     """libvirt 9.0's QEMU driver through libvirt-python, on a private libvirtd."""
-    with private_libvirtd(root) as conn:
+    with qemu_libvirtd(root) as conn:
         yield LibvirtConnection(require_libvirt(), conn)
 
 
