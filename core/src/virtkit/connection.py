@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid as uuidlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
@@ -114,7 +114,13 @@ class Connection:
     manager that closes itself. Safe to use from several threads.
     """
 
-    def __init__(self, uri: str | None = None, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        uri: str | None = None,
+        *,
+        read_only: bool = False,
+        extensions: Iterable[object] = (),
+    ) -> None:
         text = uri if uri else default_uri()
         self._uri_text = text
         self._uri = ConnectURI.parse(text)
@@ -128,13 +134,18 @@ class Connection:
         )
         self._driver = driver_cls(context)
         self.driver_name: str = getattr(driver_cls, "name", self._uri.driver)
-        self._pm.register(self._driver, name=f"driver:{self._uri.driver}")
         try:
-            for name, plugin in load_extensions():
+            self._pm.register(self._driver, name=f"driver:{self._uri.driver}")
+            for name, plugin in [*load_extensions(), *((repr(e), e) for e in extensions)]:
                 self._pm.register(plugin, name=name)
             self._pm.check_pending()
-        except BaseException:
-            self._pm.hook.virtkit_connect_close()  # the driver must not stay half-open
+        except BaseException as exc:
+            if self._pm.is_registered(self._driver):
+                self._pm.hook.virtkit_connect_close()  # the driver must not stay half-open
+            if isinstance(exc, pluggy.PluginValidationError):
+                raise NoConnectError(
+                    f"plugin {exc.plugin!r} does not fit virtkit's hook specifications: {exc}"
+                ) from exc
             raise
         self._supported = frozenset(implemented_hooks(self._driver))
         self._callers: dict[str, Callable[..., Any]] = {}
@@ -352,11 +363,15 @@ class Connection:
         self._events.deregister(callback_id)
 
 
-def open(uri: str | None = None) -> Connection:  # noqa: A001 - libvirt's name
-    """Open a read-write connection to ``uri`` (see :func:`default_uri` when ``None``)."""
-    return Connection(uri)
+def open(uri: str | None = None, *, extensions: Iterable[object] = ()) -> Connection:  # noqa: A001
+    """Open a read-write connection to ``uri`` (see :func:`default_uri` when ``None``).
+
+    ``extensions`` are plugin objects registered on this connection only, next to the installed
+    extensions (entry-point group ``virtkit.plugins``): a program's own veto, audit or XML filter.
+    """
+    return Connection(uri, extensions=extensions)
 
 
-def open_read_only(uri: str | None = None) -> Connection:
+def open_read_only(uri: str | None = None, *, extensions: Iterable[object] = ()) -> Connection:
     """Open a connection that refuses every change with libvirt's read-only error."""
-    return Connection(uri, read_only=True)
+    return Connection(uri, read_only=True, extensions=extensions)
