@@ -393,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         raise BenchError("containers need root: run the benchmark as root")
     require_libvirt()
     scratch = Path(tempfile.mkdtemp(prefix="virtkit-bench-lxc-"))
+    load_before = os.getloadavg()[0]
     try:
         runs = measure(scratch, args.repeats)
     finally:
@@ -403,7 +404,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"\nbusybox container ({INIT[0]} as init, {MEMORY_MIB} MiB), {args.repeats} samples per "
-        "side, after one warm-up"
+        f"side, after one warm-up; load average {load_before:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after, {os.cpu_count()} CPUs"
     )
     print(detail_table(runs))
     rows = comparison_rows(runs["libvirt"], runs["virtkit"])
