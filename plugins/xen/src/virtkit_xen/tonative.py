@@ -97,14 +97,13 @@ class _Writer:
             if hap is not None:
                 self.put("hap", int(hap.get("state", "on") == "on"))
             self.put("viridian", int("viridian" in present))
-            for timer in self.root.iterfind("clock/timer"):
-                if timer.get("name") == "hpet":
-                    self.put("hpet", int(timer.get("present", "yes") == "yes"))
-                elif timer.get("name") == "tsc" and timer.get("mode"):
-                    mode = {"emulate": "always_emulate", "native": "native",
-                            "paravirt": "native_paravirt"}.get(timer.get("mode", ""))
-                    if mode:
-                        self.put("tsc_mode", mode)
+            for timer in self.root.iterfind("clock/timer[@name='hpet']"):
+                self.put("hpet", int(timer.get("present", "yes") == "yes"))
+        for timer in self.root.iterfind("clock/timer[@name='tsc']"):
+            mode = {"emulate": "always_emulate", "native": "native",
+                    "paravirt": "native_paravirt"}.get(timer.get("mode", ""))
+            if mode:
+                self.put("tsc_mode", mode)
         xen = present.get("xen")
         if xen is not None:
             if xen.find("e820_host[@state='on']") is not None:

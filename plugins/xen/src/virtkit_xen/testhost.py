@@ -1,0 +1,157 @@
+"""Test support: a real Xen host (a Xen 4.17 dom0 booted under QEMU by the shared setup script,
+``../shared/sim/xen`` next to the repository, or ``$VIRTKIT_XEN_SETUP``) and small guests for it.
+
+``$VIRTKIT_XEN_CACHE`` (default ``~/.cache/virtkit/xen``) keeps the built dom0 image.
+``$VIRTKIT_XEN_SSH_PORT`` points the tests at a host from that cache that is already running
+(in ``sshd`` mode on that port) instead of booting one.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[4]
+
+
+def setup_script() -> Path:
+    value = os.environ.get("VIRTKIT_XEN_SETUP")
+    return Path(value) if value else REPO.parent / "shared" / "sim" / "xen" / "setup-xen-host.sh"
+
+BOOT_TIMEOUT = 400.0
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("VIRTKIT_XEN_CACHE") or Path.home() / ".cache" / "virtkit" / "xen")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class XenHost:
+    """One booted Xen host: its URI, and a way to run commands on its dom0 for checks."""
+
+    def __init__(self, name: str, mode: str, ssh_port: int, net: str | None = None,
+                 extra_args: tuple[str, ...] = ()) -> None:
+        cache = cache_dir()
+        self.key = cache / "id_ed25519"
+        self.port = ssh_port
+        self.log = cache / f"{name}.log"
+        env = {**os.environ, "SSH_PORT": str(ssh_port), "TMO": "3000"}
+        if net:
+            env["NET"] = net
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen(
+                [str(cache / "run-xen-host.sh"), mode, *extra_args], stdout=log,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                start_new_session=True)
+        self.uri = (f"xen+ssh://root@127.0.0.1:{ssh_port}/system?keyfile={self.key}&no_verify=1")
+
+    @classmethod
+    def attach(cls, ssh_port: int) -> XenHost:
+        """A host that runs already."""
+        host = cls.__new__(cls)
+        host.key, host.port = cache_dir() / "id_ed25519", ssh_port
+        host.uri = f"xen+ssh://root@127.0.0.1:{ssh_port}/system?keyfile={host.key}&no_verify=1"
+        return host
+
+    def ssh(self, command: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["ssh", "-i", str(self.key), "-p", str(self.port), "-o", "BatchMode=yes",
+             "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+             "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=20", "root@127.0.0.1", command],
+            capture_output=True, text=True, timeout=timeout, check=False)
+
+    def run(self, command: str, timeout: float = 120) -> str:
+        done = self.ssh(command, timeout)
+        assert done.returncode == 0, f"dom0 command {command!r} failed: {done.stderr}"
+        return done.stdout
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"the Xen host exited during boot; see {self.log}")
+            if b"READY sshd running" in self.log.read_bytes():
+                try:
+                    if self.ssh("xl list", timeout=60).returncode == 0:
+                        return
+                except subprocess.TimeoutExpired:
+                    pass
+            time.sleep(2)
+        self.stop()
+        pytest.fail(f"the Xen host did not come up within {BOOT_TIMEOUT:.0f} s; see {self.log}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(30)
+
+
+def build_host_image() -> None:
+    """Run the shared setup script (cheap once its cache exists), or fail saying what is missing."""
+    setup = setup_script()
+    if not setup.is_file():
+        pytest.fail(f"the Xen host setup script is missing: expected {setup} (the shared "
+                    "'sim/xen' folder next to the repository, or set VIRTKIT_XEN_SETUP)")
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["bash", str(setup), str(cache_dir())], capture_output=True, text=True,
+                          check=False, timeout=1800)
+    if done.returncode != 0:
+        pytest.fail(f"building the Xen host failed: {done.stderr[-2000:]}")
+
+
+GUEST_XML = """<domain type='xen'>
+  <name>{name}</name>
+  <memory unit='MiB'>{memory}</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='{machine}'>{os_type}</type>
+    <kernel>/boot/vmlinuz</kernel>
+    <initrd>/root/guest-initrd.gz</initrd>
+    <cmdline>console=hvc0 quiet</cmdline>
+  </os>
+  <clock offset='utc'>{timers}</clock>
+  <on_poweroff>destroy</on_poweroff>
+  <on_crash>destroy</on_crash>
+  <devices>{devices}</devices>
+</domain>
+"""
+
+
+def guest_xml(name: str, *, pvh: bool = False, memory: int = 128, devices: str = "") -> str:
+    """A small guest from the dom0's own kernel and the busybox initramfs the setup script
+    builds (it prints ``GUEST-OK`` and then ``tick N`` every second on its console)."""
+    return GUEST_XML.format(
+        name=name, memory=memory, devices=devices,
+        machine="xenpvh" if pvh else "xenpv", os_type="xenpvh" if pvh else "linux",
+        # PVH under QEMU's TCG needs the native TSC mode (see the shared README)
+        timers="<timer name='tsc' mode='native'/>" if pvh else "")
+
+
+def console_waiter(host: XenHost) -> Callable[[str, str, float], str]:
+    """``wait(name, pattern, timeout)``: wait until the guest's console log holds ``pattern``."""
+
+    def wait(name: str, pattern: str, timeout: float = 240) -> str:
+        log = f"/var/log/xen/console/guest-{name}.log"
+        out = host.run(
+            f"for i in $(seq 1 {int(timeout)}); do grep -q {pattern!r} {log} 2>/dev/null && break; "
+            f"sleep 1; done; grep {pattern!r} {log} | tail -1", timeout=timeout + 60)
+        assert pattern.split()[0] in out, f"guest {name} never printed {pattern!r}"
+        return out.strip()
+
+    return wait

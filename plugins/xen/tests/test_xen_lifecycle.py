@@ -1,0 +1,102 @@
+"""Lifecycle of PV and PVH guests on a real Xen host, through ``xen+ssh://``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+import virtkit
+from virtkit.constants import DomainState
+from virtkit.errors import NoConnectError, OperationInvalidError, VirtError
+from virtkit_xen.testhost import XenHost, console_waiter, guest_xml
+
+pytestmark = pytest.mark.xen
+
+
+@pytest.fixture(scope="module")
+def conn(xen_uri: str) -> Iterator[virtkit.Connection]:
+    c = virtkit.open(xen_uri)
+    yield c
+    c.close()
+
+
+def _ticks(host: XenHost, name: str) -> int:
+    out = host.run(f"grep -o 'tick [0-9]*' /var/log/xen/console/guest-{name}.log | tail -1")
+    match = re.search(r"tick (\d+)", out)
+    assert match, f"guest {name} printed no tick"
+    return int(match.group(1))
+
+
+def test_pv_guest_lifecycle(conn: virtkit.Connection, xen_host: XenHost) -> None:
+    """define, start, pause, resume, save, restore, managed save, shutdown, undefine."""
+    wait = console_waiter(xen_host)
+    dom = conn.define_xml(guest_xml("vk-pv"))
+    try:
+        assert dom.state()[0] == DomainState.SHUTOFF
+        assert "<name>vk-pv</name>" in xen_host.run("cat /var/lib/virtkit/xen/domains/vk-pv.xml")
+        dom.create()
+        assert dom.state()[0] in (DomainState.RUNNING, DomainState.BLOCKED)
+        assert dom.id() > 0
+        wait("vk-pv", "tick 2")
+        with pytest.raises(OperationInvalidError):
+            dom.create()
+
+        dom.suspend()
+        assert dom.state()[0] == DomainState.PAUSED
+        paused_at = _ticks(xen_host, "vk-pv")
+        xen_host.run("sleep 3")
+        assert _ticks(xen_host, "vk-pv") <= paused_at + 1, "the guest ran on while paused"
+        dom.resume()
+        wait("vk-pv", f"tick {paused_at + 2}")
+
+        image = "/var/lib/xen/vk-pv.save"
+        dom.save(image)
+        assert dom.state()[0] == DomainState.SHUTOFF
+        saved_at = _ticks(xen_host, "vk-pv")
+        restored = conn.restore(image)
+        assert restored.name() == "vk-pv"
+        # the counter goes on from where it was: memory came back, the guest did not reboot
+        wait("vk-pv", f"tick {saved_at + 2}")
+
+        dom.managed_save()
+        assert dom.has_managed_save_image()
+        before = _ticks(xen_host, "vk-pv")
+        dom.create()
+        assert not dom.has_managed_save_image()
+        wait("vk-pv", f"tick {before + 2}")
+
+        dom.shutdown(timeout=90)
+        assert dom.state()[0] == DomainState.SHUTOFF
+    finally:
+        if dom.is_active():
+            dom.destroy()
+        dom.undefine()
+    assert "vk-pv" not in [d.name() for d in conn.list_all_domains()]
+
+
+def test_pvh_guest_boots_and_is_destroyed(conn: virtkit.Connection, xen_host: XenHost) -> None:
+    """A transient PVH guest (type='xenpvh') boots its kernel and stops on destroy."""
+    dom = conn.create_xml(guest_xml("vk-pvh", pvh=True))
+    try:
+        console_waiter(xen_host)("vk-pvh", "GUEST-OK")
+        assert "pvh" in xen_host.run("xl list -l vk-pvh | grep -m1 '\"type\"'")
+    finally:
+        dom.destroy()
+    assert "vk-pvh" not in [d.name() for d in conn.list_all_domains()]
+
+
+def test_native_conversion_through_the_connection(conn: virtkit.Connection) -> None:
+    cfg = conn.domain_xml_to_native("xen-xl", guest_xml("vk-native"))
+    assert 'kernel = "/boot/vmlinuz"' in cfg
+    xml = conn.domain_xml_from_native("xen-xl", cfg)
+    assert "<name>vk-native</name>" in xml
+    with pytest.raises(VirtError, match="unsupported config type"):
+        conn.domain_xml_from_native("vmware-vmx", cfg)
+
+
+def test_unreachable_host_is_a_clear_error(xen_host: XenHost) -> None:
+    with pytest.raises(NoConnectError, match="cannot reach"):
+        virtkit.open(f"xen+ssh://root@127.0.0.1:1/system?keyfile={xen_host.key}&no_verify=1")
+    with pytest.raises(NoConnectError, match="keyfile"):
+        virtkit.open("xen+ssh://root@127.0.0.1:1/system?keyfile=/nonexistent/key")
