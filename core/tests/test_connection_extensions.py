@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 import virtkit
 from virtkit.errors import HookVetoError, NoConnectError
 

@@ -25,8 +25,8 @@ from virtkit.errors import (
 )
 from virtkit.events import EventDispatcher, LifecycleCallback
 from virtkit.plugins import (
-    entry_points,
     DRIVER_GROUP,
+    entry_points,
     implemented_hooks,
     load_driver_class,
     load_extensions,
@@ -257,7 +257,10 @@ class Connection:
             return records
         return [r for r in records if record_matches(r, flags)]
 
-    def _lookup(self, *, name: str | None = None, uuid: Any = None, id: int | None = None) -> DomainRecord:
+    def lookup_record(
+        self, *, name: str | None = None, uuid: Any = None, id: int | None = None
+    ) -> DomainRecord:
+        """The current record of one domain (state, id, flags) in one driver call."""
         record = self._call(
             "virtkit_connect_lookup_domain", change=False, name=name, uuid=uuid, id=id
         )
@@ -269,26 +272,22 @@ class Connection:
         assert isinstance(record, DomainRecord)
         return record
 
-    def lookup_record(self, *, name: str | None = None, uuid: Any = None, id: int | None = None) -> DomainRecord:
-        """The current record of one domain (state, id, flags) in one driver call."""
-        return self._lookup(name=name, uuid=uuid, id=id)
-
     def lookup_by_name(self, name: str) -> Domain:
-        return self._domain(self._lookup(name=name))
+        return self._domain(self.lookup_record(name=name))
 
     def lookup_by_uuid(self, uuid: bytes | uuidlib.UUID) -> Domain:
         value = uuid if isinstance(uuid, uuidlib.UUID) else uuidlib.UUID(bytes=bytes(uuid))
-        return self._domain(self._lookup(uuid=value))
+        return self._domain(self.lookup_record(uuid=value))
 
     def lookup_by_uuid_string(self, uuid: str) -> Domain:
         try:
             value = uuidlib.UUID(uuid)
         except ValueError:
             raise InvalidArgumentError(f"invalid UUID '{uuid}'") from None
-        return self._domain(self._lookup(uuid=value))
+        return self._domain(self.lookup_record(uuid=value))
 
     def lookup_by_id(self, id: int) -> Domain:
-        return self._domain(self._lookup(id=id))
+        return self._domain(self.lookup_record(id=id))
 
     def define_xml(self, xml: str, flags: int = 0, *, validate: bool = False) -> Domain:
         """Define (or redefine) a persistent domain from XML."""
@@ -296,7 +295,9 @@ class Connection:
             flags |= DomainDefineFlags.VALIDATE
         self._check_call("virtkit_domain_define", change=True)
         definition = self._parse_domain_xml(xml)
-        record = self._call("virtkit_domain_define", change=True, definition=definition, flags=flags)
+        record = self._call(
+            "virtkit_domain_define", change=True, definition=definition, flags=flags
+        )
         return self._domain(record)
 
     def create_xml(
