@@ -71,6 +71,8 @@ from virtkit_qemu.snapshot_store import SnapshotTree
 from virtkit_qemu.status import DomainStatus
 
 POLL = 0.01
+FOLLOW_POLL = 0.05
+"""Seconds between looks at an outgoing stream: more often competes with it for QEMU's lock."""
 ARRIVAL_TIMEOUT = 30.0
 """Seconds the destination waits, at finish, for the stream the source said it sent."""
 DEFAULT_LISTEN = "127.0.0.1"
@@ -427,7 +429,7 @@ def _follow(
                 f"QEMU failed to migrate domain '{status.name}': "
                 f"{info.get('error-desc', 'unknown error')}"
             )
-        time.sleep(POLL)
+        time.sleep(FOLLOW_POLL)
 
 
 # ---------------------------------------------------------------------- finish (destination)
