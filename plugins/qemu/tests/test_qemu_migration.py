@@ -6,6 +6,7 @@ was and the destination clean."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from virtkit.errors import ErrorCode
 from virtkit.migration import MigrationError
 from virtkit_qemu import process
 from virtkit_qemu.guest_image import READY_LINE, serial_counters, wait_for_serial
+from virtkit_qemu.migration import Listen, listen_on
 from virtkit_qemu.migration_storage import SourceDisk, plan_disks, source_disks
 
 pytestmark = [pytest.mark.qemu]
@@ -285,6 +287,28 @@ def test_copy_storage_all_skips_shared_disk(
     ]
 
 
+@pytest.mark.parametrize(
+    ("params", "listen", "connect"),
+    [
+        ({}, "tcp:127.0.0.1:0", "127.0.0.1"),
+        ({"listen_address": "0.0.0.0"}, "tcp:0.0.0.0:0", "127.0.0.1"),
+        ({"migrate_uri": "tcp://192.0.2.7:49200"}, "tcp:192.0.2.7:49200", "192.0.2.7"),
+        ({"migrate_uri": "tcp:[::1]", "listen_address": "::"}, "tcp:[::]:0", "::1"),
+        ({"migrate_uri": "unix:///run/m.sock"}, "unix:/run/m.sock", ""),
+    ],
+)
+def test_listen_address_and_migration_uri(
+    params: dict[str, str], listen: str, connect: str
+) -> None:
+    assert listen_on(params) == Listen(uri=listen, connect_host=connect)
+
+
+@pytest.mark.parametrize("uri", ["rdma:h", "tcp:", "tcp:host:port", "unix:"])
+def test_bad_migration_uri_refused(uri: str) -> None:
+    with pytest.raises(virtkit.errors.InvalidArgumentError, match=re.escape(uri)):
+        listen_on({"migrate_uri": uri})
+
+
 def test_plan_disks_tells_shared_from_copied(tmp_path: Path) -> None:
     disk = _disk_with_data(tmp_path)
     [source] = source_disks(firmware_disk_xml(disk), sizes=True)
@@ -392,8 +416,14 @@ def test_linux_guest_back_and_forth(
 ) -> None:
     serial = tmp_path / "serial.log"
     dom, conns = guest, (dst, src)
-    for hop in range(4):
-        dom = dom.migrate(conns[hop % 2], F.LIVE, {})
+    settings: list[tuple[int, dict[str, object]]] = [
+        (F.LIVE, {}),
+        (F.LIVE | F.POSTCOPY, {}),
+        (F.LIVE | F.AUTO_CONVERGE, {"max_downtime": 50, "bandwidth": 500}),
+        (F.LIVE, {"migrate_uri": f"unix:{tmp_path}/stream.sock"}),
+    ]
+    for hop, (flags, params) in enumerate(settings):
+        dom = dom.migrate(conns[hop % 2], flags, params)
         assert dom.state()[0] == DomainState.RUNNING
         assert_counting_on(serial)
     assert src.lookup_by_name("linux").is_active() and dst.list_all_domains() == []
@@ -424,8 +454,9 @@ def test_abort_job(
     while not (job := guest.job_info()).stats.get("memory_bps"):  # measured every 100 ms
         assert time.monotonic() < deadline, f"no transfer rate in {job}"
         time.sleep(0.05)
+    assert job.operation == "migration_out" and job.type == DomainJobType.UNBOUNDED
     assert job.data_total >= 128 << 20 and 0 < job.data_processed < job.data_total
-    assert job.data_remaining > 0 and job.time_elapsed > 0
+    assert job.data_remaining > 0 and job.time_elapsed > 0 and "downtime" in job.stats
     assert int(job.stats["memory_bps"]) <= 2 << 20, "the bandwidth limit holds"
     guest.abort_job()
     worker.join(60)

@@ -27,7 +27,7 @@ from virtkit.records import DomainInfo, DomainRecord, DomainRef, JobInfo, Progre
 from virtkit.state import state_roots
 from virtkit.xml import DomainDef
 
-from virtkit_qemu import lifecycle, saverestore
+from virtkit_qemu import lifecycle, migration, saverestore
 from virtkit_qemu.argv import build_command
 from virtkit_qemu.argv.accel import kvm_problem
 from virtkit_qemu.argv.builder import DEFAULT_EMULATOR
@@ -265,7 +265,7 @@ class QemuDriver(SnapshotHooks, MigrationHooks):  # type: ignore[misc]  # a mixi
 
     @hookimpl
     def virtkit_domain_get_job_info(self, dom: DomainRef, completed: bool) -> JobInfo:
-        return saverestore.job_info(self.host, dom, completed)
+        return migration.job_info(self.host, dom, completed)
 
     @hookimpl
     def virtkit_domain_abort_job(self, dom: DomainRef) -> None:

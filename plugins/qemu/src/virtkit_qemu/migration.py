@@ -55,6 +55,7 @@ from virtkit.errors import (
 from virtkit.records import (
     DomainRecord,
     DomainRef,
+    JobInfo,
     MigrationOffer,
     MigrationTarget,
     Progress,
@@ -589,6 +590,15 @@ def _wait_settled(mon: Monitor) -> None:
         if time.monotonic() > deadline:
             raise OperationFailedError("the cancelled migration did not end")
         time.sleep(POLL)
+
+
+def job_info(host: QemuHost, ref: DomainRef, completed: bool) -> JobInfo:
+    """The domain's job (see :func:`saverestore.job_info`), named ``migration_out`` while the
+    domain is migrating away."""
+    job = saverestore.job_info(host, ref, completed)
+    if not completed and job.type != DomainJobType.NONE and _read_record(host, ref.name, "out"):
+        return attrs.evolve(job, operation="migration_out")
+    return job
 
 
 # ---------------------------------------------------------------------- hooks

@@ -70,18 +70,25 @@ def job_from_migrate(info: dict[str, Any], operation: str, type_: DomainJobType)
 
 
 def _migrate_stats(info: dict[str, Any]) -> dict[str, int | float | str]:
-    """libvirt's further job statistics from ``query-migrate``: rates in bytes per second."""
+    """libvirt's further job statistics from ``query-migrate`` (``downtime``: the measured one
+    once done, else the one QEMU expects)."""
     ram = info.get("ram", {})
-    page = int(ram.get("page-size", 4096))
     stats: dict[str, int | float | str] = {
         "memory_bps": int(float(ram.get("mbps", 0)) * 1_000_000 / 8),
-        "memory_dirty_rate": int(ram.get("dirty-pages-rate", 0)) * page,
+        "memory_dirty_rate": int(ram.get("dirty-pages-rate", 0)),
+        "memory_page_size": int(ram.get("page-size", 4096)),
         "memory_iteration": int(ram.get("dirty-sync-count", 0)),
+        "memory_constant": int(ram.get("duplicate", 0)),
+        "memory_normal": int(ram.get("normal", 0)),
+        "memory_normal_bytes": int(ram.get("normal-bytes", 0)),
+        "memory_postcopy_requests": int(ram.get("postcopy-requests", 0)),
     }
-    for key, name in (("downtime", "downtime"), ("expected-downtime", "expected_downtime"),
-                      ("setup-time", "setup_time")):
+    for key in ("downtime", "expected-downtime"):
         if key in info:
-            stats[name] = int(info[key])
+            stats["downtime"] = int(info[key])
+            break
+    if "setup-time" in info:
+        stats["setup_time"] = int(info["setup-time"])
     return stats
 
 
