@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import virtkit
+from stevedore import ExtensionManager
 from virtkit.constants import DomainJobType, DomainRunningReason, DomainState
 from virtkit.constants import DomainMigrateFlags as F
 from virtkit.errors import ErrorCode
@@ -220,6 +221,46 @@ def test_prepare_refuses_unwritable_root(
         subprocess.run(["umount", str(b)], check=True)
     assert running.state()[0] == DomainState.RUNNING
     assert_clean(b, "mig")
+
+
+MIGRATE_HOOK = """
+from virtkit import hookimpl
+from virtkit.constants import HookEvent
+
+
+class Retag:
+    @hookimpl
+    def virtkit_domain_hook(self, event, name, document):
+        if event == HookEvent.MIGRATE:
+            tag = "<description>moved</description>"
+            document.xml = document.xml.replace("</domain>", tag + "</domain>")
+
+
+plugin = Retag()
+"""
+
+
+def test_extension_filters_the_xml_on_the_destination(
+    running: virtkit.Domain,
+    roots: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    site = tmp_path / "site"
+    (site / "vk_retag-1.0.dist-info").mkdir(parents=True)
+    (site / "vk_retag.py").write_text(MIGRATE_HOOK)
+    (site / "vk_retag-1.0.dist-info" / "METADATA").write_text("Name: vk-retag\nVersion: 1.0\n")
+    (site / "vk_retag-1.0.dist-info" / "entry_points.txt").write_text(
+        "[virtkit.plugins]\nretag = vk_retag:plugin\n"
+    )
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setattr(ExtensionManager, "ENTRY_POINT_CACHE", {})
+    monkeypatch.delitem(sys.modules, "vk_retag", raising=False)
+    with virtkit.open(f"qemu:///embed?root={roots[1]}") as dest:
+        moved = running.migrate(dest, F.LIVE | F.PERSIST_DEST, {})
+        assert "<description>moved</description>" in moved.xml_desc()
+        assert "<description>" not in running.xml_desc(), "the source keeps its definition"
+        moved.destroy()
 
 
 def test_bad_migration_uri_names_it(running: virtkit.Domain, dst: virtkit.Connection) -> None:
