@@ -350,8 +350,6 @@ class LxcDriver:
         cgroup = self.cgroup(name)
         if cgroup.exists():  # left by a supervisor that died: nothing can be in it any more
             cgroup.remove()
-        if self.run_store.read_text(f"{name}.json") is not None:
-            self.run_store.remove(f"{name}.json")
         spawn_supervisor(
             config,
             definition,
