@@ -19,7 +19,8 @@ CHARDEV_TAGS = ("serial", "parallel", "console", "channel")
 
 def chardev_elements(root: etree._Element) -> list[etree._Element]:
     """Every element of ``root`` that holds a character device source (with its ``type``)."""
-    found = [el for tag in CHARDEV_TAGS for el in root.iterfind(f"devices/{tag}")]
+    devices = root.findall("devices")
+    found = [el for tag in CHARDEV_TAGS for dev in devices for el in dev.iterchildren(tag)]
     found += root.findall("devices/redirdev")
     found += [el for el in root.iterfind("devices/smartcard") if el.get("mode") == "passthrough"]
     found += root.findall("devices/rng/backend[@model='egd']")

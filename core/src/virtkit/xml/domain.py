@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import copy
 import enum
 import uuid as uuidlib
 from typing import Any, ClassVar
@@ -14,7 +15,7 @@ from virtkit.xml.devices import Devices
 from virtkit.xml.node import Attr, Element, Unknown, fail, text_element
 from virtkit.xml.os import OS
 from virtkit.xml.parser import parse_root
-from virtkit.xml.serialize import to_string
+from virtkit.xml.serialize import drop_blank_text, to_string
 from virtkit.xml.units import to_kib
 
 
@@ -154,6 +155,9 @@ class DomainDef(Element):
     id: int | None = None
     #: namespace declarations of the root element, as (prefix, uri) pairs
     nsmap: tuple[tuple[str | None, str], ...] = ()
+    #: the lxml tree this definition was made from, when it is exactly what :meth:`tree` would
+    #: build (a :func:`canonical` result); copied instead of rebuilt
+    _built: etree._Element | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
     @classmethod
     def check(cls, el: etree._Element, values: dict[str, Any]) -> None:
@@ -235,10 +239,14 @@ class DomainDef(Element):
 
     def to_xml(self) -> str:
         """The faithful document as text, in libvirt's layout."""
-        return to_string(self.tree())
+        root = self.tree()
+        drop_blank_text(root)
+        return to_string(root)
 
     def tree(self) -> etree._Element:
         """A fresh, mutable lxml copy of the document's root element."""
+        if self._built is not None:
+            return copy.deepcopy(self._built)
         root = etree.Element(self.TAG, nsmap=dict(self.nsmap))
         self.fill(root)
         return root
@@ -256,9 +264,16 @@ def parse_domain(text: str | bytes) -> DomainDef:
     return definition
 
 
-def domain_from_tree(root: etree._Element) -> DomainDef:
-    """A :class:`DomainDef` from an lxml ``<domain>`` element (no semantic checks)."""
-    return DomainDef.from_xml(root)
+def domain_from_tree(root: etree._Element, *, built: bool = False) -> DomainDef:
+    """A :class:`DomainDef` from an lxml ``<domain>`` element (no semantic checks).
+
+    ``built``: ``root`` holds only what :meth:`DomainDef.tree` writes (it was built from a
+    model and changed by code, not parsed from input), so the definition keeps it as its tree;
+    the caller must not change ``root`` afterwards."""
+    definition = DomainDef.from_xml(root)
+    if built:
+        object.__setattr__(definition, "_built", root)
+    return definition
 
 
 __all__ = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from lxml import etree
 
 from virtkit.xml.domain import DomainDef
-from virtkit.xml.serialize import to_string
+from virtkit.xml.serialize import drop_blank_text, to_string
 
 #: attributes holding secrets, dropped unless the caller may see them (``secure``)
 SECRET_ATTRIBUTES = (("devices/graphics", "passwd"),)
@@ -78,4 +78,5 @@ def format_domain(
         for path, name in SECRET_ATTRIBUTES:
             for el in root.iterfind(path):
                 el.attrib.pop(name, None)
+    drop_blank_text(root)
     return to_string(root)

@@ -118,28 +118,36 @@ class Element:
     def from_xml(cls: type[E], el: etree._Element) -> E:
         known = cls._ATTR_INDEX
         kwargs: dict[str, Any] = {}
-        extra = []
-        for name, value in el.attrib.items():
-            spec = known.get(name)
-            if spec is None:
-                extra.append((name, value))
-            else:
-                kwargs[spec.field] = spec.parse(value, el)
-        if extra:
-            kwargs["extra_attrs"] = tuple(extra)
-        if len(el.attrib) > 1:
-            kwargs["attr_order"] = tuple(el.attrib.keys())
-        if cls.TEXT is not None and el.text is not None:
-            raw = el.text if cls.TEXT is str else el.text.strip()
-            kwargs["text"] = raw if cls._TEXT_SPEC is None else cls._TEXT_SPEC.parse(raw, el)
-        children = []
-        for child in el:
-            if not isinstance(child.tag, str):
-                continue  # comments and processing instructions, ignored as libvirt does
-            model = cls.CHILDREN.get(child.tag)
-            children.append(model.from_xml(child) if model else Unknown.from_xml(child))
-        if children:
-            kwargs["children"] = tuple(children)
+        items = el.items()
+        if items:
+            extra = []
+            for name, value in items:
+                spec = known.get(name)
+                if spec is None:
+                    extra.append((name, value))
+                else:
+                    kwargs[spec.field] = spec.parse(value, el)
+            if extra:
+                kwargs["extra_attrs"] = tuple(extra)
+            if len(items) > 1:
+                kwargs["attr_order"] = tuple(name for name, _ in items)
+        if cls.TEXT is not None:
+            text = el.text
+            if text is not None:
+                raw = text if cls.TEXT is str else text.strip()
+                spec = cls._TEXT_SPEC
+                kwargs["text"] = raw if spec is None else spec.parse(raw, el)
+        if len(el):
+            models = cls.CHILDREN
+            children = []
+            for child in el:
+                tag = child.tag
+                if not isinstance(tag, str):
+                    continue  # comments and processing instructions, ignored as libvirt does
+                model = models.get(tag)
+                children.append(model.from_xml(child) if model else Unknown.from_xml(child))
+            if children:
+                kwargs["children"] = tuple(children)
         cls.check(el, kwargs)
         return cls(**kwargs)
 
@@ -163,15 +171,14 @@ class Element:
             if value is not None:
                 values[spec.xml] = dump(value)
         values.update(self.extra_attrs)
-        for name in self.attr_order:
-            if name in values:
-                el.set(name, values[name])
-        for name, value in values.items():
-            if name not in el.attrib:
+        if values:
+            ordered = [(name, values.pop(name)) for name in self.attr_order if name in values]
+            for name, value in (*ordered, *values.items()):
                 el.set(name, value)
-        text = getattr(self, "text", None)  # noqa: B009 - only text elements have the field
-        if type(self).TEXT is not None and text is not None:
-            el.text = dump(text)
+        if type(self).TEXT is not None:
+            text = getattr(self, "text", None)  # noqa: B009 - only text elements have the field
+            if text is not None:
+                el.text = dump(text)
         for child in self.children:
             child.to_element(el)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from lxml import etree
 
 _ATTR_ESCAPES = str.maketrans(
@@ -38,11 +40,60 @@ _XML_NS = "http://www.w3.org/XML/1998/namespace"
 ALWAYS_OPEN = frozenset({"devices"})
 
 
+#: what lxml's serializer writes differently from libvirt's layout, found in the tree: text
+#: beside child elements (lxml stops indenting there), comments and processing instructions
+#: (libvirt leaves them out)
+_UNLIKE_LIBVIRT = etree.XPath("boolean(//*[*]/text() | //comment() | //processing-instruction())")
+_ATTRIBUTE_COUNT = etree.XPath("count(//@*)")
+#: ... and in lxml's text: apostrophes and carriage returns (escaped otherwise), empty text
+#: (``<a></a>``), namespaces and ``<metadata>`` (libvirt declares and quotes them its own way),
+#: entity references, and the elements libvirt never writes empty
+_UNLIKE_LIBVIRT_TEXT = re.compile(
+    "'|&#13;|></|xmlns|<metadata|&(?!amp;|lt;|gt;|quot;|#)"
+    + "".join(f"|<{name}[ /]" for name in sorted(ALWAYS_OPEN))
+)
+
+
 def to_string(root: etree._Element) -> str:
     """``root`` as libvirt-style text, ending in a newline."""
+    text = _by_lxml(root)
+    if text is not None:
+        return text
     out: list[str] = []
     _write(root, "", {}, out, False)
     return "".join(out)
+
+
+def drop_blank_text(root: etree._Element) -> None:
+    """Remove the whitespace between child elements (the input's indentation), which
+    :func:`to_string` replaces with its own: it writes the same text afterwards, faster.
+
+    Leaves the tree as it is when any element mixes text with child elements."""
+    blanks = _BLANKS(root)
+    if not all(text.isspace() for text in blanks):
+        return
+    for text in blanks:
+        parent = text.getparent()
+        if text.is_tail:
+            parent.tail = None
+        else:
+            parent.text = None
+
+
+_BLANKS = etree.XPath("//*[*]/text()")
+
+
+def _by_lxml(root: etree._Element) -> str | None:
+    """``root`` written by lxml's serializer, when that gives exactly libvirt's layout once its
+    double quotes are single ones; None when the tree holds anything it would write otherwise."""
+    if _UNLIKE_LIBVIRT(root):
+        return None
+    text = etree.tostring(root, encoding="unicode", pretty_print=True, with_tail=False)
+    if _UNLIKE_LIBVIRT_TEXT.search(text):
+        return None
+    if text.count('"') != 2 * int(_ATTRIBUTE_COUNT(root)):
+        return None  # a double quote in text, which libvirt escapes
+    return text.replace('"', "'")
 
 
 def _name(qname: str, nsmap: dict[str | None, str]) -> str:

@@ -13,7 +13,7 @@ from virtkit.xml.canonical.order import insert_child, set_attrs_first, sort_chil
 from virtkit.xml.domain import DomainDef, Name, domain_from_tree
 from virtkit.xml.node import Attr, Element, fail, text_element
 from virtkit.xml.parser import parse_root
-from virtkit.xml.serialize import to_string
+from virtkit.xml.serialize import drop_blank_text, to_string
 
 
 class SnapshotState(enum.StrEnum):
@@ -284,4 +284,5 @@ def format_snapshot(
             for path, name in SECRET_ATTRIBUTES:
                 for el in root.iterfind(f"{tag}/{path}"):
                     el.attrib.pop(name, None)
+    drop_blank_text(root)
     return to_string(root)

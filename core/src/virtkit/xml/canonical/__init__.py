@@ -10,7 +10,8 @@ extends it with its own defaults::
 The ordering steps come last so that anything added earlier lands in libvirt's order. Steps
 work on the lxml tree, not on the typed model, so that they reach elements the model keeps
 verbatim (``<cputune>``, character devices, ...); the result is parsed back into a
-:class:`~virtkit.xml.domain.DomainDef`.
+:class:`~virtkit.xml.domain.DomainDef` that keeps the tree, so formatting it copies the tree
+instead of rebuilding it.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def canonical(
     ctx = context or Context()
     for step in steps:
         step(root, ctx)
-    return domain_from_tree(root)
+    return domain_from_tree(root, built=True)
 
 
 __all__ = ["GENERIC_STEPS", "Context", "Step", "canonical"]

@@ -56,9 +56,13 @@ def generate_uuid(root: etree._Element, ctx: Context) -> None:
 
 def normalise_memory_units(root: etree._Element, ctx: Context) -> None:
     """Every memory amount in KiB with ``unit='KiB'``, as libvirt stores them."""
+    present = {child.tag for child in root}
     for path in _MEMORY_TEXT:
-        for el in root.iterfind(path):
-            _kib_text(el)
+        if path.partition("/")[0] in present:
+            for el in root.iterfind(path):
+                _kib_text(el)
+    if "cpu" not in present and "memoryBacking" not in present:
+        return
     for cell in root.iterfind("cpu/numa/cell"):
         if cell.get("memory") is not None:
             cell.set("memory", str(to_kib(int(cell.get("memory", "0")), cell.get("unit"))))

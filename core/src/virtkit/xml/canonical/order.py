@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 from lxml import etree
 
@@ -210,10 +211,16 @@ CPUTUNE_ORDER = (
 )
 
 
+@lru_cache(maxsize=64)
+def _rank(order: tuple[str, ...]) -> dict[str, int]:
+    """Tag -> its position in ``order`` (computed once per order)."""
+    return {tag: i for i, tag in enumerate(order)}
+
+
 def sort_children(parent: etree._Element, order: Sequence[str]) -> None:
     """Put ``parent``'s children into ``order`` (stable); an unlisted child stays right after
     the listed element that precedes it; namespaced children go last, as libvirt writes them."""
-    rank = {tag: i for i, tag in enumerate(order)}
+    rank = _rank(tuple(order))
     last = -1
     keyed = []
     for pos, child in enumerate(parent):
@@ -235,7 +242,7 @@ def insert_child(
     parent: etree._Element, tag: str, order: Sequence[str], attrib: dict[str, str] | None = None
 ) -> etree._Element:
     """A new ``<tag>`` inserted at its place in ``order`` (after its last sibling of equal rank)."""
-    rank = {t: i for i, t in enumerate(order)}
+    rank = _rank(tuple(order))
     mine = rank[tag]
     at = 0
     for pos, child in enumerate(parent):

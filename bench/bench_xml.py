@@ -1,0 +1,85 @@
+"""virtkit.xml alone: parse, canonical form, format, and the three together as a define does.
+
+Run: ``.venv/bin/python bench/bench_xml.py [--rounds N] [--calls N]``
+
+For each document (the domain ``bench_core.py`` defines, and the canonical test suite's basic
+domain) every operation runs ``--calls`` times per round; the table gives the median per call
+over ``--rounds`` rounds, in microseconds. The define path is what the test driver does on
+``define_xml``: parse, :func:`~virtkit.xml.canonical` as an inactive x86_64 config, then
+format the inactive XML. No target here: ``bench_core.py`` holds the define target against
+libvirt; this one shows where the time goes. Wall clock: run it on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench_core import domain_xml
+from virtkit.xml import Context, DomainDef, canonical, format_domain, parse_domain
+
+DOCUMENTS = {
+    "bench_core domain": domain_xml(1),
+    "basic (tests/xml)": (
+        Path(__file__).resolve().parent.parent
+        / "core"
+        / "tests"
+        / "xml"
+        / "data"
+        / "canonical"
+        / "basic-out.xml"
+    ).read_text(),
+}
+CONTEXT = Context(arch="x86_64", inactive=True)
+
+
+def median_us(work: Callable[[], object], rounds: int, calls: int) -> float:
+    """The median over ``rounds`` of the wall-clock time per call of ``work``, in µs."""
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(calls):
+            work()
+        samples.append((time.perf_counter() - start) / calls)
+    return statistics.median(samples) * 1e6
+
+
+def operations(xml: str) -> dict[str, Callable[[], object]]:
+    """The timed operations on one document."""
+    parsed = parse_domain(xml)
+    canonical_def = canonical(parsed, context=CONTEXT)
+
+    def define() -> str:
+        definition: DomainDef = canonical(parse_domain(xml), context=CONTEXT)
+        return format_domain(definition, inactive=True)
+
+    return {
+        "parse": lambda: parse_domain(xml),
+        "canonical": lambda: canonical(parsed, context=CONTEXT),
+        "format": lambda: format_domain(canonical_def, inactive=True),
+        "define path": define,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7, help="rounds per figure (median)")
+    parser.add_argument("--calls", type=int, default=200, help="calls per round")
+    args = parser.parse_args()
+    names = ("parse", "canonical", "format", "define path")
+    header = f"{'document':<20}" + "".join(f"{name + ' µs':>16}" for name in names)
+    print(f"median per call of {args.rounds} rounds x {args.calls} calls")
+    print(header)
+    print("-" * len(header))
+    for label, xml in DOCUMENTS.items():
+        ops = operations(xml)
+        figures = [median_us(ops[name], args.rounds, args.calls) for name in names]
+        print(f"{label:<20}" + "".join(f"{value:>16.1f}" for value in figures))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
