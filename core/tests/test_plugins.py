@@ -153,10 +153,23 @@ def test_disable_plugins_blocks_a_driver(
     )
     monkeypatch.setenv("VIRTKIT_DISABLE_PLUGINS", "gamma, alpha")
     with pytest.raises(
-        NoConnectError, match="disabled by VIRTKIT_LOAD_PLUGINS or VIRTKIT_DISABLE_PLUGINS"
+        NoConnectError,
+        match="scheme 'alpha' is disabled by VIRTKIT_DISABLE_PLUGINS='gamma, alpha'",
     ):
         virtkit.open("alpha:///")
     assert "vk_alpha" not in sys.modules
+    monkeypatch.setenv("VIRTKIT_LOAD_PLUGINS", "alpha")  # disabling wins over loading
+    with pytest.raises(NoConnectError, match="disabled by VIRTKIT_DISABLE_PLUGINS"):
+        virtkit.open("alpha:///")
+    assert "vk_alpha" not in sys.modules
+
+
+def test_load_plugins_set_but_empty_loads_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIRTKIT_LOAD_PLUGINS", "")
+    with pytest.raises(
+        NoConnectError, match="scheme 'test' is disabled by VIRTKIT_LOAD_PLUGINS=''"
+    ):
+        virtkit.open("test:///default")
 
 
 def test_load_plugins_allows_only_the_listed(
@@ -171,7 +184,7 @@ def test_load_plugins_allows_only_the_listed(
     with virtkit.open("test:///default") as conn:
         conn.list_all_domains()
         assert "vk_audit" not in sys.modules
-    with pytest.raises(NoConnectError, match="disabled"):
+    with pytest.raises(NoConnectError, match="disabled by VIRTKIT_LOAD_PLUGINS='test'"):
         virtkit.open("alpha:///")
     monkeypatch.setenv("VIRTKIT_LOAD_PLUGINS", "test,audit")
     with virtkit.open("test:///default") as conn:

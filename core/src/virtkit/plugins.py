@@ -2,11 +2,16 @@
 
 Drivers are entry points of group ``virtkit.drivers`` named after the scheme they serve;
 only the one named by the URI is imported (stevedore's ``DriverManager``). Extensions are
-entry points of group ``virtkit.plugins``. Operators choose with two environment variables
-(comma-separated entry-point names, applied to both groups):
+entry points of group ``virtkit.plugins``. Operators choose with two environment variables,
+each a comma-separated list of entry-point names that applies to drivers (named by scheme) and
+extensions alike:
 
-- ``VIRTKIT_LOAD_PLUGINS``: load only these (an empty value loads no extension);
-- ``VIRTKIT_DISABLE_PLUGINS``: never load these.
+- ``VIRTKIT_LOAD_PLUGINS``: load only these (list the driver's scheme too; set but empty, it
+  loads nothing, so every open fails naming it);
+- ``VIRTKIT_DISABLE_PLUGINS``: never load these (it wins over ``VIRTKIT_LOAD_PLUGINS``).
+
+Extension objects a program passes to ``virtkit.open(extensions=...)`` are not entry points
+and are not filtered.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from virtkit.errors import NoConnectError, VirtError
 
 DRIVER_GROUP = "virtkit.drivers"
 EXTENSION_GROUP = "virtkit.plugins"
+LOAD_VAR = "VIRTKIT_LOAD_PLUGINS"
+DISABLE_VAR = "VIRTKIT_DISABLE_PLUGINS"
 
 DISTRIBUTION_FOR_SCHEME = {
     "test": "virtkit",
@@ -49,16 +56,19 @@ def _names_from_env(var: str) -> set[str] | None:
     return {name.strip() for name in value.split(",") if name.strip()}
 
 
-def is_allowed(name: str) -> bool:
-    """Whether ``VIRTKIT_LOAD_PLUGINS`` / ``VIRTKIT_DISABLE_PLUGINS`` let plugin ``name`` load."""
-    allowed = _names_from_env("VIRTKIT_LOAD_PLUGINS")
-    disabled = _names_from_env("VIRTKIT_DISABLE_PLUGINS") or set()
-    return name not in disabled and (allowed is None or name in allowed)
+def blocked_by(name: str) -> str | None:
+    """The environment variable that keeps plugin ``name`` from loading, or ``None``."""
+    if name in (_names_from_env(DISABLE_VAR) or set()):
+        return DISABLE_VAR
+    allowed = _names_from_env(LOAD_VAR)
+    if allowed is not None and name not in allowed:
+        return LOAD_VAR
+    return None
 
 
 def entry_points(group: str) -> list[importlib.metadata.EntryPoint]:
     """The installed entry points of ``group`` that the environment allows."""
-    return [ep for ep in importlib.metadata.entry_points(group=group) if is_allowed(ep.name)]
+    return [ep for ep in importlib.metadata.entry_points(group=group) if blocked_by(ep.name) is None]
 
 
 def missing_driver_message(driver: str) -> str:
@@ -81,10 +91,11 @@ def load_driver_class(driver: str) -> type[Any]:
     from stevedore import DriverManager
     from stevedore.exception import NoMatches
 
-    if not is_allowed(driver):
+    blocker = blocked_by(driver)
+    if blocker is not None:
         raise NoConnectError(
-            f"the driver for URI scheme '{driver}' is disabled by VIRTKIT_LOAD_PLUGINS or "
-            "VIRTKIT_DISABLE_PLUGINS"
+            f"the driver for URI scheme '{driver}' is disabled by {blocker}="
+            f"'{os.environ[blocker]}'"
         )
     try:
         manager = DriverManager(
