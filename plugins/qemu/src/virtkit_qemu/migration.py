@@ -387,7 +387,9 @@ def _follow(
     host: QemuHost, status: DomainStatus, postcopy: bool, progress: ProgressCallback | None
 ) -> None:
     """Poll ``query-migrate`` on fresh connections (so job info and abort get the monitor)
-    until the stream is through; switch to post-copy after the first pass when asked."""
+    until the stream is through; with ``postcopy`` switch to post-copy after the first pass and
+    return then: the destination runs from there, fetching the pages it lacks (confirm waits
+    for the last one before stopping the source)."""
     switched = False
     while True:
         with lifecycle.monitor(host, status) as mon:
@@ -413,15 +415,8 @@ def _follow(
                     total=int(ram.get("total", 0)),
                 )
             )
-        if state in ("completed", "failed", "cancelled"):
-            kind = {
-                "completed": DomainJobType.COMPLETED,
-                "failed": DomainJobType.FAILED,
-                "cancelled": DomainJobType.CANCELLED,
-            }[state]
-            job = saverestore.job_from_migrate(info, "migration_out", kind)
-            saverestore.remember_job(status.uuid, job)
-        if state == "completed":
+        _remember_end(status, info)
+        if state in ("completed", "postcopy-active"):
             return
         if state == "cancelled":
             raise OperationAbortedError(f"migration of domain '{status.name}' was aborted")
@@ -429,6 +424,35 @@ def _follow(
             raise OperationFailedError(
                 f"QEMU failed to migrate domain '{status.name}': "
                 f"{info.get('error-desc', 'unknown error')}"
+            )
+        time.sleep(FOLLOW_POLL)
+
+
+def _remember_end(status: DomainStatus, info: dict[str, Any]) -> None:
+    """Keep the statistics of a migration that ended (``domjobinfo --completed``)."""
+    kind = {
+        "completed": DomainJobType.COMPLETED,
+        "failed": DomainJobType.FAILED,
+        "cancelled": DomainJobType.CANCELLED,
+    }.get(str(info.get("status")))
+    if kind is not None:
+        job = saverestore.job_from_migrate(info, "migration_out", kind)
+        saverestore.remember_job(status.uuid, job)
+
+
+def _wait_sent(host: QemuHost, status: DomainStatus) -> None:
+    """Wait for the end of a post-copy stream (the destination already runs)."""
+    while True:
+        with lifecycle.monitor(host, status) as mon:
+            info = mon.execute("query-migrate")
+        _remember_end(status, info)
+        state = info.get("status")
+        if state == "completed":
+            return
+        if state in ("failed", "cancelled"):
+            raise OperationFailedError(
+                f"post-copy migration of domain '{status.name}' failed after the switch, the "
+                f"guest's memory is split between both hosts: {info.get('error-desc', state)}"
             )
         time.sleep(FOLLOW_POLL)
 
@@ -476,7 +500,7 @@ def _take_over(host: QemuHost, name: str, record: dict[str, Any], flags: int) ->
         with lifecycle.monitor(host, status) as mon:
             info = mon.execute("query-migrate")
         state = info.get("status")
-        if state == "completed":
+        if state == "completed" or (state == "postcopy-active" and flags & F.POSTCOPY):
             break
         if state in ("failed", "cancelled") or time.monotonic() > deadline:
             raise OperationFailedError(
@@ -548,6 +572,8 @@ def confirm(host: QemuHost, ref: DomainRef, flags: int, *, cancelled: bool) -> N
         return
     entry = host.get(ref)
     if entry.active and entry.status is not None:
+        if flags & F.POSTCOPY:
+            _wait_sent(host, entry.status)
         host.stop_and_record(entry.status, DomainShutoffReason.MIGRATED)
     _drop_record(host, ref.name, "out")
     if flags & F.UNDEFINE_SOURCE and entry.config is not None:
