@@ -17,6 +17,7 @@ from typing import ClassVar
 
 import virtkit
 from virtkit.constants import (
+    DomainCreateFlags,
     DomainSnapshotCreateFlags,
     DomainSnapshotDeleteFlags,
     DomainSnapshotRevertFlags,
@@ -214,12 +215,35 @@ class VBoxDriver:
     # ------------------------------------------------------------------ lifecycle
 
     @virtkit.hookimpl
-    def virtkit_domain_start(self, dom: DomainRef, snapshot: str | None) -> None:
+    def virtkit_domain_start(self, dom: DomainRef, flags: int, snapshot: str | None) -> None:
+        if flags & DomainCreateFlags.START_PAUSED:
+            raise InvalidArgumentError(
+                f"cannot start '{dom.name}' paused: VBoxManage startvm has no paused start"
+            )
         info = self._vm(dom)
         self._require(info, False, "start")
+        uuid = info["UUID"]
         if snapshot is not None:
-            self.manage.run("snapshot", info["UUID"], "restore", snapshot)
-        self.manage.run("startvm", info["UUID"], "--type", "headless")
+            self._snapshot_of(info, dom, snapshot)  # a missing snapshot changes nothing
+            self.manage.run("snapshot", uuid, "restore", snapshot)
+        elif flags & DomainCreateFlags.START_FORCE_BOOT and info.get("VMState") == "saved":
+            self.manage.run("discardstate", uuid)
+        self._startvm(uuid, dom, restored=snapshot)
+
+    def _startvm(self, uuid: str, dom: DomainRef, restored: str | None) -> None:
+        """``startvm``; after a restore of snapshot ``restored``, a failure says it happened
+        (VBoxManage cannot make another snapshot current without restoring it)."""
+        try:
+            self.manage.run("startvm", uuid, "--type", "headless")
+        except VirtError as exc:
+            if restored is None:
+                raise
+            raise type(exc)(
+                f"snapshot '{restored}' of '{dom.name}' was restored and is now its current "
+                f"snapshot, but the start failed: {exc.message}",
+                code=exc.code,
+                domain=exc.domain,
+            ) from exc
 
     def _control(self, dom: DomainRef, action: str, *args: str) -> dict[str, str]:
         info = self._vm(dom)
@@ -229,15 +253,18 @@ class VBoxDriver:
 
     @virtkit.hookimpl
     def virtkit_domain_shutdown(self, dom: DomainRef, timeout: float | None) -> None:
-        self._control(dom, "shut down", "acpipowerbutton")
+        uuid = self._control(dom, "shut down", "acpipowerbutton")["UUID"]
         if timeout is None:
             return
         deadline = time.monotonic() + timeout
         while is_active(self._vm(dom).get("VMState", "")):
-            if time.monotonic() > deadline:
-                raise OperationFailedError(
-                    f"'{dom.name}' did not power off within {timeout:g} s of the ACPI power button"
-                )
+            if time.monotonic() > deadline:  # the contract: then power it off
+                try:
+                    self.manage.run("controlvm", uuid, "poweroff")
+                except OperationInvalidError:
+                    if is_active(self._vm(dom).get("VMState", "")):
+                        raise
+                return
             time.sleep(POLL_SECONDS)
 
     @virtkit.hookimpl
@@ -325,12 +352,15 @@ class VBoxDriver:
             for s in listed
         ]
 
-    def _find(self, dom: DomainRef, name: str) -> tuple[dict[str, str], ListedSnapshot]:
-        info = self._vm(dom)
+    def _snapshot_of(self, info: dict[str, str], dom: DomainRef, name: str) -> ListedSnapshot:
         for snap in self._listed(info):
             if snap.name == name:
-                return info, snap
+                return snap
         raise NoSnapshotError(f"'{dom.name}' has no snapshot '{name}'")
+
+    def _find(self, dom: DomainRef, name: str) -> tuple[dict[str, str], ListedSnapshot]:
+        info = self._vm(dom)
+        return info, self._snapshot_of(info, dom, name)
 
     @virtkit.hookimpl
     def virtkit_snapshot_get_xml(self, dom: DomainRef, name: str) -> str:
@@ -351,13 +381,14 @@ class VBoxDriver:
     @virtkit.hookimpl
     def virtkit_snapshot_revert(self, dom: DomainRef, name: str, flags: int) -> None:
         info, _ = self._find(dom, name)
+        uuid = info["UUID"]
         if is_active(info["VMState"]):
-            self.manage.run("controlvm", info["UUID"], "poweroff")
-        self.manage.run("snapshot", info["UUID"], "restore", name)
+            self.manage.run("controlvm", uuid, "poweroff")
+        self.manage.run("snapshot", uuid, "restore", name)
         if flags & (DomainSnapshotRevertFlags.RUNNING | DomainSnapshotRevertFlags.PAUSED):
-            self.manage.run("startvm", info["UUID"], "--type", "headless")
+            self._startvm(uuid, dom, restored=name)
             if flags & DomainSnapshotRevertFlags.PAUSED:
-                self.manage.run("controlvm", info["UUID"], "pause")
+                self.manage.run("controlvm", uuid, "pause")
 
     @virtkit.hookimpl
     def virtkit_snapshot_delete(self, dom: DomainRef, name: str, flags: int) -> None:
