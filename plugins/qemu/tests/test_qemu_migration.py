@@ -167,9 +167,10 @@ def test_paused_over_unix_socket_and_back(
     job = running.job_info(completed=True)
     assert job.operation == "migration_out" and job.data_total >= 64 << 20
     assert "downtime" in job.stats and "memory_bps" in job.stats
-    # back, on TCP with an explicit port the destination picks for itself (0)
-    moved.resume()
+    # back, still paused (so it stays paused), on TCP with a port the destination picks (0)
     back = moved.migrate(src, F.LIVE, {"migrate_uri": "tcp://127.0.0.1:0"})
+    assert back.state()[0] == DomainState.PAUSED
+    back.resume()
     assert back.state()[0] == DomainState.RUNNING
     assert dst.list_all_domains() == [], "a transient domain leaves no trace on the source"
     assert len(qemus_under(roots[0])) == 1 and qemus_under(roots[1]) == []

@@ -141,6 +141,7 @@ def begin(host: QemuHost, ref: DomainRef, flags: int, params: dict[str, Any]) ->
     tree = SnapshotTree(host.store.state, ref.name)
     cookie = {
         "uuid": str(ref.uuid),
+        "paused": entry.status is not None and entry.status.state == DomainState.PAUSED,
         "disks": [attrs.asdict(d) for d in disks],
         "snapshots": {
             n: host.store.state.read_text(f"{tree.folder}/tree/{n}.xml") for n in tree.names()
@@ -254,6 +255,7 @@ def prepare(
             "created": list(plan.created),
             "snapshots": source.get("snapshots", {}),
             "current": source.get("current"),
+            "paused": bool(source.get("paused")),
             "socket": listen.uri.removeprefix("unix:")
             if listen and not listen.connect_host
             else None,
@@ -507,7 +509,7 @@ def _take_over(host: QemuHost, name: str, record: dict[str, Any], flags: int) ->
                 f"domain '{name}' did not arrive: {info.get('error-desc', state)}"
             )
         time.sleep(POLL)
-    paused = bool(flags & F.PAUSED)
+    paused = bool(flags & F.PAUSED) or bool(record.get("paused"))  # a paused guest stays so
     with host.store.lock():
         with lifecycle.monitor(host, status) as mon:
             if status.runtime_dir and (Path(status.runtime_dir) / "nbd.sock").exists():
