@@ -283,6 +283,22 @@ def test_bad_migration_uri_names_it(running: virtkit.Domain, dst: virtkit.Connec
     assert running.state()[0] == DomainState.RUNNING
 
 
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [({"speed": 5}, "'speed'"), ({"bandwidth": 0}, "'bandwidth'"), ({"max_downtime": "x"}, "'x'")],
+)
+def test_bad_parameters_refused_at_begin(
+    running: virtkit.Domain,
+    dst: virtkit.Connection,
+    params: dict[str, object],
+    named: str,
+    roots: tuple[Path, Path],
+) -> None:
+    error = expect_failure(running, dst, "begin", "source", params=params)
+    assert named in error.message
+    assert running.state()[0] == DomainState.RUNNING and qemus_under(roots[1]) == []
+
+
 def _disk_with_data(tmp_path: Path) -> Path:
     path = tmp_path / "data.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(path), "16M"], check=True)

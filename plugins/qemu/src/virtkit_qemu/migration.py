@@ -117,7 +117,31 @@ def migratable_xml(live: str) -> str:
     return str(etree.tostring(root, encoding="unicode")) + "\n"
 
 
+PARAMS = {
+    "bandwidth": int,
+    "max_downtime": int,
+    "listen_address": str,
+    "migrate_uri": str,
+    "destination_xml": str,
+}
+"""The migration parameters this driver takes (libvirt's names; bandwidth in MiB/s, max
+downtime in milliseconds)."""
+
+
+def check_params(params: dict[str, Any]) -> None:
+    for key, value in params.items():
+        kind = PARAMS.get(key)
+        if kind is None:
+            raise InvalidArgumentError(
+                f"unsupported migration parameter '{key}' (known: {', '.join(sorted(PARAMS))})"
+            )
+        if not isinstance(value, kind) or isinstance(value, bool) or (kind is int and value < 1):
+            what = "a positive integer" if kind is int else "a string"
+            raise InvalidArgumentError(f"migration parameter '{key}' must be {what}: {value!r}")
+
+
 def begin(host: QemuHost, ref: DomainRef, flags: int, params: dict[str, Any]) -> MigrationOffer:
+    check_params(params)
     entry = host.get(ref)
     if flags & F.OFFLINE:
         if entry.active:
