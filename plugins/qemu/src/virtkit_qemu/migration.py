@@ -257,9 +257,14 @@ def prepare(
 ) -> MigrationTarget:
     source = json.loads(offer.cookie or b"{}")
     xml = params.get("destination_xml") or offer.xml
-    name = parse_domain(xml).name
+    name = parse_domain(offer.xml).name
     xml = host.ctx.run_domain_hook(HookEvent.MIGRATE, name, xml)
     definition = parse_domain(xml)
+    if definition.name != name:
+        raise InvalidArgumentError(
+            f"the destination XML names the domain '{definition.name}', not '{name}': "
+            "a domain keeps its name when it migrates"
+        )
     if str(definition.uuid) != source.get("uuid"):
         raise InvalidArgumentError(
             f"the destination XML of domain '{name}' has uuid {definition.uuid}, "
