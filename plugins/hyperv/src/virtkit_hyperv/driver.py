@@ -16,7 +16,12 @@ from typing import ClassVar
 import virtkit
 from lxml import etree
 from virtkit.auth import credentials
-from virtkit.constants import DomainSnapshotDeleteFlags, DomainSnapshotRevertFlags, DomainXMLFlags
+from virtkit.constants import (
+    DomainCreateFlags,
+    DomainSnapshotDeleteFlags,
+    DomainSnapshotRevertFlags,
+    DomainXMLFlags,
+)
 from virtkit.driver import DriverContext
 from virtkit.errors import (
     DomainExistsError,
@@ -143,12 +148,19 @@ class HyperVDriver:
             raise NoDomainError(f"Hyper-V VM {guid} has no settings", domain=ErrorDomain.HYPERV)
         return found[0]
 
-    def _change_state(self, dom: DomainRef, requested: int, action: str, active: bool) -> None:
-        system = self._vm(dom)
+    def _request(self, system: Instance, requested: int) -> None:
+        """``RequestStateChange`` to ``requested`` (a ``mapping.REQUEST_*``), job waited for."""
+        self.client.invoke(self._ref(system), "RequestStateChange", [("RequestedState", requested)])
+
+    def _require(self, system: Instance, dom: DomainRef, action: str, active: bool) -> None:
         if mapping.is_active(self._state(system)) != active:
             state = "is not running" if active else "is already running"
             raise OperationInvalidError(f"cannot {action} '{dom.name}': it {state}")
-        self.client.invoke(self._ref(system), "RequestStateChange", [("RequestedState", requested)])
+
+    def _change_state(self, dom: DomainRef, requested: int, action: str, active: bool) -> None:
+        system = self._vm(dom)
+        self._require(system, dom, action, active)
+        self._request(system, requested)
 
     # ------------------------------------------------------------------ connection
 
@@ -258,10 +270,20 @@ class HyperVDriver:
     # ------------------------------------------------------------------ lifecycle
 
     @virtkit.hookimpl
-    def virtkit_domain_start(self, dom: DomainRef, snapshot: str | None) -> None:
+    def virtkit_domain_start(self, dom: DomainRef, flags: int, snapshot: str | None) -> None:
+        if flags & DomainCreateFlags.START_PAUSED:
+            raise InvalidArgumentError(
+                f"cannot start '{dom.name}' paused: Hyper-V has no paused start"
+            )
+        system = self._vm(dom)
+        self._require(system, dom, "start", False)  # before a snapshot is applied
         if snapshot is not None:
-            self._apply(self._vm(dom), snapshot)
-        self._change_state(dom, mapping.REQUEST_RUNNING, "start", False)
+            self._apply(system, snapshot)
+        elif flags & DomainCreateFlags.START_FORCE_BOOT and (
+            self._state(system) == mapping.REQUEST_SAVED
+        ):
+            self._request(system, mapping.REQUEST_OFF)  # discards the saved state
+        self._request(system, mapping.REQUEST_RUNNING)
 
     @virtkit.hookimpl
     def virtkit_domain_destroy(self, dom: DomainRef) -> None:
@@ -280,9 +302,7 @@ class HyperVDriver:
         system = self._vm(dom)
         if self._state(system) != mapping.REQUEST_PAUSED:
             raise OperationInvalidError(f"cannot resume '{dom.name}': it is not paused")
-        self.client.invoke(
-            self._ref(system), "RequestStateChange", [("RequestedState", mapping.REQUEST_RUNNING)]
-        )
+        self._request(system, mapping.REQUEST_RUNNING)
 
     @virtkit.hookimpl
     def virtkit_domain_managed_save(self, dom: DomainRef) -> None:
@@ -294,14 +314,12 @@ class HyperVDriver:
         system = self._vm(dom)
         if self._state(system) != mapping.REQUEST_SAVED:
             raise OperationInvalidError(f"'{dom.name}' has no saved state")
-        self.client.invoke(
-            self._ref(system), "RequestStateChange", [("RequestedState", mapping.REQUEST_OFF)]
-        )
+        self._request(system, mapping.REQUEST_OFF)
 
     @virtkit.hookimpl
     def virtkit_domain_shutdown(self, dom: DomainRef, timeout: float | None) -> None:
         system = self._vm(dom)
-        if self._state(system) != 2:
+        if self._state(system) != mapping.REQUEST_RUNNING:  # EnabledState 2: running
             raise OperationInvalidError(f"cannot shut down '{dom.name}': it is not running")
         guid = text(system.get("Name"))
         components = self.client.query(
@@ -323,9 +341,10 @@ class HyperVDriver:
         if timeout is None:
             return
         deadline = time.monotonic() + timeout
-        while mapping.is_active(self._state(self._vm(dom))):
-            if time.monotonic() > deadline:
-                raise OperationFailedError(f"'{dom.name}' did not shut down within {timeout:g} s")
+        while mapping.is_active(self._state(system := self._vm(dom))):
+            if time.monotonic() > deadline:  # the contract: then power it off
+                self._request(system, mapping.REQUEST_OFF)
+                return
             time.sleep(POLL_SECONDS)
 
     @virtkit.hookimpl
@@ -473,22 +492,12 @@ class HyperVDriver:
         system = self._vm(dom)
         self._snapshot(system, name)  # unknown name: fail before stopping anything
         if mapping.is_active(self._state(system)):
-            self.client.invoke(
-                self._ref(system), "RequestStateChange", [("RequestedState", mapping.REQUEST_OFF)]
-            )
+            self._request(system, mapping.REQUEST_OFF)
         self._apply(system, name)
         if flags & (DomainSnapshotRevertFlags.RUNNING | DomainSnapshotRevertFlags.PAUSED):
-            self.client.invoke(
-                self._ref(system),
-                "RequestStateChange",
-                [("RequestedState", mapping.REQUEST_RUNNING)],
-            )
+            self._request(system, mapping.REQUEST_RUNNING)
             if flags & DomainSnapshotRevertFlags.PAUSED:
-                self.client.invoke(
-                    self._ref(system),
-                    "RequestStateChange",
-                    [("RequestedState", mapping.REQUEST_PAUSED)],
-                )
+                self._request(system, mapping.REQUEST_PAUSED)
 
     @virtkit.hookimpl
     def virtkit_snapshot_delete(self, dom: DomainRef, name: str, flags: int) -> None:
