@@ -30,7 +30,7 @@ _DRIVE_BUSES = {
 
 
 def _devices(root: etree._Element) -> etree._Element | None:
-    return root.find("devices")
+    return next(root.iterchildren("devices"), None)
 
 
 def _disk_index(dev: str) -> int | None:
@@ -145,11 +145,15 @@ def implicit_controllers(root: etree._Element, ctx: Context) -> None:
     devices = _devices(root)
     if devices is None:
         return
+    drives = []  # (bus, drive address) of the disks that have one
+    for disk in devices.iterchildren("disk"):
+        address = disk.find("address[@type='drive']")
+        if address is not None:
+            drives.append((_bus(disk), address))
     for bus in ("scsi", "fdc", "ide", "sata"):  # libvirt's order
         highest = -1
-        for disk in devices.iterfind("disk"):
-            address = disk.find("address[@type='drive']")
-            if address is not None and _bus(disk) == bus:
+        for disk_bus, address in drives:
+            if disk_bus == bus:
                 highest = max(highest, int(address.get("controller", "0")))
         kind = _DRIVE_BUSES[bus][0]
         for index in range(highest + 1):

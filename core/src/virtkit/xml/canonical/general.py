@@ -56,9 +56,12 @@ def generate_uuid(root: etree._Element, ctx: Context) -> None:
 
 def normalise_memory_units(root: etree._Element, ctx: Context) -> None:
     """Every memory amount in KiB with ``unit='KiB'``, as libvirt stores them."""
-    present = {child.tag for child in root}
+    present = {child.tag for child in root}  # to skip the paths that cannot match, quickly
+    for devices in root.iterchildren("devices"):
+        present.update(f"devices/{child.tag}" for child in devices)
     for path in _MEMORY_TEXT:
-        if path.partition("/")[0] in present:
+        head, _, rest = path.partition("/")
+        if (f"devices/{rest.partition('/')[0]}" if head == "devices" else head) in present:
             for el in root.iterfind(path):
                 _kib_text(el)
     if "cpu" not in present and "memoryBacking" not in present:
@@ -145,9 +148,12 @@ def default_iothreads(root: etree._Element, ctx: Context) -> None:
 
 def normalise_bitmaps(root: etree._Element, ctx: Context) -> None:
     """CPU and node sets in libvirt's shortest spelling (``1-2,5-7,^6`` -> ``1-2,5,7``)."""
+    present = {child.tag for child in root}
     for path, name in BITMAP_ATTRIBUTES:
         if path.startswith("cputune/") and path.endswith("sched"):
             continue  # expanded to one entry per thread instead
+        if path.partition("/")[0] not in present:
+            continue
         for el in root.iterfind(path):
             value = el.get(name)
             if value:

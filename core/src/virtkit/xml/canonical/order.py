@@ -233,6 +233,8 @@ def sort_children(parent: etree._Element, order: Sequence[str]) -> None:
             key = rank.get(tag, last)
             last = key
         keyed.append((key, pos, child))
+    if all(keyed[i][0] <= keyed[i + 1][0] for i in range(len(keyed) - 1)):
+        return  # already in order
     keyed.sort(key=lambda item: (item[0], item[1]))
     for _, _, child in keyed:
         parent.append(child)  # appending an existing child moves it to the end
