@@ -386,6 +386,43 @@ def test_failed_migration_leaves_the_source_as_it_was(
             assert dom.migrate(elsewhere).is_active()
 
 
+class FailingMigration:
+    """An extension that breaks perform on the source and the cancelled finish after it."""
+
+    @virtkit.hookimpl(wrapper=True)
+    def virtkit_migrate_perform(self, target):  # type: ignore[no-untyped-def]
+        raise OperationFailedError("the stream broke")
+        yield  # pragma: no cover - a wrapper is a generator
+
+    @virtkit.hookimpl(wrapper=True)
+    def virtkit_migrate_finish(self, name, cancelled):  # type: ignore[no-untyped-def]
+        if cancelled:
+            raise OperationFailedError(f"could not remove the half-arrived '{name}'")
+        return (yield)
+
+
+def test_a_failed_rollback_is_reported_with_the_first_failure(
+    write_node: Callable[..., str],
+) -> None:
+    broken = FailingMigration()
+    with (
+        virtkit.open(write_node(label="src"), extensions=[broken]) as src,
+        virtkit.open(write_node(label="dst"), extensions=[broken]) as dst,
+    ):
+        dom = src.define_xml(xml("mover"))
+        dom.create()
+        with pytest.raises(MigrationError) as info:
+            dom.migrate(dst)
+        assert info.value.phase == "perform" and info.value.side == "source"
+        assert info.value.message == (
+            "migration failed in phase 'perform' on the source: the stream broke; the rollback "
+            "failed too: destination (finish): could not remove the half-arrived 'mover'"
+        )
+        assert info.value.code == ErrorCode.OPERATION_FAILED
+        assert dom.state()[0] == DomainState.RUNNING  # the source's confirm still ran
+        assert dom.job_info().type == DomainJobType.NONE
+
+
 def test_abort_job(node: Connection) -> None:
     dom = node.create_xml(xml("idle"))
     with pytest.raises(OperationInvalidError, match="no job is active"):

@@ -2,11 +2,13 @@
 
 begin (source) -> prepare (destination) -> perform (source) -> finish (destination) ->
 confirm (source). A failure in any phase rolls both sides back: the destination's finish and
-the source's confirm run with ``cancelled=True``, and the error names the phase and side.
+the source's confirm run with ``cancelled=True``, and the error names the phase and side, and
+any side whose roll-back failed too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from virtkit.constants import DomainMigrateFlags
@@ -19,17 +21,22 @@ if TYPE_CHECKING:
 
 
 class MigrationError(VirtError):
-    """A migration phase failed; ``phase`` and ``side`` say where. Keeps the cause's code."""
+    """A migration phase failed; ``phase`` and ``side`` say where. Keeps the cause's code.
 
-    def __init__(self, phase: str, side: str, cause: VirtError) -> None:
-        super().__init__(
-            f"migration failed in phase '{phase}' on the {side}: {cause.message}",
-            code=cause.code,
-            domain=cause.domain,
-        )
+    ``rollback_failures`` names each side whose clean-up failed after that, with its error.
+    """
+
+    def __init__(
+        self, phase: str, side: str, cause: VirtError, rollback_failures: Sequence[str] = ()
+    ) -> None:
+        message = f"migration failed in phase '{phase}' on the {side}: {cause.message}"
+        if rollback_failures:
+            message += "; the rollback failed too: " + "; ".join(rollback_failures)
+        super().__init__(message, code=cause.code, domain=cause.domain)
         self.phase = phase
         self.side = side
         self.cause = cause
+        self.rollback_failures = tuple(rollback_failures)
 
 
 def _phase(phase: str, side: str, call: Any, **kwargs: Any) -> Any:
@@ -39,22 +46,26 @@ def _phase(phase: str, side: str, call: Any, **kwargs: Any) -> Any:
         raise MigrationError(phase, side, exc) from exc
 
 
-def _rollback(src: Domain, dest: Connection, name: str, flags: int, params: dict[str, Any]) -> None:
-    """Best effort: both sides clean up; their own errors must not hide the first one."""
-    for call in (
-        lambda: dest._call(
+def _rollback(
+    src: Domain, dest: Connection, name: str, flags: int, params: dict[str, Any]
+) -> list[str]:
+    """Both sides clean up, each tried even when the other fails; what failed, as text."""
+    failures = []
+    for side, call in (
+        ("destination (finish)", lambda: dest._call(
             "virtkit_migrate_finish", change=True, name=name, cookie=b"", flags=flags,
             params=params, cancelled=True,
-        ),
-        lambda: src._call(
+        )),
+        ("source (confirm)", lambda: src._call(
             "virtkit_migrate_confirm", change=True, cookie=b"", flags=flags, params=params,
             cancelled=True,
-        ),
+        )),
     ):
         try:
             call()
-        except VirtError:
-            pass
+        except VirtError as exc:
+            failures.append(f"{side}: {exc.message}")
+    return failures
 
 
 def migrate(
@@ -101,8 +112,10 @@ def migrate(
                 "finish", "destination",
                 OperationFailedError(f"the destination did not take domain '{name}'"),
             )
-    except MigrationError:
-        _rollback(src, dest, name, flags, params)
+    except MigrationError as exc:
+        failures = _rollback(src, dest, name, flags, params)
+        if failures:
+            raise MigrationError(exc.phase, exc.side, exc.cause, failures) from exc.cause
         raise
     _phase(
         "confirm", "source", src._call, hook="virtkit_migrate_confirm", change=True,
