@@ -88,6 +88,9 @@ CHANGES: dict[str, Callable[[Connection, Domain, Connection, Path], object]] = {
     "virtkit_domain_managed_save": lambda ro, dom, rw, tmp: dom.managed_save(),
     "virtkit_domain_managed_save_remove": lambda ro, dom, rw, tmp: dom.managed_save_remove(),
     "virtkit_domain_open_console": lambda ro, dom, rw, tmp: dom.open_console(),
+    "virtkit_domain_lxc_enter_namespace": lambda ro, dom, rw, tmp: dom.lxc_enter_namespace(
+        ["true"]
+    ),
     "virtkit_domain_abort_job": lambda ro, dom, rw, tmp: dom.abort_job(),
     "virtkit_snapshot_create": lambda ro, dom, rw, tmp: dom.snapshot_create_xml(
         "<domainsnapshot><name>ro</name></domainsnapshot>"

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import uuid as uuidlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from virtkit.constants import (
     DomainCreateFlags,
     DomainMigrateFlags,
     DomainSnapshotCreateFlags,
-    DomainSnapshotListFlags,
     DomainSnapshotRevertFlags,
     DomainState,
     DomainUndefineFlags,
@@ -27,6 +26,9 @@ from virtkit.records import (
 )
 
 if TYPE_CHECKING:
+    import subprocess
+    from collections.abc import Sequence
+
     from virtkit.connection import Connection
     from virtkit.snapshot import Snapshot
 
@@ -223,6 +225,30 @@ class Domain:
         """The path of the running domain's console (a pseudo-terminal or a unix socket), like
         libvirt's ``virDomainOpenConsole``; refused on a read-only connection."""
         return str(self._call("virtkit_domain_open_console", change=True, dev_name=dev_name))
+
+    @overload
+    def lxc_enter_namespace(self, argv: Sequence[str], *, capture: Literal[False] = ...) -> int: ...
+
+    @overload
+    def lxc_enter_namespace(
+        self, argv: Sequence[str], *, capture: Literal[True]
+    ) -> subprocess.CompletedProcess[bytes]: ...
+
+    def lxc_enter_namespace(
+        self, argv: Sequence[str], *, capture: bool = False
+    ) -> int | subprocess.CompletedProcess[bytes]:
+        """Run ``argv`` inside the running container, in its cgroups and namespaces (libvirt's
+        ``virDomainLxcEnterNamespace``), and wait for it; refused on a read-only connection.
+
+        :returns: its exit status (128 + N when killed by signal N) on the caller's stdin,
+            stdout and stderr; with ``capture=True`` the completed process, output included.
+        """
+        if not argv:
+            raise InvalidArgumentError("lxc_enter_namespace needs a program to run")
+        result: subprocess.CompletedProcess[bytes] = self._call(
+            "virtkit_domain_lxc_enter_namespace", change=True, argv=list(argv), capture=capture
+        )
+        return result if capture else result.returncode
 
     # ------------------------------------------------------------------ snapshots
 

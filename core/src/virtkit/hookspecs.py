@@ -34,6 +34,9 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    import subprocess
+    from collections.abc import Sequence
+
     from virtkit.constants import HookEvent
     from virtkit.hooks import HookDocument
     from virtkit.records import (
@@ -253,6 +256,22 @@ def virtkit_domain_open_console(dom: DomainRef, dev_name: str | None) -> str:
 
     :param dev_name: the alias of a ``<console>`` or ``<serial>`` device; ``None`` for the first.
     :raises OperationInvalidError: the domain is not running or has no such console.
+    """
+
+
+@hookspec(firstresult=True)
+def virtkit_domain_lxc_enter_namespace(
+    dom: DomainRef, argv: Sequence[str], capture: bool
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ``argv`` inside the running container, in its cgroups and every one of its
+    namespaces (libvirt's ``lxc-enter-namespace``), and wait for it.
+
+    :param capture: collect the program's stdout and stderr into the result (its stdin is then
+        empty); otherwise it uses the caller's stdin, stdout and stderr and the result's
+        ``stdout`` and ``stderr`` are ``None``.
+    :returns: the exit status (128 + N when killed by signal N) and the captured output.
+    :raises OperationInvalidError: the domain is not running.
+    :raises OperationFailedError: the program could not be started inside.
     """
 
 

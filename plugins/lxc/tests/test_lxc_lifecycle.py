@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import virtkit
-import virtkit_lxc
 from virtkit.constants import (
     DomainEventStoppedDetail,
     DomainEventType,
@@ -33,7 +32,7 @@ from virtkit_lxc.status import process_start_time
 
 
 def inside(dom: virtkit.Domain, script: str) -> str:
-    result = virtkit_lxc.enter_namespace(dom, ["/bin/sh", "-c", script])
+    result = dom.lxc_enter_namespace(["/bin/sh", "-c", script], capture=True)
     assert result.returncode == 0, result.stderr.decode()
     return result.stdout.decode()
 
@@ -84,8 +83,8 @@ def test_memory_hog_is_killed_and_the_container_survives(conn, rootfs, container
     name = "memory.max" if limit.v2 else "memory.limit_in_bytes"
     assert int((limit.dirs["memory"] / name).read_text()) == 32 << 20
     assert int((limit.dirs["pids"] / "pids.max").read_text()) > 0
-    hog = virtkit_lxc.enter_namespace(
-        dom, ["dd", "if=/dev/zero", "of=/dev/null", "bs=96M", "count=1"]
+    hog = dom.lxc_enter_namespace(
+        ["dd", "if=/dev/zero", "of=/dev/null", "bs=96M", "count=1"], capture=True
     )
     assert hog.returncode == 128 + signal.SIGKILL, hog
     assert dom.state()[0] == DomainState.RUNNING
@@ -227,7 +226,7 @@ def test_reboot_starts_a_fresh_container(conn, rootfs, container_xml) -> None:
     assert (rootfs / "boots").read_text() == "boot\nboot\n"
     # init asking the kernel to reboot restarts it too
     second = dom.id()
-    virtkit_lxc.enter_namespace(dom, ["reboot", "-f"])
+    dom.lxc_enter_namespace(["reboot", "-f"], capture=True)
     deadline = time.monotonic() + 5
     while dom.id() in (second, -1) and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -238,7 +237,7 @@ def test_reboot_starts_a_fresh_container(conn, rootfs, container_xml) -> None:
 def test_console_pty_reaches_the_containers_console(conn, rootfs, container_xml) -> None:
     dom = conn.create_xml(container_xml("con1", rootfs, args=()))  # an interactive shell
     path = dom.open_console()  # what `virtkit console` attaches to
-    assert path == virtkit_lxc.console_path(dom) and path.startswith("/dev/pts/")
+    assert path.startswith("/dev/pts/")
     assert f"<source path='{path}'/>" in dom.xml_desc().replace('"', "'")
     fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
     try:
@@ -327,15 +326,15 @@ def test_bind_readonly_and_ram_filesystems(conn, rootfs, container_xml, tmp_path
     )
     dom = conn.create_xml(container_xml("fs1", rootfs, extra_devices=devices))
     assert inside(dom, "cat /mnt/ro/note") == "from the host\n"
-    denied = virtkit_lxc.enter_namespace(dom, ["touch", "/mnt/ro/x"])
+    denied = dom.lxc_enter_namespace(["touch", "/mnt/ro/x"], capture=True)
     assert denied.returncode != 0 and b"Read-only" in denied.stderr
     inside(dom, "echo written > /mnt/rw/y")
     assert (shared / "y").read_text() == "written\n"
     assert "tmpfs /scratch tmpfs" in inside(dom, "cat /proc/mounts") and "size=1024k" in inside(
         dom, "cat /proc/mounts"
     )
-    full = virtkit_lxc.enter_namespace(
-        dom, ["dd", "if=/dev/zero", "of=/scratch/big", "bs=4k", "count=1000"]
+    full = dom.lxc_enter_namespace(
+        ["dd", "if=/dev/zero", "of=/scratch/big", "bs=4k", "count=1000"], capture=True
     )
     assert full.returncode != 0, "the ram filesystem has its size limit"
 
@@ -369,11 +368,10 @@ def test_enter_namespace_with_the_callers_stdio(conn, rootfs, container_xml, tmp
     dom = conn.create_xml(container_xml("io1", rootfs))
     out_file = tmp_path / "out"
     script = (
-        "import sys, virtkit, virtkit_lxc\n"
+        "import sys, virtkit\n"
         f"with virtkit.open({conn.get_uri()!r}) as c:\n"
         "    d = c.lookup_by_name('io1')\n"
-        "    r = virtkit_lxc.enter_namespace(d, ['sh', '-c', 'hostname; exit 3'], capture=False)\n"
-        "    sys.exit(r.returncode)\n"
+        "    sys.exit(d.lxc_enter_namespace(['sh', '-c', 'hostname; exit 3']))\n"
     )
     with open(out_file, "wb") as out:
         done = subprocess.run([sys.executable, "-c", script], stdout=out, timeout=60)

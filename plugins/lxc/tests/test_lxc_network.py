@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-import virtkit_lxc
 
 
 def ip(*args: str) -> None:
@@ -39,11 +38,11 @@ def test_two_containers_on_one_bridge_reach_each_other(conn, rootfs, container_x
         )
         doms.append(conn.create_xml(container_xml(f"net{index}", rootfs, extra_devices=nic)))
     assert sorted(os.listdir(f"/sys/class/net/{bridge}/brif")) == [f"{bridge}v1", f"{bridge}v2"]
-    first = virtkit_lxc.enter_namespace(doms[0], ["ip", "-o", "addr", "show", "dev", "eth0"])
+    first = doms[0].lxc_enter_namespace(["ip", "-o", "addr", "show", "dev", "eth0"], capture=True)
     assert "10.213.0.1/24" in first.stdout.decode()
-    link = virtkit_lxc.enter_namespace(doms[0], ["cat", "/sys/class/net/eth0/address"])
+    link = doms[0].lxc_enter_namespace(["cat", "/sys/class/net/eth0/address"], capture=True)
     assert link.stdout.decode().strip() == "52:54:00:aa:00:01"
-    ping = virtkit_lxc.enter_namespace(doms[0], ["ping", "-c", "1", "-W", "3", "10.213.0.2"])
+    ping = doms[0].lxc_enter_namespace(["ping", "-c", "1", "-W", "3", "10.213.0.2"], capture=True)
     assert ping.returncode == 0, ping.stdout.decode() + ping.stderr.decode()
     assert "10.213.0" not in subprocess.run(["ip", "addr"], capture_output=True, text=True).stdout
     for dom in doms:
@@ -61,5 +60,7 @@ def test_a_container_without_interfaces_shares_the_host_network(
         container_xml("privnet", rootfs, extra="<features><privnet/></features>")
     )
     assert os.readlink(f"/proc/{private.id()}/ns/net") != os.readlink("/proc/self/ns/net")
-    links = virtkit_lxc.enter_namespace(private, ["ls", "/sys/class/net"]).stdout.decode().split()
+    links = (
+        private.lxc_enter_namespace(["ls", "/sys/class/net"], capture=True).stdout.decode().split()
+    )
     assert links == ["lo"]

@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "managedsave": "domain_save",
     "managedsave-remove": "domain_save",
     "console": "console",
+    "lxc-enter-namespace": "lxc_enter_namespace",
     "snapshot-create": "snapshot_create",
     "snapshot-create-as": "snapshot_create",
     "snapshot-list": "snapshot_list",

@@ -15,23 +15,9 @@ import attrs
 from lxml import etree
 from virtkit.errors import ConfigUnsupportedError, XMLError
 from virtkit.xml import DomainDef
+from virtkit.xml.units import bytes_per_unit
 
-_UNITS = {
-    "b": 1,
-    "bytes": 1,
-    "kb": 1000,
-    "k": 1024,
-    "kib": 1024,
-    "mb": 1000**2,
-    "m": 1024**2,
-    "mib": 1024**2,
-    "gb": 1000**3,
-    "g": 1024**3,
-    "gib": 1024**3,
-    "tb": 1000**4,
-    "t": 1024**4,
-    "tib": 1024**4,
-}
+from virtkit_lxc.capabilities import CAPABILITY_NUMBERS, POLICIES, dropped_capabilities
 
 _TOP_LEVEL = frozenset(
     {
@@ -57,7 +43,7 @@ _TOP_LEVEL = frozenset(
     }
 )
 _DEVICES = frozenset({"emulator", "filesystem", "interface", "console"})
-_FEATURES = frozenset({"privnet"})
+_FEATURES = frozenset({"privnet", "capabilities"})
 
 
 def _where(el: etree._Element) -> str:
@@ -68,16 +54,18 @@ def unsupported(el: etree._Element, why: str) -> ConfigUnsupportedError:
     return ConfigUnsupportedError(f"{_where(el)} is not supported by the LXC driver: {why}")
 
 
-def scaled_bytes(el: etree._Element, default_unit: str = "KiB") -> int:
-    """The size in ``el``'s text scaled by its ``unit`` attribute, in bytes."""
-    unit = (el.get("unit") or default_unit).lower()
-    if unit not in _UNITS:
-        raise XMLError(f"{_where(el)} has unknown unit '{el.get('unit')}'")
+def scaled_bytes(el: etree._Element, value: str | None = None, unit: str | None = None) -> int:
+    """A size in bytes: ``value`` (default ``el``'s text) scaled by ``unit`` (default ``el``'s
+    ``unit`` attribute, else KiB); errors name ``el``."""
+    text = value if value is not None else el.text or ""
     try:
-        value = int((el.text or "").strip())
+        per_unit = bytes_per_unit(unit if unit is not None else el.get("unit"))
+    except ValueError as exc:
+        raise XMLError(f"{_where(el)} has {exc}") from None
+    try:
+        return int(text.strip()) * per_unit
     except ValueError:
-        raise XMLError(f"{_where(el)} value '{el.text}' is not an integer") from None
-    return value * _UNITS[unit]
+        raise XMLError(f"{_where(el)} value '{text}' is not an integer") from None
 
 
 @attrs.frozen(kw_only=True)
@@ -138,6 +126,7 @@ class ContainerConfig:
     private_net: bool
     console: bool
     idmap: IdMap | None
+    dropped_capabilities: frozenset[int]
 
     @property
     def memory_limit_bytes(self) -> int:
@@ -204,9 +193,8 @@ def _filesystems(devices: etree._Element) -> tuple[str, tuple[Mount, ...]]:
             usage = source.get("usage") if source is not None else None
             size = 0
             if usage:
-                size_el = etree.Element("usage", unit=source.get("units", "KiB"))
-                size_el.text = usage
-                size = scaled_bytes(size_el)
+                assert source is not None
+                size = scaled_bytes(source, usage, source.get("units"))
             mounts.append(Mount(kind="ram", target=target, size_bytes=size, readonly=readonly))
         else:
             raise unsupported(fs, f"type='{kind}' (supported: mount, ram)")
@@ -278,6 +266,27 @@ def _idmap(root: etree._Element) -> IdMap | None:
     return IdMap(uid=tuple(ranges["uid"]), gid=tuple(ranges["gid"]))
 
 
+def _capabilities(features: etree._Element | None) -> frozenset[int]:
+    """The capability numbers ``<features><capabilities>`` (or its absence: libvirt's
+    default policy) drops."""
+    el = features.find("capabilities") if features is not None else None
+    if el is None:
+        return dropped_capabilities("default", {})
+    policy = el.get("policy", "default")
+    if policy not in POLICIES:
+        raise XMLError(f"{_where(el)} policy='{policy}' is not one of {', '.join(POLICIES)}")
+    states: dict[str, bool] = {}
+    for child in el:
+        if not isinstance(child.tag, str):
+            continue
+        if child.tag not in CAPABILITY_NUMBERS:
+            raise XMLError(f"{_where(child)} is no capability libvirt knows")
+        if child.get("state") not in ("on", "off"):
+            raise XMLError(f"{_where(child)} needs state='on' or state='off'")
+        states[child.tag] = child.get("state") == "on"
+    return dropped_capabilities(policy, states)
+
+
 def container_config(definition: DomainDef) -> ContainerConfig:
     """Read and check ``definition``; raise naming the first element that cannot be honoured."""
     root = definition.tree()
@@ -335,6 +344,7 @@ def container_config(definition: DomainDef) -> ContainerConfig:
         private_net=features is not None and features.find("privnet") is not None,
         console=devices.find("console") is not None,
         idmap=_idmap(root),
+        dropped_capabilities=_capabilities(features),
     )
 
 

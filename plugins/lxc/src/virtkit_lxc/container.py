@@ -151,4 +151,5 @@ def become_init(config: ContainerConfig, console: str | None) -> None:
     linux.sethostname(config.name)
     _stdio(console)
     os.chdir(config.init_dir or "/")
+    linux.drop_capabilities(config.dropped_capabilities)
     os.execve(config.init, [config.init, *config.init_args], environment(config))

@@ -59,8 +59,9 @@ from virtkit.errors import (
 )
 from virtkit.records import DomainInfo, DomainRecord, DomainRef, SnapshotRecord
 from virtkit.state import StateStore, state_roots
-from virtkit.xml import DomainDef, SnapshotDef, parse_domain
+from virtkit.xml import DomainDef, SnapshotDef, format_domain, parse_domain
 
+from virtkit_lxc.canonical import lxc_canonical
 from virtkit_lxc.cgroups import Cgroup
 from virtkit_lxc.config import check_startable, container_config
 from virtkit_lxc.enter import run_inside, spawn_inside
@@ -300,8 +301,10 @@ class LxcDriver:
         container_config(definition)
         with self._locked():
             existed = self._config(definition.name) is not None
-            definition = self._check_identity(definition)
-            self.config_store.write_text(f"{definition.name}.xml", definition.to_xml())
+            definition = lxc_canonical(self._check_identity(definition))
+            self.config_store.write_text(
+                f"{definition.name}.xml", format_domain(definition, inactive=True)
+            )
             record = self._record(definition.name)
         assert record is not None
         detail = DomainEventDefinedDetail.UPDATED if existed else DomainEventDefinedDetail.ADDED
@@ -391,7 +394,7 @@ class LxcDriver:
         with self._locked():
             if self._record(definition.name) is not None:
                 raise DomainExistsError(f"domain '{definition.name}' already exists")
-            return self._launch(self._check_identity(definition), flags)
+            return self._launch(lxc_canonical(self._check_identity(definition)), flags)
 
     # ------------------------------------------------------------------ stop
 
@@ -556,7 +559,7 @@ class LxcDriver:
         definition = self._config(dom.name)
         if definition is None:
             raise NoDomainError(f"domain '{dom.name}' has no persistent config")
-        return definition.to_xml()
+        return format_domain(definition, inactive=True)
 
     @hookimpl
     def virtkit_domain_get_xml(self, dom: DomainRef, flags: int) -> str:
@@ -569,31 +572,27 @@ class LxcDriver:
 
     # ------------------------------------------------------------------ enter / console
 
-    def console_path(self, dom: DomainRef) -> str:
-        """The host pty ``virtkit console`` opens to talk to the container's ``/dev/console``."""
+    @hookimpl
+    def virtkit_domain_open_console(self, dom: DomainRef, dev_name: str | None) -> str:
+        """The host pty relayed to the container's ``/dev/console``, its only console, aliased
+        ``console0`` as libvirt names it."""
+        if dev_name not in (None, "console0"):
+            raise OperationInvalidError(
+                f"domain '{dom.name}' has no console '{dev_name}' (its console is 'console0')"
+            )
         status = self._running_status(dom)
         if not status.console:
             raise OperationInvalidError(f"domain '{dom.name}' has no <console type='pty'>")
         return status.console
 
     @hookimpl
-    def virtkit_domain_open_console(self, dom: DomainRef, dev_name: str | None) -> str:
-        """The container's only console, aliased ``console0`` as libvirt names it."""
-        if dev_name not in (None, "console0"):
-            raise OperationInvalidError(
-                f"domain '{dom.name}' has no console '{dev_name}' (its console is 'console0')"
-            )
-        return self.console_path(dom)
-
-    def enter_namespace(
-        self, dom: DomainRef, argv: Sequence[str], *, input: bytes = b"", capture: bool = True
+    def virtkit_domain_lxc_enter_namespace(
+        self, dom: DomainRef, argv: Sequence[str], capture: bool
     ) -> subprocess.CompletedProcess[bytes]:
-        """Run ``argv`` inside the running container (its cgroups and all its namespaces) to
-        completion; see :func:`virtkit_lxc.enter_namespace`."""
         status = self._running_status(dom)
         cgroup = Cgroup(status.cgroup)
         if capture:
-            return run_inside(status.init_pid, argv, cgroup=cgroup, input=input)
+            return run_inside(status.init_pid, argv, cgroup=cgroup)
         helper = spawn_inside(status.init_pid, argv, cgroup=cgroup)
         _, code = os.waitpid(helper, 0)
         return subprocess.CompletedProcess(list(argv), os.waitstatus_to_exitcode(code))

@@ -31,6 +31,7 @@ MS_PRIVATE = 1 << 18
 MNT_DETACH = 2
 
 PR_SET_PDEATHSIG = 1
+PR_CAPBSET_DROP = 24
 PR_SET_CHILD_SUBREAPER = 36
 
 _PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41}
@@ -90,6 +91,37 @@ def sethostname(name: str) -> None:
 
 def prctl(option: int, arg: int) -> None:
     _check(_libc.prctl(ctypes.c_int(option), ctypes.c_ulong(arg), 0, 0, 0), "prctl")
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
+
+
+_CAPABILITY_VERSION_3 = 0x20080522  # two 32-bit words per set
+
+
+def drop_capabilities(numbers: frozenset[int] | set[int]) -> None:
+    """Drop capabilities ``numbers`` from this process's bounding set (so no ``execve`` gets
+    them back), then from its effective, permitted and inheritable sets."""
+    for number in sorted(numbers):
+        prctl(PR_CAPBSET_DROP, number)
+    header = _CapHeader(_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    _check(_libc.capget(ctypes.byref(header), data), "capget")
+    for number in numbers:
+        word, bit = data[number // 32], ~(1 << (number % 32)) & 0xFFFFFFFF
+        word.effective &= bit
+        word.permitted &= bit
+        word.inheritable &= bit
+    _check(_libc.capset(ctypes.byref(header), data), "capset")
 
 
 def close_fds_except(keep: tuple[int, ...] | list[int]) -> None:

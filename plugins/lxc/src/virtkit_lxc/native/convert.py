@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from lxml import etree
 
+from virtkit_lxc.capabilities import CAPABILITIES
 from virtkit_lxc.native import mounts, tuning
 from virtkit_lxc.native.network import convert_network
 from virtkit_lxc.native.reader import LxcConfig, config_error
@@ -62,47 +63,6 @@ _ARCHES = {
         )
     },
 }
-
-#: process capabilities in the order libvirt writes them under <features><capabilities>
-CAPABILITIES = (
-    "audit_control",
-    "audit_write",
-    "block_suspend",
-    "chown",
-    "dac_override",
-    "dac_read_search",
-    "fowner",
-    "fsetid",
-    "ipc_lock",
-    "ipc_owner",
-    "kill",
-    "lease",
-    "linux_immutable",
-    "mac_admin",
-    "mac_override",
-    "mknod",
-    "net_admin",
-    "net_bind_service",
-    "net_broadcast",
-    "net_raw",
-    "setgid",
-    "setfcap",
-    "setpcap",
-    "setuid",
-    "sys_admin",
-    "sys_boot",
-    "sys_chroot",
-    "sys_module",
-    "sys_nice",
-    "sys_pacct",
-    "sys_ptrace",
-    "sys_rawio",
-    "sys_resource",
-    "sys_time",
-    "sys_tty_config",
-    "syslog",
-    "wake_alarm",
-)
 
 
 def config_to_domain(config: LxcConfig) -> etree._Element:
