@@ -49,6 +49,9 @@ def test_define_start_suspend_destroy_undefine(esx_uri: str) -> None:
             dom.create()
         dom.suspend()
         assert dom.state()[0] == DomainState.PAUSED
+        with pytest.raises(OperationInvalidError, match=r"already running \(paused\)"):
+            dom.create()  # a paused domain is active: start must not resume it
+        assert dom.state()[0] == DomainState.PAUSED
         dom.resume()
         dom.destroy()
         assert dom.state()[0] == DomainState.SHUTOFF
@@ -185,3 +188,33 @@ def test_define_refuses_a_missing_disk_with_vsphere_words(esx_uri: str) -> None:
         assert conn.list_all_domains() == before
         with pytest.raises(VirtError, match="cannot define <serial"):
             conn.define_xml(xml.replace("<disk", "<serial type='pty'/><disk"))
+
+
+def test_a_transient_domain_whose_start_and_clean_up_fail_reports_both(
+    esx_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Faults injected into the two vSphere tasks; vcsim runs everything else."""
+    from virtkit_esx.session import Session
+
+    real_run = Session.run
+
+    def run(self: Session, action: str, call: object, *args: object, **kwargs: object) -> object:
+        if action.startswith(("start of", "clean-up of")):
+            raise VirtError(f"{action}: injected fault")
+        return real_run(self, action, call, *args, **kwargs)
+
+    xml = (
+        "<domain type='vmware'><name>vk-doomed</name><memory unit='MiB'>32</memory>"
+        "<vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>"
+    )
+    with virtkit.open(esx_uri) as conn:
+        monkeypatch.setattr(Session, "run", run)
+        with pytest.raises(VirtError) as caught:
+            conn.create_xml(xml)
+        monkeypatch.undo()
+        assert "starting transient domain 'vk-doomed' failed (start of domain 'vk-doomed': " in (
+            caught.value.message
+        )
+        assert "could not be removed: clean-up of a transient domain" in caught.value.message
+        leftover = conn.lookup_by_name("vk-doomed")  # the fault kept it: remove it here
+        leftover.undefine()

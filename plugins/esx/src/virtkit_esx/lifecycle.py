@@ -27,7 +27,9 @@ from virtkit.errors import (
     DomainExistsError,
     ErrorDomain,
     InvalidArgumentError,
+    OperationFailedError,
     OperationInvalidError,
+    VirtError,
 )
 from virtkit.records import (
     DomainInfo,
@@ -174,10 +176,17 @@ class LifecycleHooks(ESXBase):
             ref = DomainRef(name=definition.name, uuid=ident)
             try:
                 self._start(vm, ref)
-            except BaseException:
-                self.session.run(
-                    "clean-up of a transient domain that failed to start", vm.Destroy_Task
-                )
+            except BaseException as exc:
+                try:
+                    self.session.run(
+                        "clean-up of a transient domain that failed to start", vm.Destroy_Task
+                    )
+                except VirtError as undo:  # say both, not only the clean-up's error
+                    raise OperationFailedError(
+                        f"starting transient domain '{definition.name}' failed ({exc}), and "
+                        f"the VM made for it could not be removed: {undo.message}",
+                        domain=ErrorDomain.ESX,
+                    ) from exc
                 raise
             self._transient[ident] = "destroy"
             return self._record(vm, self.session.props(vm, VM_PROPS))
@@ -227,9 +236,11 @@ class LifecycleHooks(ESXBase):
     def virtkit_domain_start(self, dom: DomainRef, flags: int) -> None:
         with self._lock:
             vm, props = self._vm(dom)
-            if props["runtime.powerState"] == "poweredOn":
+            power = props["runtime.powerState"]
+            if power != "poweredOff":  # a suspended VM is active (paused), as in libvirt
+                paused = " (paused)" if power == "suspended" else ""
                 raise OperationInvalidError(
-                    f"domain '{dom.name}' is already running", domain=ErrorDomain.ESX
+                    f"domain '{dom.name}' is already running{paused}", domain=ErrorDomain.ESX
                 )
             self._start(vm, dom)
             if flags & DomainCreateFlags.START_PAUSED:
