@@ -26,6 +26,16 @@ def test_define_start_destroy_through_the_cli(rootfs, container_xml, tmp_path: P
     xml_file.write_text(container_xml("cli1", rootfs))
     (rootfs / "where").write_text("container root\n")
     virtkit_cli(uri, "define", str(xml_file))
+    inactive = virtkit_cli(uri, "dumpxml", "--inactive", "cli1").replace('"', "'")
+    for default in (  # libvirt's LXC canonical form, as its LXC driver stores a definition
+        "<currentMemory unit='KiB'>65536</currentMemory>",
+        "<vcpu placement='static'>1</vcpu>",
+        "<clock offset='utc'/>",
+        "<on_crash>destroy</on_crash>",
+        "<emulator>/usr/libexec/libvirt_lxc</emulator>",
+        "<target type='lxc' port='0'/>",
+    ):
+        assert default in inactive, default
     virtkit_cli(uri, "start", "cli1")
     init_pid = int(virtkit_cli(uri, "domid", "cli1"))
     assert "running" in virtkit_cli(uri, "domstate", "cli1")

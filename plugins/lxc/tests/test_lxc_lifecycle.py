@@ -51,6 +51,13 @@ def assert_nothing_left(conn: virtkit.Connection, name: str, pid_ns: str, root: 
     assert not [p for p in cgroup_folders(conn, name) if p.exists()], "cgroup folders left"
     with open("/proc/self/mountinfo") as fh:
         assert str(root) not in fh.read(), "a mount of the container is visible on the host"
+    children = []  # the client reaps what it forks (the double fork's intermediate process)
+    for entry in os.listdir("/proc"):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            if entry.isdigit() and int(fields[1]) == os.getpid():
+                children.append((entry, fields[0]))
+    assert children == [], "processes (pid, state) left as children of the client"
 
 
 def test_runs_in_its_own_namespaces_with_its_own_root(conn, rootfs, container_xml) -> None:
