@@ -24,11 +24,12 @@ def _drop_live_values(root: etree._Element) -> None:
             else:
                 graphics.attrib.pop("port", None)
                 graphics.attrib.pop("tlsPort", None)
-    for alias in root.iterfind("devices//alias"):
-        if not (alias.get("name") or "").startswith("ua-"):
-            parent = alias.getparent()
-            if parent is not None:
-                parent.remove(alias)
+    for devices in root.iterchildren("devices"):
+        for alias in list(devices.iterdescendants("alias")):
+            if not (alias.get("name") or "").startswith("ua-"):
+                parent = alias.getparent()
+                if parent is not None:
+                    parent.remove(alias)
     for graphics in root.iterfind("devices/graphics"):
         first = graphics.find("listen")
         if first is not None and first.get("type") == "network":
@@ -38,7 +39,7 @@ def _drop_live_values(root: etree._Element) -> None:
     for disk in root.iterfind("devices/disk"):
         for mirror in disk.findall("mirror"):
             disk.remove(mirror)
-        for source in (*disk.iterfind(".//source"), *disk.iterfind(".//backingStore")):
+        for source in (*disk.iterdescendants("source"), *disk.iterdescendants("backingStore")):
             source.attrib.pop("index", None)
     for target in root.iterfind("devices/interface/target"):
         if (target.get("dev") or "").startswith(_GENERATED_TARGETS):

@@ -100,6 +100,7 @@ class Element:
     # derived from the declarations above when a subclass is created
     _ATTR_INDEX: ClassVar[dict[str, Attr]] = {}
     _TEXT_SPEC: ClassVar[Attr | None] = None
+    _HAS_CHECK: ClassVar[bool] = False
 
     extra_attrs: tuple[tuple[str, str], ...] = ()
     children: tuple[Element | Unknown, ...] = ()
@@ -111,6 +112,7 @@ class Element:
         cls._ATTR_INDEX = {spec.xml: spec for spec in cls.ATTRS}
         text = cls.TEXT
         cls._TEXT_SPEC = None if text is None or text is str else Attr(xml="text()", type=text)
+        cls._HAS_CHECK = cls.check.__func__ is not Element.check.__func__  # type: ignore[attr-defined]
 
     # -- parse -------------------------------------------------------------------------------
 
@@ -125,6 +127,8 @@ class Element:
                 spec = known.get(name)
                 if spec is None:
                     extra.append((name, value))
+                elif spec.type is str:
+                    kwargs[spec.field] = value
                 else:
                     kwargs[spec.field] = spec.parse(value, el)
             if extra:
@@ -148,7 +152,8 @@ class Element:
                 children.append(model.from_xml(child) if model else Unknown.from_xml(child))
             if children:
                 kwargs["children"] = tuple(children)
-        cls.check(el, kwargs)
+        if cls._HAS_CHECK:
+            cls.check(el, kwargs)
         return cls(**kwargs)
 
     @classmethod
