@@ -311,7 +311,8 @@ class DomainJobType(IntEnum):
 
 
 class HookEvent(StrEnum):
-    """Points in a domain's life where extensions are consulted (libvirt's hook-script operations)."""
+    """Points in a domain's life where extensions are consulted (libvirt's hook-script
+    operations)."""
 
     PREPARE = "prepare"
     START = "start"

@@ -33,7 +33,8 @@ class DriverContext:
     emit_event: EventSink
 
     def run_domain_hook(self, event: HookEvent, name: str, xml: str) -> str:
-        """Consult the extensions at ``event``; return the XML they leave (see :mod:`virtkit.hooks`)."""
+        """Consult the extensions at ``event``; return the XML they leave
+        (see :mod:`virtkit.hooks`)."""
         return run_domain_hook(self.hook, event, name, xml)
 
 

@@ -1,4 +1,5 @@
-"""Lifecycle event delivery: drivers emit from any thread, callbacks run on one dispatcher thread."""
+"""Lifecycle event delivery: drivers emit from any thread; callbacks run on one dispatcher
+thread."""
 
 from __future__ import annotations
 

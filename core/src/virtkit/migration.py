@@ -8,7 +8,7 @@ any side whose roll-back failed too.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from virtkit.constants import DomainMigrateFlags
@@ -51,18 +51,13 @@ def _rollback(
 ) -> list[str]:
     """Both sides clean up, each tried even when the other fails; what failed, as text."""
     failures = []
-    for side, call in (
-        ("destination (finish)", lambda: dest._call(
-            "virtkit_migrate_finish", change=True, name=name, cookie=b"", flags=flags,
-            params=params, cancelled=True,
-        )),
-        ("source (confirm)", lambda: src._call(
-            "virtkit_migrate_confirm", change=True, cookie=b"", flags=flags, params=params,
-            cancelled=True,
-        )),
-    ):
+    steps: tuple[tuple[str, Callable[..., Any], dict[str, Any]], ...] = (
+        ("destination (finish)", dest._call, {"hook": "virtkit_migrate_finish", "name": name}),
+        ("source (confirm)", src._call, {"hook": "virtkit_migrate_confirm"}),
+    )
+    for side, call, args in steps:
         try:
-            call()
+            call(change=True, cookie=b"", flags=flags, params=params, cancelled=True, **args)
         except VirtError as exc:
             failures.append(f"{side}: {exc.message}")
     return failures

@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import pluggy
@@ -45,7 +45,12 @@ DISTRIBUTION_FOR_SCHEME = {
 }
 """Which distribution provides the drivers shipped from this repository."""
 
-OPERATION_HOOK_PREFIXES = ("virtkit_connect_", "virtkit_domain_", "virtkit_snapshot_", "virtkit_migrate_")
+OPERATION_HOOK_PREFIXES = (
+    "virtkit_connect_",
+    "virtkit_domain_",
+    "virtkit_snapshot_",
+    "virtkit_migrate_",
+)
 EXTENSION_ONLY_HOOKS = frozenset({"virtkit_domain_hook"})
 
 
@@ -68,7 +73,8 @@ def blocked_by(name: str) -> str | None:
 
 def entry_points(group: str) -> list[importlib.metadata.EntryPoint]:
     """The installed entry points of ``group`` that the environment allows."""
-    return [ep for ep in importlib.metadata.entry_points(group=group) if blocked_by(ep.name) is None]
+    installed = importlib.metadata.entry_points(group=group)
+    return [ep for ep in installed if blocked_by(ep.name) is None]
 
 
 def missing_driver_message(driver: str) -> str:
@@ -110,8 +116,7 @@ def load_driver_class(driver: str) -> type[Any]:
         raise
     except Exception as exc:  # an installed plugin that fails to import
         raise NoConnectError(f"the driver for URI scheme '{driver}' failed to load: {exc}") from exc
-    cls: type[Any] = manager.driver
-    return cls
+    return cast(type[Any], manager.driver)
 
 
 def load_extensions() -> Iterator[tuple[str, Any]]:
@@ -120,7 +125,9 @@ def load_extensions() -> Iterator[tuple[str, Any]]:
         try:
             yield ep.name, ep.load()
         except Exception as exc:
-            raise VirtError(f"extension plugin '{ep.name}' ({ep.value}) failed to load: {exc}") from exc
+            raise VirtError(
+                f"extension plugin '{ep.name}' ({ep.value}) failed to load: {exc}"
+            ) from exc
 
 
 def new_plugin_manager() -> pluggy.PluginManager:

@@ -150,9 +150,10 @@ class Snapshot:
         return len(self.list_all_children(flags))
 
     def get_xml_desc(self, flags: int = 0) -> str:
-        return str(
-            self._domain._call("virtkit_snapshot_get_xml", change=False, name=self._name, flags=flags)
+        xml = self._domain._call(
+            "virtkit_snapshot_get_xml", change=False, name=self._name, flags=flags
         )
+        return str(xml)
 
     def delete(
         self,
