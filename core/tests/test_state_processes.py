@@ -11,6 +11,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
 from virtkit.state import StateStore
 
 COUNTER_WORKER = """
@@ -51,7 +52,7 @@ import os, signal, sys
 from pathlib import Path
 from virtkit.state import StateStore
 
-victim, when, mode = sys.argv[2], int(sys.argv[3]), sys.argv[4]
+victim, when, mode, durable = sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5] == "1"
 real = getattr(os, victim)
 calls = 0
 def dying(*args, **kwargs):
@@ -62,7 +63,7 @@ def dying(*args, **kwargs):
     return real(*args, **kwargs)
 setattr(os, victim, dying)
 
-store = StateStore(Path(sys.argv[1]))
+store = StateStore(Path(sys.argv[1]), durable=durable)
 if mode == "write":
     store.write_text("domains/vm1.xml", "new vm1")
 else:
@@ -134,8 +135,8 @@ def prepare(tmp_path: Path) -> StateStore:
     return store
 
 
-def killed(store: StateStore, victim: str, when: int, mode: str) -> None:
-    proc = python(DYING_WRITER, store.directory, victim, when, mode)
+def killed(store: StateStore, victim: str, when: int, mode: str, durable: bool) -> None:
+    proc = python(DYING_WRITER, store.directory, victim, when, mode, int(durable))
     proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGKILL
 
@@ -156,13 +157,20 @@ NEW = {
 }
 
 
+# A process crash is survived alike by durable stores and by those that skip fsync (run state).
+DURABILITY = pytest.mark.parametrize("durable", [True, False], ids=["durable", "no-fsync"])
+
+
 def contents(store: StateStore) -> dict[str, str | None]:
     return {path: store.read_text(path) for path in OLD}
 
 
-def test_crash_between_temp_write_and_rename_keeps_old_content(tmp_path: Path) -> None:
+@DURABILITY
+def test_crash_between_temp_write_and_rename_keeps_old_content(
+    tmp_path: Path, durable: bool
+) -> None:
     store = prepare(tmp_path)
-    killed(store, "replace", 1, "write")
+    killed(store, "replace", 1, "write", durable)
     assert store.read_text("domains/vm1.xml") == "old vm1"
     assert store.list("domains") == ["vm1"]
     assert leftovers(store), "the child died before staging anything: the test proves nothing"
@@ -172,9 +180,12 @@ def test_crash_between_temp_write_and_rename_keeps_old_content(tmp_path: Path) -
     assert contents(store) == OLD
 
 
-def test_crash_before_batch_commit_point_keeps_everything_old(tmp_path: Path) -> None:
+@DURABILITY
+def test_crash_before_batch_commit_point_keeps_everything_old(
+    tmp_path: Path, durable: bool
+) -> None:
     store = prepare(tmp_path)
-    killed(store, "rename", 1, "batch")  # the journal's rename is the commit point
+    killed(store, "rename", 1, "batch", durable)  # the journal's rename is the commit point
     assert contents(store) == OLD
     with store.lock():
         pass
@@ -182,9 +193,10 @@ def test_crash_before_batch_commit_point_keeps_everything_old(tmp_path: Path) ->
     assert leftovers(store) == []
 
 
-def test_crash_mid_batch_is_finished_by_the_next_process(tmp_path: Path) -> None:
+@DURABILITY
+def test_crash_mid_batch_is_finished_by_the_next_process(tmp_path: Path, durable: bool) -> None:
     store = prepare(tmp_path)
-    killed(store, "replace", 2, "batch")  # first staged file in place, the rest not
+    killed(store, "replace", 2, "batch", durable)  # first staged file in place, the rest not
     half = contents(store)
     assert half != OLD and half != NEW
     assert all(half[path] in (OLD[path], NEW[path]) for path in OLD), "a file is unreadable"

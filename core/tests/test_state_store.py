@@ -146,6 +146,57 @@ def test_later_changes_in_a_batch_win(store: StateStore) -> None:
     assert visible_files(store) == {"a.xml": "again"}
 
 
+def fsynced(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record what each ``os.fsync`` call syncs: ``"file"`` or ``"folder"``."""
+    synced: list[str] = []
+    real = os.fsync
+
+    def counting(fd: int) -> None:
+        synced.append("folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", counting)
+    return synced
+
+
+def test_a_durable_write_fsyncs_the_file_then_its_folder(
+    store: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.write_text("domains/vm1.xml", "old")  # folders made and synced beforehand
+    synced = fsynced(monkeypatch)
+    store.write_text("domains/vm1.xml", "new")
+    assert synced == ["file", "folder"]
+    synced.clear()
+    with store.transaction() as batch:  # a batch adds its journal (file, staging, top, top)
+        batch.write_text("domains/vm1.xml", "newer")
+        batch.write_text("domains/vm2.xml", "two")
+    assert synced.count("file") == 3 and synced[-1] == "folder"
+    assert store.read_text("domains/vm1.xml") == "newer"
+
+
+def test_a_store_without_durability_never_fsyncs_and_stays_atomic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = StateStore(tmp_path / "run", durable=False)
+    run.write_text("status/vm1.json", "old")
+    run.write_text("live/vm0.xml", "<domain/>")  # creating a folder is durable: done beforehand
+    synced = fsynced(monkeypatch)
+    run.write_text("status/vm1.json", "new")
+    with run.transaction() as batch:
+        batch.write_text("status/vm1.json", "newer")
+        batch.write_text("live/vm1.xml", "<domain/>")
+    run.remove("live/vm1.xml")
+    assert synced == []
+    assert visible_files(run) == {"status/vm1.json": "newer", "live/vm0.xml": "<domain/>"}
+    assert leftover_entries(run) == []
+
+
+def leftover_entries(store: StateStore) -> list[str]:
+    staging = store.directory / ".staging"
+    found = os.listdir(staging) if staging.is_dir() else []
+    return found + [".journal"] * (store.directory / ".journal").exists()
+
+
 def test_lock_is_reentrant_and_excludes_other_threads(store: StateStore) -> None:
     other = StateStore(store.directory)  # a second store on one folder shares the lock
     entered = threading.Event()

@@ -1,4 +1,4 @@
-"""Durable file-system primitives: write and fsync a new file, fsync a folder, report failures."""
+"""File-system primitives: write a new file (fsynced if durable), fsync a folder, report errors."""
 
 from __future__ import annotations
 
@@ -11,14 +11,15 @@ FOLDER_MODE = 0o700
 FILE_MODE = 0o600
 
 
-def write_new_file(path: Path, data: bytes) -> None:
-    """Create ``path`` (it must not exist), write ``data`` and fsync it."""
+def write_new_file(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Create ``path`` (it must not exist), write ``data`` and, when ``durable``, fsync it."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     finally:
         os.close(fd)
 

@@ -11,6 +11,13 @@ A crash before the journal exists leaves the old state (staged files are garbage
 it is rolled forward by :func:`recover`, which the store runs whenever it takes its lock. Every
 step of :func:`apply` can be repeated, so a crash during recovery is recovered again. Each file
 is replaced by ``rename(2)``, so on its own it is always either wholly old or wholly new.
+
+Durable batches survive power loss: staged contents are fsynced before the commit point, and the
+folders whose entries changed are fsynced before :func:`commit` returns. A single file costs two
+fsyncs (its content, then its folder); its now-empty staging entry needs none, since a staging
+entry that reappears after a crash is a leftover :func:`recover` deletes. Non-durable batches
+(for run-time folders that mean nothing after a reboot) skip every fsync: they stay atomic
+against a process crash, not against power loss.
 """
 
 from __future__ import annotations
@@ -61,8 +68,16 @@ class Plan:
         )
 
 
-def commit(root: Path, writes: dict[str, str], removes: set[str], trees: list[str]) -> None:
-    """Apply a normalised batch to ``root`` (the caller holds the store's lock).
+def commit(
+    root: Path,
+    writes: dict[str, str],
+    removes: set[str],
+    trees: list[str],
+    *,
+    durable: bool = True,
+) -> None:
+    """Apply a normalised batch to ``root`` (the caller holds the store's lock); ``durable``:
+    fsync as the module says.
 
     Staging failures (disk full, a file where a folder should be) leave everything as it was.
     """
@@ -77,7 +92,7 @@ def commit(root: Path, writes: dict[str, str], removes: set[str], trees: list[st
                 raise HostSystemError(f"cannot write {target}: it is a folder")
             make_folders(target.parent)
             name = f"{txid}-{index}"
-            write_new_file(staging / name, text.encode("utf-8"))
+            write_new_file(staging / name, text.encode("utf-8"), durable=durable)
             staged.append((rel, name))
         for rel in removes:
             if (root / rel).is_dir():
@@ -92,10 +107,12 @@ def commit(root: Path, writes: dict[str, str], removes: set[str], trees: list[st
             if plan.trees:
                 make_folders(root / TRASH)
             draft = staging / f"{txid}-journal"
-            write_new_file(draft, plan.to_json().encode("utf-8"))
-            fsync_folder(staging)
+            write_new_file(draft, plan.to_json().encode("utf-8"), durable=durable)
+            if durable:
+                fsync_folder(staging)
             os.rename(draft, root / JOURNAL)  # the commit point
-            fsync_folder(root)
+            if durable:
+                fsync_folder(root)
     except BaseException as exc:
         for _, name in staged:
             (staging / name).unlink(missing_ok=True)
@@ -106,18 +123,20 @@ def commit(root: Path, writes: dict[str, str], removes: set[str], trees: list[st
     try:
         if plan.trees and not journal:
             make_folders(root / TRASH)
-        apply(root, plan)
+        apply(root, plan, durable=durable)
         if journal:
             os.unlink(root / JOURNAL)
-            fsync_folder(root)
+            if durable:
+                fsync_folder(root)
     except OSError as exc:
         raise system_error("apply a committed change to the state", exc) from exc
     for _, trash in plan.trees:
         shutil.rmtree(root / TRASH / trash, ignore_errors=True)
 
 
-def apply(root: Path, plan: Plan) -> None:
-    """Carry out ``plan``; steps already done are skipped, so this can run again after a crash."""
+def apply(root: Path, plan: Plan, *, durable: bool = True) -> None:
+    """Carry out ``plan``; steps already done are skipped, so this can run again after a crash.
+    ``durable``: fsync the folders whose entries changed (staging excepted, see the module)."""
     touched: set[Path] = set()
     for rel, trash in plan.trees:
         source, parked = root / rel, root / TRASH / trash
@@ -137,9 +156,10 @@ def apply(root: Path, plan: Plan) -> None:
         if os.path.lexists(source):
             make_folders(target.parent)
             os.replace(source, target)
-            touched.update((source.parent, target.parent))
-    for folder in touched:
-        fsync_folder(folder)
+            touched.add(target.parent)
+    if durable:
+        for folder in touched:
+            fsync_folder(folder)
 
 
 def recover(root: Path) -> None:

@@ -25,12 +25,17 @@ class StateStore:
       that must agree with each other, or around a read-modify-write.
     - Relative paths may not go up (``..``) or name hidden entries (``.x``, reserved for the
       store's lock, journal and staging area).
+    - A durable store (the default) also survives power loss: a change is on disk when the call
+      returns (a single file costs two fsyncs). A store made with ``durable=False`` never
+      fsyncs; its changes stay atomic against a process crash but may be lost or rolled back by
+      a power loss. Use it only for run-time state that means nothing after a reboot (pids,
+      sockets, the status of running processes).
 
     :param directory: created with its parents when missing (the folder itself with ``mode``).
     :raises HostSystemError: the folder cannot be created.
     """
 
-    def __init__(self, directory: Path, *, mode: int = FOLDER_MODE) -> None:
+    def __init__(self, directory: Path, *, mode: int = FOLDER_MODE, durable: bool = True) -> None:
         try:
             if not directory.is_dir():
                 directory.mkdir(mode=mode, parents=True, exist_ok=True)
@@ -38,9 +43,11 @@ class StateStore:
         except OSError as exc:
             raise system_error("create the state folder", exc) from exc
         self.directory = directory.resolve()
+        self.durable = durable
 
     def __repr__(self) -> str:
-        return f"StateStore({str(self.directory)!r})"
+        durability = "" if self.durable else ", durable=False"
+        return f"StateStore({str(self.directory)!r}{durability})"
 
     # ------------------------------------------------------------------ locking
 

@@ -61,4 +61,10 @@ class Transaction:
 
     def _commit(self) -> None:
         if self._writes or self._removes or self._trees:
-            commit(self._store.directory, self._writes, self._removes, self._trees)
+            commit(
+                self._store.directory,
+                self._writes,
+                self._removes,
+                self._trees,
+                durable=self._store.durable,
+            )

@@ -6,8 +6,10 @@
 - run store: ``status/<name>.json`` (:class:`DomainStatus`), ``live/<name>.xml`` (the XML the
   running QEMU was started from), ``d/<uuid12>/`` (sockets and pidfile of one QEMU), ``next-id``
 
-The run store's lock guards every read-modify-write of these files (held briefly); long
-operations on one domain hold its job lock (:meth:`QemuStore.job_lock`) instead.
+The run store is not durable (atomic against crashes of a process, no fsync): its files
+describe running processes and mean nothing after a reboot. Its lock guards every
+read-modify-write of these files (held briefly); long operations on one domain hold its job
+lock (:meth:`QemuStore.job_lock`) instead.
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ class QemuStore:
     def __init__(self, roots: StateRoots) -> None:
         self.config = StateStore(roots.config_dir)
         self.state = StateStore(roots.state_dir)
-        self.run = StateStore(roots.run_dir)
+        # Run-time files describe live processes and mean nothing after a reboot: no fsync.
+        self.run = StateStore(roots.run_dir, durable=False)
 
     def lock(self) -> contextlib.AbstractContextManager[None]:
         """The lock guarding definitions and status of every domain of this root."""
