@@ -254,12 +254,16 @@ def test_shutdown_with_timeout_powers_off_a_guest_that_ignores_acpi(
 
 
 def test_reset_and_autostart(conn: virtkit.Connection, firmware_xml: Any) -> None:
-    from virtkit_qemu.autostart import start_autostart_domains
+    from click.testing import CliRunner
+    from virtkit.cli.app import cli
+    from virtkit.cli.session import Session
 
     dom = conn.define_xml(firmware_xml("booter"))
     dom.set_autostart(True)
     assert dom.autostart()
-    assert start_autostart_domains(conn) == {"booter": None}
+    # the boot command: `virtkit -c URI autostart-all`
+    result = CliRunner().invoke(cli, ["autostart-all"], obj=Session(connection=conn))
+    assert (result.exit_code, result.stdout) == (0, "Domain 'booter' started\n"), result.stderr
     assert dom.is_active()
     dom.reset()
     assert dom.state()[0] == DomainState.RUNNING

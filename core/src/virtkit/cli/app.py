@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "undefine": "domain_define",
     "create": "domain_define",
     "autostart": "domain_define",
+    "autostart-all": "autostart_all",
     "start": "domain_lifecycle",
     "shutdown": "domain_lifecycle",
     "destroy": "domain_lifecycle",
