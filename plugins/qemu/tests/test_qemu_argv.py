@@ -105,7 +105,9 @@ def test_explicit_pci_address_is_kept_and_clashes_refused() -> None:
     assert "e1000,netdev=hostnet0,id=net0,mac=52:54:00:11:22:33,bus=pci.0,addr=0x7" in options(
         args, "-device"
     )
-    with pytest.raises(ConfigUnsupportedError, match="slot 0x07"):
+    with pytest.raises(
+        ConfigUnsupportedError, match=r"0000:00:07.0 asked by </domain/devices/memballoon>.*in use"
+    ):
         argv(
             domain(
                 f"<interface type='user'>{addr}</interface>"
@@ -157,6 +159,84 @@ def test_q35_uses_its_builtin_sata_and_pcie_root() -> None:
     assert not any(d.startswith("ich9-ahci") for d in options(args, "-device"))
 
 
+PC_ADDR = (
+    "<address type='pci' domain='0x0000' bus='0x{bus:02x}' slot='0x{slot:02x}' "
+    "function='0x{fn:x}'{mf}/>"
+)
+
+
+def at(slot: int, fn: int = 0, bus: int = 0, multifunction: bool = False) -> str:
+    return PC_ADDR.format(
+        bus=bus, slot=slot, fn=fn, mf=" multifunction='on'" if multifunction else ""
+    )
+
+
+def test_pc_follows_the_canonical_piix3_functions_and_addresses() -> None:
+    """libvirt's canonical pc XML: IDE at 0:1.1 (built in, not re-created), USB at 0:1.2."""
+    args = argv(
+        domain(
+            f"<controller type='usb' index='0' model='piix3-uhci'>{at(1, 2)}</controller>"
+            "<controller type='pci' index='0' model='pci-root'/>"
+            f"<controller type='ide' index='0'>{at(1, 1)}</controller>"
+            "<disk type='file' device='cdrom'><target dev='hdc' bus='ide'/><readonly/>"
+            "<address type='drive' controller='0' bus='1' target='0' unit='0'/></disk>"
+            f"<interface type='user'><mac address='52:54:00:00:00:01'/>{at(3)}</interface>"
+            f"<video><model type='cirrus' vram='16384' heads='1' primary='yes'/>{at(2)}</video>"
+            "<graphics type='vnc'/><audio id='1' type='none'/>"
+            f"<memballoon model='virtio'>{at(5)}</memballoon>"
+        )
+    )
+    devices = options(args, "-device")
+    assert "piix3-usb-uhci,id=usb,bus=pci.0,addr=0x1.0x2" in devices
+    assert not any(d.startswith(("piix3-ide", "ich9-ahci")) for d in devices)
+    assert "ide-cd,bus=ide.1,unit=0,id=ide-disk0" in devices
+    assert "cirrus-vga,id=video0,bus=pci.0,addr=0x2" in devices
+    assert any(d.startswith("rtl8139,") and d.endswith("bus=pci.0,addr=0x3") for d in devices)
+    assert "virtio-balloon-pci,id=balloon0,bus=pci.0,addr=0x5" in devices
+    assert options(args, "-audiodev") == ["none,id=audio1"]
+
+
+def test_an_ide_controller_elsewhere_than_the_piix3_is_refused() -> None:
+    with pytest.raises(ConfigUnsupportedError, match="built into the machine at 0000:00:01.1"):
+        argv(domain(f"<controller type='ide' index='0'>{at(4)}</controller>"))
+
+
+def test_q35_follows_root_ports_bridges_and_their_buses() -> None:
+    args = argv(
+        domain(
+            f"<controller type='sata' index='0'>{at(0x1F, 2)}</controller>"
+            "<controller type='pci' index='0' model='pcie-root'/>"
+            # listed out of order: a bus is made before what sits on it
+            "<controller type='pci' index='3' model='pcie-to-pci-bridge'>"
+            f"<model name='pcie-pci-bridge'/>{at(0, bus=1)}</controller>"
+            "<controller type='pci' index='1' model='pcie-root-port'><model name='pcie-root-port'/>"
+            f"<target chassis='1' port='0x10'/>{at(2, 0, multifunction=True)}</controller>"
+            "<controller type='pci' index='2' model='pcie-root-port'><model name='pcie-root-port'/>"
+            f"<target chassis='2' port='0x11'/>{at(2, 1)}</controller>"
+            "<disk type='file' device='disk'><source file='/img/a'/>"
+            f"<target dev='vda' bus='virtio'/>{at(0, bus=2)}</disk>"
+            "<interface type='user'><mac address='52:54:00:00:00:01'/><model type='rtl8139'/>"
+            f"{at(1, bus=3)}</interface>",
+            machine="pc-q35-7.2",
+        )
+    )
+    devices = options(args, "-device")
+    ports = [d for d in devices if d.startswith(("pcie-root-port", "pcie-pci-bridge"))]
+    assert ports == [
+        "pcie-root-port,id=pci.1,port=0x10,chassis=1,bus=pcie.0,addr=0x2,multifunction=on",
+        "pcie-root-port,id=pci.2,port=0x11,chassis=2,bus=pcie.0,addr=0x2.0x1",
+        "pcie-pci-bridge,id=pci.3,bus=pci.1,addr=0x0",
+    ]
+    assert any(d.startswith("virtio-blk-pci,bus=pci.2,addr=0x0,") for d in devices)
+    assert any(d.startswith("rtl8139,") and d.endswith("bus=pci.3,addr=0x1") for d in devices)
+    assert not any(d.startswith("ich9-ahci") for d in devices)
+
+
+def test_a_device_on_a_bus_without_controller_is_refused() -> None:
+    with pytest.raises(XMLError, match="PCI bus 0x04 .* has no <controller type='pci' index='4'>"):
+        argv(domain(f"<memballoon model='virtio'>{at(0, bus=4)}</memballoon>", machine="q35"))
+
+
 @pytest.mark.parametrize(
     ("devices", "extra", "named"),
     [
@@ -183,7 +263,13 @@ def test_q35_uses_its_builtin_sata_and_pcie_root() -> None:
         ("", "<on_poweroff>preserve</on_poweroff>", "on_poweroff"),
         ("", "<memtune><hard_limit>1</hard_limit></memtune>", "<memtune>"),
         ("", "<features><hyperv/></features>", "<hyperv>"),
-        ("<controller type='pci' model='pci-bridge' index='1'/>", "", "pci-bridge"),
+        ("<controller type='pci' model='pcie-expander-bus' index='1'/>", "", "pcie-expander-bus"),
+        (
+            "<controller type='pci' model='pcie-root-port' index='1'><target chassis='1' "
+            "port='0x8'/><address type='pci' bus='0' slot='3'/></controller>",
+            "",
+            "without PCIe",
+        ),
     ],
 )
 def test_unsupported_xml_is_refused_naming_the_element(

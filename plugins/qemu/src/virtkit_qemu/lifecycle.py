@@ -33,8 +33,10 @@ from virtkit.xml.parser import parse_root
 
 from virtkit_qemu import process, reaper
 from virtkit_qemu.argv import build_command
-from virtkit_qemu.argv.builder import memory_kib
+from virtkit_qemu.argv.builder import domain_root, emulator_path, memory_kib
 from virtkit_qemu.argv.devices import random_mac
+from virtkit_qemu.canonical import canonical_qemu
+from virtkit_qemu.canonical.probe import probe_caps
 from virtkit_qemu.host import DomainEntry, QemuHost, snapshot_support
 from virtkit_qemu.launch import Incoming, LaunchPlan, PreRunStep, kill, launch
 from virtkit_qemu.live import live_xml
@@ -67,6 +69,13 @@ def complete_definition(definition: DomainDef) -> DomainDef:
     return parse_domain(etree.tostring(root)) if changed else definition
 
 
+def canonical_definition(definition: DomainDef, *, inactive: bool) -> DomainDef:
+    """libvirt's canonical form of ``definition`` for the emulator it names: driver defaults,
+    default devices and controllers, PCI addresses (which the command line then follows)."""
+    caps = probe_caps(emulator_path(domain_root(definition)))
+    return canonical_qemu(definition, caps, inactive=inactive)
+
+
 def _check_conflicts(
     host: QemuHost, definition: DomainDef, *, allow_same: bool
 ) -> DomainEntry | None:
@@ -85,12 +94,13 @@ def _check_conflicts(
 
 def define(host: QemuHost, definition: DomainDef) -> DomainEntry:
     _check_name(definition)
+    keeps_uuid = definition.uuid is None  # a redefinition without UUID keeps the domain's
+    definition = canonical_definition(complete_definition(definition), inactive=True)
     build_command(definition)  # refuses what QEMU cannot do before anything is written
     with host.store.lock():
         existing = host.find(name=definition.name)
-        if definition.uuid is None and existing is not None:
+        if keeps_uuid and existing is not None:
             definition = definition.with_identity(uuid=existing.uuid)
-        definition = complete_definition(definition)
         existing = _check_conflicts(host, definition, allow_same=True)
         host.store.write_config(definition.name, definition.to_xml())
         entry = host.entry_by_name(definition.name)
@@ -210,7 +220,7 @@ def create_transient(
     host: QemuHost, definition: DomainDef, *, paused: bool, autodestroy: bool
 ) -> DomainEntry:
     _check_name(definition)
-    definition = complete_definition(definition)
+    definition = canonical_definition(complete_definition(definition), inactive=False)
     with host.store.lock():  # held through the launch so no define can take the name meanwhile
         _check_conflicts(host, definition, allow_same=False)
         assert definition.uuid is not None

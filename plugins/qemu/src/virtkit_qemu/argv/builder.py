@@ -129,7 +129,7 @@ def build_command(definition: DomainDef) -> QemuCommand:
         if not (is_q35(machine) or is_i440fx(machine)):
             raise unsupported(type_el, f"machine type '{machine}' (pc, q35 and their versions)")
     ctx = BuildContext(machine=machine)
-    emulator = _emulator(root)
+    emulator = emulator_path(root)
     accel = "kvm" if dom_type == "kvm" else "tcg"
 
     ctx.add("-name", f"guest={definition.name},debug-threads=on")
@@ -151,7 +151,8 @@ def build_command(definition: DomainDef) -> QemuCommand:
     return QemuCommand(emulator=emulator, args=tuple(ctx.args), taps=tuple(ctx.taps), accel=accel)
 
 
-def _emulator(root: etree._Element) -> str:
+def emulator_path(root: etree._Element) -> str:
+    """The emulator binary the domain names (or the default), found on PATH."""
     text = root.findtext("devices/emulator")
     name = text.strip() if text else DEFAULT_EMULATOR
     path = shutil.which(name)
@@ -322,14 +323,20 @@ def _devices(ctx: BuildContext, devices_el: etree._Element | None) -> None:
         ctx.add("-display", "none")
         return
     children = [c for c in devices_el if isinstance(c.tag, str)]
-    # Controllers first, so the devices on them find them whatever the XML's order.
-    for ctrl in (c for c in children if c.tag == "controller"):
+    # Controllers first, so the devices on them find them whatever the XML's order; PCI ones
+    # by index, so a bus exists before the bridges and devices on it.
+    controllers = [c for c in children if c.tag == "controller"]
+    pci = sorted((c for c in controllers if c.get("type") == "pci"), key=_index)
+    for ctrl in pci + [c for c in controllers if c.get("type") != "pci"]:
         _controller(ctx, ctrl)
     serial_count = len(devices_el.findall("serial"))
     has_video = False
     for child in children:
         tag = etree.QName(child).localname
         if tag in ("emulator", "controller"):
+            continue
+        if tag == "audio":
+            _audio(ctx, child)
             continue
         if tag == "console":
             chardevs.add_console(ctx, child, serial_count)
@@ -342,6 +349,18 @@ def _devices(ctx: BuildContext, devices_el: etree._Element | None) -> None:
         ctx.add("-display", "none")
     elif not has_video:
         devices.add_video(ctx, etree.SubElement(devices_el, "video"))
+
+
+def _index(ctrl: etree._Element) -> int:
+    return integer(ctrl, "index", 0)
+
+
+def _audio(ctx: BuildContext, audio: etree._Element) -> None:
+    """``<audio type='none'>``: the silent backend libvirt adds for graphics (no sound cards
+    here, so nothing else would use it)."""
+    check_children(audio, set())
+    allowed(audio, "type", ("none",), "none")
+    ctx.add("-audiodev", f"none,id=audio{integer(audio, 'id', 1)}")
 
 
 def _controller(ctx: BuildContext, ctrl: etree._Element) -> None:

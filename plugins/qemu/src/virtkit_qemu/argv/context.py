@@ -6,7 +6,7 @@ import attrs
 from lxml import etree
 from virtkit.errors import ConfigUnsupportedError, XMLError
 
-from virtkit_qemu.argv.defaults import PciSlots, root_bus
+from virtkit_qemu.argv.defaults import PciAddress, PciSlots, format_pci, root_bus
 
 
 def where(el: etree._Element) -> str:
@@ -59,6 +59,8 @@ class BuildContext:
     pci: PciSlots = attrs.field(init=False)
     counters: dict[str, int] = attrs.field(factory=dict)
     serial_aliases: list[str] = attrs.field(factory=list)
+    pci_buses: set[int] = attrs.field(factory=lambda: {0})
+    """indexes of the PCI buses made so far (0: the machine's root bus)"""
 
     def __attrs_post_init__(self) -> None:
         self.pci = PciSlots(self.machine)
@@ -74,22 +76,56 @@ class BuildContext:
         self.counters[kind] = value + 1
         return value
 
-    def pci_address(self, device_el: etree._Element, what: str) -> str:
-        """``bus=pci.0,addr=0xN`` for a PCI device: its ``<address>`` or the next free slot."""
+    def bus_id(self, bus: int) -> str:
+        """QEMU's id of PCI bus ``bus``: the root bus's, else ``pci.N`` (the controller with
+        index N, libvirt's naming)."""
+        return root_bus(self.machine) if bus == 0 else f"pci.{bus}"
+
+    def xml_pci_address(self, device_el: etree._Element, what: str) -> PciAddress | None:
+        """The ``<address type='pci'>`` of ``device_el`` (``None`` without one), checked:
+        domain 0, on a bus made so far."""
         addr = device_el.find("address")
-        if addr is not None and addr.get("type") == "pci":
-            if integer(addr, "domain", 0) != 0 or integer(addr, "bus", 0) != 0:
-                raise unsupported(addr, "PCI buses other than 0000:00")
-            slot = integer(addr, "slot")
-            self.pci.reserve(slot, what)
-            function = integer(addr, "function", 0)
-            return f"bus={root_bus(self.machine)},addr=0x{slot:x}" + (
-                f".0x{function:x}" if function else ""
-            )
-        if addr is not None and addr.get("type") not in (None, "pci"):
+        if addr is None:
+            return None
+        if addr.get("type") != "pci":
             raise unsupported(addr, f"address type '{addr.get('type')}' for {what}")
-        return self.next_pci(what)
+        if integer(addr, "domain", 0) != 0:
+            raise unsupported(addr, "PCI domains other than 0000")
+        bus = integer(addr, "bus", 0)
+        if bus not in self.pci_buses:
+            raise XMLError(
+                f"{where(addr)}: PCI bus 0x{bus:02x} of {what} has no <controller type='pci' "
+                f"index='{bus}'> before it"
+            )
+        return bus, integer(addr, "slot"), integer(addr, "function", 0)
+
+    def placement(self, address: PciAddress, multifunction: bool = False) -> str:
+        """``bus=...,addr=0xS[.0xF][,multifunction=on]``."""
+        bus, slot, function = address
+        text = f"bus={self.bus_id(bus)},addr=0x{slot:x}" + (f".0x{function:x}" if function else "")
+        return text + (",multifunction=on" if multifunction else "")
+
+    def pci_address(self, device_el: etree._Element, what: str) -> str:
+        """The placement of a PCI device: its ``<address>`` (taken, so no other device gets
+        it) or the next free slot of the root bus."""
+        address = self.xml_pci_address(device_el, what)
+        if address is None:
+            return self.next_pci(what)
+        self.pci.reserve(address, what)
+        addr = device_el.find("address")
+        assert addr is not None
+        return self.placement(address, addr.get("multifunction") == "on")
 
     def next_pci(self, what: str) -> str:
         """``bus=...,addr=0xN`` of the next free slot on the root bus."""
-        return f"bus={root_bus(self.machine)},addr=0x{self.pci.next(what):x}"
+        return self.placement((0, self.pci.next(what), 0))
+
+    def builtin_address(self, device_el: etree._Element, address: PciAddress, what: str) -> None:
+        """Check a built-in device (created with the machine) is not asked to be elsewhere."""
+        found = self.xml_pci_address(device_el, what)
+        if found is not None and found != address:
+            raise unsupported(
+                device_el,
+                f"{what} at PCI address {format_pci(found)} (it is built into the machine at "
+                f"{format_pci(address)})",
+            )

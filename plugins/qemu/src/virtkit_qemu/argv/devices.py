@@ -35,7 +35,17 @@ VIDEO_MODELS = {
     "virtio": "virtio-vga",
     "bochs": "bochs-display",
 }
+CIRRUS_VRAM_KIB = 16384
 USB_MODELS = {"piix3-uhci": "piix3-usb-uhci", "qemu-xhci": "qemu-xhci", "nec-xhci": "nec-usb-xhci"}
+PCI_CONTROLLERS = {
+    # libvirt's model -> QEMU device
+    "pcie-root-port": "pcie-root-port",
+    "dmi-to-pci-bridge": "i82801b11-bridge",
+    "pcie-to-pci-bridge": "pcie-pci-bridge",
+    "pci-bridge": "pci-bridge",
+}
+PIIX3_USB = (0, 1, 2)
+"""The PIIX3's USB function on i440fx machines."""
 INPUT_DEVICES = {
     ("tablet", "usb"): "usb-tablet",
     ("mouse", "usb"): "usb-mouse",
@@ -128,15 +138,31 @@ def add_video(ctx: BuildContext, video: etree._Element) -> None:
     index = ctx.count("video")
     if index:
         raise unsupported(video, "more than one video device")
-    addr = video.find("address")
-    if addr is None:
-        ctx.pci.reserve(ctx.pci.video_slot, "the primary video card")
-        placement = (
-            f"bus={'pcie.0' if is_q35(ctx.machine) else 'pci.0'},addr=0x{ctx.pci.video_slot:x}"
-        )
+    props = [VIDEO_MODELS[model], "id=video0", *_video_memory(model_el, model)]
+    if video.find("address") is None:
+        slot = (0, ctx.pci.video_slot, 0)
+        ctx.pci.reserve(slot, "the primary video card")
+        props.append(ctx.placement(slot))
     else:
-        placement = ctx.pci_address(video, where(video))
-    ctx.add("-device", f"{VIDEO_MODELS[model]},id=video0,{placement}")
+        props.append(ctx.pci_address(video, where(video)))
+    ctx.add("-device", ",".join(props))
+
+
+def _video_memory(model_el: etree._Element | None, model: str) -> list[str]:
+    """The video RAM the ``<model>`` asks (``vram`` in KiB; one head only)."""
+    if model_el is None:
+        return []
+    if integer(model_el, "heads", 1) != 1:
+        raise unsupported(model_el, f"heads='{model_el.get('heads')}' (one head only)")
+    allowed(model_el, "primary", ("yes",), "yes")
+    vram = model_el.get("vram")
+    if vram is None:
+        return []
+    if model == "vga":
+        return [f"vgamem_mb={integer(model_el, 'vram') // 1024}"]
+    if model == "cirrus" and integer(model_el, "vram") == CIRRUS_VRAM_KIB:
+        return []  # cirrus-vga's fixed size
+    raise unsupported(model_el, f"vram='{vram}' for video model '{model}'")
 
 
 def add_input(ctx: BuildContext, inp: etree._Element) -> None:
@@ -171,20 +197,51 @@ def ensure_usb(ctx: BuildContext, ctrl: etree._Element | None = None) -> None:
         if ctrl.find("address") is not None:
             placement = ctx.pci_address(ctrl, where(ctrl))
     ctx.counters["usb"] = 1
-    if placement is None:
-        placement = (
-            "bus=pci.0,addr=0x1.0x2"
-            if model == "piix3-uhci" and not is_q35(ctx.machine)
-            else ctx.next_pci("usb")
-        )
+    if placement is None and model == "piix3-uhci" and not is_q35(ctx.machine):
+        ctx.pci.reserve(PIIX3_USB, "the USB controller")
+        placement = ctx.placement(PIIX3_USB)
+    elif placement is None:
+        placement = ctx.next_pci("usb")
     ctx.add("-device", f"{USB_MODELS[model]},id=usb,{placement}")
 
 
 def add_pci_controller(ctx: BuildContext, ctrl: etree._Element) -> None:
+    """The root bus (index 0, the machine's own) or a bus added to it: ``pci.<index>``."""
     model = ctrl.get("model")
-    expected = "pcie-root" if is_q35(ctx.machine) else "pci-root"
-    if integer(ctrl, "index", 0) != 0 or model not in (None, expected):
-        raise unsupported(ctrl, f"PCI controller model '{model}' (only the machine's {expected})")
+    index = integer(ctrl, "index", 0)
+    root = "pcie-root" if is_q35(ctx.machine) else "pci-root"
+    if index == 0:
+        if model not in (None, root):
+            raise unsupported(ctrl, f"PCI controller model '{model}' at index 0 (the {root})")
+        return
+    if model not in PCI_CONTROLLERS:
+        raise unsupported(
+            ctrl, f"PCI controller model '{model}' (supported: {', '.join(PCI_CONTROLLERS)})"
+        )
+    if model != "pci-bridge" and root != "pcie-root":
+        raise unsupported(ctrl, f"PCI controller model '{model}' on a machine without PCIe (q35)")
+    model_el = ctrl.find("model")
+    if (
+        model_el is not None
+        and model_el.get("name", PCI_CONTROLLERS[model]) != PCI_CONTROLLERS[model]
+    ):
+        raise unsupported(model_el, f"model name '{model_el.get('name')}' for a {model}")
+    if index in ctx.pci_buses:
+        raise XMLError(f"{where(ctrl)}: a second PCI controller with index {index}")
+    if ctrl.find("address") is None:
+        raise XMLError(f"{where(ctrl)}: PCI controller {index} has no <address>")
+    props = [PCI_CONTROLLERS[model], f"id=pci.{index}"]
+    target = ctrl.find("target")
+    if model == "pcie-root-port":
+        if target is None or target.get("chassis") is None or target.get("port") is None:
+            raise XMLError(f"{where(ctrl)}: a pcie-root-port needs <target chassis=... port=...>")
+        props += [f"port=0x{integer(target, 'port'):x}", f"chassis={integer(target, 'chassis')}"]
+    elif model == "pci-bridge":
+        chassis = integer(target, "chassisNr", index) if target is not None else index
+        props.append(f"chassis_nr={chassis}")
+    props.append(ctx.pci_address(ctrl, where(ctrl)))
+    ctx.add("-device", ",".join(props))
+    ctx.pci_buses.add(index)
 
 
 def add_memballoon(ctx: BuildContext, balloon: etree._Element) -> None:

@@ -28,6 +28,8 @@ CACHE_MODES = {
 }
 BUS_BY_PREFIX = {"vd": "virtio", "sd": "scsi", "hd": "ide", "xvd": "xen"}
 SCSI_MODELS = {"lsilogic": "lsi", "virtio-scsi": "virtio-scsi-pci"}
+PIIX3_IDE = (0, 1, 1)
+ICH9_SATA = (0, 0x1F, 2)
 
 
 def node_names(target: str) -> tuple[str, str]:
@@ -194,9 +196,12 @@ def add_storage_controller(ctx: BuildContext, ctrl: etree._Element) -> None:
     if kind == "ide":
         if is_q35(ctx.machine):
             raise unsupported(ctrl, "an IDE controller on a q35 machine")
+        ctx.builtin_address(ctrl, PIIX3_IDE, "the IDE controller")
         return  # the PIIX3's, always there
     if kind == "sata":
-        if not is_q35(ctx.machine) and "sata0" not in ctx.counters:
+        if is_q35(ctx.machine):
+            ctx.builtin_address(ctrl, ICH9_SATA, "the SATA controller")
+        elif "sata0" not in ctx.counters:
             ctx.counters["sata0"] = 1
             ctx.add("-device", f"ich9-ahci,id=sata0,{ctx.pci_address(ctrl, where(ctrl))}")
         return

@@ -1,0 +1,79 @@
+"""Define stores libvirt's canonical XML (machine version, default controllers, PCI
+addresses), and QEMU runs with its devices where that XML says: a dumped definition redefines
+and starts cleanly, on pc and on q35."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import virtkit
+from lxml import etree
+from virtkit.constants import DomainState, DomainXMLFlags
+from virtkit_qemu.argv.accel import kvm_problem
+from virtkit_qemu.qmp import Monitor
+
+GUEST_TYPE = "kvm" if kvm_problem() is None else "qemu"
+
+
+def guest_xml(name: str, machine: str, folder: Path) -> str:
+    qcow2, raw = folder / f"{name}.qcow2", folder / f"{name}.img"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(qcow2), "16M"], check=True)
+    subprocess.run(["qemu-img", "create", "-q", "-f", "raw", str(raw), "8M"], check=True)
+    second = "sata" if machine == "q35" else "ide"
+    return (
+        f"<domain type='{GUEST_TYPE}'><name>{name}</name><memory unit='MiB'>64</memory>"
+        f"<vcpu>1</vcpu><os><type arch='x86_64' machine='{machine}'>hvm</type></os>"
+        "<features><acpi/></features><devices>"
+        "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+        f"<source file='{qcow2}'/><target dev='vda' bus='virtio'/></disk>"
+        "<disk type='file' device='disk'><driver name='qemu' type='raw'/>"
+        f"<source file='{raw}'/><target dev='sdb' bus='{second}'/></disk>"
+        "<interface type='user'><model type='virtio'/></interface>"
+        "<interface type='user'/>"  # the machine's default model
+        "<serial type='pty'/></devices></domain>"
+    )
+
+
+@pytest.mark.parametrize("machine", ["pc", "q35"])
+def test_dumped_canonical_xml_redefines_and_runs_as_it_says(
+    conn: virtkit.Connection, qemu_root: Path, machine: str
+) -> None:
+    dom = conn.define_xml(guest_xml(f"canon-{machine}", machine, qemu_root))
+    dumped = dom.xml_desc(DomainXMLFlags.INACTIVE)
+    tree = etree.fromstring(dumped.encode())
+    assert tree.findtext("os/type") == "hvm"
+    version = tree.find("os/type").get("machine")
+    assert version.startswith("pc-q35-" if machine == "q35" else "pc-i440fx-"), version
+    root_model = "pcie-root" if machine == "q35" else "pci-root"
+    assert tree.find(f"devices/controller[@type='pci'][@model='{root_model}']") is not None
+    assert tree.find("devices/controller[@type='usb']") is not None
+    for tag in ("disk[target/@bus='virtio']", "interface", "memballoon"):
+        for device in tree.xpath(f"devices/{tag}"):
+            assert device.find("address[@type='pci']") is not None, f"{tag} has no PCI address"
+    if machine == "q35":
+        ports = tree.findall("devices/controller[@model='pcie-root-port']")
+        assert ports and all(p.find("target").get("chassis") for p in ports)
+    else:  # the PIIX3's IDE function, as libvirt writes it
+        ide = tree.find("devices/controller[@type='ide']/address")
+        assert (ide.get("slot"), ide.get("function")) == ("0x01", "0x1")
+
+    dom.undefine()
+    dom = conn.define_xml(dumped)
+    assert dom.xml_desc(DomainXMLFlags.INACTIVE) == dumped  # canonical form is a fixed point
+    dom.create()
+    assert dom.state()[0] == DomainState.RUNNING
+
+    # QEMU placed the virtio disk where the XML says: on the bus of that controller index
+    (disk_addr,) = tree.xpath("devices/disk[target/@dev='vda']/address")
+    bus, slot = int(disk_addr.get("bus"), 16), int(disk_addr.get("slot"), 16)
+    (sock,) = qemu_root.rglob("qmp.sock")
+    device = "/machine/peripheral/virtio-disk0"
+    with Monitor(sock, name=dom.name()) as mon:
+        parent_bus = mon.execute("qom-get", path=device, property="parent_bus")
+        devfn = mon.execute("qom-get", path=device, property="addr")
+    expected_bus = f"pci.{bus}" if bus else ("pcie.0" if machine == "q35" else "pci.0")
+    assert parent_bus.rsplit("/", 1)[-1] == expected_bus, parent_bus
+    assert devfn >> 3 == slot
+    dom.destroy()
