@@ -8,7 +8,9 @@ the error after a restore), not VirtualBox's behaviour.
 
 from __future__ import annotations
 
+import time
 import uuid as uuidlib
+from pathlib import Path
 
 import pytest
 from virtkit.constants import DomainCreateFlags, DomainSnapshotRevertFlags, DomainState
@@ -20,7 +22,7 @@ from virtkit.errors import (
 )
 from virtkit.records import DomainRef
 from virtkit_vbox import driver as driver_module
-from virtkit_vbox.driver import VBoxDriver
+from virtkit_vbox.driver import VBoxDriver, epoch_seconds
 
 UUID = "4dea22b3-1d52-d8f3-2516-782e98ab3fa0"
 DOM = DomainRef(name="web", uuid=uuidlib.UUID(UUID))
@@ -32,13 +34,30 @@ SNAPSHOTS = {
     "CurrentSnapshotName": "updated",
     "CurrentSnapshotUUID": "u1",
 }
+SETTINGS = f"""<VirtualBox xmlns="http://www.innotek.de/VirtualBox-settings" version="1.12">
+<Machine name="web" uuid="{{{UUID}}}" OSType="Other" currentSnapshot="{{u1}}"
+         lastStateChange="2024-07-01T12:00:00Z">
+  <Snapshot uuid="{{u0}}" name="base" timeStamp="2024-07-01T12:00:00Z"
+            stateFile="Snapshots/base.sav">
+    <Snapshots>
+      <Snapshot uuid="{{u1}}" name="updated" timeStamp="2024-01-15T08:30:00Z"/>
+    </Snapshots>
+  </Snapshot>
+</Machine>
+</VirtualBox>
+"""
+"""The machine's ``.vbox`` file: 'base' was taken online (with a saved state), 'updated' not."""
 
 
 class ScriptedManage:
     """Answers like ``VBoxManage`` for one machine; ``fail`` maps a command to its error."""
 
-    def __init__(self, vm_state: str, stays_running: bool = False) -> None:
+    def __init__(
+        self, vm_state: str, stays_running: bool = False, settings: Path | None = None
+    ) -> None:
         self.info = {"name": "web", "UUID": UUID, "VMState": vm_state, **SNAPSHOTS}
+        if settings is not None:
+            self.info["CfgFile"] = str(settings)
         self.stays_running = stays_running
         self.fail: dict[str, VirtError] = {}
         self.calls: list[tuple[str, ...]] = []
@@ -59,6 +78,13 @@ class ScriptedManage:
         elif command == "startvm":
             self.info["VMState"] = "running"
         return ""
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Path:
+    path = tmp_path / "web.vbox"
+    path.write_text(SETTINGS)
+    return path
 
 
 def driver_with(manage: ScriptedManage) -> VBoxDriver:
@@ -136,14 +162,50 @@ def test_shutdown_with_timeout_of_a_willing_guest_needs_no_power_off() -> None:
     assert manage.calls == [("controlvm", UUID, "acpipowerbutton")]
 
 
-def test_revert_and_start_failing_says_the_restore_happened() -> None:
-    manage = ScriptedManage("running")
+def test_revert_and_start_failing_says_the_restore_happened(settings: Path) -> None:
+    manage = ScriptedManage("running", settings=settings)
     manage.fail["startvm"] = OperationFailedError("VBoxManage startvm failed: locked")
     with pytest.raises(OperationFailedError, match="snapshot 'base' of 'web' was restored"):
-        driver_with(manage).virtkit_snapshot_revert(
-            DOM, "base", DomainSnapshotRevertFlags.RUNNING
-        )
+        driver_with(manage).virtkit_snapshot_revert(DOM, "base", DomainSnapshotRevertFlags.RUNNING)
     assert manage.calls[:2] == [
         ("controlvm", UUID, "poweroff"),
         ("snapshot", UUID, "restore", "base"),
     ]
+
+
+def test_snapshot_states_and_times_come_from_the_settings_file(settings: Path) -> None:
+    records = driver_with(ScriptedManage("poweroff", settings=settings)).virtkit_snapshot_list(DOM)
+    assert [(r.name, r.parent, r.state, r.creation_time, r.is_current) for r in records] == [
+        ("base", None, "running", 1719835200, False),
+        ("updated", "base", "shutoff", 1705307400, True),
+    ]
+
+
+def test_revert_to_an_online_snapshot_runs_the_machine_again(settings: Path) -> None:
+    manage = ScriptedManage("poweroff", settings=settings)
+    driver_with(manage).virtkit_snapshot_revert(DOM, "base", 0)
+    assert manage.calls == [
+        ("snapshot", UUID, "restore", "base"),
+        ("startvm", UUID, "--type", "headless"),
+    ]
+
+
+def test_revert_to_an_offline_snapshot_leaves_the_machine_off(settings: Path) -> None:
+    manage = ScriptedManage("running", settings=settings)
+    driver_with(manage).virtkit_snapshot_revert(DOM, "updated", 0)
+    assert manage.calls == [
+        ("controlvm", UUID, "poweroff"),
+        ("snapshot", UUID, "restore", "updated"),
+    ]
+
+
+def test_settings_times_are_utc_whatever_the_local_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3")  # summer time on 1 July
+    time.tzset()
+    try:
+        assert epoch_seconds("2024-07-01T12:00:00Z") == 1719835200
+        assert epoch_seconds("2024-01-15T08:30:00Z") == 1705307400
+        assert epoch_seconds("yesterday") == 0
+    finally:
+        monkeypatch.undo()
+        time.tzset()

@@ -8,6 +8,7 @@ VirtualBox's own, their times and descriptions read from the machine's ``.vbox``
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import socket
 import time
@@ -68,9 +69,11 @@ def parse_vm_list(text: str) -> list[tuple[str, str]]:
     return found
 
 
-def _timestamp(value: str) -> int:
+def epoch_seconds(time_stamp: str) -> int:
+    """Seconds since the epoch of a ``.vbox`` ``timeStamp`` (UTC, ``2024-07-01T12:00:00Z``);
+    0 when it is not one."""
     try:
-        return int(time.mktime(time.strptime(value, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone)
+        return calendar.timegm(time.strptime(time_stamp, "%Y-%m-%dT%H:%M:%SZ"))
     except ValueError:
         return 0
 
@@ -332,25 +335,36 @@ class VBoxDriver:
             self.manage.run("controlvm", info["UUID"], "poweroff")
         return name
 
-    def _snapshot_times(self, info: dict[str, str]) -> dict[str, int]:
+    def _snapshot_facts(self, info: dict[str, str]) -> dict[str, tuple[int, str]]:
+        """Creation time and libvirt state of each snapshot (by UUID), from the ``.vbox``
+        file: ``running`` when VirtualBox saved the machine's state with it (online)."""
         machine = load_settings(Path(info["CfgFile"])).machine
-        return {s.uuid.strip("{}"): _timestamp(s.time_stamp) for s, _ in machine.snapshots()}
+        return {
+            s.uuid.strip("{}"): (
+                epoch_seconds(s.time_stamp),
+                "running" if s.state_file else "shutoff",
+            )
+            for s, _ in machine.snapshots()
+        }
 
     @virtkit.hookimpl
     def virtkit_snapshot_list(self, dom: DomainRef) -> list[SnapshotRecord]:
         info = self._vm(dom)
         listed = self._listed(info)
-        times = self._snapshot_times(info) if listed else {}
-        return [
-            SnapshotRecord(
-                name=s.name,
-                parent=s.parent,
-                creation_time=times.get(s.uuid.strip("{}"), 0),
-                state="shutoff",
-                is_current=s.current,
+        facts = self._snapshot_facts(info) if listed else {}
+        records = []
+        for s in listed:
+            created, state = facts.get(s.uuid.strip("{}"), (0, "shutoff"))
+            records.append(
+                SnapshotRecord(
+                    name=s.name,
+                    parent=s.parent,
+                    creation_time=created,
+                    state=state,
+                    is_current=s.current,
+                )
             )
-            for s in listed
-        ]
+        return records
 
     def _snapshot_of(self, info: dict[str, str], dom: DomainRef, name: str) -> ListedSnapshot:
         for snap in self._listed(info):
@@ -371,21 +385,23 @@ class VBoxDriver:
         etree.SubElement(root, "name").text = snap.name
         if snap.description:
             etree.SubElement(root, "description").text = snap.description
-        etree.SubElement(root, "state").text = "shutoff"
+        created, state = self._snapshot_facts(info).get(snap.uuid.strip("{}"), (0, "shutoff"))
+        etree.SubElement(root, "state").text = state
         if snap.parent:
             etree.SubElement(etree.SubElement(root, "parent"), "name").text = snap.parent
-        created = self._snapshot_times(info).get(snap.uuid.strip("{}"), 0)
         etree.SubElement(root, "creationTime").text = str(created)
         return str(etree.tostring(root, encoding="unicode", pretty_print=True))
 
     @virtkit.hookimpl
     def virtkit_snapshot_revert(self, dom: DomainRef, name: str, flags: int) -> None:
-        info, _ = self._find(dom, name)
+        info, snap = self._find(dom, name)
         uuid = info["UUID"]
+        online = self._snapshot_facts(info).get(snap.uuid.strip("{}"), (0, ""))[1] == "running"
         if is_active(info["VMState"]):
             self.manage.run("controlvm", uuid, "poweroff")
         self.manage.run("snapshot", uuid, "restore", name)
-        if flags & (DomainSnapshotRevertFlags.RUNNING | DomainSnapshotRevertFlags.PAUSED):
+        # an online snapshot leaves the machine saved: it runs again, as libvirt reverts
+        if online or flags & (DomainSnapshotRevertFlags.RUNNING | DomainSnapshotRevertFlags.PAUSED):
             self._startvm(uuid, dom, restored=name)
             if flags & DomainSnapshotRevertFlags.PAUSED:
                 self.manage.run("controlvm", uuid, "pause")
