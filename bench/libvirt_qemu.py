@@ -5,8 +5,9 @@ Run: ``.venv/bin/python bench/libvirt_qemu.py [--repeats N] [--bare-runs N] [--k
 Guest: 128 MiB, one vCPU, firmware only (QEMU's default SeaBIOS), ``type='kvm'``; the snapshot
 operations use a second such guest with an empty qcow2 disk (internal snapshots need one).
 Each side opens a connection with the same names as virtkit's API (libvirt-python is adapted
-to them) and runs the same workload; the table gives each operation's median. To add a side,
-write one function that opens its connection (see :data:`SIDES`).
+to them) and runs the same workload; the tables give each operation's median, then virtkit's
+against libvirt's. To add a side, write one function that opens its connection (see
+:data:`SIDES`).
 
 libvirt runs as its own daemon (:mod:`private_libvirtd`: a private mount namespace with its own
 configuration, run and state folders), configured as ``../shared/README.md`` says (QEMU as root,
@@ -232,14 +233,17 @@ def libvirt_side(root: Path) -> Iterator[Conn]:
         yield LibvirtConnection(require_libvirt(), conn)
 
 
-SIDES: dict[str, Side] = {"libvirt": libvirt_side}
-"""Every side measured, by column label. virtkit's QEMU plugin joins as one more function::
+@contextmanager
+def virtkit_side(root: Path) -> Iterator[Conn]:
+    """virtkit's QEMU plugin on its own root (``qemu:///embed``), same QEMU, same guest."""
+    import virtkit
 
-    @contextmanager
-    def virtkit_side(root: Path) -> Iterator[Conn]:
-        with virtkit.open(f"qemu:///embed?root={root}") as conn:
-            yield conn
-"""
+    with virtkit.open(f"qemu:///embed?root={root}") as conn:
+        yield conn
+
+
+SIDES: dict[str, Side] = {"libvirt": libvirt_side, "virtkit": virtkit_side}
+"""Every side measured, by column label; each is one function opening its connection."""
 
 
 # ---------------------------------------------------------------------- the workload
