@@ -7,6 +7,7 @@ driver's own logic (checks before changes, the shutdown timeout), not Hyper-V's 
 
 from __future__ import annotations
 
+import time
 import uuid as uuidlib
 
 import pytest
@@ -105,3 +106,18 @@ def test_shutdown_with_timeout_of_a_willing_guest_needs_no_power_off() -> None:
     client = ScriptedClient(enabled_state=2)
     driver_with(client).virtkit_domain_shutdown(DOM, 5)
     assert client.calls == [("InitiateShutdown", None)]
+
+
+def test_cim_times_do_not_depend_on_the_local_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from virtkit_hyperv.driver import cim_seconds
+
+    monkeypatch.setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3")  # summer time on 1 July
+    time.tzset()
+    try:
+        assert cim_seconds("20240701140000.000000+120") == 1719835200  # 12:00 UTC
+        assert cim_seconds("20240115083000.000000+000") == 1705307400
+        assert cim_seconds("20240115033000.000000-300") == 1705307400
+        assert cim_seconds("") == 0
+    finally:
+        monkeypatch.undo()
+        time.tzset()

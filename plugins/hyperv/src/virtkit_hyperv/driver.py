@@ -9,6 +9,7 @@ every job is waited for on ``Msvm_ConcreteJob``.
 
 from __future__ import annotations
 
+import calendar
 import time
 import uuid as uuidlib
 from typing import ClassVar
@@ -462,7 +463,7 @@ class HyperVDriver:
             SnapshotRecord(
                 name=text(s.get("ElementName")),
                 parent=names.get(instance_id_of(text(s.get("Parent")))),
-                creation_time=_cim_time(text(s.get("CreationTime"))),
+                creation_time=cim_seconds(text(s.get("CreationTime"))),
                 state="shutoff",
                 is_current=text(s.get("InstanceID")) == current,
             )
@@ -581,11 +582,12 @@ class HyperVDriver:
         to stop. A cancelled migration leaves it running where it was."""
 
 
-def _cim_time(value: str) -> int:
-    """Seconds since the epoch of a CIM datetime (``yyyymmddHHMMSS.mmmmmmsUUU``)."""
+def cim_seconds(value: str) -> int:
+    """Seconds since the epoch of a CIM datetime (``yyyymmddHHMMSS.mmmmmmsUUU``: local time
+    and its offset from UTC in minutes); 0 when it is not one."""
     try:
         base = time.strptime(value[:14], "%Y%m%d%H%M%S")
         offset = int(value[21:25]) if len(value) >= 25 else 0
     except ValueError:
         return 0
-    return int(time.mktime(base) - time.timezone) - offset * 60
+    return calendar.timegm(base) - offset * 60
