@@ -175,11 +175,7 @@ def test_load_plugins_set_but_empty_loads_nothing(monkeypatch: pytest.MonkeyPatc
 def test_load_plugins_allows_only_the_listed(
     install_plugin: InstallPlugin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    install_plugin(
-        "virtkit-audit",
-        entry_points={EXTENSION_GROUP: {"audit": "vk_audit:plugin"}},
-        modules={"vk_audit": AUDIT_SOURCE},
-    )
+    install_audit(install_plugin)
     monkeypatch.setenv("VIRTKIT_LOAD_PLUGINS", "test")
     with virtkit.open("test:///default") as conn:
         conn.list_all_domains()
@@ -195,15 +191,22 @@ def test_load_plugins_allows_only_the_listed(
 def test_disable_plugins_blocks_an_extension(
     install_plugin: InstallPlugin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    install_audit(install_plugin)
+    monkeypatch.setenv("VIRTKIT_DISABLE_PLUGINS", "audit")
+    with virtkit.open("test:///default") as conn:
+        conn.list_all_domains()
+    assert "vk_audit" not in sys.modules
+    listed = {(p.kind, p.name) for p in installed_plugins()}  # `virtkit plugins` agrees
+    assert ("extension", "audit") not in listed and ("driver", "test") in listed
+
+
+def install_audit(install_plugin: InstallPlugin) -> None:
+    """Install extension 'audit' (module ``vk_audit``), which records connection listings."""
     install_plugin(
         "virtkit-audit",
         entry_points={EXTENSION_GROUP: {"audit": "vk_audit:plugin"}},
         modules={"vk_audit": AUDIT_SOURCE},
     )
-    monkeypatch.setenv("VIRTKIT_DISABLE_PLUGINS", "audit")
-    with virtkit.open("test:///default") as conn:
-        conn.list_all_domains()
-    assert "vk_audit" not in sys.modules
 
 
 AUDIT_SOURCE = """
@@ -258,11 +261,7 @@ def test_installed_plugins_lists_drivers_and_extensions(install_plugin: InstallP
         modules={"vk_alpha": driver_module("Alpha", "alpha")},
         version="2.5",
     )
-    install_plugin(
-        "virtkit-audit",
-        entry_points={EXTENSION_GROUP: {"audit": "vk_audit:plugin"}},
-        modules={"vk_audit": AUDIT_SOURCE},
-    )
+    install_audit(install_plugin)
     install_plugin(
         "virtkit-broken",
         entry_points={DRIVER_GROUP: {"broken": "vk_broken:Driver"}},
