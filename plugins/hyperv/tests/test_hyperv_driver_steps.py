@@ -12,8 +12,15 @@ import uuid as uuidlib
 
 import pytest
 from virtkit.constants import DomainCreateFlags
-from virtkit.errors import InvalidArgumentError, NoSnapshotError, OperationInvalidError
+from virtkit.errors import (
+    InvalidArgumentError,
+    NoSnapshotError,
+    OperationFailedError,
+    OperationInvalidError,
+    VirtError,
+)
 from virtkit.records import DomainRef
+from virtkit.xml import parse_snapshot
 from virtkit_hyperv import driver as driver_module
 from virtkit_hyperv import mapping
 from virtkit_hyperv.driver import HyperVDriver
@@ -21,6 +28,7 @@ from virtkit_hyperv.wsman import Instance, Param, Reference
 
 GUID = "6B7A2C1E-0000-4000-8000-000000000001"
 DOM = DomainRef(name="web", uuid=uuidlib.UUID(GUID))
+SNAPSHOT_XML = "<domainsnapshot><name>before-update</name></domainsnapshot>"
 
 
 class ScriptedClient:
@@ -29,6 +37,7 @@ class ScriptedClient:
     def __init__(self, enabled_state: int, ignores_shutdown: bool = False) -> None:
         self.vm: Instance = {"Name": GUID, "ElementName": "web", "EnabledState": str(enabled_state)}
         self.ignores_shutdown = ignores_shutdown
+        self.fail: dict[str, VirtError] = {}
         self.calls: list[tuple[str, object]] = []
 
     def query(self, wql: str) -> list[Instance]:
@@ -38,15 +47,18 @@ class ScriptedClient:
             return [{"CreationClassName": "Msvm_ShutdownComponent", "SystemName": GUID}]
         if "FROM Msvm_VirtualSystemSettingData" in wql:
             return [{"ElementName": "base", "InstanceID": "Microsoft:snap-1"}]
-        if "FROM Msvm_VirtualSystemSnapshotService" in wql:
-            return [{"Name": "snapshot service"}]
+        if "FROM Msvm_VirtualSystem" in wql and "Service" in wql:
+            return [{"Name": wql.rsplit(" ", 1)[-1]}]
         raise AssertionError(f"unexpected query {wql}")
 
-    def invoke(
-        self, target: Reference, method: str, params: list[tuple[str, Param]]
-    ) -> Instance:
+    def invoke(self, target: Reference, method: str, params: list[tuple[str, Param]]) -> Instance:
         values = dict(params)
         self.calls.append((method, values.get("RequestedState")))
+        if method in self.fail:
+            raise self.fail[method]
+        if method == "CreateSnapshot":
+            made = Reference("Msvm_VirtualSystemSettingData", {"InstanceID": "Microsoft:new"})
+            return {"ResultingSnapshot": made}
         if method == "RequestStateChange":
             self.vm["EnabledState"] = str(values["RequestedState"])
         elif method == "InitiateShutdown" and not self.ignores_shutdown:
@@ -121,3 +133,27 @@ def test_cim_times_do_not_depend_on_the_local_zone(monkeypatch: pytest.MonkeyPat
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_a_snapshot_that_cannot_be_named_is_removed() -> None:
+    client = ScriptedClient(enabled_state=2)
+    client.fail["ModifySystemSettings"] = OperationFailedError("job failed: access denied")
+    with pytest.raises(OperationFailedError, match="access denied"):
+        driver_with(client).virtkit_snapshot_create(DOM, parse_snapshot(SNAPSHOT_XML))
+    assert client.calls == [
+        ("CreateSnapshot", None),
+        ("ModifySystemSettings", None),
+        ("DestroySnapshot", None),
+    ]
+
+
+def test_a_snapshot_left_behind_is_reported_with_both_errors() -> None:
+    client = ScriptedClient(enabled_state=2)
+    client.fail["ModifySystemSettings"] = OperationFailedError("job failed: access denied")
+    client.fail["DestroySnapshot"] = OperationFailedError("job failed: host busy")
+    with pytest.raises(OperationFailedError) as caught:
+        driver_with(client).virtkit_snapshot_create(DOM, parse_snapshot(SNAPSHOT_XML))
+    assert caught.value.message == (
+        "naming the new snapshot 'before-update' of 'web' failed (job failed: access denied) "
+        "and the snapshot Hyper-V made could not be removed: job failed: host busy"
+    )

@@ -425,6 +425,7 @@ class HyperVDriver:
         if any(text(s.get("ElementName")) == name for s in self._snapshots(guid)):
             raise OperationInvalidError(f"'{dom.name}' already has a snapshot '{name}'")
         service = self._service("Msvm_VirtualSystemSnapshotService")
+        management = self._service("Msvm_VirtualSystemManagementService")
         out = self.client.invoke(
             service,
             "CreateSnapshot",
@@ -443,12 +444,22 @@ class HyperVDriver:
         settings = {"InstanceID": created.keys.get("InstanceID", ""), "ElementName": name}
         if definition.description:
             settings["Notes"] = definition.description
-        management = self._service("Msvm_VirtualSystemManagementService")
-        self.client.invoke(
-            management,
-            "ModifySystemSettings",
-            [("SystemSettings", embedded_instance("Msvm_VirtualSystemSettingData", settings))],
-        )
+        try:  # Hyper-V names a new snapshot itself: rename it, or remove it
+            self.client.invoke(
+                management,
+                "ModifySystemSettings",
+                [("SystemSettings", embedded_instance("Msvm_VirtualSystemSettingData", settings))],
+            )
+        except VirtError as exc:
+            try:
+                self.client.invoke(service, "DestroySnapshot", [("AffectedSnapshot", created)])
+            except VirtError as undo:
+                raise OperationFailedError(
+                    f"naming the new snapshot '{name}' of '{dom.name}' failed ({exc.message}) "
+                    f"and the snapshot Hyper-V made could not be removed: {undo.message}",
+                    domain=ErrorDomain.HYPERV,
+                ) from exc
+            raise
         return name
 
     @virtkit.hookimpl
