@@ -52,6 +52,15 @@ def test_createvm_registers_with_the_uuid_then_modifyvm_sets_hardware() -> None:
     ]
 
 
+def test_memory_is_rounded_up_to_whole_mib() -> None:
+    definition = parse_domain(
+        "<domain type='vbox'><name>web</name><memory unit='KiB'>524289</memory>"
+        "<currentMemory unit='KiB'>262145</currentMemory></domain>"
+    )
+    modify = define_commands(definition)[1]
+    assert modify[modify.index("--memory") + 1] == "257"  # the current memory, never less
+
+
 def test_disks_get_a_controller_per_bus_and_their_places() -> None:
     found = commands(
         "<disk type='file' device='disk'><source file='/v/a.vdi'/><target dev='hdb'/></disk>"

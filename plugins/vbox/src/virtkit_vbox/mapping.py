@@ -117,7 +117,7 @@ def define_commands(definition: DomainDef) -> list[list[str]]:
         "modifyvm",
         name,
         "--memory",
-        str(max(1, memory // 1024)),
+        str(max(1, -(-memory // 1024))),  # MiB, rounded up as libvirt's vbox driver does
         "--cpus",
         str(definition.vcpus or 1),
     ]
