@@ -227,17 +227,28 @@ def test_reboot_starts_a_fresh_container(conn, rootfs, container_xml) -> None:
     dom = conn.create_xml(
         container_xml("rb1", rootfs, args=("-c", "echo boot >> /boots; exec sleep 1000"))
     )
+    boots = rootfs / "boots"
+
+    def wait_for_boots(count: int) -> None:  # a new init runs once its pid is known, soon
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and (
+            not boots.exists() or boots.read_text().count("boot") < count
+        ):
+            time.sleep(0.01)
+        assert boots.read_text() == "boot\n" * count
+
+    wait_for_boots(1)
     first = dom.id()
     dom.reboot()
     assert dom.is_active() and dom.id() != first
-    assert (rootfs / "boots").read_text() == "boot\nboot\n"
+    wait_for_boots(2)
     # init asking the kernel to reboot restarts it too
     second = dom.id()
     dom.lxc_enter_namespace(["reboot", "-f"], capture=True)
     deadline = time.monotonic() + 5
     while dom.id() in (second, -1) and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert (rootfs / "boots").read_text().count("boot") == 3
+    wait_for_boots(3)
     assert dom.is_active() and dom.id() not in (first, second)
 
 

@@ -5,8 +5,8 @@ and ``lxc:///embed?root=DIR`` (everything under ``DIR``). Both need root: namesp
 and veth pairs are privileged.
 
 Files: persistent configs ``<config>/<name>.xml`` and ``<config>/autostart/<name>``; while a
-container exists, ``<run>/<name>.json`` (its supervisor's status), ``<run>/<name>.xml`` (the live
-XML) and ``<run>/<name>.log`` (the supervisor's log); snapshots under ``<state>``
+container exists, ``<run>/<name>.json`` (its supervisor's status with the live XML) and
+``<run>/<name>.log`` (the supervisor's log); snapshots under ``<state>``
 (:mod:`virtkit_lxc.snapshots`).
 
 Shutdown sends init ``SIGPWR`` (what LXC's tools send: busybox init and systemd power off on it;
@@ -113,7 +113,7 @@ class LxcDriver:
         self.ctx = ctx
         self.config_store = StateStore(roots.config_dir)
         self.state_store = StateStore(roots.state_dir)
-        self.run_store = StateStore(roots.run_dir)
+        self.run_store = StateStore(roots.run_dir, durable=False)  # means nothing after a reboot
         scope = (
             "system"
             if uri.path == "/system"
@@ -164,10 +164,7 @@ class LxcDriver:
             return None
         if running and status is not None:
             self._watcher.watch(name, status.supervisor_pid)
-            live = self.run_store.read_text(f"{name}.xml")
             uuid = uuidlib.UUID(status.uuid)
-            if live is None:
-                return None
             state, reason = self._live_state(status)
             return DomainRecord(
                 name=name,
@@ -553,9 +550,9 @@ class LxcDriver:
     def _xml(self, dom: DomainRef, flags: int) -> str:
         record = self._lookup(dom)
         if record.active and not flags & DomainXMLFlags.INACTIVE:
-            live = self.run_store.read_text(f"{dom.name}.xml")
-            if live is not None:
-                return live
+            status = self._status(dom.name)
+            if status is not None and status.xml:
+                return status.xml
         definition = self._config(dom.name)
         if definition is None:
             raise NoDomainError(f"domain '{dom.name}' has no persistent config")

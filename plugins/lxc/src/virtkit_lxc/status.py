@@ -1,7 +1,9 @@
 """The status file a supervisor keeps for its container (``<run_dir>/<name>.json``).
 
-Written atomically by the supervisor only; read by any process, which is how a later process
-finds running containers again.
+Written by the supervisor (and by a client doing the job of a supervisor that is gone), each
+change one new file put in place by one rename, without fsync: it describes processes, which a
+reboot ends anyway. Read by any process, which is how a later process finds running containers
+again.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class Status:
     :ivar cgroup: the cgroup's relative path.
     :ivar veths: host ends of the container's veth pairs.
     :ivar error: why the container stopped, when it failed.
+    :ivar xml: the running container's live XML (``""`` once stopped).
     """
 
     name: str
@@ -68,6 +71,7 @@ class Status:
     veths: tuple[str, ...] = ()
     started: float = 0.0
     error: str = ""
+    xml: str = ""
 
     @property
     def domain_state(self) -> DomainState:
@@ -107,14 +111,11 @@ def live_xml(definition: DomainDef, status: Status) -> str:
 
 
 def record_status(store: StateStore, status: Status, definition: DomainDef | None) -> None:
-    """Write the status and, for a running container, its live XML (for a stopped one, remove
-    it), in one atomic change."""
-    with store.transaction() as batch:
-        batch.write_text(f"{status.name}.json", status.to_json())
-        if status.state == "running" and definition is not None:
-            batch.write_text(f"{status.name}.xml", live_xml(definition, status))
-        else:
-            batch.remove(f"{status.name}.xml")
+    """Write the status with, for a running container, its live XML."""
+    xml = ""
+    if status.state == "running" and definition is not None:
+        xml = live_xml(definition, status)
+    write_status(store, attrs.evolve(status, xml=xml))
 
 
 def read_status(store: StateStore, name: str) -> Status | None:
