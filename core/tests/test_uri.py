@@ -53,6 +53,12 @@ def test_query_parameters_keep_order_and_last_value_wins() -> None:
     assert uri.param("missing", "default") == "default"
 
 
+def test_query_values_keep_plus_signs_and_split_on_semicolons() -> None:
+    uri = ConnectURI.parse("qemu+ssh://h/system?keyfile=/k/id+ed25519;socket=/run/a%20b&flag")
+    assert uri.params == (("keyfile", "/k/id+ed25519"), ("socket", "/run/a b"), ("flag", ""))
+    assert ConnectURI.parse(str(uri)) == uri
+
+
 def test_embed_root() -> None:
     uri = ConnectURI.parse("qemu:///embed?root=/var/tmp/my%20root")
     assert uri.path == "/embed"

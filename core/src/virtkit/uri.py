@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import attrs
 
 from virtkit.errors import InvalidArgumentError
 
 _SCHEME = re.compile(r"^[a-z][a-z0-9]*(\+[a-z0-9]+)?$")
+
+
+def query_params(query: str) -> tuple[tuple[str, str], ...]:
+    """The ``name=value`` pairs of a URI query as libvirt reads them: separated by ``&`` or
+    ``;``, %-escapes decoded, ``+`` kept as it is (not a space, unlike a web form)."""
+    pairs = []
+    for item in re.split(r"[&;]", query):
+        if item:
+            name, _, value = item.partition("=")
+            pairs.append((unquote(name), unquote(value)))
+    return tuple(pairs)
 
 
 @attrs.frozen(kw_only=True)
@@ -57,7 +68,7 @@ class ConnectURI:
             host=parts.hostname or None,
             port=port,
             path=unquote(parts.path),
-            params=tuple(parse_qsl(parts.query, keep_blank_values=True)),
+            params=query_params(parts.query),
         )
 
     @property
