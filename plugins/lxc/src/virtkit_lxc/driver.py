@@ -339,7 +339,7 @@ class LxcDriver:
 
     # ------------------------------------------------------------------ start
 
-    def _launch(self, definition: DomainDef, flags: int) -> DomainRecord:
+    def _launch(self, definition: DomainDef, flags: int) -> None:
         """Start a container from ``definition`` (identity already checked); lock held."""
         config = container_config(definition)
         check_startable(config)
@@ -371,9 +371,6 @@ class LxcDriver:
             self._emit(
                 name, config.uuid, DomainEventType.SUSPENDED, DomainEventSuspendedDetail.PAUSED
             )
-        record = self._record(name)
-        assert record is not None
-        return record
 
     @hookimpl
     def virtkit_domain_start(self, dom: DomainRef, flags: int, snapshot: str | None) -> None:
@@ -391,7 +388,10 @@ class LxcDriver:
         with self._locked():
             if self._record(definition.name) is not None:
                 raise DomainExistsError(f"domain '{definition.name}' already exists")
-            return self._launch(lxc_canonical(self._check_identity(definition)), flags)
+            self._launch(lxc_canonical(self._check_identity(definition)), flags)
+            record = self._record(definition.name)
+        assert record is not None
+        return record
 
     # ------------------------------------------------------------------ stop
 
