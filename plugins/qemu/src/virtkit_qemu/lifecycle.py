@@ -12,7 +12,6 @@ import uuid as uuidlib
 from collections.abc import Sequence
 
 import attrs
-from lxml import etree
 from virtkit.constants import (
     DomainEventDefinedDetail,
     DomainEventResumedDetail,
@@ -34,7 +33,6 @@ from virtkit.xml.parser import parse_root
 from virtkit_qemu import process, reaper
 from virtkit_qemu.argv import build_command
 from virtkit_qemu.argv.builder import domain_root, emulator_path, memory_kib
-from virtkit_qemu.argv.devices import random_mac
 from virtkit_qemu.canonical import canonical_qemu
 from virtkit_qemu.canonical.probe import probe_caps
 from virtkit_qemu.host import DomainEntry, QemuHost, snapshot_support
@@ -54,24 +52,10 @@ def _check_name(definition: DomainDef) -> None:
         raise XMLError(f"domain name '{definition.name}' cannot contain '/' or start with '.'")
 
 
-def complete_definition(definition: DomainDef) -> DomainDef:
-    """Give the domain what must stay stable from one start to the next: a UUID and a MAC
-    address for each interface (libvirt does the same at define)."""
-    if definition.uuid is None:
-        definition = definition.with_identity(uuid=uuidlib.uuid4())
-    root = parse_root(definition.to_xml(), "domain")
-    changed = False
-    for iface in root.findall("devices/interface"):
-        if iface.find("mac") is None:
-            mac = etree.Element("mac", address=random_mac())
-            iface.insert(0, mac)
-            changed = True
-    return parse_domain(etree.tostring(root)) if changed else definition
-
-
 def canonical_definition(definition: DomainDef, *, inactive: bool) -> DomainDef:
     """libvirt's canonical form of ``definition`` for the emulator it names: driver defaults,
-    default devices and controllers, PCI addresses (which the command line then follows)."""
+    default devices and controllers, PCI addresses (which the command line then follows), and
+    what must stay stable from one start to the next (a UUID, a MAC address per interface)."""
     caps = probe_caps(emulator_path(domain_root(definition)))
     return canonical_qemu(definition, caps, inactive=inactive)
 
@@ -95,7 +79,7 @@ def _check_conflicts(
 def define(host: QemuHost, definition: DomainDef) -> DomainEntry:
     _check_name(definition)
     keeps_uuid = definition.uuid is None  # a redefinition without UUID keeps the domain's
-    definition = canonical_definition(complete_definition(definition), inactive=True)
+    definition = canonical_definition(definition, inactive=True)
     build_command(definition)  # refuses what QEMU cannot do before anything is written
     with host.store.lock():
         existing = host.find(name=definition.name)
@@ -220,7 +204,7 @@ def create_transient(
     host: QemuHost, definition: DomainDef, *, paused: bool, autodestroy: bool
 ) -> DomainEntry:
     _check_name(definition)
-    definition = canonical_definition(complete_definition(definition), inactive=False)
+    definition = canonical_definition(definition, inactive=False)
     with host.store.lock():  # held through the launch so no define can take the name meanwhile
         _check_conflicts(host, definition, allow_same=False)
         assert definition.uuid is not None
