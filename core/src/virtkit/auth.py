@@ -70,23 +70,23 @@ def _from_file(path: Path, driver: str, host: str, username: str | None) -> Cred
         raise AuthError(
             f"auth file '{path}' is malformed: {exc}", domain=ErrorDomain.AUTH
         ) from None
-    for section in (f"auth-{driver}-{host}", f"auth-{driver}-default"):
-        if not parser.has_section(section):
-            continue
-        name = parser.get(section, "credentials", fallback=None)
-        if not name or not parser.has_section(f"credentials-{name}"):
-            raise AuthError(
-                f"auth file '{path}': [{section}] names credentials '{name}', but there is no "
-                f"[credentials-{name}] section",
-                domain=ErrorDomain.AUTH,
-            )
-        creds = parser[f"credentials-{name}"]
-        # as libvirt: the URI's user wins over authname; the password is the set's either way
-        user = username or creds.get("authname")
-        password = creds.get("password")
-        if user and password is not None:
-            return Credentials(username=user, password=password)
-    return None
+    # as libvirt: the host's entry when there is one, else the default; never both
+    candidates = (f"auth-{driver}-{host}", f"auth-{driver}-default")
+    section = next((s for s in candidates if parser.has_section(s)), None)
+    if section is None:
+        return None
+    name = parser.get(section, "credentials", fallback=None)
+    if not name or not parser.has_section(f"credentials-{name}"):
+        raise AuthError(
+            f"auth file '{path}': [{section}] names credentials '{name}', but there is no "
+            f"[credentials-{name}] section",
+            domain=ErrorDomain.AUTH,
+        )
+    creds = parser[f"credentials-{name}"]
+    # as libvirt: the URI's user wins over authname; the password is the set's either way
+    user = username or creds.get("authname")
+    password = creds.get("password")
+    return Credentials(username=user, password=password) if user and password is not None else None
 
 
 def credentials(driver: str, host: str, username: str | None) -> Credentials:
@@ -105,6 +105,7 @@ def credentials(driver: str, host: str, username: str | None) -> Credentials:
     where = f"the auth file '{path}' has" if path else f"there is no auth file ({SEARCHED}) with"
     raise AuthError(
         f"no password for {username or 'any user'} on {driver}://{host}: {where} no "
-        f"[auth-{driver}-{host}] or [auth-{driver}-default] entry, and no terminal to ask on",
+        f"[auth-{driver}-{host}] or [auth-{driver}-default] entry with a user and password, "
+        "and no terminal to ask on",
         domain=ErrorDomain.AUTH,
     )

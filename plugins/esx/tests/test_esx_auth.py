@@ -83,3 +83,13 @@ def test_auth_file_variable_naming_nothing(tmp_path: Path, monkeypatch: pytest.M
 def test_no_entry_and_no_terminal(conf: Path) -> None:
     with pytest.raises(AuthError, match=r"no \[auth-vpx-h\] or \[auth-vpx-default\]"):
         credentials("vpx", "h", None)
+
+
+def test_a_host_entry_without_password_does_not_fall_back_to_the_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """libvirt reads the host's entry when there is one, and never the default as well."""
+    text = CONF + "\n[credentials-nopass]\nauthname=ops\n\n[auth-esx-h]\ncredentials=nopass\n"
+    monkeypatch.setenv("VIRTKIT_AUTH_FILE", str(_write(tmp_path, "auth.conf", text)))
+    with pytest.raises(AuthError, match=r"no \[auth-esx-h\] or .* with a user and password"):
+        credentials("esx", "h", None)  # pytest's stdin is no terminal: no prompt
