@@ -41,6 +41,28 @@ def cgroup_folders(conn: virtkit.Connection, name: str) -> list[Path]:
     return Cgroup(f"{conn._driver.cgroup_prefix}/{name}").folders()
 
 
+def _children_of_this_process() -> set[tuple[str, str]]:
+    """(pid, state) of this process's children: the client reaps what it forks (the double
+    fork's intermediate process), so a test must end with no child it did not start with."""
+    children = set()
+    for entry in os.listdir("/proc"):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            if entry.isdigit() and int(fields[1]) == os.getpid():
+                children.add((entry, fields[0]))
+    return children
+
+
+_CHILDREN_BEFORE_TEST: set[tuple[str, str]] = set()
+
+
+@pytest.fixture(autouse=True)
+def _note_children_before_test() -> None:
+    """Other tests' session fixtures (simulators, hosts) are children of this process too."""
+    _CHILDREN_BEFORE_TEST.clear()
+    _CHILDREN_BEFORE_TEST.update(_children_of_this_process())
+
+
 def assert_nothing_left(conn: virtkit.Connection, name: str, pid_ns: str, root: Path) -> None:
     """No process in the container's pid namespace (a zombie waiting for the host's init to
     reap it has ended), no cgroup folder, no mount on the host."""
@@ -51,13 +73,8 @@ def assert_nothing_left(conn: virtkit.Connection, name: str, pid_ns: str, root: 
     assert not [p for p in cgroup_folders(conn, name) if p.exists()], "cgroup folders left"
     with open("/proc/self/mountinfo") as fh:
         assert str(root) not in fh.read(), "a mount of the container is visible on the host"
-    children = []  # the client reaps what it forks (the double fork's intermediate process)
-    for entry in os.listdir("/proc"):
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            if entry.isdigit() and int(fields[1]) == os.getpid():
-                children.append((entry, fields[0]))
-    assert children == [], "processes (pid, state) left as children of the client"
+    left = sorted(_children_of_this_process() - _CHILDREN_BEFORE_TEST)
+    assert left == [], "processes (pid, state) the client forked and left behind"
 
 
 def test_runs_in_its_own_namespaces_with_its_own_root(conn, rootfs, container_xml) -> None:
