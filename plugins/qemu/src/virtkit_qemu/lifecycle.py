@@ -150,6 +150,13 @@ def start_domain(
     definition = parse_domain(xml)
     command = build_command(definition)
     paths = host.store.runtime_paths(uuid)
+    domain_id = host.store.next_id()  # an id lost to a failed start is not reused, as in libvirt
+    found: list[str] = []
+
+    def read_live_xml(mon: Monitor) -> None:
+        """The last pre-run step: what QEMU chose (ptys, VNC port), over launch's monitor."""
+        found.append(live_xml(xml, domain_id, mon))
+
     qemu = launch(
         LaunchPlan(
             name=name,
@@ -158,13 +165,11 @@ def start_domain(
             log=host.store.log_path(name),
             paused=request.paused,
             incoming=request.incoming,
-            steps=request.steps,
+            steps=[*request.steps, read_live_xml],
         )
     )
     try:
-        domain_id = host.store.next_id()
-        with Monitor(paths.qmp, name=name) as mon:
-            live = live_xml(xml, domain_id, mon)
+        (live,) = found
         state, reason = (
             (DomainState.PAUSED, int(DomainPausedReason.USER))
             if request.paused
