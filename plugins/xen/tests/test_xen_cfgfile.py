@@ -4,32 +4,41 @@ from __future__ import annotations
 
 import pytest
 from virtkit.errors import ConfigUnsupportedError
-
 from virtkit_xen.cfgfile import ConfigSyntaxError, format_settings, parse
 from virtkit_xen.fromnative import native_to_xml
 from virtkit_xen.tonative import definition_to_native
 
 
 def test_values_round_trip() -> None:
-    text = format_settings([
-        ("name", "g1"), ("memory", 128), ("disk", ["a,b", 'q"uote', "both'\"x"]),
-        ("vnuma", [["pnode=0", "size=1"]]),
-    ])
-    assert text.splitlines()[2] == "disk = [ \"a,b\", 'q\"uote', \"\"\"both'\"x\"\"\" ]"
-    assert parse(text) == {"name": "g1", "memory": 128, "disk": ["a,b", 'q"uote', "both'\"x"],
-                           "vnuma": [["pnode=0", "size=1"]]}
+    text = format_settings(
+        [
+            ("name", "g1"),
+            ("memory", 128),
+            ("disk", ["a,b", 'q"uote', "both'\"x"]),
+            ("vnuma", [["pnode=0", "size=1"]]),
+        ]
+    )
+    assert text.splitlines()[2] == 'disk = [ "a,b", \'q"uote\', """both\'"x""" ]'
+    assert parse(text) == {
+        "name": "g1",
+        "memory": 128,
+        "disk": ["a,b", 'q"uote', "both'\"x"],
+        "vnuma": [["pnode=0", "size=1"]],
+    }
 
 
 def test_comments_and_multiline_lists() -> None:
     assert parse('# c\nvif = [\n  "mac=1",  # first\n  "mac=2",\n]\nmemory = 0x10\n') == {
-        "vif": ["mac=1", "mac=2"], "memory": 16}
+        "vif": ["mac=1", "mac=2"],
+        "memory": 16,
+    }
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
         ('name = "g1\nmemory = 1\n', "line 1: unterminated string"),
-        ("name = \"g1\"\nmemory 128\n", "line 2: expected '=' after 'memory'"),
+        ('name = "g1"\nmemory 128\n', "line 2: expected '=' after 'memory'"),
         ('disk = [ "a" "b" ]\n', "line 1: expected ',' or ']'"),
         ("memory = lots\n", "line 1: expected a number"),
     ],
@@ -41,7 +50,7 @@ def test_syntax_errors_name_the_line(text: str, message: str) -> None:
 
 def test_missing_name_is_an_error() -> None:
     with pytest.raises(ConfigSyntaxError, match="name was missing"):
-        native_to_xml('memory = 128\n', "xl")
+        native_to_xml("memory = 128\n", "xl")
 
 
 def test_wrong_type_is_an_error() -> None:
@@ -51,5 +60,8 @@ def test_wrong_type_is_an_error() -> None:
 
 def test_non_xen_domain_is_refused() -> None:
     with pytest.raises(ConfigUnsupportedError, match="'kvm'"):
-        definition_to_native("<domain type='kvm'><name>a</name><memory>1024</memory>"
-                             "<os><type>hvm</type></os></domain>", "xl")
+        definition_to_native(
+            "<domain type='kvm'><name>a</name><memory>1024</memory>"
+            "<os><type>hvm</type></os></domain>",
+            "xl",
+        )

@@ -8,7 +8,6 @@ import json
 import pytest
 from virtkit.testing.conformance import Case, assert_target, cases, expected_text, run_corpus
 from virtkit.xml import parse_domain
-
 from virtkit_xen.fromnative import FIRMWARE_DIR, native_to_xml
 from virtkit_xen.libxl_json import domain_config, normalise
 from virtkit_xen.tonative import definition_to_native

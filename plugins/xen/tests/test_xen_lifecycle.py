@@ -31,6 +31,7 @@ def _ticks(host: XenHost, name: str) -> int:
 def test_pv_guest_lifecycle(conn: virtkit.Connection, xen_host: XenHost) -> None:
     """define, start, pause, resume, save, restore, managed save, shutdown, undefine."""
     wait = console_waiter(xen_host)
+    xen_host.run("rm -f /var/log/xen/console/guest-vk-pv.log")
     dom = conn.define_xml(guest_xml("vk-pv"))
     try:
         assert dom.state()[0] == DomainState.SHUTOFF

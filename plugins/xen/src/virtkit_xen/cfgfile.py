@@ -7,10 +7,12 @@ holding both kinds between triple double quotes (libvirt's writer does the same)
 
 from __future__ import annotations
 
+from typing import Any
+
 from virtkit.errors import ErrorCode, VirtError
 
 Scalar = int | str
-Value = Scalar | list["Value"]
+Value = Scalar | list[Any]  # list items are Scalar or nested lists
 
 
 class ConfigSyntaxError(VirtError):
@@ -65,7 +67,9 @@ class _Reader:
         try:
             return int(word, 0)
         except ValueError:
-            raise self.error(f"expected a number, a string or a list, found {word or text[start:start + 1]!r}") from None
+            raise self.error(
+                f"expected a number, a string or a list, found {word or text[start : start + 1]!r}"
+            ) from None
 
     def value(self) -> Value:
         if not self.text.startswith("[", self.pos):

@@ -83,5 +83,7 @@ def format_chardev(el: etree._Element) -> str:
         return spec
     if kind == "unix":
         source = sources[0]
-        return f"unix:{source.get('path', '')}" + (",server,nowait" if source.get("mode") == "bind" else "")
+        return f"unix:{source.get('path', '')}" + (
+            ",server,nowait" if source.get("mode") == "bind" else ""
+        )
     raise ConfigSyntaxError(f"character device type {kind!r} has no Xen config form")

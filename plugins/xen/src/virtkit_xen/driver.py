@@ -8,7 +8,6 @@ definition, managed save image and snapshots live in virtkit's store on the dom0
 
 from __future__ import annotations
 
-import base64
 import uuid as uuidlib
 from typing import Any, ClassVar
 
@@ -27,139 +26,32 @@ from virtkit.constants import (
     DomainState,
     DomainUndefineFlags,
     DomainXMLFlags,
-    HookEvent,
 )
-from virtkit.driver import DriverContext
 from virtkit.errors import (
     ConfigUnsupportedError,
     DomainExistsError,
     ErrorDomain,
     InvalidArgumentError,
-    NoConnectError,
-    NoDomainError,
     OperationInvalidError,
 )
 from virtkit.records import DomainInfo, DomainRecord, DomainRef, ProgressCallback
 from virtkit.xml import Context, DomainDef, canonical, format_domain, parse_domain
 
+from virtkit_xen.base import domain_uuid
 from virtkit_xen.fromnative import native_to_xml
-from virtkit_xen.remote import CommandError, Dom0, quote
+from virtkit_xen.migration import MigrationMixin
+from virtkit_xen.remote import quote
+from virtkit_xen.snapshots import SnapshotMixin
 from virtkit_xen.store import locked, remove, write_file
 from virtkit_xen.tonative import definition_to_config
 
-#: ``xl list`` state letters, most significant first
-_STATES = (("c", DomainState.CRASHED), ("s", DomainState.SHUTDOWN), ("p", DomainState.PAUSED),
-           ("r", DomainState.RUNNING), ("b", DomainState.RUNNING))
 NATIVE_FORMATS = ("xen-xl", "xen-xm")
 
 
-@attrs.frozen
-class Running:
-    """One line of ``xl list -v``."""
-
-    name: str
-    id: int
-    memory_mib: int
-    vcpus: int
-    state: DomainState
-    cpu_seconds: float
-    uuid: uuidlib.UUID
-
-
-@attrs.frozen
-class HostView:
-    """What one status round trip learns: running domains, definitions, save images."""
-
-    running: dict[str, Running]
-    defined: dict[str, str]
-    managed_saves: frozenset[str]
-    autostart: frozenset[str]
-    snapshot_counts: dict[str, int]
-
-
-def _parse_xl_list(text: str) -> dict[str, Running]:
-    out = {}
-    for line in text.splitlines()[1:]:
-        fields = line.split()
-        if len(fields) < 7 or fields[0] == "Domain-0":
-            continue
-        name, domid, mem, vcpus, flags, cpu, uid = fields[:7]
-        state = next((s for letter, s in _STATES if letter in flags), DomainState.RUNNING)
-        out[name] = Running(name, int(domid), int(mem), int(vcpus), state, float(cpu),
-                            uuidlib.UUID(uid))
-    return out
-
-
-def domain_uuid(xml: str) -> uuidlib.UUID:
-    return uuidlib.UUID(parse_domain(xml.encode()).tree().findtext("uuid"))
-
-
-class XenDriver:
+class XenDriver(SnapshotMixin, MigrationMixin):
     """Driver plugin for the ``xen`` URI scheme."""
 
     name: ClassVar[str] = "Xen"
-
-    def __init__(self, ctx: DriverContext) -> None:
-        self.ctx = ctx
-        uri = ctx.uri
-        if uri.path.rstrip("/") not in ("/system", ""):
-            raise NoConnectError(f"xen: unexpected URI path {uri.path!r} (use /system)",
-                                 domain=ErrorDomain.XEN)
-        self.dom0 = Dom0(uri)
-        self._reasons: dict[str, int] = {}
-        try:
-            self.dom0.run("command -v xl >/dev/null || { echo 'xl not found: not a Xen dom0' >&2; exit 1; }")
-        except CommandError as exc:
-            self.dom0.close()
-            raise NoConnectError(f"xen: {uri}: {exc.stderr.strip()}", domain=ErrorDomain.XEN) from exc
-        except Exception:
-            self.dom0.close()
-            raise
-
-    # ------------------------------------------------------------------ host view
-
-    def view(self) -> HostView:
-        """Running domains and virtkit's records, in one round trip."""
-        out = self.dom0.run(locked(
-            "xl list -v; echo @@SPLIT@@\n"
-            'cd "$S/domains"; for f in *.xml; do [ -e "$f" ] || continue; printf "%s\\0" "${f%.xml}"; base64 -w0 "$f"; printf "\\0"; done; echo @@SPLIT@@\n'
-            'ls "$S/save" 2>/dev/null | sed -n "s/\\.save$//p"; echo @@SPLIT@@\n'
-            'ls "$S/domains" | sed -n "s/\\.autostart$//p"; echo @@SPLIT@@\n'
-            'cd "$S/snapshots"; for d in *; do [ -d "$d" ] && echo "$d $(ls "$d" | grep -c "\\.xml$")"; done; true'
-        ))
-        listing, defs, saves, autostart, counts = out.split("@@SPLIT@@\n")
-        parts = defs.split("\0")
-        defined = {parts[i]: base64.b64decode(parts[i + 1]).decode() for i in range(0, len(parts) - 1, 2)}
-        snap_counts = {}
-        for line in counts.splitlines():
-            name, _, count = line.rpartition(" ")
-            snap_counts[name] = int(count)
-        return HostView(_parse_xl_list(listing), defined, frozenset(saves.split()),
-                        frozenset(autostart.split()), snap_counts)
-
-    def _record(self, view: HostView, name: str) -> DomainRecord:
-        running = view.running.get(name)
-        persistent = name in view.defined
-        if running is not None:
-            state, uid, domid = running.state, running.uuid, running.id
-        else:
-            state, uid, domid = DomainState.SHUTOFF, domain_uuid(view.defined[name]), -1
-        return DomainRecord(name=name, uuid=uid, id=domid, state=state,
-                            reason=self._reasons.get(name, 0), persistent=persistent,
-                            autostart=name in view.autostart,
-                            managed_save=name in view.managed_saves,
-                            snapshot_count=view.snapshot_counts.get(name, 0))
-
-    def _find(self, dom: DomainRef, view: HostView | None = None) -> tuple[HostView, DomainRecord]:
-        view = view or self.view()
-        if dom.name not in view.running and dom.name not in view.defined:
-            raise NoDomainError(f"no domain with matching name '{dom.name}'", domain=ErrorDomain.XEN)
-        return view, self._record(view, dom.name)
-
-    def _emit(self, name: str, uid: uuidlib.UUID, event: DomainEventType, detail: int) -> None:
-        self.ctx.emit_event(DomainRef(name=name, uuid=uid), event, int(detail))
-
-    # ------------------------------------------------------------------ connection
 
     @virtkit.hookimpl
     def virtkit_connect_close(self) -> None:
@@ -176,17 +68,24 @@ class XenDriver:
 
     def _xl_info(self) -> dict[str, str]:
         info = self.dom0.run("xl info")
-        return {k.strip(): v.strip() for k, v in (ln.split(":", 1) for ln in info.splitlines() if ":" in ln)}
+        return {
+            k.strip(): v.strip()
+            for k, v in (ln.split(":", 1) for ln in info.splitlines() if ":" in ln)
+        }
 
     @virtkit.hookimpl
     def virtkit_connect_get_capabilities(self) -> str:
         caps = self._xl_info()
         guests = "".join(
-            f"  <guest>\n    <os_type>{t}</os_type>\n    <arch name='x86_64'><domain type='xen'/></arch>\n  </guest>\n"
-            for t in ("xen", "xenpvh", "hvm") if t != "hvm" or "hvm" in caps.get("virt_caps", "")
+            f"  <guest>\n    <os_type>{t}</os_type>\n"
+            "    <arch name='x86_64'><domain type='xen'/></arch>\n  </guest>\n"
+            for t in ("xen", "xenpvh", "hvm")
+            if t != "hvm" or "hvm" in caps.get("virt_caps", "")
         )
-        return (f"<capabilities>\n  <host>\n    <cpu><arch>x86_64</arch></cpu>\n  </host>\n{guests}"
-                "</capabilities>\n")
+        return (
+            f"<capabilities>\n  <host>\n    <cpu><arch>x86_64</arch></cpu>\n  </host>\n{guests}"
+            "</capabilities>\n"
+        )
 
     @virtkit.hookimpl
     def virtkit_connect_list_domains(self) -> list[DomainRecord]:
@@ -194,11 +93,15 @@ class XenDriver:
         return [self._record(view, name) for name in sorted(set(view.running) | set(view.defined))]
 
     @virtkit.hookimpl
-    def virtkit_connect_lookup_domain(self, name: str | None, uuid: Any | None,
-                                      id: int | None) -> DomainRecord | None:
+    def virtkit_connect_lookup_domain(
+        self, name: str | None, uuid: Any | None, id: int | None
+    ) -> DomainRecord | None:
         for record in self.virtkit_connect_list_domains():
-            if (name is not None and record.name == name) or (uuid is not None and record.uuid == uuid) \
-                    or (id is not None and record.id == id and id >= 0):
+            if (
+                (name is not None and record.name == name)
+                or (uuid is not None and record.uuid == uuid)
+                or (id is not None and record.id == id and id >= 0)
+            ):
                 return record
         return None
 
@@ -207,7 +110,9 @@ class XenDriver:
     def _canonical(self, definition: DomainDef) -> DomainDef:
         if definition.tree().get("type") != "xen":
             raise ConfigUnsupportedError(
-                f"domain type '{definition.tree().get('type')}' is not supported by the Xen driver (use type='xen')")
+                f"domain type '{definition.tree().get('type')}' is not supported by the Xen "
+                "driver (use type='xen')"
+            )
         if not definition.tree().findtext("uuid"):
             root = definition.tree()
             from lxml import etree
@@ -226,14 +131,20 @@ class XenDriver:
         view = self.view()
         for other, xml in view.defined.items():
             if other != name and domain_uuid(xml) == uid:
-                raise DomainExistsError(f"domain '{other}' already has UUID {uid}", domain=ErrorDomain.XEN)
+                raise DomainExistsError(
+                    f"domain '{other}' already has UUID {uid}", domain=ErrorDomain.XEN
+                )
         existing = view.defined.get(name)
         if existing is not None and domain_uuid(existing) != uid:
-            raise DomainExistsError(f"domain '{name}' already exists with UUID {domain_uuid(existing)}",
-                                    domain=ErrorDomain.XEN)
+            raise DomainExistsError(
+                f"domain '{name}' already exists with UUID {domain_uuid(existing)}",
+                domain=ErrorDomain.XEN,
+            )
         running = view.running.get(name)
         if running is not None and running.uuid != uid:
-            raise DomainExistsError(f"domain '{name}' is running with UUID {running.uuid}", domain=ErrorDomain.XEN)
+            raise DomainExistsError(
+                f"domain '{name}' is running with UUID {running.uuid}", domain=ErrorDomain.XEN
+            )
         xml = format_domain(definition, inactive=True, secure=True)
         self.dom0.run(locked(write_file(f"domains/{name}.xml", xml)))
         detail = DomainEventDefinedDetail.UPDATED if existing else DomainEventDefinedDetail.ADDED
@@ -252,60 +163,56 @@ class XenDriver:
         if flags & DomainUndefineFlags.SNAPSHOTS_METADATA:
             script += remove(f"snapshots/{dom.name}")
         self.dom0.run(locked(script))
-        self._emit(dom.name, record.uuid, DomainEventType.UNDEFINED, DomainEventUndefinedDetail.REMOVED)
+        self._emit(
+            dom.name, record.uuid, DomainEventType.UNDEFINED, DomainEventUndefinedDetail.REMOVED
+        )
 
     @virtkit.hookimpl
     def virtkit_domain_set_autostart(self, dom: DomainRef, autostart: bool) -> None:
         _, record = self._find(dom)
         if not record.persistent:
-            raise OperationInvalidError("cannot set autostart for a transient domain", domain=ErrorDomain.XEN)
+            raise OperationInvalidError(
+                "cannot set autostart for a transient domain", domain=ErrorDomain.XEN
+            )
         path = f"domains/{dom.name}.autostart"
         self.dom0.run(locked(write_file(path, "1\n") if autostart else remove(path)))
 
     # ------------------------------------------------------------------ lifecycle
 
-    def _start_script(self, name: str, xml: str, paused: bool, image: str | None) -> str:
-        """Write the xl config of ``xml`` and create the domain, from ``image`` if given."""
-        cfg = definition_to_config(parse_domain(xml.encode()), "xl")
-        flag = "-p " if paused else ""
-        run = f'"$S"/run/{quote(name)}.cfg'
-        script = write_file(f"run/{name}.cfg", cfg) + write_file(f"run/{name}.xml", xml)
-        if image:
-            script += f"xl restore {flag}{run} {image} >/dev/null 9>&-\n"
-        else:
-            script += f"xl create -q {flag}{run} >/dev/null 9>&-\n"
-        return script
-
-    def start_domain(self, name: str, xml: str, *, paused: bool, image: str | None,
-                     cleanup: str = "") -> None:
-        """Start ``name`` from ``xml`` (restoring ``image`` when given); run ``cleanup`` (shell)
-        only after the domain runs. The extensions' START hook may veto it."""
-        xml = self.ctx.run_domain_hook(HookEvent.PREPARE, name, xml)
-        self.ctx.run_domain_hook(HookEvent.START, name, xml)
-        self.dom0.run(locked(self._start_script(name, xml, paused, image) + cleanup))
-        self.ctx.run_domain_hook(HookEvent.STARTED, name, xml)
-
     @virtkit.hookimpl
     def virtkit_domain_start(self, dom: DomainRef, flags: int, snapshot: str | None) -> None:
         view, record = self._find(dom)
         if record.state != DomainState.SHUTOFF:
-            raise OperationInvalidError(f"domain '{dom.name}' is already running", domain=ErrorDomain.XEN)
+            raise OperationInvalidError(
+                f"domain '{dom.name}' is already running", domain=ErrorDomain.XEN
+            )
         paused = bool(flags & DomainCreateFlags.START_PAUSED)
         if snapshot is not None:
-            raise OperationInvalidError("snapshots come later", domain=ErrorDomain.XEN)
+            self.start_from_snapshot(view, dom.name, snapshot, paused=paused)
+            self._emit(
+                dom.name,
+                record.uuid,
+                DomainEventType.STARTED,
+                DomainEventStartedDetail.FROM_SNAPSHOT,
+            )
+            return
         xml = view.defined[dom.name]
         if dom.name in view.managed_saves and not flags & DomainCreateFlags.START_FORCE_BOOT:
             image = f'"$S"/save/{quote(dom.name)}.save'
-            self.start_domain(dom.name, xml, paused=paused, image=image,
-                              cleanup=remove(f"save/{dom.name}.save"))
+            self.start_domain(
+                dom.name, xml, paused=paused, image=image, cleanup=remove(f"save/{dom.name}.save")
+            )
             detail = DomainEventStartedDetail.RESTORED
         else:
-            self.start_domain(dom.name, xml, paused=paused, image=None,
-                              cleanup=remove(f"save/{dom.name}.save"))
+            self.start_domain(
+                dom.name, xml, paused=paused, image=None, cleanup=remove(f"save/{dom.name}.save")
+            )
             detail = DomainEventStartedDetail.BOOTED
         self._emit(dom.name, record.uuid, DomainEventType.STARTED, detail)
         if paused:
-            self._emit(dom.name, record.uuid, DomainEventType.SUSPENDED, DomainEventSuspendedDetail.PAUSED)
+            self._emit(
+                dom.name, record.uuid, DomainEventType.SUSPENDED, DomainEventSuspendedDetail.PAUSED
+            )
 
     @virtkit.hookimpl
     def virtkit_domain_create_transient(self, definition: DomainDef, flags: int) -> DomainRecord:
@@ -322,70 +229,69 @@ class XenDriver:
         self._emit(name, record.uuid, DomainEventType.STARTED, DomainEventStartedDetail.BOOTED)
         return record
 
-    def _require_active(self, dom: DomainRef) -> tuple[HostView, DomainRecord]:
-        view, record = self._find(dom)
-        if record.state == DomainState.SHUTOFF:
-            raise OperationInvalidError(f"domain '{dom.name}' is not running", domain=ErrorDomain.XEN)
-        return view, record
-
-    def _stopped(self, record: DomainRecord, detail: DomainEventStoppedDetail) -> None:
-        self._reasons[record.name] = int(detail) + 1  # shutoff reasons follow the event details
-        self._emit(record.name, record.uuid, DomainEventType.STOPPED, detail)
-
     @virtkit.hookimpl
     def virtkit_domain_shutdown(self, dom: DomainRef, flags: int, timeout: float | None) -> None:
-        _, record = self._require_active(dom)
         name = quote(dom.name)
         if timeout is None:
-            self.dom0.run(f"xl shutdown {name}")
+            self._act(dom, f"xl shutdown {name}")
             return
-        self.dom0.run(f"timeout {max(1, int(timeout))} xl shutdown -w {name} >/dev/null 2>&1 || "
-                      f"{{ xl destroy {name} 2>/dev/null || true; }}", timeout=timeout + 60)
-        self._stopped(record, DomainEventStoppedDetail.SHUTDOWN)
-        self.ctx.run_domain_hook(HookEvent.STOPPED, dom.name, "")
+        running = self._act(
+            dom,
+            f"timeout {max(1, int(timeout))} xl shutdown -w {name} >/dev/null 2>&1 || "
+            f"{{ xl destroy {name} 2>/dev/null || true; }}",
+            timeout=timeout + 60,
+        )
+        self._stopped(running, DomainEventStoppedDetail.SHUTDOWN)
 
     @virtkit.hookimpl
     def virtkit_domain_destroy(self, dom: DomainRef, flags: int) -> None:
-        _, record = self._require_active(dom)
-        self.dom0.run(f"xl destroy {quote(dom.name)}")
-        self._stopped(record, DomainEventStoppedDetail.DESTROYED)
-        self.ctx.run_domain_hook(HookEvent.STOPPED, dom.name, "")
+        running = self._act(dom, f"xl destroy {quote(dom.name)}")
+        self._stopped(running, DomainEventStoppedDetail.DESTROYED)
 
     @virtkit.hookimpl
     def virtkit_domain_reboot(self, dom: DomainRef, flags: int) -> None:
-        self._require_active(dom)
-        self.dom0.run(f"xl reboot {quote(dom.name)}")
+        self._act(dom, f"xl reboot {quote(dom.name)}")
 
     @virtkit.hookimpl
     def virtkit_domain_suspend(self, dom: DomainRef) -> None:
-        _, record = self._require_active(dom)
-        if record.state == DomainState.PAUSED:
-            raise OperationInvalidError(f"domain '{dom.name}' is already paused", domain=ErrorDomain.XEN)
-        self.dom0.run(f"xl pause {quote(dom.name)}")
-        self._emit(dom.name, record.uuid, DomainEventType.SUSPENDED, DomainEventSuspendedDetail.PAUSED)
+        running = self._act(dom, f"xl pause {quote(dom.name)}", paused=False)
+        self._emit(
+            dom.name, running.uuid, DomainEventType.SUSPENDED, DomainEventSuspendedDetail.PAUSED
+        )
 
     @virtkit.hookimpl
     def virtkit_domain_resume(self, dom: DomainRef) -> None:
-        _, record = self._require_active(dom)
-        if record.state != DomainState.PAUSED:
-            raise OperationInvalidError(f"domain '{dom.name}' is not paused", domain=ErrorDomain.XEN)
-        self.dom0.run(f"xl unpause {quote(dom.name)}")
-        self._emit(dom.name, record.uuid, DomainEventType.RESUMED, DomainEventResumedDetail.UNPAUSED)
+        running = self._act(dom, f"xl unpause {quote(dom.name)}", paused=True)
+        self._emit(
+            dom.name, running.uuid, DomainEventType.RESUMED, DomainEventResumedDetail.UNPAUSED
+        )
 
     @virtkit.hookimpl
     def virtkit_domain_get_info(self, dom: DomainRef) -> DomainInfo:
         view, record = self._find(dom)
         running = view.running.get(dom.name)
-        root = parse_domain(view.defined[dom.name].encode()).tree() if dom.name in view.defined else None
+        root = (
+            parse_domain(view.defined[dom.name].encode()).tree()
+            if dom.name in view.defined
+            else None
+        )
         max_kib = int(root.findtext("memory") or 0) if root is not None else 0
         if running is not None:
-            return DomainInfo(state=running.state, max_memory_kib=max(max_kib, running.memory_mib * 1024),
-                              memory_kib=running.memory_mib * 1024, vcpus=running.vcpus,
-                              cpu_time_ns=int(running.cpu_seconds * 1e9))
+            return DomainInfo(
+                state=running.state,
+                max_memory_kib=max(max_kib, running.memory_mib * 1024),
+                memory_kib=running.memory_mib * 1024,
+                vcpus=running.vcpus,
+                cpu_time_ns=int(running.cpu_seconds * 1e9),
+            )
         assert root is not None
-        return DomainInfo(state=DomainState.SHUTOFF, max_memory_kib=max_kib,
-                          memory_kib=int(root.findtext("currentMemory") or max_kib),
-                          vcpus=int(root.findtext("vcpu") or 1), cpu_time_ns=0)
+        return DomainInfo(
+            state=DomainState.SHUTOFF,
+            max_memory_kib=max_kib,
+            memory_kib=int(root.findtext("currentMemory") or max_kib),
+            vcpus=int(root.findtext("vcpu") or 1),
+            cpu_time_ns=0,
+        )
 
     @virtkit.hookimpl
     def virtkit_domain_get_xml(self, dom: DomainRef, flags: int) -> str:
@@ -395,43 +301,64 @@ class XenDriver:
             xml = self.dom0.run(locked(f'cat "$S"/run/{quote(dom.name)}.xml'))
         definition = parse_domain(xml.encode())
         inactive = bool(flags & DomainXMLFlags.INACTIVE) or record.state == DomainState.SHUTOFF
-        return format_domain(definition, inactive=inactive, secure=bool(flags & DomainXMLFlags.SECURE),
-                             migratable=bool(flags & DomainXMLFlags.MIGRATABLE),
-                             id=None if inactive else record.id)
+        return format_domain(
+            definition,
+            inactive=inactive,
+            secure=bool(flags & DomainXMLFlags.SECURE),
+            migratable=bool(flags & DomainXMLFlags.MIGRATABLE),
+            id=None if inactive else record.id,
+        )
 
     # ------------------------------------------------------------------ save / restore
 
     @virtkit.hookimpl
-    def virtkit_domain_save(self, dom: DomainRef, path: str, xml: str | None, flags: int,
-                            progress: ProgressCallback | None) -> None:
-        _, record = self._require_active(dom)
-        self.dom0.run(f"xl save {quote(dom.name)} {quote(path)} >/dev/null")
-        self._stopped(record, DomainEventStoppedDetail.SAVED)
+    def virtkit_domain_save(
+        self,
+        dom: DomainRef,
+        path: str,
+        xml: str | None,
+        flags: int,
+        progress: ProgressCallback | None,
+    ) -> None:
+        running = self._act(dom, f"xl save {quote(dom.name)} {quote(path)} >/dev/null")
+        self._stopped(running, DomainEventStoppedDetail.SAVED)
 
     @virtkit.hookimpl
-    def virtkit_domain_restore(self, path: str, xml: str | None, flags: int,
-                               progress: ProgressCallback | None) -> DomainRecord:
+    def virtkit_domain_restore(
+        self, path: str, xml: str | None, flags: int, progress: ProgressCallback | None
+    ) -> DomainRecord:
         before = set(self.view().running)
         paused = bool(flags & DomainSaveRestoreFlags.PAUSED)
-        self.dom0.run(f"test -f {quote(path)} || {{ echo 'no save image at {path}' >&2; exit 1; }}\n"
-                      f"xl restore {'-p ' if paused else ''}{quote(path)} >/dev/null")
+        self.dom0.run(
+            f"test -f {quote(path)} || {{ echo 'no save image at {path}' >&2; exit 1; }}\n"
+            f"xl restore {'-p ' if paused else ''}{quote(path)} >/dev/null"
+        )
         view = self.view()
         started = sorted(set(view.running) - before)
         if not started:
-            raise OperationInvalidError(f"restoring {path} started no domain", domain=ErrorDomain.XEN)
+            raise OperationInvalidError(
+                f"restoring {path} started no domain", domain=ErrorDomain.XEN
+            )
         record = self._record(view, started[0])
-        self._emit(record.name, record.uuid, DomainEventType.STARTED, DomainEventStartedDetail.RESTORED)
+        self._emit(
+            record.name, record.uuid, DomainEventType.STARTED, DomainEventStartedDetail.RESTORED
+        )
         return record
 
     @virtkit.hookimpl
-    def virtkit_domain_managed_save(self, dom: DomainRef, flags: int,
-                                    progress: ProgressCallback | None) -> None:
-        _, record = self._require_active(dom)
-        if not record.persistent:
-            raise OperationInvalidError("cannot do managed save for a transient domain", domain=ErrorDomain.XEN)
+    def virtkit_domain_managed_save(
+        self, dom: DomainRef, flags: int, progress: ProgressCallback | None
+    ) -> None:
         image = f'"$S"/save/{quote(dom.name)}.save'
-        self.dom0.run(locked(f"xl save {quote(dom.name)} {image}.tmp >/dev/null && mv -f {image}.tmp {image}"))
-        self._stopped(record, DomainEventStoppedDetail.SAVED)
+        running = self._act(
+            dom,
+            locked(
+                f'[ -f "$S"/domains/{quote(dom.name)}.xml ] || '
+                '{ echo "transient: no managed save" >&2; exit 91; }\n'
+                f"xl save {quote(dom.name)} {image}.tmp >/dev/null && mv -f {image}.tmp {image}"
+            ),
+        )
+        self._stopped(running, DomainEventStoppedDetail.SAVED)
 
     @virtkit.hookimpl
     def virtkit_domain_managed_save_remove(self, dom: DomainRef) -> None:
@@ -443,12 +370,15 @@ class XenDriver:
     @virtkit.hookimpl
     def virtkit_domain_xml_from_native(self, native_format: str, native_config: str) -> str:
         if native_format not in NATIVE_FORMATS:
-            raise InvalidArgumentError(f"unsupported config type {native_format} (use one of {', '.join(NATIVE_FORMATS)})")
+            raise InvalidArgumentError(
+                f"unsupported config type {native_format} (use one of {', '.join(NATIVE_FORMATS)})"
+            )
         return native_to_xml(native_config, "xl" if native_format == "xen-xl" else "xm")
 
     @virtkit.hookimpl
     def virtkit_domain_xml_to_native(self, native_format: str, definition: DomainDef) -> str:
         if native_format not in NATIVE_FORMATS:
-            raise InvalidArgumentError(f"unsupported config type {native_format} (use one of {', '.join(NATIVE_FORMATS)})")
+            raise InvalidArgumentError(
+                f"unsupported config type {native_format} (use one of {', '.join(NATIVE_FORMATS)})"
+            )
         return definition_to_config(definition, "xl" if native_format == "xen-xl" else "xm")
-

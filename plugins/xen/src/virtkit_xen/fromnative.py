@@ -19,13 +19,22 @@ HVMLOADER = "/usr/lib/xen/boot/hvmloader"
 #: where libxl keeps its firmware (OVMF) on the host
 FIRMWARE_DIR = "/usr/lib/xen/boot"
 BOOT_DEVICES = {"a": "fd", "c": "hd", "d": "cdrom", "n": "network"}
-ACTIONS = ("destroy", "restart", "preserve", "rename-restart", "coredump-destroy",
-           "coredump-restart", "soft-reset")
+ACTIONS = (
+    "destroy",
+    "restart",
+    "preserve",
+    "rename-restart",
+    "coredump-destroy",
+    "coredump-restart",
+    "soft-reset",
+)
 XEN_NS = "http://libvirt.org/schemas/domain/xen/1.0"
 DISK_FORMATS = ("raw", "qcow", "qcow2", "vhd", "qed")
 
 
-def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrib: str) -> etree._Element:
+def _sub(
+    parent: etree._Element, tag: str, text: str | None = None, **attrib: str
+) -> etree._Element:
     el = etree.SubElement(parent, tag, attrib)
     if text is not None:
         el.text = text
@@ -62,7 +71,9 @@ class _Settings:
             try:
                 return int(value)
             except ValueError:
-                raise ConfigSyntaxError(f"config value {key} was malformed: expected a number") from None
+                raise ConfigSyntaxError(
+                    f"config value {key} was malformed: expected a number"
+                ) from None
         if isinstance(value, list):
             raise ConfigSyntaxError(f"config value {key} was malformed: expected a number")
         return value
@@ -124,8 +135,11 @@ class _Parser:
         self.os()
         self.features()
         self.clock()
-        for event, default in (("on_poweroff", "destroy"), ("on_reboot", "restart"),
-                               ("on_crash", "restart")):
+        for event, default in (
+            ("on_poweroff", "destroy"),
+            ("on_reboot", "restart"),
+            ("on_crash", "restart"),
+        ):
             value = cfg.string(event) or default
             if value not in ACTIONS:
                 raise ConfigSyntaxError(f"unexpected value {value!r} for {event}")
@@ -244,7 +258,13 @@ class _Parser:
         if nested == 0:
             _sub(cpu, "feature", policy="disable", name="vmx")
         if cpuid:
-            policies = {"1": "force", "0": "disable", "x": "optional", "k": "require", "s": "optional"}
+            policies = {
+                "1": "force",
+                "0": "disable",
+                "x": "optional",
+                "k": "require",
+                "s": "optional",
+            }
             for item in cpuid.split(",")[1:]:
                 flag, _, value = item.partition("=")
                 name = {"sse3": "pni", "page1gb": "pdpe1gb", "lahfsahf": "lahf_lm"}.get(flag, flag)
@@ -267,8 +287,11 @@ class _Parser:
             clock.set("adjustment", "reset")
         tsc = cfg.string("tsc_mode")
         if tsc:
-            mode = {"always_emulate": "emulate", "native": "native",
-                    "native_paravirt": "paravirt"}.get(tsc)
+            mode = {
+                "always_emulate": "emulate",
+                "native": "native",
+                "native_paravirt": "paravirt",
+            }.get(tsc)
             if mode:
                 _sub(clock, "timer", name="tsc", present="yes", mode=mode)
 
@@ -279,8 +302,17 @@ class _Parser:
             disk = self.xl_disk(spec) if self.flavor == "xl" else self.xm_disk(spec)
             self.devices.append(disk)
 
-    def _disk(self, dev: str, device: str, driver: str, fmt: str, path: str | None,
-              readonly: bool, shareable: bool = False, disk_type: str | None = None) -> etree._Element:
+    def _disk(
+        self,
+        dev: str,
+        device: str,
+        driver: str,
+        fmt: str,
+        path: str | None,
+        readonly: bool,
+        shareable: bool = False,
+        disk_type: str | None = None,
+    ) -> etree._Element:
         if disk_type is None:
             disk_type = "block" if driver == "phy" else "file"
         disk = etree.Element("disk", type=disk_type, device=device)
@@ -318,8 +350,9 @@ class _Parser:
             device = "cdrom"
         elif sep and kind == "floppy":
             device = "floppy"
-        return self._disk(dev, device, driver, fmt, path or None, mode.startswith("r"),
-                          mode == "w!")
+        return self._disk(
+            dev, device, driver, fmt, path or None, mode.startswith("r"), mode == "w!"
+        )
 
     def xl_disk(self, spec: str) -> etree._Element:
         positional = ["target", "format", "vdev", "access", "devtype"]
@@ -327,8 +360,16 @@ class _Parser:
         for item in spec.split(","):
             item = item.strip()
             key, sep, value = item.partition("=")
-            if sep and key in ("target", "format", "vdev", "access", "devtype", "backendtype",
-                               "backend", "script"):
+            if sep and key in (
+                "target",
+                "format",
+                "vdev",
+                "access",
+                "devtype",
+                "backendtype",
+                "backend",
+                "script",
+            ):
                 values[key] = value
                 if key == "target":
                     break
@@ -359,10 +400,12 @@ class _Parser:
         driver = {"phy": "phy", "tap": "tap", "qdisk": "qemu"}.get(backend or "", "qemu")
         return self._disk(vdev, device, driver, fmt, path, readonly)
 
-    def _rbd_disk(self, vdev: str, device: str, fmt: str, path: str, readonly: bool) -> etree._Element:
+    def _rbd_disk(
+        self, vdev: str, device: str, fmt: str, path: str, readonly: bool
+    ) -> etree._Element:
         disk = etree.Element("disk", type="network", device=device)
         _sub(disk, "driver", name="qemu", type=fmt)
-        fields = _split_escaped(path[len("rbd:"):].replace("\\\\", "\\"), ":")
+        fields = _split_escaped(path[len("rbd:") :].replace("\\\\", "\\"), ":")
         source = _sub(disk, "source", protocol="rbd", name=fields[0])
         for field in fields[1:]:
             key, _, value = field.partition("=")
@@ -390,7 +433,9 @@ class _Parser:
             if "mac" in opts:
                 _sub(iface, "mac", address=opts["mac"].lower())
             if bridge:
-                name, *tags = bridge.split(":") if script == "vif-openvswitch" or ":" in bridge else [bridge]
+                name, *tags = (
+                    bridge.split(":") if script == "vif-openvswitch" or ":" in bridge else [bridge]
+                )
                 vlan_spec = ""
                 if "." in name and script == "vif-openvswitch":
                     name, _, vlan_spec = name.partition(".")
@@ -417,9 +462,7 @@ class _Parser:
             model = opts.get("model")
             if model:
                 _sub(iface, "model", type=model)
-            elif opts.get("type") == "netfront":
-                _sub(iface, "model", type="netfront")
-            elif opts.get("type") == "vif" and self.hvm:
+            elif opts.get("type") == "netfront" or opts.get("type") == "vif" and self.hvm:
                 _sub(iface, "model", type="netfront")
             if "backend" in opts:
                 _sub(iface, "backenddomain", name=opts["backend"])
@@ -427,9 +470,15 @@ class _Parser:
     def _rate(self, iface: etree._Element, rate: str) -> None:
         amount, _, _interval = rate.partition("@")
         number = "".join(ch for ch in amount if ch.isdigit())
-        unit = amount[len(number):].split("/")[0].upper()
-        scale = {"B": 1 / 1024, "KB": 1, "MB": 1024, "GB": 1024 * 1024, "b": 1 / 8192,
-                 "KB/S": 1}.get(unit, 1)
+        unit = amount[len(number) :].split("/")[0].upper()
+        scale = {
+            "B": 1 / 1024,
+            "KB": 1,
+            "MB": 1024,
+            "GB": 1024 * 1024,
+            "b": 1 / 8192,
+            "KB/S": 1,
+        }.get(unit, 1)
         bandwidth = _sub(iface, "bandwidth")
         _sub(bandwidth, "outbound", average=str(int(int(number) * scale)))
 
@@ -448,8 +497,14 @@ class _Parser:
             if _options(options).get("permissive") in ("1", "yes", "true"):
                 source.set("writeFiltering", "no")
             try:
-                _sub(source, "address", domain=f"0x{int(domain, 16):04x}", bus=f"0x{int(bus, 16):02x}",
-                     slot=f"0x{int(slot, 16):02x}", function=f"0x{int(func, 16):x}")
+                _sub(
+                    source,
+                    "address",
+                    domain=f"0x{int(domain, 16):04x}",
+                    bus=f"0x{int(bus, 16):02x}",
+                    slot=f"0x{int(slot, 16):02x}",
+                    function=f"0x{int(func, 16):x}",
+                )
             except ValueError:
                 raise ConfigSyntaxError(f"pci device {spec!r}: malformed address") from None
 
@@ -458,9 +513,14 @@ class _Parser:
         video: str | None = None
         if self.hvm and cfg.integer("vnc", 0):
             g = _sub(self.devices, "graphics", type="vnc")
-            self._vnc(g, {k: str(cfg.values[k]) for k in
-                          ("vncunused", "vncdisplay", "vnclisten", "vncpasswd", "keymap")
-                          if k in cfg.values})
+            self._vnc(
+                g,
+                {
+                    k: str(cfg.values[k])
+                    for k in ("vncunused", "vncdisplay", "vnclisten", "vncpasswd", "keymap")
+                    if k in cfg.values
+                },
+            )
             video = "cirrus"
         if self.hvm and cfg.integer("sdl", 0):
             g = _sub(self.devices, "graphics", type="sdl")
@@ -491,7 +551,14 @@ class _Parser:
             _sub(self.devices, "input", type="keyboard", bus="xen")
         if video:
             vram = "8192" if video == "cirrus" else "4096"
-            _sub(_sub(self.devices, "video"), "model", type=video, vram=vram, heads="1", primary="yes")
+            _sub(
+                _sub(self.devices, "video"),
+                "model",
+                type=video,
+                vram=vram,
+                heads="1",
+                primary="yes",
+            )
 
     def _vnc(self, g: etree._Element, opts: dict[str, str]) -> None:
         unused = opts.get("vncunused", "1") not in ("0",)
@@ -601,8 +668,14 @@ class _Parser:
         numa = _sub(cpu, "numa")
         for index, node in enumerate(nodes):
             opts = dict(item.partition("=")[::2] for item in node)
-            cell = _sub(numa, "cell", id=str(index), cpus=opts.get("vcpus", ""),
-                        memory=str(int(opts.get("size", "0")) * 1024), unit="KiB")
+            cell = _sub(
+                numa,
+                "cell",
+                id=str(index),
+                cpus=opts.get("vcpus", ""),
+                memory=str(int(opts.get("size", "0")) * 1024),
+                unit="KiB",
+            )
             if opts.get("vdistances"):
                 distances = _sub(cell, "distances")
                 for sibling, value in enumerate(opts["vdistances"].split(",")):

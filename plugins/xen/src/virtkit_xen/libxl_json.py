@@ -18,19 +18,56 @@ from virtkit_xen.chardev import format_chardev
 
 #: libxl's bit positions of the CPUID leaf 1 features libvirt can name: (register, bit)
 LEAF1_FEATURES = {
-    "pni": ("ecx", 0), "pclmulqdq": ("ecx", 1), "monitor": ("ecx", 3), "vmx": ("ecx", 5),
-    "smx": ("ecx", 6), "est": ("ecx", 7), "tm2": ("ecx", 8), "ssse3": ("ecx", 9),
-    "fma": ("ecx", 12), "cx16": ("ecx", 13), "pdcm": ("ecx", 15), "sse4.1": ("ecx", 19),
-    "sse4.2": ("ecx", 20), "x2apic": ("ecx", 21), "movbe": ("ecx", 22), "popcnt": ("ecx", 23),
-    "aes": ("ecx", 25), "xsave": ("ecx", 26), "avx": ("ecx", 28), "f16c": ("ecx", 29),
-    "rdrand": ("ecx", 30), "hypervisor": ("ecx", 31),
-    "fpu": ("edx", 0), "vme": ("edx", 1), "de": ("edx", 2), "pse": ("edx", 3), "tsc": ("edx", 4),
-    "msr": ("edx", 5), "pae": ("edx", 6), "mce": ("edx", 7), "cx8": ("edx", 8),
-    "apic": ("edx", 9), "sep": ("edx", 11), "mtrr": ("edx", 12), "pge": ("edx", 13),
-    "mca": ("edx", 14), "cmov": ("edx", 15), "pat": ("edx", 16), "pse36": ("edx", 17),
-    "clflush": ("edx", 19), "ds": ("edx", 21), "acpi": ("edx", 22), "mmx": ("edx", 23),
-    "fxsr": ("edx", 24), "sse": ("edx", 25), "sse2": ("edx", 26), "ss": ("edx", 27),
-    "ht": ("edx", 28), "tm": ("edx", 29), "pbe": ("edx", 31),
+    "pni": ("ecx", 0),
+    "pclmulqdq": ("ecx", 1),
+    "monitor": ("ecx", 3),
+    "vmx": ("ecx", 5),
+    "smx": ("ecx", 6),
+    "est": ("ecx", 7),
+    "tm2": ("ecx", 8),
+    "ssse3": ("ecx", 9),
+    "fma": ("ecx", 12),
+    "cx16": ("ecx", 13),
+    "pdcm": ("ecx", 15),
+    "sse4.1": ("ecx", 19),
+    "sse4.2": ("ecx", 20),
+    "x2apic": ("ecx", 21),
+    "movbe": ("ecx", 22),
+    "popcnt": ("ecx", 23),
+    "aes": ("ecx", 25),
+    "xsave": ("ecx", 26),
+    "avx": ("ecx", 28),
+    "f16c": ("ecx", 29),
+    "rdrand": ("ecx", 30),
+    "hypervisor": ("ecx", 31),
+    "fpu": ("edx", 0),
+    "vme": ("edx", 1),
+    "de": ("edx", 2),
+    "pse": ("edx", 3),
+    "tsc": ("edx", 4),
+    "msr": ("edx", 5),
+    "pae": ("edx", 6),
+    "mce": ("edx", 7),
+    "cx8": ("edx", 8),
+    "apic": ("edx", 9),
+    "sep": ("edx", 11),
+    "mtrr": ("edx", 12),
+    "pge": ("edx", 13),
+    "mca": ("edx", 14),
+    "cmov": ("edx", 15),
+    "pat": ("edx", 16),
+    "pse36": ("edx", 17),
+    "clflush": ("edx", 19),
+    "ds": ("edx", 21),
+    "acpi": ("edx", 22),
+    "mmx": ("edx", 23),
+    "fxsr": ("edx", 24),
+    "sse": ("edx", 25),
+    "sse2": ("edx", 26),
+    "ss": ("edx", 27),
+    "ht": ("edx", 28),
+    "tm": ("edx", 29),
+    "pbe": ("edx", 31),
 }
 _POLICY_BITS = {"force": "1", "require": "1", "optional": "x", "disable": "0", "forbid": "0"}
 
@@ -56,7 +93,9 @@ def shadow_memory_kib(max_memkb: int, vcpus: int) -> int:
 
 
 class _Builder:
-    def __init__(self, root: etree._Element, *, legacy_nested: bool, shadow_memkb: int | None) -> None:
+    def __init__(
+        self, root: etree._Element, *, legacy_nested: bool, shadow_memkb: int | None
+    ) -> None:
         self.root = root
         self.legacy_nested = legacy_nested
         self.shadow_memkb = shadow_memkb
@@ -67,8 +106,11 @@ class _Builder:
         root = self.root
         features = root.find("features")
         present = {el.tag: el for el in features} if features is not None else {}
-        c_info: dict[str, Any] = {"type": self.kind, "name": root.findtext("name"),
-                                  "uuid": root.findtext("uuid")}
+        c_info: dict[str, Any] = {
+            "type": self.kind,
+            "name": root.findtext("name"),
+            "uuid": root.findtext("uuid"),
+        }
         if "hap" in present:
             c_info["hap"] = _bool(present["hap"].get("state", "on") == "on")
         config: dict[str, Any] = {"c_info": c_info, "b_info": self.build_info(present)}
@@ -96,7 +138,8 @@ class _Builder:
             "avail_vcpus": list(range(current)),
             "max_memkb": max_memkb,
             "target_memkb": int(root.findtext("currentMemory") or max_memkb),
-            "shadow_memkb": self.shadow_memkb if self.shadow_memkb is not None
+            "shadow_memkb": self.shadow_memkb
+            if self.shadow_memkb is not None
             else shadow_memory_kib(max_memkb, maximum),
             "sched_params": {},
             "arch_arm": {},
@@ -105,8 +148,11 @@ class _Builder:
         if shares:
             info["sched_params"]["weight"] = int(shares)
         for timer in root.iterfind("clock/timer[@name='tsc']"):
-            mode = {"native": "native", "emulate": "always_emulate",
-                    "paravirt": "native_paravirt"}.get(timer.get("mode", ""))
+            mode = {
+                "native": "native",
+                "emulate": "always_emulate",
+                "paravirt": "native_paravirt",
+            }.get(timer.get("mode", ""))
             if mode:
                 info["tsc_mode"] = mode
         xenbus = root.find("devices/controller[@type='xenbus']")
@@ -119,7 +165,11 @@ class _Builder:
             offset = clock.get("offset", "utc")
             if offset == "localtime" or clock.get("basis") == "localtime":
                 info["localtime"] = "True"
-            adjustment = int(clock.get("adjustment", "0") or 0) if clock.get("adjustment") not in (None, "reset") else 0
+            adjustment = (
+                int(clock.get("adjustment", "0") or 0)
+                if clock.get("adjustment") not in (None, "reset")
+                else 0
+            )
             if adjustment:
                 info["rtc_timeoffset"] = adjustment
         if self.kind == "hvm":
@@ -166,7 +216,9 @@ class _Builder:
         video = root.find("devices/video/model")
         graphics = [g for g in root.iterfind("devices/graphics") if g.get("type") in ("vnc", "sdl")]
         if video is not None:
-            hvm["vga"] = {"kind": {"vga": "std", "xen": "none"}.get(video.get("type", ""), video.get("type"))}
+            hvm["vga"] = {
+                "kind": {"vga": "std", "xen": "none"}.get(video.get("type", ""), video.get("type"))
+            }
             if video.get("vram"):
                 info["video_memkb"] = int(video.get("vram", "0"))
         elif graphics:
@@ -186,8 +238,10 @@ class _Builder:
             hvm["serial"] = format_chardev(serials[0])
         elif serials:
             hvm["serial_list"] = [format_chardev(s) for s in serials]
-        boots = "".join({"hd": "c", "cdrom": "d", "fd": "a", "network": "n"}.get(b.get("dev", ""), "")
-                        for b in root.iterfind("os/boot"))
+        boots = "".join(
+            {"hd": "c", "cdrom": "d", "fd": "a", "network": "n"}.get(b.get("dev", ""), "")
+            for b in root.iterfind("os/boot")
+        )
         hvm["boot"] = boots or "c"
         usb = [i.get("type") for i in root.iterfind("devices/input[@bus='usb']")]
         if usb:
@@ -200,8 +254,10 @@ class _Builder:
         if cpu is None:
             return
         if self.kind == "hvm" and cpu.get("mode") == "host-passthrough":
-            nested = not any(f.get("name") in ("vmx", "svm") and f.get("policy") in ("disable", "forbid")
-                             for f in cpu.iterfind("feature"))
+            nested = not any(
+                f.get("name") in ("vmx", "svm") and f.get("policy") in ("disable", "forbid")
+                for f in cpu.iterfind("feature")
+            )
             if self.legacy_nested:
                 info["type.hvm"]["nested_hvm"] = _bool(nested)
             else:
@@ -224,7 +280,9 @@ class _Builder:
         dist = {s.get("id"): int(s.get("value", "0")) for s in cell.iterfind("distances/sibling")}
         node: dict[str, Any] = {
             "memkb": int(cell.get("memory", "0")),
-            "distances": [dist.get(str(i), 10 if str(i) == cell.get("id") else 20) for i in range(count)],
+            "distances": [
+                dist.get(str(i), 10 if str(i) == cell.get("id") else 20) for i in range(count)
+            ],
             "vcpus": sorted(parse_bitmap(cell.get("cpus", ""))),
         }
         if int(cell.get("id", "0")) and not self.legacy_nested:
@@ -234,10 +292,19 @@ class _Builder:
     def vnc_sdl(self, graphics: list[etree._Element]) -> dict[str, Any]:
         vnc = next((g for g in graphics if g.get("type") == "vnc"), None)
         sdl = next((g for g in graphics if g.get("type") == "sdl"), None)
-        out: dict[str, Any] = {"vnc": {"enable": _bool(vnc is not None)}, "sdl": {"enable": _bool(sdl is not None)}}
+        out: dict[str, Any] = {
+            "vnc": {"enable": _bool(vnc is not None)},
+            "sdl": {"enable": _bool(sdl is not None)},
+        }
         if vnc is not None:
             listen = vnc.get("listen") or next(
-                (el.get("address") for el in vnc.iterfind("listen[@type='address']") if el.get("address")), None)
+                (
+                    el.get("address")
+                    for el in vnc.iterfind("listen[@type='address']")
+                    if el.get("address")
+                ),
+                None,
+            )
             if listen:
                 out["vnc"]["listen"] = listen
             if vnc.get("passwd"):
@@ -260,9 +327,13 @@ class _Builder:
         backend = {"phy": "phy", "qemu": "qdisk", "tap": "tap", "tap2": "tap"}.get(name or "")
         if backend is None:
             backend = "phy" if disk.get("type") == "block" else "qdisk"
-        out: dict[str, Any] = {"pdev_path": path, "vdev": vdev, "backend": backend,
-                               "format": (driver.get("type") if driver is not None else None) or "raw",
-                               "removable": 1}
+        out: dict[str, Any] = {
+            "pdev_path": path,
+            "vdev": vdev,
+            "backend": backend,
+            "format": (driver.get("type") if driver is not None else None) or "raw",
+            "removable": 1,
+        }
         if disk.find("readonly") is None and disk.get("device") != "cdrom":
             out["readwrite"] = 1
         if disk.get("device") == "cdrom":
@@ -271,8 +342,9 @@ class _Builder:
 
     def nics(self) -> list[dict[str, Any]]:
         nics = []
-        for devid, iface in enumerate(i for i in self.root.iterfind("devices/interface")
-                                      if i.get("type") != "hostdev"):
+        for devid, iface in enumerate(
+            i for i in self.root.iterfind("devices/interface") if i.get("type") != "hostdev"
+        ):
             nic: dict[str, Any] = {"devid": devid}
             model = iface.find("model")
             if model is not None:
@@ -318,19 +390,39 @@ class _Builder:
             if address is None:
                 continue
             dev: dict[str, Any] = {}
-            for key, attr in (("domain", "domain"), ("bus", "bus"), ("dev", "slot"), ("func", "function")):
+            for key, attr in (
+                ("domain", "domain"),
+                ("bus", "bus"),
+                ("dev", "slot"),
+                ("func", "function"),
+            ):
                 value = int(address.get(attr, "0"), 0)
                 if value:
                     dev[key] = value
             if permissive:
                 dev["permissive"] = True
             dev["rdm_policy"] = "invalid"
-            devs.append(dict(sorted(dev.items(), key=lambda kv: ["dev", "bus", "domain", "func", "permissive", "rdm_policy"].index(kv[0]))))
+            devs.append(
+                dict(
+                    sorted(
+                        dev.items(),
+                        key=lambda kv: [
+                            "dev",
+                            "bus",
+                            "domain",
+                            "func",
+                            "permissive",
+                            "rdm_policy",
+                        ].index(kv[0]),
+                    )
+                )
+            )
         return devs
 
 
-def domain_config(definition: DomainDef, *, legacy_nested: bool = False,
-                  shadow_memkb: int | None = None) -> dict[str, Any]:
+def domain_config(
+    definition: DomainDef, *, legacy_nested: bool = False, shadow_memkb: int | None = None
+) -> dict[str, Any]:
     """The ``libxl_domain_config`` of a Xen domain definition, as a JSON-ready dict.
 
     ``legacy_nested``: put ``nested_hvm`` where libxl before 4.10 kept it (``type.hvm``).

@@ -37,27 +37,43 @@ class Dom0:
         if uri.transport == "ssh":
             self._ssh = self._ssh_command(uri)
         elif uri.transport not in (None, "unix"):
-            raise NoConnectError(f"xen: transport {uri.transport!r} is not supported (use ssh)",
-                                 domain=ErrorDomain.XEN)
+            raise NoConnectError(
+                f"xen: transport {uri.transport!r} is not supported (use ssh)",
+                domain=ErrorDomain.XEN,
+            )
 
     def _ssh_command(self, uri: ConnectURI) -> list[str]:
         if not uri.host:
             raise NoConnectError("xen+ssh:// needs a host name", domain=ErrorDomain.XEN)
         if shutil.which("ssh") is None:
-            raise NoConnectError("xen+ssh:// needs the OpenSSH client (ssh)", domain=ErrorDomain.XEN)
+            raise NoConnectError(
+                "xen+ssh:// needs the OpenSSH client (ssh)", domain=ErrorDomain.XEN
+            )
         self._control_dir = tempfile.mkdtemp(prefix="virtkit-xen-ssh-")
         cmd = [
-            "ssh", "-T", "-o", "BatchMode=yes", "-o", "ControlMaster=auto",
-            "-o", f"ControlPath={self._control_dir}/%C", "-o", "ControlPersist=60",
-            "-o", "ServerAliveInterval=15", "-o", "LogLevel=ERROR",
+            "ssh",
+            "-T",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ControlMaster=auto",
+            "-o",
+            f"ControlPath={self._control_dir}/%C",
+            "-o",
+            "ControlPersist=60",
+            "-o",
+            "ServerAliveInterval=15",
+            "-o",
+            "LogLevel=ERROR",
         ]
         if uri.port:
             cmd += ["-p", str(uri.port)]
         keyfile = uri.param("keyfile")
         if keyfile:
             if not Path(keyfile).is_file():
-                raise NoConnectError(f"xen+ssh: keyfile {keyfile!r} does not exist",
-                                     domain=ErrorDomain.XEN)
+                raise NoConnectError(
+                    f"xen+ssh: keyfile {keyfile!r} does not exist", domain=ErrorDomain.XEN
+                )
             cmd += ["-i", keyfile, "-o", "IdentitiesOnly=yes"]
         if uri.param("no_verify") == "1":
             cmd += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
@@ -70,8 +86,14 @@ class Dom0:
     def remote(self) -> bool:
         return self._ssh is not None
 
-    def run(self, script: str, *, stdin: bytes | None = None, check: bool = True,
-            timeout: float | None = 600) -> str:
+    def run(
+        self,
+        script: str,
+        *,
+        stdin: bytes | None = None,
+        check: bool = True,
+        timeout: float | None = 600,
+    ) -> str:
         """Run ``script`` with ``bash -e`` on the dom0; return its standard output.
 
         :raises CommandError: it exited non-zero (with ``check``).
@@ -82,16 +104,20 @@ class Dom0:
         else:
             argv = ["bash", "-e", "-c", script]
         try:
-            done = subprocess.run(argv, input=stdin or b"", capture_output=True, timeout=timeout,
-                                  check=False)
+            done = subprocess.run(
+                argv, input=stdin or b"", capture_output=True, timeout=timeout, check=False
+            )
         except subprocess.TimeoutExpired as exc:
-            raise OperationFailedError(f"xen: command timed out after {timeout} s: {script[:80]}",
-                                       code=ErrorCode.OPERATION_TIMEOUT,
-                                       domain=ErrorDomain.XEN) from exc
+            raise OperationFailedError(
+                f"xen: command timed out after {timeout} s: {script[:80]}",
+                code=ErrorCode.OPERATION_TIMEOUT,
+                domain=ErrorDomain.XEN,
+            ) from exc
         stderr = done.stderr.decode(errors="replace")
         if self._ssh is not None and done.returncode == 255:
-            raise NoConnectError(f"xen+ssh: cannot reach {self.uri.host}: {stderr.strip()}",
-                                 domain=ErrorDomain.XEN)
+            raise NoConnectError(
+                f"xen+ssh: cannot reach {self.uri.host}: {stderr.strip()}", domain=ErrorDomain.XEN
+            )
         if check and done.returncode != 0:
             raise CommandError(script.split("\n", 1)[0][:120], done.returncode, stderr)
         return done.stdout.decode(errors="replace")
@@ -99,8 +125,12 @@ class Dom0:
     def close(self) -> None:
         """End the shared SSH connection."""
         if self._ssh is not None and self._control_dir is not None:
-            subprocess.run([*self._ssh[:-1], "-O", "exit", self._ssh[-1]], capture_output=True,
-                           check=False, timeout=30)
+            subprocess.run(
+                [*self._ssh[:-1], "-O", "exit", self._ssh[-1]],
+                capture_output=True,
+                check=False,
+                timeout=30,
+            )
             shutil.rmtree(self._control_dir, ignore_errors=True)
             self._control_dir = None
 

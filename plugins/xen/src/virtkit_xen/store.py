@@ -19,8 +19,8 @@ ROOT_SHELL = '"${VIRTKIT_XEN_STATE:-' + ROOT + '}"'
 def locked(script: str) -> str:
     """``script`` run while holding the store's lock (blocking), with ``$S`` set to the store."""
     return (
-        f"S={ROOT_SHELL}; mkdir -p \"$S/domains\" \"$S/save\" \"$S/snapshots\" \"$S/run\"\n"
-        f"exec 9>\"$S/.lock\"; flock 9\n{script}"
+        f'S={ROOT_SHELL}; mkdir -p "$S/domains" "$S/save" "$S/snapshots" "$S/run"\n'
+        f'exec 9>"$S/.lock"; flock 9\n{script}'
     )
 
 
@@ -28,11 +28,12 @@ def write_file(path: str, content: str) -> str:
     """A shell fragment writing ``content`` to ``path`` (relative to ``$S``) atomically."""
     data = base64.b64encode(content.encode()).decode()
     target = f'"$S"/{quote(path)}'
-    return (f'mkdir -p "$(dirname {target})"; printf %s {data} | base64 -d > {target}.tmp; '
-            f"sync {target}.tmp; mv -f {target}.tmp {target}\n")
+    return (
+        f'mkdir -p "$(dirname {target})"; printf %s {data} | base64 -d > {target}.tmp; '
+        f"sync {target}.tmp; mv -f {target}.tmp {target}\n"
+    )
 
 
 def remove(path: str) -> str:
     """A shell fragment removing ``path`` (relative to ``$S``), file or folder."""
     return f'rm -rf "$S"/{quote(path)}\n'
-

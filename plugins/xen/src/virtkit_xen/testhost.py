@@ -25,6 +25,7 @@ def setup_script() -> Path:
     value = os.environ.get("VIRTKIT_XEN_SETUP")
     return Path(value) if value else REPO.parent / "shared" / "sim" / "xen" / "setup-xen-host.sh"
 
+
 BOOT_TIMEOUT = 400.0
 
 
@@ -41,8 +42,15 @@ def free_port() -> int:
 class XenHost:
     """One booted Xen host: its URI, and a way to run commands on its dom0 for checks."""
 
-    def __init__(self, name: str, mode: str, ssh_port: int, net: str | None = None,
-                 extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        name: str,
+        mode: str,
+        ssh_port: int,
+        net: str | None = None,
+        extra_args: tuple[str, ...] = (),
+        memory_mib: int | None = None,
+    ) -> None:
         cache = cache_dir()
         self.key = cache / "id_ed25519"
         self.port = ssh_port
@@ -50,12 +58,18 @@ class XenHost:
         env = {**os.environ, "SSH_PORT": str(ssh_port), "TMO": "3000"}
         if net:
             env["NET"] = net
+        if memory_mib:
+            env["MEM"] = str(memory_mib)
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
-                [str(cache / "run-xen-host.sh"), mode, *extra_args], stdout=log,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                start_new_session=True)
-        self.uri = (f"xen+ssh://root@127.0.0.1:{ssh_port}/system?keyfile={self.key}&no_verify=1")
+                [str(cache / "run-xen-host.sh"), mode, *extra_args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
+        self.uri = f"xen+ssh://root@127.0.0.1:{ssh_port}/system?keyfile={self.key}&no_verify=1"
 
     @classmethod
     def attach(cls, ssh_port: int) -> XenHost:
@@ -67,10 +81,30 @@ class XenHost:
 
     def ssh(self, command: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["ssh", "-i", str(self.key), "-p", str(self.port), "-o", "BatchMode=yes",
-             "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-             "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=20", "root@127.0.0.1", command],
-            capture_output=True, text=True, timeout=timeout, check=False)
+            [
+                "ssh",
+                "-i",
+                str(self.key),
+                "-p",
+                str(self.port),
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "LogLevel=ERROR",
+                "-o",
+                "ConnectTimeout=20",
+                "root@127.0.0.1",
+                command,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
     def run(self, command: str, timeout: float = 120) -> str:
         done = self.ssh(command, timeout)
@@ -102,15 +136,63 @@ class XenHost:
                 self.process.wait(30)
 
 
+def migration_pair() -> tuple[XenHost, XenHost]:
+    """Two Xen hosts in ``sshd`` mode joined by a QEMU socket network on which they are
+    10.99.0.1 and 10.99.0.2 (their second NIC); each is reachable over SSH as usual."""
+    link = free_port()
+    hosts = []
+    for index, side in ((1, f"listen=127.0.0.1:{link}"), (2, f"connect=127.0.0.1:{link}")):
+        ssh_port = free_port()
+        net = (
+            f"-netdev user,id=n0,hostfwd=tcp:127.0.0.1:{ssh_port}-:22 "
+            "-device virtio-net-pci,netdev=n0 "
+            f"-netdev socket,id=n1,{side} -device virtio-net-pci,netdev=n1"
+        )
+        hosts.append(
+            XenHost(
+                f"xen-mig-{index}",
+                "sshd",
+                ssh_port,
+                net=net,
+                memory_mib=2048,
+                extra_args=("xenip=10.0.2.15/24", "xengw=10.0.2.2"),
+            )
+        )
+        time.sleep(2)  # the second host's socket connects to the first one's
+    try:
+        for index, host in enumerate(hosts, 1):
+            host.wait_ready()
+            host.run(
+                "NIC=$(ls /sys/class/net | grep -v -E '^(lo|vif|xenbr)' | sed -n 2p); "
+                f"ip link set $NIC up; ip addr add 10.99.0.{index}/24 dev $NIC"
+            )
+        hosts[0].run(
+            "for i in $(seq 1 60); do ping -c1 -W1 10.99.0.2 >/dev/null && exit 0; sleep 1; done;"
+            " exit 1"
+        )
+    except BaseException:
+        for host in hosts:
+            host.stop()
+        raise
+    return hosts[0], hosts[1]
+
+
 def build_host_image() -> None:
     """Run the shared setup script (cheap once its cache exists), or fail saying what is missing."""
     setup = setup_script()
     if not setup.is_file():
-        pytest.fail(f"the Xen host setup script is missing: expected {setup} (the shared "
-                    "'sim/xen' folder next to the repository, or set VIRTKIT_XEN_SETUP)")
+        pytest.fail(
+            f"the Xen host setup script is missing: expected {setup} (the shared "
+            "'sim/xen' folder next to the repository, or set VIRTKIT_XEN_SETUP)"
+        )
     cache_dir().mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["bash", str(setup), str(cache_dir())], capture_output=True, text=True,
-                          check=False, timeout=1800)
+    done = subprocess.run(
+        ["bash", str(setup), str(cache_dir())],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1800,
+    )
     if done.returncode != 0:
         pytest.fail(f"building the Xen host failed: {done.stderr[-2000:]}")
 
@@ -137,10 +219,14 @@ def guest_xml(name: str, *, pvh: bool = False, memory: int = 128, devices: str =
     """A small guest from the dom0's own kernel and the busybox initramfs the setup script
     builds (it prints ``GUEST-OK`` and then ``tick N`` every second on its console)."""
     return GUEST_XML.format(
-        name=name, memory=memory, devices=devices,
-        machine="xenpvh" if pvh else "xenpv", os_type="xenpvh" if pvh else "linux",
+        name=name,
+        memory=memory,
+        devices=devices,
+        machine="xenpvh" if pvh else "xenpv",
+        os_type="xenpvh" if pvh else "linux",
         # PVH under QEMU's TCG needs the native TSC mode (see the shared README)
-        timers="<timer name='tsc' mode='native'/>" if pvh else "")
+        timers="<timer name='tsc' mode='native'/>" if pvh else "",
+    )
 
 
 def console_waiter(host: XenHost) -> Callable[[str, str, float], str]:
@@ -150,7 +236,9 @@ def console_waiter(host: XenHost) -> Callable[[str, str, float], str]:
         log = f"/var/log/xen/console/guest-{name}.log"
         out = host.run(
             f"for i in $(seq 1 {int(timeout)}); do grep -q {pattern!r} {log} 2>/dev/null && break; "
-            f"sleep 1; done; grep {pattern!r} {log} | tail -1", timeout=timeout + 60)
+            f"sleep 1; done; grep {pattern!r} {log} | tail -1",
+            timeout=timeout + 60,
+        )
         assert pattern.split()[0] in out, f"guest {name} never printed {pattern!r}"
         return out.strip()
 

@@ -100,8 +100,11 @@ class _Writer:
             for timer in self.root.iterfind("clock/timer[@name='hpet']"):
                 self.put("hpet", int(timer.get("present", "yes") == "yes"))
         for timer in self.root.iterfind("clock/timer[@name='tsc']"):
-            mode = {"emulate": "always_emulate", "native": "native",
-                    "paravirt": "native_paravirt"}.get(timer.get("mode", ""))
+            mode = {
+                "emulate": "always_emulate",
+                "native": "native",
+                "paravirt": "native_paravirt",
+            }.get(timer.get("mode", ""))
             if mode:
                 self.put("tsc_mode", mode)
         xen = present.get("xen")
@@ -187,7 +190,9 @@ class _Writer:
                     bridge += f".{tags[0]}"
                 parts.append(f"bridge={bridge}")
             elif kind not in ("ethernet", "network"):
-                raise ConfigUnsupportedError(f"unsupported interface type {kind!r} for a Xen config")
+                raise ConfigUnsupportedError(
+                    f"unsupported interface type {kind!r} for a Xen config"
+                )
             elif kind == "network":
                 parts.append(f"bridge={iface.find('source').get('network', '')}")  # type: ignore[union-attr]
             ips = [ip.get("address", "") for ip in iface.iterfind("ip")]
@@ -222,7 +227,8 @@ class _Writer:
             if address is None:
                 continue
             spec = "{:04x}:{:02x}:{:02x}.{:x}".format(
-                *(int(address.get(k, "0"), 0) for k in ("domain", "bus", "slot", "function")))
+                *(int(address.get(k, "0"), 0) for k in ("domain", "bus", "slot", "function"))
+            )
             if hostdev.find("source").get("writeFiltering") == "no":  # type: ignore[union-attr]
                 spec += ",permissive=1"
             specs.append(spec)
@@ -249,7 +255,10 @@ class _Writer:
         devices = [i.get("type", "") for i in self.root.iterfind("devices/input[@bus='usb']")]
         if devices:
             self.put("usb", 1)
-            self.put("usbdevice", list[str | int](devices) if self.flavor == "xl" or len(devices) > 1 else devices[0])
+            self.put(
+                "usbdevice",
+                list[str | int](devices) if self.flavor == "xl" or len(devices) > 1 else devices[0],
+            )
 
     def disks(self) -> None:
         specs: list[str | int] = []
@@ -281,7 +290,13 @@ class _Writer:
             target += ":cdrom"
         elif disk.get("device") == "floppy":
             target += ":floppy"
-        mode = "r" if disk.find("readonly") is not None else "w!" if disk.find("shareable") is not None else "w"
+        mode = (
+            "r"
+            if disk.find("readonly") is not None
+            else "w!"
+            if disk.find("shareable") is not None
+            else "w"
+        )
         return f"{source},{target},{mode}"
 
     def xl_disk(self, disk: etree._Element) -> str:
@@ -308,14 +323,18 @@ class _Writer:
         source = disk.find("source")
         assert source is not None
         if source.get("protocol") != "rbd":
-            raise ConfigUnsupportedError(f"network disk protocol {source.get('protocol')!r} has no xl form")
+            raise ConfigUnsupportedError(
+                f"network disk protocol {source.get('protocol')!r} has no xl form"
+            )
         spec = f"rbd:{source.get('name')}"
         hosts = source.findall("host")
         if disk.find("auth") is None:
             spec += ":auth_supported=none"
         if hosts:
             spec += ":mon_host=" + "\\\\;".join(
-                h.get("name", "") + (f"\\\\:{h.get('port')}" if h.get("port") else "") for h in hosts)
+                h.get("name", "") + (f"\\\\:{h.get('port')}" if h.get("port") else "")
+                for h in hosts
+            )
         return spec
 
     # ------------------------------------------------------------------ xm / xl tails
@@ -393,8 +412,11 @@ class _Writer:
         cells = cpu.findall("numa/cell") if cpu is not None else []
         if not cells:
             return
-        given = {(cell.get("id"), s.get("id")): s.get("value", "")
-                 for cell in cells for s in cell.iterfind("distances/sibling")}
+        given = {
+            (cell.get("id"), s.get("id")): s.get("value", "")
+            for cell in cells
+            for s in cell.iterfind("distances/sibling")
+        }
 
         def distance(a: str, b: str) -> str:
             """libvirt completes a missing distance from its mirror, else 10 local, 20 remote."""
@@ -462,7 +484,10 @@ class _Writer:
         for hostdev in self.root.iterfind("devices/hostdev[@type='usb']"):
             address = hostdev.find("source/address")
             if address is not None:
-                devs.append(f"hostbus={int(address.get('bus', '0'), 0)},hostaddr={int(address.get('device', '0'), 0)}")
+                devs.append(
+                    f"hostbus={int(address.get('bus', '0'), 0)},"
+                    f"hostaddr={int(address.get('device', '0'), 0)}"
+                )
         if devs:
             self.put("usbdev", devs)
 
@@ -484,7 +509,10 @@ class _Writer:
             self.put("channel", specs)
 
     def xl_passthrough(self) -> None:
-        args: list[str | int] = [a.get("value", "") for a in self.root.iterfind(f"{{{XEN_NS}}}commandline/{{{XEN_NS}}}arg")]
+        args: list[str | int] = [
+            a.get("value", "")
+            for a in self.root.iterfind(f"{{{XEN_NS}}}commandline/{{{XEN_NS}}}arg")
+        ]
         if args:
             self.put("device_model_args", args)
 
