@@ -156,8 +156,18 @@ class DomainDef(Element):
     #: namespace declarations of the root element, as (prefix, uri) pairs
     nsmap: tuple[tuple[str | None, str], ...] = ()
     #: the lxml tree this definition was made from, when it is exactly what :meth:`tree` would
-    #: build (a :func:`canonical` result); copied instead of rebuilt
+    #: build (a :func:`canonical` result); copied instead of rebuilt, and the source of
+    #: ``children``, which such a definition models only when they are first read
     _built: etree._Element | None = attrs.field(default=None, init=False, eq=False, repr=False)
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached for a field not set yet: the children of a definition made by
+        # domain_from_tree(built=True), modelled from its tree on first read
+        if name == "children" and self._built is not None:
+            children = DomainDef.from_xml(self._built).children
+            object.__setattr__(self, "children", children)
+            return children
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     @classmethod
     def check(cls, el: etree._Element, values: dict[str, Any]) -> None:
@@ -268,11 +278,14 @@ def domain_from_tree(root: etree._Element, *, built: bool = False) -> DomainDef:
     """A :class:`DomainDef` from an lxml ``<domain>`` element (no semantic checks).
 
     ``built``: ``root`` holds only what :meth:`DomainDef.tree` writes (it was built from a
-    model and changed by code, not parsed from input), so the definition keeps it as its tree;
-    the caller must not change ``root`` afterwards."""
-    definition = DomainDef.from_xml(root)
-    if built:
-        object.__setattr__(definition, "_built", root)
+    model and changed by code, not parsed from input), so the definition keeps it as its tree
+    and models its children only when they are first read; the caller must not change
+    ``root`` afterwards."""
+    if not built:
+        return DomainDef.from_xml(root)
+    definition = DomainDef(**DomainDef.own_values(root), nsmap=tuple(root.nsmap.items()))
+    object.__delattr__(definition, "children")
+    object.__setattr__(definition, "_built", root)
     return definition
 
 

@@ -118,6 +118,25 @@ class Element:
 
     @classmethod
     def from_xml(cls: type[E], el: etree._Element) -> E:
+        kwargs = cls.own_values(el)
+        if len(el):
+            models = cls.CHILDREN
+            children = []
+            for child in el:
+                tag = child.tag
+                if not isinstance(tag, str):
+                    continue  # comments and processing instructions, ignored as libvirt does
+                model = models.get(tag)
+                children.append(model.from_xml(child) if model else Unknown.from_xml(child))
+            if children:
+                kwargs["children"] = tuple(children)
+        if cls._HAS_CHECK:
+            cls.check(el, kwargs)
+        return cls(**kwargs)
+
+    @classmethod
+    def own_values(cls, el: etree._Element) -> dict[str, Any]:
+        """The field values of ``el``'s attributes and text (not its children), typed."""
         known = cls._ATTR_INDEX
         kwargs: dict[str, Any] = {}
         items = el.items()
@@ -141,20 +160,7 @@ class Element:
                 raw = text if cls.TEXT is str else text.strip()
                 spec = cls._TEXT_SPEC
                 kwargs["text"] = raw if spec is None else spec.parse(raw, el)
-        if len(el):
-            models = cls.CHILDREN
-            children = []
-            for child in el:
-                tag = child.tag
-                if not isinstance(tag, str):
-                    continue  # comments and processing instructions, ignored as libvirt does
-                model = models.get(tag)
-                children.append(model.from_xml(child) if model else Unknown.from_xml(child))
-            if children:
-                kwargs["children"] = tuple(children)
-        if cls._HAS_CHECK:
-            cls.check(el, kwargs)
-        return cls(**kwargs)
+        return kwargs
 
     @classmethod
     def check(cls, el: etree._Element, values: dict[str, Any]) -> None:

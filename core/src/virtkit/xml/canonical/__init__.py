@@ -9,9 +9,9 @@ extends it with its own defaults::
 
 The ordering steps come last so that anything added earlier lands in libvirt's order. Steps
 work on the lxml tree, not on the typed model, so that they reach elements the model keeps
-verbatim (``<cputune>``, character devices, ...); the result is parsed back into a
-:class:`~virtkit.xml.domain.DomainDef` that keeps the tree, so formatting it copies the tree
-instead of rebuilding it.
+verbatim (``<cputune>``, character devices, ...); the result is a
+:class:`~virtkit.xml.domain.DomainDef` wrapping the tree: formatting it copies the tree
+instead of rebuilding it, and its children are modelled only when first read.
 """
 
 from __future__ import annotations
