@@ -12,6 +12,7 @@ import virtkit
 from lxml import etree
 from virtkit.constants import DomainState, DomainXMLFlags
 from virtkit_qemu.argv.accel import kvm_problem
+from virtkit_qemu.canonical.probe import parse_machines, probe_caps
 from virtkit_qemu.qmp import Monitor
 
 GUEST_TYPE = "kvm" if kvm_problem() is None else "qemu"
@@ -77,3 +78,37 @@ def test_dumped_canonical_xml_redefines_and_runs_as_it_says(
     assert parent_bus.rsplit("/", 1)[-1] == expected_bus, parent_bus
     assert devfn >> 3 == slot
     dom.destroy()
+
+
+def test_capabilities_of_the_installed_emulator(qemu_binary: str) -> None:
+    caps = probe_caps(qemu_binary)
+    for accel in ("kvm", "tcg"):
+        assert caps.canonical_machine("pc", accel).startswith("pc-i440fx-")
+        assert caps.canonical_machine("q35", accel).startswith("pc-q35-")
+        assert (caps.default_machine(accel) or "").startswith("pc-i440fx-")
+    assert {
+        "pcie-root-port",
+        "piix3-usb-uhci",
+        "qemu-xhci",
+        "VGA",
+        "lsi",
+        "virtio-net",
+    } <= caps.flags
+    assert probe_caps(qemu_binary) is caps  # asked once per binary and modification time
+
+
+def test_machine_list_parsing() -> None:
+    lines = [
+        "Supported machines are:",
+        "pc                   Standard PC (i440FX + PIIX, 1996) (alias of pc-i440fx-9.0)",
+        "pc-i440fx-9.0        Standard PC (i440FX + PIIX, 1996) (default)",
+        "pc-i440fx-8.2        Standard PC (i440FX + PIIX, 1996)",
+        "none                 empty machine",
+    ]
+    machines = {(m.name, m.accel): m for m in parse_machines(lines)}
+    assert set(machines) == {
+        (n, a) for n in ("pc-i440fx-9.0", "pc-i440fx-8.2", "none") for a in ("kvm", "tcg")
+    }
+    newest = machines[("pc-i440fx-9.0", "tcg")]
+    assert (newest.alias, newest.default) == ("pc", True)
+    assert machines[("pc-i440fx-8.2", "kvm")].alias is None
