@@ -156,8 +156,9 @@ class DomainDef(Element):
     #: namespace declarations of the root element, as (prefix, uri) pairs
     nsmap: tuple[tuple[str | None, str], ...] = ()
     #: the lxml tree this definition was made from, when it is exactly what :meth:`tree` would
-    #: build (a :func:`canonical` result); copied instead of rebuilt, and the source of
-    #: ``children``, which such a definition models only when they are first read
+    #: build (a parsed document without comments and namespaces, made so by :meth:`adopt`, or
+    #: a :func:`canonical` result); copied instead of rebuilt. A canonical result models its
+    #: ``children`` from it only when they are first read.
     _built: etree._Element | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
     def __getattr__(self, name: str) -> Any:
@@ -271,7 +272,21 @@ def parse_domain(text: str | bytes) -> DomainDef:
     root = parse_root(text, "domain")
     definition = DomainDef.from_xml(root)
     check_domain(root)
+    if _adoptable(text, root):
+        definition.adopt(root)  # the parsed tree becomes the one tree() copies: none to build
+        object.__setattr__(definition, "_built", root)
     return definition
+
+
+#: comments and processing instructions, which a built tree does not have
+_COMMENTS = etree.XPath("boolean(//comment() | //processing-instruction())")
+
+
+def _adoptable(text: str | bytes, root: etree._Element) -> bool:
+    """The document declares no namespace and has no comment or processing instruction
+    (what :meth:`Element.adopt` cannot make as the model writes it)."""
+    declares = "xmlns" in text if isinstance(text, str) else b"xmlns" in text
+    return not declares and not _COMMENTS(root)
 
 
 def domain_from_tree(root: etree._Element, *, built: bool = False) -> DomainDef:

@@ -100,6 +100,7 @@ class Element:
     # derived from the declarations above when a subclass is created
     _ATTR_INDEX: ClassVar[dict[str, Attr]] = {}
     _TEXT_SPEC: ClassVar[Attr | None] = None
+    _TYPED_ATTRS: ClassVar[tuple[Attr, ...]] = ()
     _HAS_CHECK: ClassVar[bool] = False
 
     extra_attrs: tuple[tuple[str, str], ...] = ()
@@ -110,6 +111,7 @@ class Element:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._ATTR_INDEX = {spec.xml: spec for spec in cls.ATTRS}
+        cls._TYPED_ATTRS = tuple(spec for spec in cls.ATTRS if spec.type is not str)
         text = cls.TEXT
         cls._TEXT_SPEC = None if text is None or text is str else Attr(xml="text()", type=text)
         cls._HAS_CHECK = cls.check.__func__ is not Element.check.__func__  # type: ignore[attr-defined]
@@ -192,6 +194,32 @@ class Element:
                 el.text = dump(text)
         for child in self.children:
             child.to_element(el)
+
+    def adopt(self, el: etree._Element) -> None:
+        """Make ``el``, the element this model was parsed from, what :meth:`fill` writes into
+        a new element: typed values in their written form, no text the model does not keep,
+        no tails. Unknown children stay as parsed (equal to the copies made from their bytes,
+        but keeping their lines in the input, which error messages name).
+
+        Only for an element whose subtree declares no namespace and holds no comment or
+        processing instruction (those :meth:`fill` would write otherwise)."""
+        kind = type(self)
+        if kind.TEXT is None:
+            if el.text is not None:
+                el.text = None
+        elif kind._TEXT_SPEC is not None:
+            text = getattr(self, "text", None)  # noqa: B009 - only text elements have the field
+            if text is not None:
+                el.text = dump(text)
+        for spec in kind._TYPED_ATTRS:
+            value = getattr(self, spec.field)
+            if value is not None:
+                el.set(spec.xml, dump(value))  # in place: the attribute keeps its position
+        for child, model in zip(el, self.children, strict=True):
+            if child.tail is not None:
+                child.tail = None
+            if not isinstance(model, Unknown):
+                model.adopt(child)
 
     # -- queries -----------------------------------------------------------------------------
 
