@@ -144,7 +144,7 @@ class EventWatcher:
             return
         self.host.seen_state.setdefault(current.uuid, current.state)
         try:
-            with Monitor(self.host.store.runtime_paths(status.uuid).qmp, name=status.name) as mon:
+            with self.host.quick_monitor(status) as mon:  # the session just opened
                 state = mon.execute("query-status")["status"]
         except QmpError:
             return  # QEMU went away meanwhile; the end of the event session records it
