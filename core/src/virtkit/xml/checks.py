@@ -17,14 +17,24 @@ from virtkit.xml.node import fail
 CHARDEV_TAGS = ("serial", "parallel", "console", "channel")
 
 
+#: the devices that hold one, in the order :func:`chardev_elements` lists them
+_CHARDEV_HOLDERS = (*CHARDEV_TAGS, "redirdev", "smartcard", "rng")
+
+
 def chardev_elements(root: etree._Element) -> list[etree._Element]:
-    """Every element of ``root`` that holds a character device source (with its ``type``)."""
-    devices = root.findall("devices")
-    found = [el for tag in CHARDEV_TAGS for dev in devices for el in dev.iterchildren(tag)]
-    found += root.findall("devices/redirdev")
-    found += [el for el in root.iterfind("devices/smartcard") if el.get("mode") == "passthrough"]
-    found += root.findall("devices/rng/backend[@model='egd']")
-    return found
+    """Every element of ``root`` that holds a character device source (with its ``type``):
+    the character devices by kind, redirected devices, passthrough smartcards, EGD backends
+    of random number generators."""
+    found: dict[str, list[etree._Element]] = {tag: [] for tag in _CHARDEV_HOLDERS}
+    for devices in root.iterchildren("devices"):
+        for device in devices:
+            holders = found.get(device.tag)
+            if holders is not None:
+                holders.append(device)
+    rngs = found.pop("rng")
+    found["smartcard"] = [el for el in found["smartcard"] if el.get("mode") == "passthrough"]
+    egd = [el for rng in rngs for el in rng.iterchildren("backend") if el.get("model") == "egd"]
+    return [el for kind in found.values() for el in kind] + egd
 
 
 def check_chardev_sources(root: etree._Element) -> None:

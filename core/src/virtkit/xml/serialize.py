@@ -48,10 +48,15 @@ _ATTRIBUTE_COUNT = etree.XPath("count(//@*)")
 #: ... and in lxml's text: apostrophes and carriage returns (escaped otherwise), empty text
 #: (``<a></a>``), namespaces and ``<metadata>`` (libvirt declares and quotes them its own way),
 #: entity references, and the elements libvirt never writes empty
-_UNLIKE_LIBVIRT_TEXT = re.compile(
-    "'|&#13;|></|xmlns|<metadata|&(?!amp;|lt;|gt;|quot;|#)"
-    + "".join(f"|<{name}[ /]" for name in sorted(ALWAYS_OPEN))
+_UNLIKE_LIBVIRT_MARKS = (
+    "'",
+    "&#13;",
+    "></",
+    "xmlns",
+    "<metadata",
+    *(f"<{name}{end}" for name in sorted(ALWAYS_OPEN) for end in " /"),
 )
+_ENTITY_REFERENCE = re.compile("&(?!amp;|lt;|gt;|quot;|#)")
 
 
 def to_string(root: etree._Element) -> str:
@@ -89,7 +94,9 @@ def _by_lxml(root: etree._Element) -> str | None:
     if _UNLIKE_LIBVIRT(root):
         return None
     text = etree.tostring(root, encoding="unicode", pretty_print=True, with_tail=False)
-    if _UNLIKE_LIBVIRT_TEXT.search(text):
+    if any(mark in text for mark in _UNLIKE_LIBVIRT_MARKS):
+        return None
+    if "&" in text and _ENTITY_REFERENCE.search(text):
         return None
     if text.count('"') != 2 * int(_ATTRIBUTE_COUNT(root)):
         return None  # a double quote in text, which libvirt escapes

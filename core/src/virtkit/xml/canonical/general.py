@@ -54,17 +54,25 @@ def generate_uuid(root: etree._Element, ctx: Context) -> None:
         insert_child(root, "uuid", DOMAIN_ORDER).text = str(uuidlib.uuid4())
 
 
+#: each path of :data:`_MEMORY_TEXT` with the first element it needs: the device for a path
+#: under ``<devices>`` (true), else the child of ``<domain>`` (false)
+_MEMORY_TEXT_NEEDS = tuple(
+    (path, True, path.split("/")[1])
+    if path.startswith("devices/")
+    else (path, False, path.split("/")[0])
+    for path in _MEMORY_TEXT
+)
+
+
 def normalise_memory_units(root: etree._Element, ctx: Context) -> None:
     """Every memory amount in KiB with ``unit='KiB'``, as libvirt stores them."""
-    present = {child.tag for child in root}  # to skip the paths that cannot match, quickly
-    for devices in root.iterchildren("devices"):
-        present.update(f"devices/{child.tag}" for child in devices)
-    for path in _MEMORY_TEXT:
-        head, _, rest = path.partition("/")
-        if (f"devices/{rest.partition('/')[0]}" if head == "devices" else head) in present:
+    children = {child.tag for child in root}  # to skip the paths that cannot match, quickly
+    devices = {child.tag for parent in root.iterchildren("devices") for child in parent}
+    for path, is_device, tag in _MEMORY_TEXT_NEEDS:
+        if tag in (devices if is_device else children):
             for el in root.iterfind(path):
                 _kib_text(el)
-    if "cpu" not in present and "memoryBacking" not in present:
+    if "cpu" not in children and "memoryBacking" not in children:
         return
     for cell in root.iterfind("cpu/numa/cell"):
         if cell.get("memory") is not None:
@@ -166,8 +174,7 @@ def ensure_devices(root: etree._Element, ctx: Context) -> None:
         insert_child(root, "devices", DOMAIN_ORDER)
 
 
-def _has_device_boot(root: etree._Element) -> bool:
-    return root.find("devices/*/boot[@order]") is not None
+_has_device_boot = etree.XPath("boolean(devices/*/boot[@order])")
 
 
 def default_os(root: etree._Element, ctx: Context) -> None:
