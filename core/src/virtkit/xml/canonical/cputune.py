@@ -7,19 +7,19 @@ from lxml import etree
 
 from virtkit.xml.bitmap import format_bitmap, parse_bitmap
 from virtkit.xml.canonical.context import Context
-from virtkit.xml.canonical.order import CPUTUNE_ORDER, sort_children
+from virtkit.xml.canonical.order import CPUTUNE_ORDER, first_child, sort_children
 from virtkit.xml.units import bytes_per_unit
 
 
 def _max_vcpus(root: etree._Element) -> int:
-    vcpu = root.find("vcpu")
+    vcpu = first_child(root, "vcpu")
     return int((vcpu.text or "1").strip()) if vcpu is not None else 1
 
 
 def expand_scheduler(root: etree._Element, ctx: Context) -> None:
     """``<vcpusched vcpus='0-1'>`` becomes one entry per vCPU (likewise ``iothreadsched``),
     sorted by id, as libvirt stores a scheduler per thread."""
-    cputune = root.find("cputune")
+    cputune = first_child(root, "cputune")
     if cputune is None:
         return
     for tag, attr in (("vcpusched", "vcpus"), ("iothreadsched", "iothreads")):
@@ -54,7 +54,7 @@ def limit_resctrl(root: etree._Element, ctx: Context) -> None:
     """Cache and memory-bandwidth allocations keep only vCPUs the domain has (an allocation
     left with none is dropped); allocations come before monitors; cache sizes in the largest
     exact unit."""
-    cputune = root.find("cputune")
+    cputune = first_child(root, "cputune")
     if cputune is None:
         return
     existing = set(range(_max_vcpus(root)))
@@ -66,7 +66,7 @@ def limit_resctrl(root: etree._Element, ctx: Context) -> None:
                 continue
             tune.set("vcpus", format_bitmap(vcpus))
             sort_children(tune, (first, "monitor"))
-            for cache in tune.iterfind("cache"):
+            for cache in tune.iterchildren("cache"):
                 size = int(cache.get("size", "0")) * bytes_per_unit(cache.get("unit"), "B")
                 value, unit = _pretty_size(size)
                 cache.set("size", str(value))
@@ -74,6 +74,6 @@ def limit_resctrl(root: etree._Element, ctx: Context) -> None:
 
 
 def order_cputune(root: etree._Element, ctx: Context) -> None:
-    cputune = root.find("cputune")
+    cputune = first_child(root, "cputune")
     if cputune is not None:
         sort_children(cputune, CPUTUNE_ORDER)

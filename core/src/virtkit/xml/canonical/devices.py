@@ -13,6 +13,7 @@ from virtkit.xml.canonical.order import (
     DEVICES_ORDER,
     DISK_ORDER,
     INTERFACE_ORDER,
+    first_child,
     insert_child,
     set_attrs_first,
     sort_children,
@@ -48,7 +49,7 @@ def order_disks(root: etree._Element, ctx: Context) -> None:
     """Disks on one bus (as written: a missing bus matches only other missing ones) are kept
     in the order of their target names, the way libvirt inserts each disk it parses."""
     devices = _devices(root)
-    disks = devices.findall("disk") if devices is not None else []
+    disks = list(devices.iterchildren("disk")) if devices is not None else []
     if devices is None or len(disks) < 2:
         return
     placed: list[etree._Element] = []
@@ -70,12 +71,12 @@ def order_disks(root: etree._Element, ctx: Context) -> None:
 
 
 def _bus(disk: etree._Element) -> str | None:
-    target = disk.find("target")
+    target = first_child(disk, "target")
     return target.get("bus") if target is not None else None
 
 
 def _target_index(disk: etree._Element) -> int:
-    target = disk.find("target")
+    target = first_child(disk, "target")
     index = _disk_index(target.get("dev", "")) if target is not None else None
     return -1 if index is None else index
 
@@ -90,7 +91,7 @@ def disk_defaults(root: etree._Element, ctx: Context) -> None:
     for disk in root.iterfind("devices/disk"):
         if disk.get("device") is None:
             set_attrs_first(disk, {"type": disk.get("type", "file"), "device": "disk"})
-        target = disk.find("target")
+        target = first_child(disk, "target")
         if target is None or target.get("bus") is not None:
             continue
         dev = target.get("dev", "")
@@ -105,9 +106,9 @@ def assign_drive_addresses(root: etree._Element, ctx: Context) -> None:
     devices = _devices(root)
     if devices is None:
         return
-    for disk in devices.iterfind("disk"):
-        target = disk.find("target")
-        if target is None or disk.find("address") is not None:
+    for disk in devices.iterchildren("disk"):
+        target = first_child(disk, "target")
+        if target is None or first_child(disk, "address") is not None:
             continue
         bus = target.get("bus")
         index = _disk_index(target.get("dev", ""))
@@ -136,7 +137,7 @@ def _add_controller(devices: etree._Element, kind: str, index: int) -> None:
 def _needs(devices: etree._Element, kind: str, index: int) -> bool:
     return not any(
         c.get("type") == kind and int(c.get("index", "0")) == index
-        for c in devices.iterfind("controller")
+        for c in devices.iterchildren("controller")
     )
 
 
@@ -159,14 +160,14 @@ def implicit_controllers(root: etree._Element, ctx: Context) -> None:
         for index in range(highest + 1):
             if _needs(devices, kind, index):
                 _add_controller(devices, kind, index)
-    for dev in (*devices.iterfind("channel"), *devices.iterfind("console")):
+    for dev in (*devices.iterchildren("channel"), *devices.iterchildren("console")):
         if dev.find("target[@type='virtio']") is None:
             continue
         address = dev.find("address[@type='virtio-serial']")
         index = int(address.get("controller", "0")) if address is not None else 0
         if _needs(devices, "virtio-serial", index):
             _add_controller(devices, "virtio-serial", index)
-    if devices.find("smartcard") is not None and _needs(devices, "ccid", 0):
+    if first_child(devices, "smartcard") is not None and _needs(devices, "ccid", 0):
         _add_controller(devices, "ccid", 0)
 
 
@@ -176,10 +177,10 @@ def controller_indexes(root: etree._Element, ctx: Context) -> None:
     if devices is None:
         return
     used: dict[str | None, set[int]] = {}
-    for ctrl in devices.iterfind("controller"):
+    for ctrl in devices.iterchildren("controller"):
         if ctrl.get("index") is not None:
             used.setdefault(ctrl.get("type"), set()).add(int(ctrl.get("index", "0")))
-    for ctrl in devices.iterfind("controller"):
+    for ctrl in devices.iterchildren("controller"):
         if ctrl.get("index") is None:
             taken = used.setdefault(ctrl.get("type"), set())
             index = next(i for i in range(len(taken) + 1) if i not in taken)
@@ -190,7 +191,7 @@ def controller_indexes(root: etree._Element, ctx: Context) -> None:
 def generate_macs(root: etree._Element, ctx: Context) -> None:
     """An interface without a MAC address gets a random one in QEMU/KVM's 52:54:00 prefix."""
     for interface in root.iterfind("devices/interface"):
-        if interface.find("mac") is None:
+        if first_child(interface, "mac") is None:
             tail = ":".join(f"{b:02x}" for b in secrets.token_bytes(3))
             interface.insert(0, etree.Element("mac", {"address": f"52:54:00:{tail}"}))
 
@@ -242,8 +243,8 @@ def smartcard_addresses(root: etree._Element, ctx: Context) -> None:
     devices = _devices(root)
     if devices is None:
         return
-    for slot, card in enumerate(devices.iterfind("smartcard")):
-        if card.find("address") is None:
+    for slot, card in enumerate(devices.iterchildren("smartcard")):
+        if first_child(card, "address") is None:
             etree.SubElement(
                 card, "address", {"type": "ccid", "controller": "0", "slot": str(slot)}
             )
@@ -254,7 +255,7 @@ def chardev_sources(root: etree._Element, ctx: Context) -> None:
     its protocol; a UNIX source without a path says nothing and is dropped."""
     for dev in chardev_elements(root):
         kind = dev.get("type")
-        sources = dev.findall("source")
+        sources = list(dev.iterchildren("source"))
         if kind in ("tcp", "udp", "unix"):
             for src in sources:
                 set_attrs_first(src, {"mode": src.get("mode", "connect")})
@@ -264,9 +265,9 @@ def chardev_sources(root: etree._Element, ctx: Context) -> None:
                     dev.remove(src)
         if kind == "udp" and len(sources) == 2 and sources[0].get("mode") == "connect":
             sources[0].addprevious(sources[1])
-        if kind == "tcp" and dev.find("protocol") is None and sources:
+        if kind == "tcp" and first_child(dev, "protocol") is None and sources:
             protocol = etree.Element("protocol", {"type": "raw"})
-            dev.findall("source")[-1].addnext(protocol)
+            list(dev.iterchildren("source"))[-1].addnext(protocol)
 
 
 def graphics_listens(root: etree._Element, ctx: Context) -> None:
@@ -274,12 +275,12 @@ def graphics_listens(root: etree._Element, ctx: Context) -> None:
     devices = _devices(root)
     if devices is None:
         return
-    for graphics in devices.iterfind("graphics"):
+    for graphics in devices.iterchildren("graphics"):
         kind = graphics.get("type")
         if kind not in ("vnc", "spice", "rdp"):
             continue
         socket = graphics.get("socket") if kind == "vnc" else None
-        first = graphics.find("listen")
+        first = first_child(graphics, "listen")
         socket_listen = first is not None and first.get("type") == "socket"
         if not socket and not socket_listen:
             {"spice": _spice_ports, "rdp": _rdp_ports}.get(kind, _vnc_ports)(graphics)
@@ -296,7 +297,7 @@ def graphics_listens(root: etree._Element, ctx: Context) -> None:
 def _listens(graphics: etree._Element, socket: str | None, ctx: Context) -> None:
     """The ``<listen>`` elements, and the ``listen`` attribute mirroring the first address
     (a network's address is only known while running, so an inactive parse drops it)."""
-    listens = graphics.findall("listen")
+    listens = list(graphics.iterchildren("listen"))
     if socket:
         if listens:
             graphics.remove(listens[0])
@@ -309,7 +310,7 @@ def _listens(graphics: etree._Element, socket: str | None, ctx: Context) -> None
     if ctx.inactive:
         for network in graphics.iterfind("listen[@type='network']"):
             network.attrib.pop("address", None)
-    first = graphics.find("listen")
+    first = first_child(graphics, "listen")
     assert first is not None
     if first.get("type") == "address" and not first.get("address") and graphics.get("listen"):
         first.set("address", graphics.get("listen", ""))
@@ -355,7 +356,7 @@ def _spice_ports(graphics: etree._Element) -> None:
         return
     graphics.attrib.pop("autoport", None)
     graphics.attrib.pop("listen", None)
-    for listen in graphics.findall("listen"):
+    for listen in list(graphics.iterchildren("listen")):
         graphics.remove(listen)
     graphics.insert(0, etree.Element("listen", {"type": "none"}))
 
@@ -363,9 +364,9 @@ def _spice_ports(graphics: etree._Element) -> None:
 def implicit_video(root: etree._Element, ctx: Context) -> None:
     """A graphical console without a video device gets one (``ctx.video_type``)."""
     devices = _devices(root)
-    if ctx.video_type is None or devices is None or devices.find("graphics") is None:
+    if ctx.video_type is None or devices is None or first_child(devices, "graphics") is None:
         return
-    if devices.find("video") is not None:
+    if first_child(devices, "video") is not None:
         return
     video = insert_child(devices, "video", DEVICES_ORDER)
     etree.SubElement(video, "model", {"type": ctx.video_type})
@@ -378,7 +379,7 @@ def graphics_inputs(root: etree._Element, ctx: Context) -> None:
     devices = _devices(root)
     os_type = root.find("os/type")
     arch = os_type.get("arch") if os_type is not None else None
-    if devices is None or devices.find("graphics") is None:
+    if devices is None or first_child(devices, "graphics") is None:
         return
     if arch not in (None, "i686", "x86_64"):
         return
@@ -474,31 +475,31 @@ def chardev_targets(root: etree._Element, ctx: Context) -> None:
         return
     for tag in ("serial", "parallel"):
         for number, dev in enumerate(devices.iterfind(tag)):
-            target = dev.find("target")
+            target = first_child(dev, "target")
             if target is None:
                 target = etree.SubElement(dev, "target")
             if target.get("port") is None:
                 target.set("port", str(number))
     numbered: dict[str | None, int] = {}
-    for console in devices.iterfind("console"):
-        target = console.find("target")
+    for console in devices.iterchildren("console"):
+        target = first_child(console, "target")
         kind = target.get("type") if target is not None else None
         if target is not None and kind not in (None, "serial") and target.get("port") is None:
             target.set("port", str(numbered.get(kind, 0)))
         numbered[kind] = numbered.get(kind, 0) + 1
     if (root.findtext("os/type") or "").strip() != "hvm":
         return
-    consoles = devices.findall("console")
-    serials = devices.findall("serial")
+    consoles = list(devices.iterchildren("console"))
+    serials = list(devices.iterchildren("serial"))
     first = consoles[0] if consoles else None
-    first_target = first.find("target") if first is not None else None
+    first_target = first_child(first, "target") if first is not None else None
     first_type = first_target.get("type") if first_target is not None else None
     if first is not None and first_type in (None, "serial"):
         if not serials:
             serial = _copy_as(first, "serial", "0", None)
             _place(devices, serial, None)
             serials = [serial]
-        serial_target = serials[0].find("target")
+        serial_target = first_child(serials[0], "target")
         port = serial_target.get("port", "0") if serial_target is not None else "0"
         if first_target is None:
             first_target = etree.SubElement(first, "target")
@@ -506,7 +507,7 @@ def chardev_targets(root: etree._Element, ctx: Context) -> None:
         first_target.set("type", "serial")
         first_target.set("port", port)
     elif serials:
-        serial_target = serials[0].find("target")
+        serial_target = first_child(serials[0], "target")
         assert serial_target is not None
         if serial_target.get("type") in _CONSOLE_SERIALS:
             console = _copy_as(serials[0], "console", serial_target.get("port", "0"), "serial")

@@ -12,6 +12,7 @@ from virtkit.xml.canonical.order import (
     DOMAIN_ORDER,
     FEATURES_ORDER,
     OS_ORDER,
+    first_child,
     insert_child,
     set_attrs_first,
     sort_children,
@@ -50,7 +51,7 @@ def drop_inactive_id(root: etree._Element, ctx: Context) -> None:
 
 def generate_uuid(root: etree._Element, ctx: Context) -> None:
     """A definition without ``<uuid>`` gets a random one, as libvirt gives it."""
-    if root.find("uuid") is None:
+    if first_child(root, "uuid") is None:
         insert_child(root, "uuid", DOMAIN_ORDER).text = str(uuidlib.uuid4())
 
 
@@ -89,10 +90,10 @@ def default_memory(root: etree._Element, ctx: Context) -> None:
 
     The total is not recomputed from the NUMA cells: libvirt does that only when a driver
     asks for an ABI update on a new definition (a driver step can)."""
-    memory = root.find("memory")
+    memory = first_child(root, "memory")
     if memory is None:
         return
-    current = root.find("currentMemory")
+    current = first_child(root, "currentMemory")
     if current is None:
         current = insert_child(root, "currentMemory", DOMAIN_ORDER, {"unit": "KiB"})
         current.text = memory.text
@@ -104,7 +105,7 @@ def default_vcpu(root: etree._Element, ctx: Context) -> None:
     """``<vcpu placement='static'>N</vcpu>`` (one vCPU when absent; ``auto`` when NUMA memory
     placement is automatic and no cpuset is given); ``current`` only when it differs from the
     maximum."""
-    vcpu = root.find("vcpu")
+    vcpu = first_child(root, "vcpu")
     if vcpu is None:
         vcpu = insert_child(root, "vcpu", DOMAIN_ORDER)
         vcpu.text = "1"
@@ -120,14 +121,14 @@ def default_vcpu(root: etree._Element, ctx: Context) -> None:
 def default_numatune(root: etree._Element, ctx: Context) -> None:
     """Automatic vCPU placement implies automatic (strict) memory placement; memory without a
     nodeset follows the vCPU placement; the global policy comes before per-node ones."""
-    vcpu = root.find("vcpu")
+    vcpu = first_child(root, "vcpu")
     auto = vcpu is not None and vcpu.get("placement") == "auto"
-    numatune = root.find("numatune")
+    numatune = first_child(root, "numatune")
     if numatune is None:
         if not auto:
             return
         numatune = insert_child(root, "numatune", DOMAIN_ORDER)
-    memory = numatune.find("memory")
+    memory = first_child(numatune, "memory")
     if memory is None and auto:
         memory = etree.SubElement(numatune, "memory", {"mode": "strict", "placement": "auto"})
     if memory is not None:
@@ -142,10 +143,10 @@ def default_iothreads(root: etree._Element, ctx: Context) -> None:
     """``<iothreadids>`` lists as many threads as ``<iothreads>`` says, the missing ones with
     the lowest free ids."""
     count = root.findtext("iothreads")
-    ids = root.find("iothreadids")
+    ids = first_child(root, "iothreadids")
     if ids is None or not count:
         return
-    taken = {int(t.get("id", "0")) for t in ids.iterfind("iothread")}
+    taken = {int(t.get("id", "0")) for t in ids.iterchildren("iothread")}
     candidate = 1
     while len(taken) < int(count):
         if candidate not in taken:
@@ -170,7 +171,7 @@ def normalise_bitmaps(root: etree._Element, ctx: Context) -> None:
 
 def ensure_devices(root: etree._Element, ctx: Context) -> None:
     """libvirt always writes ``<devices>``, even empty."""
-    if root.find("devices") is None:
+    if first_child(root, "devices") is None:
         insert_child(root, "devices", DOMAIN_ORDER)
 
 
@@ -180,19 +181,19 @@ _has_device_boot = etree.XPath("boolean(devices/*/boot[@order])")
 def default_os(root: etree._Element, ctx: Context) -> None:
     """``<type arch=...>`` defaults to the host architecture; an HVM guest with neither a boot
     order nor per-device boot entries boots from the first disk."""
-    os_el = root.find("os")
+    os_el = first_child(root, "os")
     if os_el is None:
         return
-    os_type = os_el.find("type")
+    os_type = first_child(os_el, "type")
     if os_type is not None and os_type.get("arch") is None:
         rest = dict(os_type.attrib)
         os_type.attrib.clear()
         os_type.attrib.update({"arch": ctx.arch, **rest})
     is_hvm = os_type is not None and (os_type.text or "").strip() == "hvm"
     if _has_device_boot(root):
-        for boot in os_el.findall("boot"):
+        for boot in list(os_el.iterchildren("boot")):
             os_el.remove(boot)
-    elif is_hvm and os_el.find("boot") is None:
+    elif is_hvm and first_child(os_el, "boot") is None:
         insert_child(os_el, "boot", OS_ORDER, {"dev": "hd"})
     sort_children(os_el, OS_ORDER)
 
@@ -201,10 +202,10 @@ def numa_cells(root: etree._Element, ctx: Context) -> None:
     """NUMA cells numbered in order when they do not say, and ordered by id."""
     numa = root.find("cpu/numa")
     if numa is not None:
-        for number, cell in enumerate(numa.iterfind("cell")):
+        for number, cell in enumerate(numa.iterchildren("cell")):
             if cell.get("id") is None:
                 set_attrs_first(cell, {"id": str(number)})
-        cells = sorted(numa.findall("cell"), key=lambda c: int(c.get("id", "0")))
+        cells = sorted(numa.iterchildren("cell"), key=lambda c: int(c.get("id", "0")))
         for cell in cells:
             numa.append(cell)
 
@@ -212,10 +213,10 @@ def numa_cells(root: etree._Element, ctx: Context) -> None:
 def default_features(root: etree._Element, ctx: Context) -> None:
     """Features in libvirt's order; ``<hyperv>`` enlightenments are ``mode='custom'`` unless
     said otherwise."""
-    features = root.find("features")
+    features = first_child(root, "features")
     if features is None:
         return
-    hyperv = features.find("hyperv")
+    hyperv = first_child(features, "hyperv")
     if hyperv is not None and hyperv.get("mode") is None:
         set_attrs_first(hyperv, {"mode": "custom"})
     sort_children(features, FEATURES_ORDER)
@@ -224,10 +225,10 @@ def default_features(root: etree._Element, ctx: Context) -> None:
 def default_cpu(root: etree._Element, ctx: Context) -> None:
     """A CPU with a model is ``mode='custom' match='exact'``, its model may fall back, its
     features are required; a topology has one die unless said."""
-    cpu = root.find("cpu")
+    cpu = first_child(root, "cpu")
     if cpu is None:
         return
-    model = cpu.find("model")
+    model = first_child(cpu, "model")
     mode = cpu.get("mode")
     if mode is None and model is not None:
         set_attrs_first(cpu, {"mode": "custom", "match": cpu.get("match", "exact")})
@@ -236,10 +237,10 @@ def default_cpu(root: etree._Element, ctx: Context) -> None:
     if model is not None and (model.text or "").strip() and model.get("fallback") is None:
         set_attrs_first(model, {"fallback": "allow"})
     if cpu.get("mode", "custom") == "custom":
-        for feature in cpu.iterfind("feature"):
+        for feature in cpu.iterchildren("feature"):
             if feature.get("policy") is None:
                 set_attrs_first(feature, {"policy": "require"})
-    topology = cpu.find("topology")
+    topology = first_child(cpu, "topology")
     if topology is not None and topology.get("dies") is None:
         attrib = dict(topology.attrib)
         topology.attrib.clear()
@@ -252,14 +253,14 @@ def default_cpu(root: etree._Element, ctx: Context) -> None:
 
 def default_seclabels(root: etree._Element, ctx: Context) -> None:
     """Dynamic and static security labels relabel resources unless told not to."""
-    for label in root.iterfind("seclabel"):
+    for label in root.iterchildren("seclabel"):
         if label.get("relabel") is None and label.get("type") in ("dynamic", "static"):
             label.set("relabel", "no" if label.get("type") == "static" else "yes")
 
 
 def default_clock(root: etree._Element, ctx: Context) -> None:
     """``<clock offset='utc'/>`` when absent."""
-    if root.find("clock") is None:
+    if first_child(root, "clock") is None:
         insert_child(root, "clock", DOMAIN_ORDER, {"offset": "utc"})
 
 

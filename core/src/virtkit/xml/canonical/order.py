@@ -240,6 +240,11 @@ def sort_children(parent: etree._Element, order: Sequence[str]) -> None:
         parent.append(child)  # appending an existing child moves it to the end
 
 
+def first_child(parent: etree._Element, tag: str) -> etree._Element | None:
+    """``parent.find(tag)`` for a plain tag, without the cost of lxml's path parser."""
+    return next(parent.iterchildren(tag), None)
+
+
 def insert_child(
     parent: etree._Element, tag: str, order: Sequence[str], attrib: dict[str, str] | None = None
 ) -> etree._Element:
