@@ -120,6 +120,8 @@ def check_numbers(root: etree._Element) -> None:
             except ValueError as exc:
                 raise fail(el, f"invalid value of '{name}': '{value}' ({exc})") from None
     for path in ("iothreads", "cpu/numa/cell"):
+        if path.partition("/")[0] not in present:
+            continue
         for el in root.iterfind(path):
             text = el.text if path == "iothreads" else el.get("memory")
             if text is not None and not text.strip().isdigit():
@@ -135,6 +137,8 @@ def _vcpus(el: etree._Element) -> frozenset[int]:
 
 def check_resctrl(root: etree._Element) -> None:
     """Cache and memory bandwidth allocations: no vCPU in two of them, no duplicate ids."""
+    if root.find("cputune") is None:
+        return
     cachetunes = [(el, _vcpus(el)) for el in root.iterfind("cputune/cachetune")]
     seen: set[int] = set()
     for el, vcpus in cachetunes:

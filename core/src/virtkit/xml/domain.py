@@ -156,7 +156,7 @@ class DomainDef(Element):
     #: namespace declarations of the root element, as (prefix, uri) pairs
     nsmap: tuple[tuple[str | None, str], ...] = ()
     #: the lxml tree this definition was made from, when it is exactly what :meth:`tree` would
-    #: build (a parsed document without comments and namespaces, made so by :meth:`adopt`, or
+    #: build (a parsed document without comments and namespaces, adopted by :meth:`from_xml`, or
     #: a :func:`canonical` result); copied instead of rebuilt. A canonical result models its
     #: ``children`` from it only when they are first read.
     _built: etree._Element | None = attrs.field(default=None, init=False, eq=False, repr=False)
@@ -270,10 +270,10 @@ def parse_domain(text: str | bytes) -> DomainDef:
     from virtkit.xml.checks import check_domain
 
     root = parse_root(text, "domain")
-    definition = DomainDef.from_xml(root)
+    adopt = _adoptable(text, root)
+    definition = DomainDef.from_xml(root, adopt=adopt)
     check_domain(root)
-    if _adoptable(text, root):
-        definition.adopt(root)  # the parsed tree becomes the one tree() copies: none to build
+    if adopt:  # the parsed tree is the one tree() copies: none to build
         object.__setattr__(definition, "_built", root)
     return definition
 
@@ -284,7 +284,7 @@ _COMMENTS = etree.XPath("boolean(//comment() | //processing-instruction())")
 
 def _adoptable(text: str | bytes, root: etree._Element) -> bool:
     """The document declares no namespace and has no comment or processing instruction
-    (what :meth:`Element.adopt` cannot make as the model writes it)."""
+    (what ``from_xml(adopt=True)`` cannot make as the model writes it)."""
     declares = "xmlns" in text if isinstance(text, str) else b"xmlns" in text
     return not declares and not _COMMENTS(root)
 

@@ -100,7 +100,6 @@ class Element:
     # derived from the declarations above when a subclass is created
     _ATTR_INDEX: ClassVar[dict[str, Attr]] = {}
     _TEXT_SPEC: ClassVar[Attr | None] = None
-    _TYPED_ATTRS: ClassVar[tuple[Attr, ...]] = ()
     _HAS_CHECK: ClassVar[bool] = False
 
     extra_attrs: tuple[tuple[str, str], ...] = ()
@@ -111,7 +110,6 @@ class Element:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._ATTR_INDEX = {spec.xml: spec for spec in cls.ATTRS}
-        cls._TYPED_ATTRS = tuple(spec for spec in cls.ATTRS if spec.type is not str)
         text = cls.TEXT
         cls._TEXT_SPEC = None if text is None or text is str else Attr(xml="text()", type=text)
         cls._HAS_CHECK = cls.check.__func__ is not Element.check.__func__  # type: ignore[attr-defined]
@@ -119,8 +117,16 @@ class Element:
     # -- parse -------------------------------------------------------------------------------
 
     @classmethod
-    def from_xml(cls: type[E], el: etree._Element) -> E:
-        kwargs = cls.own_values(el)
+    def from_xml(cls: type[E], el: etree._Element, *, adopt: bool = False) -> E:
+        """The model of ``el``.
+
+        ``adopt``: also make ``el`` exactly what :meth:`fill` writes into a new element (typed
+        values in their written form, no text the model does not keep, no tails; unknown
+        children stay as parsed, equal to the copies made from their bytes but keeping their
+        lines in the input), so that it can stand for the model's tree. Only for an element
+        whose subtree declares no namespace and holds no comment or processing instruction
+        (those :meth:`fill` writes otherwise)."""
+        kwargs = cls.own_values(el, adopt=adopt)
         if len(el):
             models = cls.CHILDREN
             children = []
@@ -128,8 +134,12 @@ class Element:
                 tag = child.tag
                 if not isinstance(tag, str):
                     continue  # comments and processing instructions, ignored as libvirt does
+                if adopt and child.tail is not None:
+                    child.tail = None
                 model = models.get(tag)
-                children.append(model.from_xml(child) if model else Unknown.from_xml(child))
+                children.append(
+                    model.from_xml(child, adopt=adopt) if model else Unknown.from_xml(child)
+                )
             if children:
                 kwargs["children"] = tuple(children)
         if cls._HAS_CHECK:
@@ -137,8 +147,9 @@ class Element:
         return cls(**kwargs)
 
     @classmethod
-    def own_values(cls, el: etree._Element) -> dict[str, Any]:
-        """The field values of ``el``'s attributes and text (not its children), typed."""
+    def own_values(cls, el: etree._Element, *, adopt: bool = False) -> dict[str, Any]:
+        """The field values of ``el``'s attributes and text (not its children), typed;
+        ``adopt``: as :meth:`from_xml` says, for these."""
         known = cls._ATTR_INDEX
         kwargs: dict[str, Any] = {}
         items = el.items()
@@ -151,7 +162,9 @@ class Element:
                 elif spec.type is str:
                     kwargs[spec.field] = value
                 else:
-                    kwargs[spec.field] = spec.parse(value, el)
+                    typed = kwargs[spec.field] = spec.parse(value, el)
+                    if adopt and dump(typed) != value:
+                        el.set(name, dump(typed))  # in place: the attribute keeps its position
             if extra:
                 kwargs["extra_attrs"] = tuple(extra)
             if len(items) > 1:
@@ -161,7 +174,11 @@ class Element:
             if text is not None:
                 raw = text if cls.TEXT is str else text.strip()
                 spec = cls._TEXT_SPEC
-                kwargs["text"] = raw if spec is None else spec.parse(raw, el)
+                value = kwargs["text"] = raw if spec is None else spec.parse(raw, el)
+                if adopt and spec is not None and dump(value) != text:
+                    el.text = dump(value)
+        elif adopt and el.text is not None:
+            el.text = None
         return kwargs
 
     @classmethod
@@ -194,32 +211,6 @@ class Element:
                 el.text = dump(text)
         for child in self.children:
             child.to_element(el)
-
-    def adopt(self, el: etree._Element) -> None:
-        """Make ``el``, the element this model was parsed from, what :meth:`fill` writes into
-        a new element: typed values in their written form, no text the model does not keep,
-        no tails. Unknown children stay as parsed (equal to the copies made from their bytes,
-        but keeping their lines in the input, which error messages name).
-
-        Only for an element whose subtree declares no namespace and holds no comment or
-        processing instruction (those :meth:`fill` would write otherwise)."""
-        kind = type(self)
-        if kind.TEXT is None:
-            if el.text is not None:
-                el.text = None
-        elif kind._TEXT_SPEC is not None:
-            text = getattr(self, "text", None)  # noqa: B009 - only text elements have the field
-            if text is not None:
-                el.text = dump(text)
-        for spec in kind._TYPED_ATTRS:
-            value = getattr(self, spec.field)
-            if value is not None:
-                el.set(spec.xml, dump(value))  # in place: the attribute keeps its position
-        for child, model in zip(el, self.children, strict=True):
-            if child.tail is not None:
-                child.tail = None
-            if not isinstance(model, Unknown):
-                model.adopt(child)
 
     # -- queries -----------------------------------------------------------------------------
 

@@ -30,10 +30,6 @@ _DRIVE_BUSES = {
 }
 
 
-def _devices(root: etree._Element) -> etree._Element | None:
-    return next(root.iterchildren("devices"), None)
-
-
 def _disk_index(dev: str) -> int | None:
     """``hda`` -> 0, ``sdb`` -> 1, ``sdaa`` -> 26 (libvirt's virDiskNameToIndex)."""
     match = re.fullmatch(r"(?:fd|hd|sd|vd|xvd|ubd)([a-z]+)\d*", dev)
@@ -48,7 +44,7 @@ def _disk_index(dev: str) -> int | None:
 def order_disks(root: etree._Element, ctx: Context) -> None:
     """Disks on one bus (as written: a missing bus matches only other missing ones) are kept
     in the order of their target names, the way libvirt inserts each disk it parses."""
-    devices = _devices(root)
+    devices = first_child(root, "devices")
     disks = list(devices.iterchildren("disk")) if devices is not None else []
     if devices is None or len(disks) < 2:
         return
@@ -103,7 +99,7 @@ def disk_defaults(root: etree._Element, ctx: Context) -> None:
 
 def assign_drive_addresses(root: etree._Element, ctx: Context) -> None:
     """Disks on IDE, floppy, SCSI and SATA buses get a drive address from their target name."""
-    devices = _devices(root)
+    devices = first_child(root, "devices")
     if devices is None:
         return
     for disk in devices.iterchildren("disk"):
@@ -143,7 +139,7 @@ def _needs(devices: etree._Element, kind: str, index: int) -> bool:
 
 def implicit_controllers(root: etree._Element, ctx: Context) -> None:
     """The controllers devices need but the input left out (libvirt adds them while parsing)."""
-    devices = _devices(root)
+    devices = first_child(root, "devices")
     if devices is None:
         return
     drives = []  # (bus, drive address) of the disks that have one
@@ -173,7 +169,7 @@ def implicit_controllers(root: etree._Element, ctx: Context) -> None:
 
 def controller_indexes(root: etree._Element, ctx: Context) -> None:
     """A controller without ``index`` takes the lowest free index of its type."""
-    devices = _devices(root)
+    devices = first_child(root, "devices")
     if devices is None:
         return
     used: dict[str | None, set[int]] = {}
@@ -240,7 +236,7 @@ def filesystems(root: etree._Element, ctx: Context) -> None:
 
 def smartcard_addresses(root: etree._Element, ctx: Context) -> None:
     """Each smartcard gets a CCID slot on controller 0."""
-    devices = _devices(root)
+    devices = first_child(root, "devices")
     if devices is None:
         return
     for slot, card in enumerate(devices.iterchildren("smartcard")):
@@ -272,7 +268,7 @@ def chardev_sources(root: etree._Element, ctx: Context) -> None:
 
 def graphics_listens(root: etree._Element, ctx: Context) -> None:
     """VNC, SPICE and RDP consoles: ports, ``autoport`` and ``<listen>`` as libvirt fills in."""
-    devices = _devices(root)
+    devices = first_child(root, "devices")
     if devices is None:
         return
     for graphics in devices.iterchildren("graphics"):
@@ -363,7 +359,7 @@ def _spice_ports(graphics: etree._Element) -> None:
 
 def implicit_video(root: etree._Element, ctx: Context) -> None:
     """A graphical console without a video device gets one (``ctx.video_type``)."""
-    devices = _devices(root)
+    devices = first_child(root, "devices")
     if ctx.video_type is None or devices is None or first_child(devices, "graphics") is None:
         return
     if first_child(devices, "video") is not None:
@@ -376,7 +372,7 @@ def graphics_inputs(root: etree._Element, ctx: Context) -> None:
     """An x86 guest with a graphical console gets a PS/2 (Xen: Xen bus) mouse and keyboard.
 
     Not a generic step: the QEMU and Xen drivers add these, libvirt's generic parser does not."""
-    devices = _devices(root)
+    devices = first_child(root, "devices")
     os_type = root.find("os/type")
     arch = os_type.get("arch") if os_type is not None else None
     if devices is None or first_child(devices, "graphics") is None:
@@ -470,7 +466,7 @@ def _place(devices: etree._Element, el: etree._Element, before: etree._Element |
 def chardev_targets(root: etree._Element, ctx: Context) -> None:
     """Serial and parallel ports are numbered in order; an HVM guest's first console is its
     first serial port (created from the console when there is none)."""
-    devices = _devices(root)
+    devices = first_child(root, "devices")
     if devices is None:
         return
     for tag in ("serial", "parallel"):
@@ -517,7 +513,7 @@ def chardev_targets(root: etree._Element, ctx: Context) -> None:
 def order_devices(root: etree._Element, ctx: Context) -> None:
     """Devices in libvirt's order (by kind; same kinds keep their order), and the children of
     disks and interfaces in the order libvirt writes them."""
-    devices = _devices(root)
+    devices = first_child(root, "devices")
     if devices is None:
         return
     sort_children(devices, DEVICES_ORDER)
