@@ -100,6 +100,12 @@ class QemuHost:
             self._uuid_cache[name] = (stamp, definition.uuid)
         return self._uuid_cache[name][1], xml
 
+    def write_config(self, name: str, uuid: uuidlib.UUID, xml: str) -> None:
+        """Write the persistent definition, remembering its UUID (no parse to find it again)."""
+        self.store.write_config(name, xml)
+        stamp = self.store.config.path(f"domains/{name}.xml").stat().st_mtime_ns
+        self._uuid_cache[name] = (stamp, uuid)
+
     def entry_by_name(self, name: str) -> DomainEntry | None:
         status = self.reconcile(name)
         found = self._config_uuid(name)

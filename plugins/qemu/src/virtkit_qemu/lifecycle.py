@@ -61,10 +61,10 @@ def canonical_definition(definition: DomainDef, *, inactive: bool) -> DomainDef:
 
 
 def _check_conflicts(
-    host: QemuHost, definition: DomainDef, *, allow_same: bool
+    entries: list[DomainEntry], definition: DomainDef, *, allow_same: bool
 ) -> DomainEntry | None:
     """The existing entry with this name and UUID (if ``allow_same``); raise on any clash."""
-    for entry in host.entries():
+    for entry in entries:
         same_name, same_uuid = entry.name == definition.name, entry.uuid == definition.uuid
         if same_name and same_uuid and allow_same:
             return entry
@@ -82,13 +82,21 @@ def define(host: QemuHost, definition: DomainDef) -> DomainEntry:
     definition = canonical_definition(definition, inactive=True)
     build_command(definition)  # refuses what QEMU cannot do before anything is written
     with host.store.lock():
-        existing = host.find(name=definition.name)
-        if keeps_uuid and existing is not None:
-            definition = definition.with_identity(uuid=existing.uuid)
-        existing = _check_conflicts(host, definition, allow_same=True)
-        host.store.write_config(definition.name, definition.to_xml())
-        entry = host.entry_by_name(definition.name)
-    assert entry is not None
+        entries = host.entries()
+        if keeps_uuid:
+            same_name = next((e for e in entries if e.name == definition.name), None)
+            if same_name is not None:
+                definition = definition.with_identity(uuid=same_name.uuid)
+        existing = _check_conflicts(entries, definition, allow_same=True)
+        assert definition.uuid is not None
+        xml = definition.to_xml()
+        host.write_config(definition.name, definition.uuid, xml)
+    entry = DomainEntry(
+        name=definition.name,
+        uuid=definition.uuid,
+        config=xml,
+        status=existing.status if existing is not None else None,
+    )
     detail = DomainEventDefinedDetail.UPDATED if existing else DomainEventDefinedDetail.ADDED
     host.ctx.emit_event(entry.ref, DomainEventType.DEFINED, int(detail))
     return entry
@@ -211,7 +219,7 @@ def create_transient(
     _check_name(definition)
     definition = canonical_definition(definition, inactive=False)
     with host.store.lock():  # held through the launch so no define can take the name meanwhile
-        _check_conflicts(host, definition, allow_same=False)
+        _check_conflicts(host.entries(), definition, allow_same=False)
         assert definition.uuid is not None
         start_domain(
             host,

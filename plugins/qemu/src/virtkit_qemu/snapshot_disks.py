@@ -200,6 +200,18 @@ def top_nodes(mon: Monitor, disks: Iterable[Disk]) -> dict[str, str]:
     return nodes
 
 
+def open_image_snapshots(mon: Monitor, disks: Iterable[Disk]) -> dict[str, list[str]]:
+    """Target -> names of the internal snapshots in the image, as the running QEMU sees them,
+    for those of ``disks`` whose image it has open (no ``qemu-img`` to run)."""
+    by_file: dict[str, list[str]] = {}
+    for block in mon.execute("query-block"):
+        inserted = block.get("inserted")
+        if inserted:
+            image = inserted.get("image", {})
+            by_file[inserted["file"]] = [s["name"] for s in image.get("snapshots", [])]
+    return {d.target: by_file[str(d.path)] for d in disks if str(d.path) in by_file}
+
+
 def top_nodes_or_none(mon: Monitor, disks: Iterable[Disk]) -> dict[str, str] | None:
     """:func:`top_nodes`, or ``None`` when the QEMU does not have all of ``disks`` open."""
     try:

@@ -4,7 +4,8 @@ One domain's snapshots live in ``snapshots/<domain>/``: ``tree/<snapshot>.xml`` 
 snapshot as libvirt-style ``<domainsnapshot>`` XML (name, description, state, parent, creation
 time, memory, disks, and the domain definition it was taken with), ``current`` names the
 current snapshot. Every change goes through :meth:`SnapshotTree.commit`, one transaction, so
-the tree and the current pointer always agree, across crashes too.
+the tree and the current pointer always agree, across crashes too; a new snapshot goes through
+:meth:`SnapshotTree.add`, whose two steps are each consistent on their own.
 """
 
 from __future__ import annotations
@@ -115,6 +116,14 @@ class SnapshotTree:
                 batch.remove(self._file(name))
             if current is not KEEP:
                 batch.write_text(f"{self.folder}/current", str(current or ""))
+
+    def add(self, name: str, xml: str) -> None:
+        """Write a new snapshot and make it current, as two durable single-file writes instead
+        of a journaled batch (4 fsyncs, not 8): a crash between them leaves the new snapshot in
+        the tree with its parent still current, a state as valid as the one after."""
+        with self.state.lock():
+            self.state.write_text(self._file(name), xml)
+            self.state.write_text(f"{self.folder}/current", name)
 
     def remove_all(self) -> None:
         if self.state.path(self.folder).exists():

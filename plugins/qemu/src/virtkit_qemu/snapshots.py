@@ -20,6 +20,7 @@ Metadata: :mod:`virtkit_qemu.snapshot_store`; disks and block jobs:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid as uuidlib
@@ -72,6 +73,7 @@ from virtkit_qemu.snapshot_disks import (
     domain_disks,
     human,
     image_snapshots,
+    open_image_snapshots,
     qemu_img,
     require_qcow2,
     require_snapshot,
@@ -84,6 +86,7 @@ from virtkit_qemu.snapshot_store import KEEP, SnapshotTree, check_name, has_memo
 
 if TYPE_CHECKING:
     from virtkit_qemu.host import DomainEntry, QemuHost
+    from virtkit_qemu.qmp import Monitor
     from virtkit_qemu.status import DomainStatus
 
 log = logging.getLogger(__name__)
@@ -293,6 +296,12 @@ class _RunningGuard:
             log.warning("could not delete the temporary snapshot %s: %s", self.name, exc)
 
 
+def _guest_state(mon: Monitor) -> SnapshotState:
+    """Running or paused, asked of QEMU (the status file may lag behind its events)."""
+    running = mon.execute("query-status")["running"]
+    return SnapshotState.RUNNING if running else SnapshotState.PAUSED
+
+
 # --------------------------------------------------------------------------- the hooks
 
 
@@ -316,57 +325,58 @@ class SnapshotHooks:
             now = int(time.time())
             active = entry.active and entry.status is not None
             disk_only = bool(flags & Create.DISK_ONLY)
-            state = (
-                SnapshotState.DISK_SNAPSHOT
-                if disk_only
-                else self._guest_state(entry.status)
-                if active and entry.status is not None
-                else SnapshotState.SHUTOFF
-            )
-            definition = canonical_snapshot(definition, creation_time=now, state=state)
-            name = definition.name or str(now)
-            check_name(name)
-            if snapshots.find(name) is not None:
-                raise OperationInvalidError(f"domain snapshot '{name}' already exists")
-            if flags & Create.HALT and entry.config is None:
-                raise OperationInvalidError("transient domain needs to remain running")
-            config = self.host.xml(entry, inactive=True)
-            if disk_only:
-                taken = self._take_external(entry, definition, name)
-            else:
-                taken = self._take_internal(entry, definition, name)
-            memory = "internal" if active and not disk_only else "no"
+            live = entry.status if active and not disk_only else None
+            # One monitor session for the whole internal snapshot of a running domain.
+            with (
+                self.host.quick_monitor(live) if live is not None else contextlib.nullcontext()
+            ) as mon:
+                state = (
+                    SnapshotState.DISK_SNAPSHOT
+                    if disk_only
+                    else _guest_state(mon)
+                    if mon is not None
+                    else SnapshotState.SHUTOFF
+                )
+                definition = canonical_snapshot(definition, creation_time=now, state=state)
+                name = definition.name or str(now)
+                check_name(name)
+                if snapshots.find(name) is not None:
+                    raise OperationInvalidError(f"domain snapshot '{name}' already exists")
+                if flags & Create.HALT and entry.config is None:
+                    raise OperationInvalidError("transient domain needs to remain running")
+                config = self.host.xml(entry, inactive=True)
+                if disk_only:
+                    taken = self._take_external(entry, definition, name)
+                else:
+                    taken = self._take_internal(entry, definition, name, mon)
+            memory = "internal" if mon is not None else "no"
             definition = _with_taken_disks(definition, memory, taken)
             if not flags & Create.NO_METADATA:
                 xml = _with_parent(definition, snapshots.current(), config)
-                snapshots.commit(write={name: xml}, current=name)
+                snapshots.add(name, xml)
             if flags & Create.HALT and active and entry.status is not None:
                 self.host.stop_and_record(entry.status, DomainShutoffReason.FROM_SNAPSHOT)
             return name
 
-    def _guest_state(self, status: DomainStatus) -> SnapshotState:
-        """Running or paused, asked of QEMU (the status file may lag behind its events)."""
-        with lifecycle.monitor(self.host, status) as mon:
-            running = mon.execute("query-status")["running"]
-        return SnapshotState.RUNNING if running else SnapshotState.PAUSED
-
     def _take_internal(
-        self, entry: DomainEntry, definition: SnapshotDef, name: str
+        self, entry: DomainEntry, definition: SnapshotDef, name: str, mon: Monitor | None
     ) -> dict[str, Path | None]:
+        """``savevm`` through ``mon`` (the running domain's monitor), else ``qemu-img``."""
         if any(d.snapshot == SnapshotLocation.EXTERNAL for d in definition.disks):
             raise ConfigUnsupportedError(
                 "external disk snapshots are disk-only here: pass disk_only (--disk-only)"
             )
         disks = domain_disks(self.host.xml(entry))
         require_qcow2(disks, f"internal snapshot '{name}'")
+        held = open_image_snapshots(mon, disks) if mon is not None else {}
         for disk in disks:
-            if name in image_snapshots(disk.path):
+            names = held.get(disk.target)
+            if name in (names if names is not None else image_snapshots(disk.path)):
                 raise OperationInvalidError(
                     f"disk '{disk.target}' ({disk.path}) already holds a snapshot named '{name}'"
                 )
-        if entry.active and entry.status is not None:
-            with lifecycle.monitor(self.host, entry.status) as mon:
-                human(mon, f"savevm {name}")
+        if mon is not None:
+            human(mon, f"savevm {name}")
         else:
             create_internal_offline(disks, name)
         return {disk.target: None for disk in disks}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -46,6 +47,10 @@ ATTACH_TIMEOUT = 0.5
 RETRY_AFTER = 5.0
 EXIT_WAIT = 5.0
 """Seconds to wait for a QEMU whose event socket closed to finish exiting."""
+SESSION_WAIT = 0.05
+"""Seconds a command waits for an attach in flight (a domain just started, say) before it
+opens a monitor connection of its own; only an event socket held elsewhere makes it wait that
+long."""
 
 
 class EventWatcher:
@@ -54,6 +59,8 @@ class EventWatcher:
         self._tasks: dict[tuple[int, int], asyncio.Future[None]] = {}
         self._failed: dict[tuple[int, int], float] = {}
         self._sessions: dict[tuple[int, int], QMPClient] = {}
+        self._settled: dict[tuple[int, int], threading.Event] = {}
+        """Set once the attach to a QEMU's event socket has succeeded or failed."""
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="virtkit-qemu-events")
         self._closed = False
         host.on_active.append(self.watch)
@@ -70,13 +77,19 @@ class EventWatcher:
         if time.monotonic() - self._failed.get(key, -RETRY_AFTER) < RETRY_AFTER:
             return
         paths = self.host.store.runtime_paths(status.uuid)
+        self._settled[key] = threading.Event()
         self._tasks[key] = asyncio.run_coroutine_threadsafe(
             self._follow(status, str(paths.events), key), qmp.loop()
         )  # type: ignore[assignment]
 
     def session(self, status: DomainStatus) -> QMPClient | None:
-        """The connected event session of ``status``'s QEMU, if this watcher holds it."""
-        client = self._sessions.get((status.pid or 0, status.started or 0))
+        """The connected event session of ``status``'s QEMU, if this watcher holds it (or gets
+        it within :data:`SESSION_WAIT`). Never call it on the QMP loop."""
+        key = (status.pid or 0, status.started or 0)
+        settled = self._settled.get(key)
+        if settled is not None:
+            settled.wait(SESSION_WAIT)
+        client = self._sessions.get(key)
         return client if client is not None and client.runstate == Runstate.RUNNING else None
 
     def close(self) -> None:
@@ -94,7 +107,10 @@ class EventWatcher:
             with contextlib.suppress(Exception):
                 await client.disconnect()
             return
-        self._sessions[key] = client
+        else:
+            self._sessions[key] = client
+        finally:
+            self._settled.pop(key, threading.Event()).set()
         self._submit(self._attached, status)
         waiting: set[asyncio.Future[Any]] = set()
         try:
