@@ -17,35 +17,33 @@ _GENERATED_TARGETS = ("vnet", "macvtap", "macvlan", "vif")
 def _drop_live_values(root: etree._Element) -> None:
     """What only a running domain has: allocated ports, device aliases, generated tap names,
     block job mirrors and the indexes of the backing chain."""
-    for graphics in root.iterfind("devices/graphics"):
-        if graphics.get("autoport") == "yes":
-            if graphics.get("type") == "vnc":
-                graphics.set("port", "-1")
-            else:
-                graphics.attrib.pop("port", None)
-                graphics.attrib.pop("tlsPort", None)
     for devices in root.iterchildren("devices"):
+        for graphics in devices.iterchildren("graphics"):
+            if graphics.get("autoport") == "yes":
+                if graphics.get("type") == "vnc":
+                    graphics.set("port", "-1")
+                else:
+                    graphics.attrib.pop("port", None)
+                    graphics.attrib.pop("tlsPort", None)
+            first = next(graphics.iterchildren("listen"), None)
+            if first is not None and first.get("type") == "network":
+                graphics.attrib.pop("listen", None)
+            for network in graphics.iterfind("listen[@type='network']"):
+                network.attrib.pop("address", None)
         for alias in list(devices.iterdescendants("alias")):
             if not (alias.get("name") or "").startswith("ua-"):
                 parent = alias.getparent()
                 if parent is not None:
                     parent.remove(alias)
-    for graphics in root.iterfind("devices/graphics"):
-        first = graphics.find("listen")
-        if first is not None and first.get("type") == "network":
-            graphics.attrib.pop("listen", None)
-        for network in graphics.iterfind("listen[@type='network']"):
-            network.attrib.pop("address", None)
-    for disk in root.iterfind("devices/disk"):
-        for mirror in disk.findall("mirror"):
-            disk.remove(mirror)
-        for source in (*disk.iterdescendants("source"), *disk.iterdescendants("backingStore")):
-            source.attrib.pop("index", None)
-    for target in root.iterfind("devices/interface/target"):
-        if (target.get("dev") or "").startswith(_GENERATED_TARGETS):
-            parent = target.getparent()
-            if parent is not None:
-                parent.remove(target)
+        for disk in devices.iterchildren("disk"):
+            for mirror in list(disk.iterchildren("mirror")):
+                disk.remove(mirror)
+            for source in (*disk.iterdescendants("source"), *disk.iterdescendants("backingStore")):
+                source.attrib.pop("index", None)
+        for interface in devices.iterchildren("interface"):
+            for target in list(interface.iterchildren("target")):
+                if (target.get("dev") or "").startswith(_GENERATED_TARGETS):
+                    interface.remove(target)
 
 
 def format_domain(
