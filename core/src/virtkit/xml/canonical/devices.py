@@ -13,6 +13,7 @@ from virtkit.xml.canonical.order import (
     DEVICES_ORDER,
     DISK_ORDER,
     INTERFACE_ORDER,
+    device_children,
     first_child,
     insert_child,
     set_attrs_first,
@@ -84,7 +85,7 @@ _PREFIX_BUSES = (("hd", "ide"), ("sd", "scsi"), ("vd", "virtio"), ("xvd", "xen")
 def disk_defaults(root: etree._Element, ctx: Context) -> None:
     """Disks are ``device='disk'`` unless said otherwise; a target without a bus gets the one
     its name implies (``fd`` floppy, ``hd`` IDE, ``sd`` SCSI, ``vd`` virtio, ``xvd`` Xen)."""
-    for disk in root.iterfind("devices/disk"):
+    for disk in device_children(root, "disk"):
         if disk.get("device") is None:
             set_attrs_first(disk, {"type": disk.get("type", "file"), "device": "disk"})
         target = first_child(disk, "target")
@@ -186,7 +187,7 @@ def controller_indexes(root: etree._Element, ctx: Context) -> None:
 
 def generate_macs(root: etree._Element, ctx: Context) -> None:
     """An interface without a MAC address gets a random one in QEMU/KVM's 52:54:00 prefix."""
-    for interface in root.iterfind("devices/interface"):
+    for interface in device_children(root, "interface"):
         if first_child(interface, "mac") is None:
             tail = ":".join(f"{b:02x}" for b in secrets.token_bytes(3))
             interface.insert(0, etree.Element("mac", {"address": f"52:54:00:{tail}"}))
@@ -198,7 +199,7 @@ def device_defaults(root: etree._Element, ctx: Context) -> None:
     for hostdev in root.iterfind("devices/hostdev[@mode='subsystem']"):
         if hostdev.get("managed") is None:
             hostdev.set("managed", "no")
-    for watchdog in root.iterfind("devices/watchdog"):
+    for watchdog in device_children(root, "watchdog"):
         if watchdog.get("action") is None:
             watchdog.set("action", "reset")
     for backend in root.iterfind("devices/rng/backend[@model='random']"):
@@ -212,7 +213,7 @@ def input_buses(root: etree._Element, ctx: Context) -> None:
     os_type = root.find("os/type")
     hvm = os_type is not None and (os_type.text or "").strip() == "hvm"
     x86 = os_type is None or os_type.get("arch", ctx.arch) in ("i686", "x86_64")
-    for device in root.iterfind("devices/input"):
+    for device in device_children(root, "input"):
         if device.get("bus") is not None:
             continue
         if device.get("type") in ("mouse", "keyboard"):
@@ -224,7 +225,7 @@ def input_buses(root: etree._Element, ctx: Context) -> None:
 def filesystems(root: etree._Element, ctx: Context) -> None:
     """Filesystems pass through the host's permissions unless told otherwise; RAM filesystem
     sizes in KiB."""
-    for fs in root.iterfind("devices/filesystem"):
+    for fs in device_children(root, "filesystem"):
         if fs.get("accessmode") is None:
             set_attrs_first(fs, {"type": fs.get("type", "mount"), "accessmode": "passthrough"})
         source = fs.find("source[@usage]")

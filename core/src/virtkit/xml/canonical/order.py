@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 
 from lxml import etree
@@ -243,6 +243,11 @@ def sort_children(parent: etree._Element, order: Sequence[str]) -> None:
 def first_child(parent: etree._Element, tag: str) -> etree._Element | None:
     """``parent.find(tag)`` for a plain tag, without the cost of lxml's path parser."""
     return next(parent.iterchildren(tag), None)
+
+
+def device_children(root: etree._Element, tag: str) -> Iterator[etree._Element]:
+    """``root.iterfind(f"devices/{tag}")``, without the cost of lxml's path parser."""
+    return (el for devices in root.iterchildren("devices") for el in devices.iterchildren(tag))
 
 
 def insert_child(
