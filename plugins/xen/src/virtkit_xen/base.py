@@ -4,7 +4,6 @@ that start a domain or act on a running one in a single round trip."""
 
 from __future__ import annotations
 
-import base64
 import uuid as uuidlib
 
 import attrs
@@ -20,7 +19,7 @@ from virtkit.records import DomainRecord, DomainRef
 from virtkit.xml import parse_domain
 
 from virtkit_xen.remote import CommandError, Dom0, quote
-from virtkit_xen.store import locked, write_file
+from virtkit_xen.store import locked, store, write_file
 from virtkit_xen.tonative import definition_to_config
 
 #: ``xl list`` state letters, most significant first
@@ -57,17 +56,17 @@ class HostView:
     snapshot_counts: dict[str, int]
 
 
-def _parse_xl_list(text: str) -> dict[str, Running]:
+def _parse_xl_list(text: str, uuids: dict[str, uuidlib.UUID]) -> dict[str, Running]:
+    """The domains of ``xl list`` output (dom0 left out), with UUIDs from xenstore's ``/vm``."""
     out = {}
     for line in text.splitlines()[1:]:
         fields = line.split()
-        if len(fields) < 7 or fields[0] == "Domain-0":
+        if len(fields) < 6 or fields[0] == "Domain-0":
             continue
-        name, domid, mem, vcpus, flags, cpu, uid = fields[:7]
+        name, domid, mem, vcpus, flags, cpu = fields[:6]
         state = next((s for letter, s in _STATES if letter in flags), DomainState.RUNNING)
-        out[name] = Running(
-            name, int(domid), int(mem), int(vcpus), state, float(cpu), uuidlib.UUID(uid)
-        )
+        uid = uuids.get(name, uuidlib.UUID(int=0))
+        out[name] = Running(name, int(domid), int(mem), int(vcpus), state, float(cpu), uid)
     return out
 
 
@@ -104,29 +103,36 @@ class XenBase:
     # ------------------------------------------------------------------ host view
 
     def view(self) -> HostView:
-        """Running domains and virtkit's records, in one round trip."""
+        """Running domains and virtkit's records, in one round trip of shell builtins plus
+        ``xl list`` and ``xenstore-ls`` (process start-up is what costs on a dom0)."""
         out = self.dom0.run(
-            locked(
-                "xl list -v; echo @@SPLIT@@\n"
-                'cd "$S/domains"; for f in *.xml; do [ -e "$f" ] || continue;\n'
-                'printf "%s\\0" "${f%.xml}"; base64 -w0 "$f"; printf "\\0"; done; echo @@SPLIT@@\n'
-                'ls "$S/save" 2>/dev/null | sed -n "s/\\.save$//p"; echo @@SPLIT@@\n'
-                'ls "$S/domains" | sed -n "s/\\.autostart$//p"; echo @@SPLIT@@\n'
-                "find \"$S/snapshots\" -mindepth 2 -maxdepth 2 -name '*.xml' -printf '%h\\n'"
-                " | sed 's|.*/||' | sort | uniq -c"
+            store(
+                "xl list; echo @@SPLIT@@; xenstore-ls -f /vm 2>/dev/null || true; echo @@SPLIT@@\n"
+                'for f in "$S"/domains/*.xml; do [ -e "$f" ] || continue; n=${f##*/};'
+                ' printf "\\1%s\\1%s" "${n%.xml}" "$(<"$f")"; done; echo @@SPLIT@@\n'
+                'for f in "$S"/save/*.save; do [ -e "$f" ] && n=${f##*/} &&'
+                ' echo "${n%.save}"; done; echo @@SPLIT@@\n'
+                'for f in "$S"/domains/*.autostart; do [ -e "$f" ] && n=${f##*/} &&'
+                ' echo "${n%.autostart}"; done; echo @@SPLIT@@\n'
+                'for d in "$S"/snapshots/*/; do [ -d "$d" ] || continue; n=0;'
+                ' for x in "$d"*.xml; do [ -e "$x" ] && n=$((n+1)); done; d=${d%/};'
+                ' echo "$n ${d##*/}"; done; true'
             )
         )
-        listing, defs, saves, autostart, counts = out.split("@@SPLIT@@\n")
-        parts = defs.split("\0")
-        defined = {
-            parts[i]: base64.b64decode(parts[i + 1]).decode() for i in range(0, len(parts) - 1, 2)
-        }
+        listing, vms, defs, saves, autostart, counts = out.split("@@SPLIT@@\n")
+        parts = defs.strip("\n").split("\1")[1:]
+        defined = {parts[i]: parts[i + 1] for i in range(0, len(parts) - 1, 2)}
+        uuids = {}
+        for line in vms.splitlines():
+            path, _, value = line.partition(" = ")
+            if path.endswith("/name"):
+                uuids[value.strip('"')] = uuidlib.UUID(path.split("/")[2])
         snap_counts = {}
         for line in counts.splitlines():
             count, _, name = line.strip().partition(" ")
             snap_counts[name] = int(count)
         return HostView(
-            _parse_xl_list(listing),
+            _parse_xl_list(listing, uuids),
             defined,
             frozenset(saves.split()),
             frozenset(autostart.split()),
@@ -196,36 +202,28 @@ class XenBase:
         return view, record
 
     def _act(
-        self,
-        dom: DomainRef,
-        command: str,
-        *,
-        paused: bool | None = None,
-        timeout: float | None = 600,
-    ) -> Running:
-        """Check the domain runs (and is, or is not, ``paused``), then run ``command``: one
-        round trip. Returns the domain as it was before ``command``."""
-        name = quote(dom.name)
-        script = (
-            f"line=$(xl list -v {name} 2>/dev/null | sed -n 2p) || true\n"
-            '[ -n "$line" ] || { echo "not running" >&2; exit 90; }\n'
-            'echo "$line"; flags=$(echo "$line" | awk \'{print $5}\')\n'
-        )
-        if paused is True:
-            script += 'case "$flags" in *p*) ;; *) echo "not paused" >&2; exit 91;; esac\n'
-        elif paused is False:
-            script += 'case "$flags" in *p*) echo "already paused" >&2; exit 91;; esac\n'
+        self, dom: DomainRef, command: str, *, timeout: float | None = 600, quiet: bool = False
+    ) -> DomainRef:
+        """Run ``command`` on a running domain in one round trip (no separate state check:
+        ``xl`` refuses a domain that does not run, and that becomes OperationInvalidError).
+        ``quiet``: the command's error output counts as a refusal even with status 0."""
+        if quiet:
+            command = f"set -o pipefail; {command} 2>&1 >/dev/null | tee /dev/stderr"
         try:
-            out = self.dom0.run(script + command, timeout=timeout)
+            out = self.dom0.run(command, timeout=timeout)
         except CommandError as exc:
-            if exc.status in (90, 91):
+            if "invalid domain identifier" in exc.stderr:
                 raise OperationInvalidError(
-                    f"domain '{dom.name}' is {exc.stderr.strip()}", domain=ErrorDomain.XEN
+                    f"domain '{dom.name}' is not running", domain=ErrorDomain.XEN
                 ) from exc
             raise
-        return _parse_xl_list("\n" + out.splitlines()[0])[dom.name]
+        if quiet and "error" in out:  # e.g. xl unpause of a running domain: status 0
+            raise OperationInvalidError(
+                f"domain '{dom.name}': {out.strip().splitlines()[-1]}", domain=ErrorDomain.XEN
+            )
+        return dom
 
-    def _stopped(self, running: Running, detail: DomainEventStoppedDetail) -> None:
-        self._reasons[running.name] = int(detail) + 1  # shutoff reasons follow the event details
-        self._emit(running.name, running.uuid, DomainEventType.STOPPED, detail)
-        self.ctx.run_domain_hook(HookEvent.STOPPED, running.name, "")
+    def _stopped(self, dom: DomainRef, detail: DomainEventStoppedDetail) -> None:
+        self._reasons[dom.name] = int(detail) + 1  # shutoff reasons follow the event details
+        self._emit(dom.name, dom.uuid, DomainEventType.STOPPED, detail)
+        self.ctx.run_domain_hook(HookEvent.STOPPED, dom.name, "")

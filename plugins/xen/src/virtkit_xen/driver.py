@@ -254,14 +254,14 @@ class XenDriver(SnapshotMixin, MigrationMixin):
 
     @virtkit.hookimpl
     def virtkit_domain_suspend(self, dom: DomainRef) -> None:
-        running = self._act(dom, f"xl pause {quote(dom.name)}", paused=False)
+        running = self._act(dom, f"xl pause {quote(dom.name)}")
         self._emit(
             dom.name, running.uuid, DomainEventType.SUSPENDED, DomainEventSuspendedDetail.PAUSED
         )
 
     @virtkit.hookimpl
     def virtkit_domain_resume(self, dom: DomainRef) -> None:
-        running = self._act(dom, f"xl unpause {quote(dom.name)}", paused=True)
+        running = self._act(dom, f"xl unpause {quote(dom.name)}", quiet=True)
         self._emit(
             dom.name, running.uuid, DomainEventType.RESUMED, DomainEventResumedDetail.UNPAUSED
         )

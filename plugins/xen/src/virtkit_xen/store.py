@@ -8,29 +8,31 @@ virtkit processes (on any machine) never interleave their changes.
 
 from __future__ import annotations
 
-import base64
-
 from virtkit_xen.remote import quote
 
 ROOT = "/var/lib/virtkit/xen"
 ROOT_SHELL = '"${VIRTKIT_XEN_STATE:-' + ROOT + '}"'
 
 
+def store(script: str) -> str:
+    """``script`` with ``$S`` set to the store (for reads: files change by rename only)."""
+    folders = '"$S/domains" "$S/save" "$S/snapshots" "$S/run"'
+    return f'S={ROOT_SHELL}; [ -d "$S/run" ] || mkdir -p {folders}\n{script}'
+
+
 def locked(script: str) -> str:
     """``script`` run while holding the store's lock (blocking), with ``$S`` set to the store."""
-    return (
-        f'S={ROOT_SHELL}; mkdir -p "$S/domains" "$S/save" "$S/snapshots" "$S/run"\n'
-        f'exec 9>"$S/.lock"; flock 9\n{script}'
-    )
+    return store(f'exec 9>"$S/.lock"; flock 9\n{script}')
 
 
 def write_file(path: str, content: str) -> str:
-    """A shell fragment writing ``content`` to ``path`` (relative to ``$S``) atomically."""
-    data = base64.b64encode(content.encode()).decode()
+    """A shell fragment writing ``content`` to ``path`` (relative to ``$S``) atomically: to a
+    temporary name, then renamed (the shell's own ``printf``, so no process but ``mv``)."""
     target = f'"$S"/{quote(path)}'
+    folder = f'"$S"/{quote(path.rpartition("/")[0])}'
     return (
-        f'mkdir -p "$(dirname {target})"; printf %s {data} | base64 -d > {target}.tmp; '
-        f"sync {target}.tmp; mv -f {target}.tmp {target}\n"
+        f"[ -d {folder} ] || mkdir -p {folder}; printf %s {quote(content)} > {target}.tmp && "
+        f"mv -f {target}.tmp {target}\n"
     )
 
 

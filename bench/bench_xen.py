@@ -1,0 +1,171 @@
+"""Xen benchmark: virtkit's xen driver against plain ``xl`` over the same SSH, same host.
+
+Run: ``.venv/bin/python bench/bench_xen.py [--repeats N] [--ssh-port PORT]``
+
+Without ``--ssh-port`` it boots one Xen host from the shared setup script (see
+``virtkit_xen.testhost``) and powers it off at the end. Both sides reach the dom0 through one
+multiplexed OpenSSH connection each; each repeat measures, on one small PV guest: list all
+domains, start, pause, resume, save, restore and destroy. The table gives the medians; the
+target is virtkit's time at most 20% over plain ``xl`` (ratio = virtkit / xl <= 1.2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import subprocess
+import tempfile
+from collections.abc import Callable
+
+import virtkit
+from harness import BenchError, Row, format_table, median_ms, timed
+from virtkit_xen.testhost import XenHost, build_host_image, free_port, guest_xml
+
+OPERATIONS = ("list", "start", "pause", "resume", "save", "restore", "destroy")
+TARGET = 1.2
+IMAGE = "/var/lib/xen/bench.save"
+
+
+class PlainXl:
+    """``xl`` commands over a multiplexed SSH connection, as an operator would type them."""
+
+    def __init__(self, host: XenHost) -> None:
+        self.control = tempfile.mkdtemp(prefix="bench-xl-ssh-")
+        self.ssh = [
+            "ssh",
+            "-T",
+            "-i",
+            str(host.key),
+            "-p",
+            str(host.port),
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+            "-o",
+            "ControlMaster=auto",
+            "-o",
+            f"ControlPath={self.control}/%C",
+            "-o",
+            "ControlPersist=60",
+            "root@127.0.0.1",
+        ]
+
+    def __call__(self, command: str) -> str:
+        done = subprocess.run([*self.ssh, command], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise BenchError(f"xl: {command!r} failed: {done.stderr.strip()}")
+        return done.stdout
+
+    def close(self) -> None:
+        subprocess.run(
+            [*self.ssh[:-1], "-O", "exit", self.ssh[-1]], capture_output=True, check=False
+        )
+
+
+def measure(
+    steps: dict[str, Callable[[], object]], booted: Callable[[], object]
+) -> dict[str, float]:
+    """Time each step; wait (untimed) after the start until the guest has booted, since a
+    guest that is still booting cannot answer the suspend request of a save."""
+    out = {}
+    for op in OPERATIONS:
+        out[op] = timed(steps[op])[0]
+        if op == "start":
+            booted()
+    return out
+
+
+def run_xl(xl: PlainXl, name: str, cfg: str) -> dict[str, float]:
+    steps: dict[str, Callable[[], object]] = {
+        "list": lambda: xl("xl list"),
+        "start": lambda: xl(f"xl create -q {cfg}"),
+        "pause": lambda: xl(f"xl pause {name}"),
+        "resume": lambda: xl(f"xl unpause {name}"),
+        "save": lambda: xl(f"xl save {name} {IMAGE} >/dev/null"),
+        "restore": lambda: xl(f"xl restore {IMAGE} >/dev/null"),
+        "destroy": lambda: xl(f"xl destroy {name}"),
+    }
+    return measure(steps, lambda: wait_booted(xl, name))
+
+
+def run_virtkit(conn: virtkit.Connection, dom: virtkit.Domain, xl: PlainXl) -> dict[str, float]:
+    steps: dict[str, Callable[[], object]] = {
+        "list": conn.list_all_domains,
+        "start": dom.create,
+        "pause": dom.suspend,
+        "resume": dom.resume,
+        "save": lambda: dom.save(IMAGE),
+        "restore": lambda: conn.restore(IMAGE),
+        "destroy": dom.destroy,
+    }
+    return measure(steps, lambda: wait_booted(xl, dom.name()))
+
+
+def wait_booted(xl: PlainXl, name: str) -> None:
+    log = f"/var/log/xen/console/guest-{name}.log"
+    xl(
+        f"for i in $(seq 1 300); do grep -q 'tick 1' {log} 2>/dev/null && exit 0; sleep 1; done;"
+        f" echo 'guest {name} did not boot' >&2; exit 1"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--ssh-port", type=int, help="a Xen host from the cache already running")
+    args = parser.parse_args(argv)
+    if args.ssh_port:
+        host = XenHost.attach(args.ssh_port)
+    else:
+        build_host_image()
+        host = XenHost("xen-bench", "sshd", free_port())
+        host.wait_ready()
+    xl = PlainXl(host)
+    conn = virtkit.open(host.uri)
+    try:
+        # the plain-xl guest is the same guest, written as xl.cfg by hand
+        cfg = "/root/bench-xl.cfg"
+        xml = guest_xml("bench-xl")
+        xl(f"printf %s {shlex.quote(conn.domain_xml_to_native('xen-xl', xml))} > {cfg}")
+        dom = conn.define_xml(guest_xml("bench-vk"))
+        samples: dict[str, dict[str, list[float]]] = {"xl": {}, "virtkit": {}}
+        for _ in range(args.repeats):
+            xl("rm -f /var/log/xen/console/guest-bench-*.log")
+            for side, result in (
+                ("xl", run_xl(xl, "bench-xl", cfg)),
+                ("virtkit", run_virtkit(conn, dom, xl)),
+            ):
+                for op, seconds in result.items():
+                    samples[side].setdefault(op, []).append(seconds)
+    finally:
+        xl("for d in bench-xl bench-vk; do xl destroy $d 2>/dev/null; done; true")
+        if "bench-vk" in [d.name() for d in conn.list_all_domains()]:
+            conn.lookup_by_name("bench-vk").undefine()
+        conn.close()
+        xl.close()
+        if not args.ssh_port:
+            host.stop()
+    rows = [
+        Row(
+            operation=op,
+            reference=median_ms(samples["xl"][op]),
+            candidate=median_ms(samples["virtkit"][op]),
+            target=TARGET,
+            higher_is_better=False,
+        )
+        for op in OPERATIONS
+    ]
+    print(f"Xen host under QEMU (TCG), xen+ssh://, {args.repeats} repeats, medians")
+    print(format_table(rows, "xl", "virtkit", "virtkit/xl"))
+    return 0 if all(r.verdict == "pass" for r in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
