@@ -55,6 +55,10 @@ def test_parsed_tree_with_comments_or_namespaces_is_built_from_the_model() -> No
         definition = parse_domain(text)
         assert definition._built is None
         assert etree.tostring(definition.tree()) == built(definition)
+    # the adopted parse serializes its unknown elements only when read: same model all the same
+    adopted, eager = parse_domain(MESSY), parse_domain(commented)
+    assert adopted == eager and hash(adopted) == hash(eager)
+    assert adopted.to_xml() == eager.to_xml()
 
 
 def test_canonical_result_models_its_children_when_read() -> None:

@@ -66,6 +66,17 @@ class Unknown:
     """An element the model does not interpret, kept verbatim as serialized bytes."""
 
     xml: bytes
+    #: the element of an adopted tree (see :meth:`Element.from_xml`) this was read from, which
+    #: nothing changes afterwards: ``xml`` is serialized from it when first read
+    _source: etree._Element | None = attrs.field(default=None, init=False, eq=False, repr=False)
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached for a field not set yet: the bytes of an Unknown made with a source
+        if name == "xml" and self._source is not None:
+            xml = etree.tostring(self._source, with_tail=False)
+            object.__setattr__(self, "xml", xml)
+            return xml
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     @property
     def tag(self) -> str:
@@ -75,8 +86,14 @@ class Unknown:
         return etree.fromstring(self.xml, PARSER)
 
     @classmethod
-    def from_xml(cls, el: etree._Element) -> Unknown:
-        return cls(xml=etree.tostring(el, with_tail=False))
+    def from_xml(cls, el: etree._Element, *, adopt: bool = False) -> Unknown:
+        """``el`` kept verbatim; ``adopt``: ``el`` belongs to an adopted tree, so its bytes
+        are made only when first read."""
+        if not adopt:
+            return cls(xml=etree.tostring(el, with_tail=False))
+        unknown = object.__new__(cls)
+        object.__setattr__(unknown, "_source", el)
+        return unknown
 
     def to_element(self, parent: etree._Element) -> etree._Element:
         el = self.element()
@@ -138,7 +155,9 @@ class Element:
                     child.tail = None
                 model = models.get(tag)
                 children.append(
-                    model.from_xml(child, adopt=adopt) if model else Unknown.from_xml(child)
+                    model.from_xml(child, adopt=adopt)
+                    if model
+                    else Unknown.from_xml(child, adopt=adopt)
                 )
             if children:
                 kwargs["children"] = tuple(children)
