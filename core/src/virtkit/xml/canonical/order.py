@@ -221,7 +221,8 @@ def sort_children(parent: etree._Element, order: Sequence[str]) -> None:
     """Put ``parent``'s children into ``order`` (stable); an unlisted child stays right after
     the listed element that precedes it; namespaced children go last, as libvirt writes them."""
     rank = _rank(tuple(order))
-    last = -1
+    last = previous = -1
+    in_order = True
     keyed = []
     for pos, child in enumerate(parent):
         tag = child.tag
@@ -232,9 +233,11 @@ def sort_children(parent: etree._Element, order: Sequence[str]) -> None:
         else:
             key = rank.get(tag, last)
             last = key
+        in_order = in_order and previous <= key
+        previous = key
         keyed.append((key, pos, child))
-    if all(keyed[i][0] <= keyed[i + 1][0] for i in range(len(keyed) - 1)):
-        return  # already in order
+    if in_order:
+        return
     keyed.sort(key=lambda item: (item[0], item[1]))
     for _, _, child in keyed:
         parent.append(child)  # appending an existing child moves it to the end
