@@ -172,6 +172,9 @@ def test_halt_no_metadata_and_raw_disks(
     dom.create()
     dom.snapshot_create_xml(SNAP.format("loose", ""), no_metadata=True)
     assert dom.snapshot_num() == 0 and image_snapshots(disk_path(dom)) == ["loose"]
+    with pytest.raises(OperationInvalidError, match="already holds a snapshot named 'loose'"):
+        dom.snapshot_create_xml(SNAP.format("loose", ""))  # the running QEMU's view of the disk
+    assert dom.snapshot_num() == 0 and image_snapshots(disk_path(dom)) == ["loose"]
     halted = dom.snapshot_create_xml(SNAP.format("halted", ""), halt=True)
     assert dom.state()[0] == DomainState.SHUTOFF and halted.record().state == "running"
     raw = tmp_path / "raw.img"
