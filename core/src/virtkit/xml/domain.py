@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import copy
 import enum
 import uuid as uuidlib
 from typing import Any, ClassVar
@@ -257,7 +256,7 @@ class DomainDef(Element):
     def tree(self) -> etree._Element:
         """A fresh, mutable lxml copy of the document's root element."""
         if self._built is not None:
-            return copy.deepcopy(self._built)
+            return self._built.__copy__()  # lxml's copy is deep; copy.deepcopy adds ~8 µs
         root = etree.Element(self.TAG, nsmap=dict(self.nsmap))
         self.fill(root)
         return root
