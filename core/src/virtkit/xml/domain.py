@@ -14,7 +14,7 @@ from virtkit.xml.devices import Devices
 from virtkit.xml.node import Attr, Element, Unknown, fail, text_element
 from virtkit.xml.os import OS
 from virtkit.xml.parser import parse_root
-from virtkit.xml.serialize import drop_blank_text, to_string
+from virtkit.xml.serialize import HAS_COMMENTS, drop_blank_text, to_string
 from virtkit.xml.units import to_kib
 
 
@@ -250,8 +250,7 @@ class DomainDef(Element):
     def to_xml(self) -> str:
         """The faithful document as text, in libvirt's layout."""
         root = self.tree()
-        drop_blank_text(root)
-        return to_string(root)
+        return to_string(root, blank_free=drop_blank_text(root))
 
     def tree(self) -> etree._Element:
         """A fresh, mutable lxml copy of the document's root element."""
@@ -277,15 +276,11 @@ def parse_domain(text: str | bytes) -> DomainDef:
     return definition
 
 
-#: comments and processing instructions, which a built tree does not have
-_COMMENTS = etree.XPath("boolean(//comment() | //processing-instruction())")
-
-
 def _adoptable(text: str | bytes, root: etree._Element) -> bool:
     """The document declares no namespace and has no comment or processing instruction
     (what ``from_xml(adopt=True)`` cannot make as the model writes it)."""
     declares = "xmlns" in text if isinstance(text, str) else b"xmlns" in text
-    return not declares and not _COMMENTS(root)
+    return not declares and not HAS_COMMENTS(root)
 
 
 def domain_from_tree(root: etree._Element, *, built: bool = False) -> DomainDef:

@@ -77,5 +77,4 @@ def format_domain(
         for path, name in SECRET_ATTRIBUTES:
             for el in root.iterfind(path):
                 el.attrib.pop(name, None)
-    drop_blank_text(root)
-    return to_string(root)
+    return to_string(root, blank_free=drop_blank_text(root))

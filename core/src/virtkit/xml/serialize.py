@@ -44,6 +44,8 @@ ALWAYS_OPEN = frozenset({"devices"})
 #: beside child elements (lxml stops indenting there), comments and processing instructions
 #: (libvirt leaves them out)
 _UNLIKE_LIBVIRT = etree.XPath("boolean(//*[*]/text() | //comment() | //processing-instruction())")
+#: whether a document holds comments or processing instructions
+HAS_COMMENTS = etree.XPath("boolean(//comment() | //processing-instruction())")
 _ATTRIBUTE_COUNT = etree.XPath("count(//@*)")
 #: ... and in lxml's text: apostrophes and carriage returns (escaped otherwise), empty text
 #: (``<a></a>``), namespaces and ``<metadata>`` (libvirt declares and quotes them its own way),
@@ -59,9 +61,12 @@ _UNLIKE_LIBVIRT_MARKS = (
 _ENTITY_REFERENCE = re.compile("&(?!amp;|lt;|gt;|quot;|#)")
 
 
-def to_string(root: etree._Element) -> str:
-    """``root`` as libvirt-style text, ending in a newline."""
-    text = _by_lxml(root)
+def to_string(root: etree._Element, *, blank_free: bool = False) -> str:
+    """``root`` as libvirt-style text, ending in a newline.
+
+    ``blank_free``: no text stands beside child elements (as :func:`drop_blank_text` says),
+    which spares looking for it."""
+    text = _by_lxml(root, blank_free)
     if text is not None:
         return text
     out: list[str] = []
@@ -69,29 +74,31 @@ def to_string(root: etree._Element) -> str:
     return "".join(out)
 
 
-def drop_blank_text(root: etree._Element) -> None:
+def drop_blank_text(root: etree._Element) -> bool:
     """Remove the whitespace between child elements (the input's indentation), which
     :func:`to_string` replaces with its own: it writes the same text afterwards, faster.
 
-    Leaves the tree as it is when any element mixes text with child elements."""
+    Leaves the tree as it is when any element mixes text with child elements; returns
+    whether no text is left beside child elements."""
     blanks = _BLANKS(root)
     if not all(text.isspace() for text in blanks):
-        return
+        return False
     for text in blanks:
         parent = text.getparent()
         if text.is_tail:
             parent.tail = None
         else:
             parent.text = None
+    return True
 
 
 _BLANKS = etree.XPath("//*[*]/text()")
 
 
-def _by_lxml(root: etree._Element) -> str | None:
+def _by_lxml(root: etree._Element, blank_free: bool) -> str | None:
     """``root`` written by lxml's serializer, when that gives exactly libvirt's layout once its
     double quotes are single ones; None when the tree holds anything it would write otherwise."""
-    if _UNLIKE_LIBVIRT(root):
+    if (HAS_COMMENTS if blank_free else _UNLIKE_LIBVIRT)(root):
         return None
     text = etree.tostring(root, encoding="unicode", pretty_print=True, with_tail=False)
     if any(mark in text for mark in _UNLIKE_LIBVIRT_MARKS):

@@ -284,5 +284,4 @@ def format_snapshot(
             for path, name in SECRET_ATTRIBUTES:
                 for el in root.iterfind(f"{tag}/{path}"):
                     el.attrib.pop(name, None)
-    drop_blank_text(root)
-    return to_string(root)
+    return to_string(root, blank_free=drop_blank_text(root))
