@@ -24,7 +24,7 @@ def parse_root(text: str | bytes, expected: str) -> etree._Element:
     tree = root.getroottree()
     if tree.docinfo.internalDTD is not None or tree.docinfo.doctype:
         raise XMLError(f"line {root.sourceline}: DOCTYPE declarations are not accepted")
-    if etree.QName(root).localname != expected or etree.QName(root).namespace:
+    if root.tag != expected:  # another name, or a namespace ("{uri}name")
         raise XMLError(
             f"line {root.sourceline}: expected root element <{expected}>, "
             f"found <{etree.QName(root).localname}>"
