@@ -98,6 +98,34 @@ def test_define_start_suspend_resume_destroy(
         dom.destroy()
 
 
+def events_until_stopped(seen: queue.Queue[tuple[str, int, int]], name: str) -> list[str]:
+    got: list[str] = []
+    while not got or got[-1] != "STOPPED":
+        who, event, _ = seen.get(timeout=5)
+        if who == name:
+            got.append(DomainEventType(event).name)
+    return got
+
+
+def test_start_reports_its_own_events_once(conn: virtkit.Connection, firmware_xml: Any) -> None:
+    """The event watcher attaches while QEMU starts and sees the start's own ``cont``: no
+    resume nobody asked for is reported, and commands right after the start work."""
+    seen = events_of(conn)
+    dom = conn.define_xml(firmware_xml("quiet"))
+    dom.create()
+    dom.suspend()
+    dom.resume()
+    time.sleep(0.3)  # the watcher has handled the start's events by now
+    dom.destroy()
+    expected = ["DEFINED", "STARTED", "SUSPENDED", "RESUMED", "STOPPED"]
+    assert events_until_stopped(seen, "quiet") == expected
+    dom.create(paused=True)
+    dom.resume()
+    time.sleep(0.3)
+    dom.destroy()
+    assert events_until_stopped(seen, "quiet") == expected[1:]
+
+
 def test_destroy_is_fast(conn: virtkit.Connection, firmware_xml: Any) -> None:
     dom = conn.define_xml(firmware_xml("quick"))
     times = []

@@ -48,6 +48,8 @@ class LaunchPlan:
     :ivar paused: leave the CPUs stopped once the steps are done.
     :ivar incoming: restore from a saved image instead of booting.
     :ivar steps: run in order before the CPUs start (after ``incoming`` has been loaded).
+    :ivar spawned: told of the new QEMU as soon as it runs, before anything else is done
+        through its monitor (the event watcher attaches then); raising fails the launch.
     """
 
     name: str
@@ -57,6 +59,7 @@ class LaunchPlan:
     paused: bool = False
     incoming: Incoming | None = None
     steps: Sequence[PreRunStep] = ()
+    spawned: Callable[[RunningQemu], None] | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -130,6 +133,8 @@ def launch(plan: LaunchPlan) -> RunningQemu:
                 f"QEMU of domain '{plan.name}' exited right after starting: "
                 f"{_log_since(plan.log, log_start)}"
             )
+        if plan.spawned is not None:
+            plan.spawned(qemu)
         with Monitor(plan.paths.qmp, name=plan.name) as mon:
             for ifname, bridge in plan.command.taps:
                 plug_tap(ifname, bridge)

@@ -36,7 +36,7 @@ from virtkit_qemu.argv.builder import domain_root, emulator_path, memory_kib
 from virtkit_qemu.canonical import canonical_qemu
 from virtkit_qemu.canonical.probe import probe_caps
 from virtkit_qemu.host import DomainEntry, QemuHost, snapshot_support
-from virtkit_qemu.launch import Incoming, LaunchPlan, PreRunStep, kill, launch
+from virtkit_qemu.launch import Incoming, LaunchPlan, PreRunStep, RunningQemu, kill, launch
 from virtkit_qemu.live import live_xml
 from virtkit_qemu.qmp import Monitor
 from virtkit_qemu.status import DomainStatus
@@ -165,6 +165,16 @@ def start_domain(
         """The last pre-run step: what QEMU chose (ptys, VNC port), over launch's monitor."""
         found.append(live_xml(xml, domain_id, mon))
 
+    def watch(qemu: RunningQemu) -> None:
+        """Let the event watcher attach while the launch goes on, so that its session is ready
+        for the first command after the start."""
+        spawned = DomainStatus(
+            name=name, uuid=uuid, state=DomainState.PAUSED, id=domain_id, pid=qemu.pid,
+            started=qemu.started, runtime_dir=str(paths.folder),
+        )  # fmt: skip
+        for notify in host.on_active:
+            notify(spawned)
+
     qemu = launch(
         LaunchPlan(
             name=name,
@@ -174,6 +184,7 @@ def start_domain(
             paused=request.paused,
             incoming=request.incoming,
             steps=[*request.steps, read_live_xml],
+            spawned=watch,
         )
     )
     try:
@@ -195,12 +206,13 @@ def start_domain(
             transient=request.transient,
             autodestroy=host.owner() if request.autodestroy else None,
         )
+        # Before the status: the watcher may already see the events of this start (RESUME).
+        host.seen_state[uuid] = state
         host.store.write_status(status, live)
     except BaseException:
         kill(qemu)
         raise
     ctx.run_domain_hook(HookEvent.STARTED, name, live)
-    host.seen_state[uuid] = state
     ref = DomainRef(name=name, uuid=uuid)
     ctx.emit_event(ref, DomainEventType.STARTED, int(request.event))
     if request.paused:
