@@ -129,8 +129,10 @@ class MigrationMixin(XenBase):
         run = f'"$S"/run/{quote(name)}'
         wait_listener = (
             f"pid=$(cat {run}.migrate.pid 2>/dev/null || true)\n"
-            '[ -z "$pid" ] || for i in $(seq 1 600); do '
-            'kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done\n'
+            # the listener is done when it is gone or a zombie (the dom0's init may not reap)
+            '[ -z "$pid" ] || for i in $(seq 1 600); do st=Z; '
+            'read -r _ _ st _ < /proc/$pid/stat 2>/dev/null || true; '
+            '[ "$st" = Z ] && break; sleep 0.2; done\n'
         )
         if cancelled:
             self.dom0.run(
