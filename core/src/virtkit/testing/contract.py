@@ -118,6 +118,22 @@ REQUIRED_HOOKS = frozenset(
 """Hooks every driver implements: without them a connection cannot manage a domain."""
 
 
+def declared_hooks(driver_class: type[Any]) -> set[str]:
+    """Register an unconstructed ``driver_class`` on a fresh plugin manager (pluggy checks every
+    hook's name and arguments against the specifications) and return the hooks it implements.
+
+    For drivers whose hypervisor cannot run where the tests run: the declarations are checked
+    without opening a connection.
+    """
+    from virtkit.plugins import implemented_hooks, new_plugin_manager
+
+    pm = new_plugin_manager()
+    driver = object.__new__(driver_class)
+    pm.register(driver)
+    pm.check_pending()
+    return implemented_hooks(driver)
+
+
 class EventLog:
     """Collects a connection's lifecycle events; :meth:`expect` waits for one."""
 
