@@ -29,7 +29,6 @@ import argparse
 import os
 import shutil
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -38,7 +37,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import attrs
-from harness import BenchError, Row, format_table, median_ms, require_libvirt, timed
+from harness import (
+    BenchError,
+    Row,
+    format_table,
+    median_ms,
+    require_libvirt,
+    scratch_dir,
+    timed,
+)
 from private_libvirtd import private_libvirtd
 
 MEMORY_MIB = 64
@@ -392,15 +399,9 @@ def main(argv: list[str] | None = None) -> int:
     if os.geteuid() != 0:
         raise BenchError("containers need root: run the benchmark as root")
     require_libvirt()
-    scratch = Path(tempfile.mkdtemp(prefix="virtkit-bench-lxc-"))
     load_before = os.getloadavg()[0]
-    try:
+    with scratch_dir("virtkit-bench-lxc-", keep=args.keep) as scratch:
         runs = measure(scratch, args.repeats)
-    finally:
-        if args.keep:
-            print(f"scratch directory kept: {scratch}", file=sys.stderr)
-        else:
-            shutil.rmtree(scratch, ignore_errors=True)
 
     print(
         f"\nbusybox container ({INIT[0]} as init, {MEMORY_MIB} MiB), {args.repeats} samples per "

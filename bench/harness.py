@@ -7,13 +7,15 @@ prints one table of medians with the target each figure must meet.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import TypeVar
@@ -27,6 +29,19 @@ T = TypeVar("T")
 
 class BenchError(RuntimeError):
     """The benchmark cannot run or measured something wrong; the message says what."""
+
+
+@contextlib.contextmanager
+def scratch_dir(prefix: str, *, keep: bool) -> Iterator[Path]:
+    """A fresh folder for one benchmark run, removed afterwards unless ``keep`` (then named)."""
+    scratch = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield scratch
+    finally:
+        if keep:
+            print(f"scratch directory kept: {scratch}", file=sys.stderr)
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def require_libvirt(*, start_daemon: bool = False) -> ModuleType:

@@ -19,18 +19,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 from typing import Any, Protocol
 
-from harness import BenchError, Row, T, format_table, median_ms, require_libvirt, timed
+from harness import (
+    BenchError,
+    Row,
+    T,
+    format_table,
+    median_ms,
+    require_libvirt,
+    scratch_dir,
+    timed,
+)
 from private_libvirtd import private_libvirtd
 
 QEMU = "/usr/bin/qemu-system-x86_64"
@@ -470,8 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         raise BenchError("/dev/kvm is not usable here: the benchmark guest is a KVM guest")
 
-    scratch = Path(tempfile.mkdtemp(prefix="virtkit-bench-qemu-"))
-    try:
+    with scratch_dir("virtkit-bench-qemu-", keep=args.keep) as scratch:
         bare = bare_baseline(scratch, args.bare_runs)
         results: dict[str, Samples] = {}
         for label, side in SIDES.items():
@@ -482,11 +488,6 @@ def main(argv: list[str] | None = None) -> int:
             for failure in failures:
                 print(f"{label}: {failure}", file=sys.stderr)
             print(f"{label}: done", file=sys.stderr)
-    finally:
-        if args.keep:
-            print(f"scratch directory kept: {scratch}", file=sys.stderr)
-        else:
-            shutil.rmtree(scratch, ignore_errors=True)
 
     print(
         f"\nlibvirt 9.0, {MEMORY_MIB} MiB firmware-only KVM guest: {args.repeats} samples per "
