@@ -31,29 +31,9 @@ class PlainXl:
 
     def __init__(self, host: XenHost) -> None:
         self.control = tempfile.mkdtemp(prefix="bench-xl-ssh-")
-        self.ssh = [
-            "ssh",
-            "-T",
-            "-i",
-            str(host.key),
-            "-p",
-            str(host.port),
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-            "-o",
-            "ControlMaster=auto",
-            "-o",
-            f"ControlPath={self.control}/%C",
-            "-o",
-            "ControlPersist=60",
-            "root@127.0.0.1",
-        ]
+        self.ssh = host.ssh_argv(
+            "ControlMaster=auto", f"ControlPath={self.control}/%C", "ControlPersist=60"
+        )
 
     def __call__(self, command: str) -> str:
         done = subprocess.run([*self.ssh, command], capture_output=True, text=True, check=False)

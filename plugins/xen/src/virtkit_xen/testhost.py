@@ -79,27 +79,17 @@ class XenHost:
         host.uri = f"xen+ssh://root@127.0.0.1:{ssh_port}/system?keyfile={host.key}&no_verify=1"
         return host
 
+    def ssh_argv(self, *options: str) -> list[str]:
+        """``ssh`` as root to the dom0 with the host's key and extra ``-o`` options; no command."""
+        argv = ["ssh", "-T", "-i", str(self.key), "-p", str(self.port)]
+        for option in ("BatchMode=yes", "StrictHostKeyChecking=no",
+                       "UserKnownHostsFile=/dev/null", "LogLevel=ERROR", *options):
+            argv += ["-o", option]
+        return [*argv, "root@127.0.0.1"]
+
     def ssh(self, command: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [
-                "ssh",
-                "-i",
-                str(self.key),
-                "-p",
-                str(self.port),
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "LogLevel=ERROR",
-                "-o",
-                "ConnectTimeout=20",
-                "root@127.0.0.1",
-                command,
-            ],
+            [*self.ssh_argv("ConnectTimeout=20"), command],
             capture_output=True,
             text=True,
             timeout=timeout,
