@@ -27,6 +27,7 @@ def setup_script() -> Path:
 
 
 BOOT_TIMEOUT = 400.0
+SSH_ATTEMPTS = 3
 
 
 def cache_dir() -> Path:
@@ -97,9 +98,27 @@ class XenHost:
         )
 
     def run(self, command: str, timeout: float = 120) -> str:
-        done = self.ssh(command, timeout)
-        assert done.returncode == 0, f"dom0 command {command!r} failed: {done.stderr}"
+        """Run a check command on the dom0 and return its output. The commands the tests run
+        are idempotent, so one that lost its SSH connection (exit 255, which a dom0 busy
+        saving a guest under emulation has done) is tried again."""
+        for attempt in range(SSH_ATTEMPTS):
+            done = self.ssh(command, timeout)
+            if done.returncode != 255:
+                break
+            time.sleep(2 * (attempt + 1))
+        assert done.returncode == 0, (
+            f"dom0 command {command!r} failed (exit {done.returncode}): {done.stderr}"
+            f"{self.console_tail()}"
+        )
         return done.stdout
+
+    def console_tail(self, lines: int = 30) -> str:
+        """The end of the host's serial console (Xen and dom0 kernel messages), for failures."""
+        log = getattr(self, "log", None)
+        if log is None or not log.is_file():
+            return ""
+        tail = log.read_text(errors="replace").splitlines()[-lines:]
+        return "\nhost console:\n" + "\n".join(tail)
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + BOOT_TIMEOUT
