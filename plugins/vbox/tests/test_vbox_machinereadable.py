@@ -170,6 +170,15 @@ def test_snapshot_tree() -> None:
     assert parse_snapshot_list(values)[1].description == "first"
 
 
+def test_virtkits_temporary_snapshot_is_left_out_of_the_tree() -> None:
+    values = parse_machinereadable(
+        'SnapshotName="base"\nSnapshotUUID="u0"\n'
+        'SnapshotName-1="virtkit-revert-0f3c"\nSnapshotUUID-1="u1"\n'
+        'CurrentSnapshotName="virtkit-revert-0f3c"\nCurrentSnapshotUUID="u1"\n'
+    )
+    assert [(s.name, s.current) for s in parse_snapshot_list(values)] == [("base", False)]
+
+
 @pytest.mark.parametrize(
     ("stderr", "kind"),
     [

@@ -40,8 +40,9 @@ from virtkit.xml import DomainDef, SnapshotDef
 
 from virtkit_vbox.manage import VBoxManage
 from virtkit_vbox.mapping import define_commands, domain_xml
+from virtkit_vbox.revert import restore_snapshot
 from virtkit_vbox.settings import load_settings
-from virtkit_vbox.snapshots import ListedSnapshot, parse_snapshot_list
+from virtkit_vbox.snapshots import TEMPORARY_PREFIX, ListedSnapshot, parse_snapshot_list
 from virtkit_vbox.states import is_active, state_of
 
 POLL_SECONDS = 0.5
@@ -228,25 +229,18 @@ class VBoxDriver:
         uuid = info["UUID"]
         if snapshot is not None:
             self._snapshot_of(info, dom, snapshot)  # a missing snapshot changes nothing
-            self.manage.run("snapshot", uuid, "restore", snapshot)
-        elif flags & DomainCreateFlags.START_FORCE_BOOT and info.get("VMState") == "saved":
+            restore_snapshot(
+                self.manage,
+                info,
+                snapshot,
+                start=True,
+                pause=False,
+                action=f"starting '{dom.name}' from snapshot '{snapshot}'",
+            )
+            return
+        if flags & DomainCreateFlags.START_FORCE_BOOT and info.get("VMState") == "saved":
             self.manage.run("discardstate", uuid)
-        self._startvm(uuid, dom, restored=snapshot)
-
-    def _startvm(self, uuid: str, dom: DomainRef, restored: str | None) -> None:
-        """``startvm``; after a restore of snapshot ``restored``, a failure says it happened
-        (VBoxManage cannot make another snapshot current without restoring it)."""
-        try:
-            self.manage.run("startvm", uuid, "--type", "headless")
-        except VirtError as exc:
-            if restored is None:
-                raise
-            raise type(exc)(
-                f"snapshot '{restored}' of '{dom.name}' was restored and is now its current "
-                f"snapshot, but the start failed: {exc.message}",
-                code=exc.code,
-                domain=exc.domain,
-            ) from exc
+        self.manage.run("startvm", uuid, "--type", "headless")
 
     def _control(self, dom: DomainRef, action: str, *args: str) -> dict[str, str]:
         info = self._vm(dom)
@@ -323,6 +317,11 @@ class VBoxDriver:
             raise InvalidArgumentError("VirtualBox snapshots cannot be redefined or disk-only")
         info = self._vm(dom)
         name = definition.name or time.strftime("%Y%m%d-%H%M%S")
+        if name.startswith(TEMPORARY_PREFIX):
+            raise InvalidArgumentError(
+                f"snapshot names starting with '{TEMPORARY_PREFIX}' are kept for virtkit's "
+                f"temporary snapshots: choose another than '{name}'"
+            )
         if any(s.name == name for s in self._listed(info)):
             raise OperationInvalidError(f"'{dom.name}' already has a snapshot '{name}'")
         args = ["snapshot", info["UUID"], "take", name]
@@ -395,16 +394,17 @@ class VBoxDriver:
     @virtkit.hookimpl
     def virtkit_snapshot_revert(self, dom: DomainRef, name: str, flags: int) -> None:
         info, snap = self._find(dom, name)
-        uuid = info["UUID"]
         online = self._snapshot_facts(info).get(snap.uuid.strip("{}"), (0, ""))[1] == "running"
-        if is_active(info["VMState"]):
-            self.manage.run("controlvm", uuid, "poweroff")
-        self.manage.run("snapshot", uuid, "restore", name)
         # an online snapshot leaves the machine saved: it runs again, as libvirt reverts
-        if online or flags & (DomainSnapshotRevertFlags.RUNNING | DomainSnapshotRevertFlags.PAUSED):
-            self._startvm(uuid, dom, restored=name)
-            if flags & DomainSnapshotRevertFlags.PAUSED:
-                self.manage.run("controlvm", uuid, "pause")
+        restore_snapshot(
+            self.manage,
+            info,
+            name,
+            start=online
+            or bool(flags & (DomainSnapshotRevertFlags.RUNNING | DomainSnapshotRevertFlags.PAUSED)),
+            pause=bool(flags & DomainSnapshotRevertFlags.PAUSED),
+            action=f"reverting '{dom.name}' to snapshot '{name}'",
+        )
 
     @virtkit.hookimpl
     def virtkit_snapshot_delete(self, dom: DomainRef, name: str, flags: int) -> None:

@@ -4,11 +4,16 @@ Keys name each node by its path from the root: ``SnapshotName`` is the root,
 ``SnapshotName-1`` its first child, ``SnapshotName-1-2`` that child's second child; the same
 suffixes go with ``SnapshotUUID`` and ``SnapshotDescription``. ``CurrentSnapshotUUID`` names
 the current snapshot.
+
+Snapshots whose name starts with :data:`TEMPORARY_PREFIX` are virtkit's own, kept only while a
+revert runs (:mod:`virtkit_vbox.revert`): they are left out of every list.
 """
 
 from __future__ import annotations
 
 import attrs
+
+TEMPORARY_PREFIX = "virtkit-revert-"
 
 
 @attrs.frozen(kw_only=True)
@@ -21,7 +26,8 @@ class ListedSnapshot:
 
 
 def parse_snapshot_list(values: dict[str, str]) -> list[ListedSnapshot]:
-    """The snapshots, parents before children, from parsed machine-readable output."""
+    """The snapshots, parents before children, from parsed machine-readable output
+    (virtkit's temporary ones left out)."""
     current = values.get("CurrentSnapshotUUID")
     nodes = {
         key[len("SnapshotName") :]: value
@@ -34,6 +40,8 @@ def parse_snapshot_list(values: dict[str, str]) -> list[ListedSnapshot]:
 
     found = []
     for suffix in sorted(nodes, key=depth_key):
+        if nodes[suffix].startswith(TEMPORARY_PREFIX):
+            continue
         parent_suffix = suffix.rsplit("-", 1)[0] if suffix else None
         uuid = values.get(f"SnapshotUUID{suffix}", "")
         found.append(
