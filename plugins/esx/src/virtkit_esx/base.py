@@ -20,6 +20,7 @@ from virtkit.errors import (
 from virtkit.records import DomainRecord, DomainRef
 from virtkit.xml import format_domain
 
+from virtkit_esx.autostart import autostarted
 from virtkit_esx.options import ConnectOptions
 from virtkit_esx.session import Session
 from virtkit_esx.vmconfig import config_to_definition
@@ -38,6 +39,7 @@ VM_PROPS = [
     "config.template",
     "snapshot.rootSnapshotList",
 ]
+AUTOSTART_CONFIG = "config.autoStart"  # of the host: see virtkit_esx.autostart
 
 
 def snapshot_count(trees: Any) -> int:
@@ -118,18 +120,31 @@ class ESXBase:
     # ------------------------------------------------------------------ helpers
 
     def _vms(self) -> list[tuple[Any, dict[str, Any]]]:
+        """The VMs in scope with :data:`VM_PROPS` and ``autostart``, in one call."""
         if self._view is None:
             self._view = self.session.view(vim.VirtualMachine)
+        rows = self.session.in_view(
+            self._view, vim.VirtualMachine, VM_PROPS, also=(self.host, [AUTOSTART_CONFIG])
+        )
+        host = next((p for obj, p in rows if isinstance(obj, vim.HostSystem)), {})
+        started = autostarted(host.get(AUTOSTART_CONFIG))
         found = [
-            (vm, p)
-            for vm, p in self.session.in_view(self._view, vim.VirtualMachine, VM_PROPS)
-            if not p.get("config.template")
+            (vm, {**p, "autostart": vm._moId in started})
+            for vm, p in rows
+            if isinstance(vm, vim.VirtualMachine)
+            and not p.get("config.template")
             and (self.scheme != "vpx" or p.get("runtime.host") == self.host)
         ]
         self._known.update((uuidlib.UUID(p["config.uuid"]), vm) for vm, p in found)
         return found
 
+    def _vm_props(self, vm: Any) -> dict[str, Any]:
+        """One VM's :data:`VM_PROPS` and ``autostart``."""
+        started = autostarted(self.session.get(self.host, AUTOSTART_CONFIG))
+        return {**self.session.props(vm, VM_PROPS), "autostart": vm._moId in started}
+
     def _record(self, vm: Any, p: dict[str, Any]) -> DomainRecord:
+        """The record of ``vm`` from its properties from :meth:`_vms` or :meth:`_vm_props`."""
         ident = uuidlib.UUID(p["config.uuid"])
         state = POWER_STATES.get(p.get("runtime.powerState", ""), DomainState.NOSTATE)
         known = self._reasons.get(ident)
@@ -141,6 +156,7 @@ class ESXBase:
             state=state,
             reason=reason,
             persistent=ident not in self._transient,
+            autostart=p["autostart"],
             snapshot_count=snapshot_count(p.get("snapshot.rootSnapshotList")),
         )
 
@@ -198,7 +214,7 @@ class ESXBase:
         if uuid is not None:
             vm = self.session.content.searchIndex.FindByUuid(uuid=str(uuid), vmSearch=True)
             candidates = [vm] if vm is not None else []
-            found = [(v, self.session.props(v, VM_PROPS)) for v in candidates]
+            found = [(v, self._vm_props(v)) for v in candidates]
             found = [
                 (v, p)
                 for v, p in found

@@ -38,9 +38,9 @@ from virtkit.records import (
 )
 from virtkit.xml import DomainDef
 
+from virtkit_esx.autostart import autostart_change
 from virtkit_esx.base import (
     POWER_STATES,
-    VM_PROPS,
     ESXBase,
 )
 from virtkit_esx.paths import PathMapper
@@ -164,7 +164,7 @@ class LifecycleHooks(ESXBase):
                     f"redefine of domain '{definition.name}'", vm.ReconfigVM_Task, spec=spec
                 )
                 detail = DomainEventDefinedDetail.UPDATED
-            record = self._record(vm, self.session.props(vm, VM_PROPS))
+            record = self._record(vm, self._vm_props(vm))
         self._emit(DomainRef(name=record.name, uuid=record.uuid), DomainEventType.DEFINED, detail)
         return record
 
@@ -189,7 +189,7 @@ class LifecycleHooks(ESXBase):
                     ) from exc
                 raise
             self._transient[ident] = "destroy"
-            return self._record(vm, self.session.props(vm, VM_PROPS))
+            return self._record(vm, self._vm_props(vm))
 
     @virtkit.hookimpl
     def virtkit_domain_undefine(self, dom: DomainRef) -> None:
@@ -309,6 +309,19 @@ class LifecycleHooks(ESXBase):
             self.session.run(f"resume of domain '{dom.name}'", vm.PowerOnVM_Task)
             self._note(dom, DomainState.RUNNING, DomainRunningReason.UNPAUSED)
         self._emit(dom, DomainEventType.RESUMED, DomainEventResumedDetail.UNPAUSED)
+
+    @virtkit.hookimpl
+    def virtkit_domain_set_autostart(self, dom: DomainRef, autostart: bool) -> None:
+        vm, _ = self._vm(dom)
+        if dom.uuid in self._transient:
+            raise OperationInvalidError(
+                f"cannot set autostart for transient domain '{dom.name}'", domain=ErrorDomain.ESX
+            )
+        manager = self.session.get(self.host, "configManager.autoStartManager")
+        try:
+            manager.ReconfigureAutostart(spec=autostart_change(vm, autostart))
+        except vmodl.MethodFault as exc:
+            raise vsphere_error(f"setting autostart of domain '{dom.name}'", exc) from None
 
     @virtkit.hookimpl
     def virtkit_domain_get_info(self, dom: DomainRef) -> DomainInfo:

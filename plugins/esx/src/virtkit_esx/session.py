@@ -118,15 +118,22 @@ class Session:
         )
 
     def in_view(
-        self, view: Any, vimtype: type, paths: list[str]
+        self,
+        view: Any,
+        vimtype: type,
+        paths: list[str],
+        also: tuple[Any, list[str]] | None = None,
     ) -> list[tuple[Any, dict[str, Any]]]:
         """The objects of ``view`` with their properties ``paths``, in one call (more when the
-        server pages the answer)."""
+        server pages the answer); ``also``, one more object and its properties, comes in the
+        same call, among the results."""
         traversal = PC.TraversalSpec(name="view", path="view", skip=False, type=VIEW_TYPE)
-        spec = PC.FilterSpec(
-            objectSet=[PC.ObjectSpec(obj=view, skip=True, selectSet=[traversal])],
-            propSet=[PC.PropertySpec(type=vimtype, pathSet=paths)],
-        )
+        objects = [PC.ObjectSpec(obj=view, skip=True, selectSet=[traversal])]
+        props = [PC.PropertySpec(type=vimtype, pathSet=paths)]
+        if also is not None:
+            objects.append(PC.ObjectSpec(obj=also[0]))
+            props.append(PC.PropertySpec(type=type(also[0]), pathSet=also[1]))
+        spec = PC.FilterSpec(objectSet=objects, propSet=props)
         out = []
         res = self.pc.RetrievePropertiesEx([spec], PC.RetrieveOptions())
         while res:
