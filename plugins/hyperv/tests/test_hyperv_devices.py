@@ -108,5 +108,34 @@ def test_devices_appear_in_the_dump() -> None:
     assert [t.get("dev") for t in root.iterfind("devices/disk/target")] == ["hda", "hdc", "sdc"]
 
 
-def test_disk_names_past_z() -> None:
-    assert [devices._letters(i) for i in (0, 25, 26, 701)] == ["a", "z", "aa", "zz"]
+def test_disk_names_past_z_and_back() -> None:
+    names = [devices.disk_name("sd", i) for i in (0, 25, 26, 701, 702)]
+    assert names == ["sda", "sdz", "sdaa", "sdzz", "sdaaa"]
+    assert [devices.disk_index(n, "sd") for n in names] == [0, 25, 26, 701, 702]
+    assert [devices.disk_index(n, "sd") for n in ("sd", "hda", "sdA", "sd1", "sdé")] == [None] * 5
+
+
+def test_a_dynamic_mac_not_yet_assigned_is_not_shown() -> None:
+    ports = [{"InstanceID": f"{VM}\\nic0", "Address": "000000000000"}]
+    emulated = [{"InstanceID": f"{VM}\\nic1", "Address": "00155D010205"}]
+    nics = devices.interfaces(ports, [], {}, emulated)
+    assert [etree.tostring(n, encoding="unicode") for n in nics] == [
+        '<interface type="bridge"/>',
+        '<interface type="bridge"><mac address="00:15:5d:01:02:05"/><model type="legacy"/>'
+        "</interface>",
+    ]
+
+
+def test_an_empty_dvd_drive_is_a_cdrom_without_source() -> None:
+    found = devices.disks(
+        [*RESOURCES, rasd("d-dvd2", devices.DVD_DRIVE, "ide1", AddressOnParent="1")], MEDIA
+    )
+    empty = [d for d in found if d.find("target").get("dev") == "hdd"]
+    assert len(empty) == 1 and empty[0].find("source") is None
+    assert empty[0].find("address").attrib == {
+        "type": "drive",
+        "controller": "0",
+        "bus": "1",
+        "target": "0",
+        "unit": "1",
+    }

@@ -36,13 +36,23 @@ def test_bios_is_generation_one() -> None:
     assert settings.system["VirtualSystemSubType"] == "Microsoft:Hyper-V:SubType:1"
 
 
-def test_devices_are_refused_by_name() -> None:
-    disk = (
+def test_devices_it_cannot_add_are_refused_by_name() -> None:
+    graphics = "<devices><graphics type='rdp'/></devices>"
+    with pytest.raises(ConfigUnsupportedError, match="<graphics> devices cannot be defined"):
+        mapping.settings_for(parse_domain(definition(graphics)))
+
+
+def test_disks_and_adapters_are_planned() -> None:
+    devices = (
         "<devices><disk type='file' device='disk'><source file='C:/vm/a.vhdx'/>"
-        "<target dev='sda' bus='scsi'/></disk></devices>"
+        "<target dev='sda' bus='scsi'/></disk><interface type='bridge'>"
+        "<source bridge='External'/></interface></devices>"
     )
-    with pytest.raises(ConfigUnsupportedError, match="<disk> devices"):
-        mapping.settings_for(parse_domain(definition(disk)))
+    plans = mapping.settings_for(parse_domain(definition(devices))).devices
+    assert [(d.name, d.bus, d.controller, d.location) for d in plans.disks] == [
+        ("sda", "scsi", 0, 0)
+    ]
+    assert [(n.switch, n.legacy) for n in plans.nics] == [("External", False)]
 
 
 def test_memory_must_be_whole_2_mib() -> None:

@@ -10,9 +10,8 @@ import pytest
 import virtkit
 from virtkit.errors import InvalidArgumentError, NoConnectError
 from virtkit.uri import ConnectURI
-from virtkit_hyperv.driver import settings_query, wql_string
 from virtkit_hyperv.options import ConnectOptions
-from virtkit_hyperv.wsman import instance_id_of
+from virtkit_hyperv.wsman import instance_id_of, settings_query, wql_string
 
 
 def closed_port() -> int:

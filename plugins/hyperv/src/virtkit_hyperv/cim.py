@@ -7,12 +7,20 @@ from collections.abc import Mapping, Sequence
 
 from lxml import etree
 
+
+class UInt16(int):
+    """An integer property the class declares ``uint16`` (``ResourceType``); plain ints are
+    ``uint64``."""
+
+
 PropValue = str | int | bool | Sequence[str]
 
 
 def cim_type(value: PropValue) -> str:
     if isinstance(value, bool):
         return "boolean"
+    if isinstance(value, UInt16):
+        return "uint16"
     if isinstance(value, int):
         return "uint64"
     return "string"

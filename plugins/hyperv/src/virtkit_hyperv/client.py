@@ -118,9 +118,10 @@ class Client:
 
     def wait_job(self, method: str, instance_id: str, progress: JobProgress | None) -> None:
         """Poll ``Msvm_ConcreteJob`` until the job ends; raise with its error when it failed."""
-        escaped = instance_id.replace("\\", "\\\\").replace("'", "\\'")
         while True:
-            jobs = self.query(f"SELECT * FROM Msvm_ConcreteJob WHERE InstanceID = '{escaped}'")
+            jobs = self.query(
+                f"SELECT * FROM Msvm_ConcreteJob WHERE InstanceID = {wsman.wql_string(instance_id)}"
+            )
             if not jobs:
                 raise OperationFailedError(
                     f"Hyper-V {method} job {instance_id} vanished", domain=ErrorDomain.HYPERV

@@ -50,24 +50,18 @@ from virtkit_hyperv import devices, mapping
 from virtkit_hyperv.cim import embedded_instance
 from virtkit_hyperv.client import Client, check_reachable
 from virtkit_hyperv.options import ConnectOptions
-from virtkit_hyperv.wsman import Instance, Reference, instance_id_of, text
+from virtkit_hyperv.resources import DeviceAdder
+from virtkit_hyperv.wsman import (
+    Instance,
+    Reference,
+    instance_id_of,
+    settings_query,
+    text,
+    wql_string,
+)
 
 POLL_SECONDS = 1.0
 LIVE_MIGRATION = 32768  # Msvm_VirtualSystemMigrationSettingData.MigrationType: VirtualSystem
-
-
-def wql_string(value: str) -> str:
-    """``value`` as a WQL string literal."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def settings_query(vssd_id: str, cim_class: str) -> str:
-    """WQL for the ``cim_class`` settings that belong to the settings ``vssd_id``."""
-    escaped = vssd_id.replace("\\", "\\\\").replace('"', '\\"')
-    return (
-        f'ASSOCIATORS OF {{Msvm_VirtualSystemSettingData.InstanceID="{escaped}"}} '
-        f"WHERE AssocClass = Msvm_VirtualSystemSettingDataComponent ResultClass = {cim_class}"
-    )
 
 
 class HyperVDriver:
@@ -198,6 +192,7 @@ class HyperVDriver:
         settings = mapping.settings_for(definition)
         if self._systems(f" AND ElementName = {wql_string(definition.name)}"):
             raise DomainExistsError(f"a Hyper-V VM named '{definition.name}' already exists")
+        switches = self._switches_named({n.switch for n in settings.devices.nics if n.switch})
         service = self._service("Msvm_VirtualSystemManagementService")
         out = self.client.invoke(
             service,
@@ -219,35 +214,9 @@ class HyperVDriver:
         guid = created.keys.get("Name", "")
         try:
             vssd = self._realized(guid)
-            memory = self._settings(guid, "Msvm_MemorySettingData", vssd)
-            cpu = self._settings(guid, "Msvm_ProcessorSettingData", vssd)
-            self.client.invoke(
-                service,
-                "ModifyResourceSettings",
-                [
-                    (
-                        "ResourceSettings",
-                        [
-                            embedded_instance(
-                                "Msvm_MemorySettingData",
-                                {
-                                    "InstanceID": text(memory.get("InstanceID")),
-                                    "VirtualQuantity": settings.memory_mb,
-                                    "Reservation": settings.memory_mb,
-                                    "Limit": settings.memory_mb,
-                                },
-                            ),
-                            embedded_instance(
-                                "Msvm_ProcessorSettingData",
-                                {
-                                    "InstanceID": text(cpu.get("InstanceID")),
-                                    "VirtualQuantity": settings.processors,
-                                },
-                            ),
-                        ],
-                    )
-                ],
-            )
+            self._size(service, guid, vssd, settings)
+            adder = DeviceAdder(self.client, service, service.keys["SystemName"], vssd)
+            adder.add_all(settings.devices, switches)
         except VirtError as exc:
             try:
                 self.client.invoke(service, "DestroySystem", [("AffectedSystem", created)])
@@ -257,8 +226,63 @@ class HyperVDriver:
                     f"VM {guid} could not be removed: {undo.message}",
                     domain=ErrorDomain.HYPERV,
                 ) from exc
-            raise
+            raise type(exc)(
+                f"defining '{definition.name}' failed, and the half-defined VM was removed: "
+                f"{exc.message}",
+                code=exc.code,
+                domain=exc.domain,
+            ) from exc
         return self.virtkit_connect_lookup_domain(name=None, uuid=uuidlib.UUID(guid), id=None)
+
+    def _switches_named(self, names: set[str]) -> dict[str, str]:
+        """The GUID of each virtual switch in ``names``; an error names a missing one."""
+        if not names:
+            return {}
+        found: dict[str, list[str]] = {}
+        for switch in self.client.query("SELECT * FROM Msvm_VirtualEthernetSwitch"):
+            found.setdefault(text(switch.get("ElementName")), []).append(text(switch.get("Name")))
+        for name in sorted(names):
+            if len(found.get(name, ())) != 1:
+                problem = "has no" if name not in found else "has more than one"
+                raise InvalidArgumentError(
+                    f"the Hyper-V host {problem} virtual switch named '{name}' (<source "
+                    f"bridge>); its switches: {', '.join(sorted(found)) or 'none'}"
+                )
+        return {name: found[name][0] for name in names}
+
+    def _size(
+        self, service: Reference, guid: str, vssd: Instance, settings: mapping.Settings
+    ) -> None:
+        """Memory and processors of the new VM (``ModifyResourceSettings``)."""
+        memory = self._settings(guid, "Msvm_MemorySettingData", vssd)
+        cpu = self._settings(guid, "Msvm_ProcessorSettingData", vssd)
+        self.client.invoke(
+            service,
+            "ModifyResourceSettings",
+            [
+                (
+                    "ResourceSettings",
+                    [
+                        embedded_instance(
+                            "Msvm_MemorySettingData",
+                            {
+                                "InstanceID": text(memory.get("InstanceID")),
+                                "VirtualQuantity": settings.memory_mb,
+                                "Reservation": settings.memory_mb,
+                                "Limit": settings.memory_mb,
+                            },
+                        ),
+                        embedded_instance(
+                            "Msvm_ProcessorSettingData",
+                            {
+                                "InstanceID": text(cpu.get("InstanceID")),
+                                "VirtualQuantity": settings.processors,
+                            },
+                        ),
+                    ],
+                )
+            ],
+        )
 
     @virtkit.hookimpl
     def virtkit_domain_undefine(self, dom: DomainRef) -> None:
@@ -395,6 +419,7 @@ class HyperVDriver:
             settings("Msvm_SyntheticEthernetPortSettingData"),
             settings("Msvm_EthernetPortAllocationSettingData"),
             switches,
+            settings("Msvm_EmulatedEthernetPortSettingData"),
         )
 
     # ------------------------------------------------------------------ snapshots

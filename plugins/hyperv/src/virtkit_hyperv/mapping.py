@@ -2,9 +2,10 @@
 
 A definition becomes an ``Msvm_VirtualSystemSettingData`` (name, notes, identifier, generation)
 for ``DefineSystem``, then ``Msvm_MemorySettingData`` (MiB) and ``Msvm_ProcessorSettingData``
-(virtual processors) changes for ``ModifyResourceSettings``. Devices need resource-pool
-allocation and are refused with a clear error. The VM's states (``EnabledState``) map to
-virtkit states; ``RequestStateChange`` takes the v2 ``RequestedState`` values below.
+(virtual processors) changes for ``ModifyResourceSettings``, then its disks and adapters
+(:mod:`virtkit_hyperv.plans`, added by :mod:`virtkit_hyperv.resources`). The VM's states
+(``EnabledState``) map to virtkit states; ``RequestStateChange`` takes the v2
+``RequestedState`` values below.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from virtkit.errors import ConfigUnsupportedError, ErrorDomain, XMLError
 from virtkit.xml import Context, DomainDef, canonical, format_domain, parse_domain
 
 from virtkit_hyperv.cim import PropValue
+from virtkit_hyperv.plans import DevicePlans, plan_devices
 
 # Msvm_ComputerSystem.EnabledState (v2)
 ENABLED_STATES: dict[int, tuple[DomainState, int]] = {
@@ -46,7 +48,6 @@ REQUEST_PAUSED = 9
 REQUEST_RESET = 11
 REALIZED = "Microsoft:Hyper-V:System:Realized"
 SNAPSHOT = "Microsoft:Hyper-V:Snapshot:Realized"
-DEVICES_DEFINED = ("disk", "interface", "graphics", "controller", "hostdev", "filesystem")
 
 
 def state_of(enabled_state: int) -> tuple[DomainState, int]:
@@ -64,21 +65,11 @@ class Settings:
     system: dict[str, PropValue]
     memory_mb: int
     processors: int
+    devices: DevicePlans
 
 
 def settings_for(definition: DomainDef) -> Settings:
     """The Hyper-V settings of ``definition``; refuses what the driver cannot create."""
-    root = definition.tree()
-    devices = root.find("devices")
-    if devices is not None:
-        for tag in DEVICES_DEFINED:
-            if devices.find(tag) is not None:
-                raise ConfigUnsupportedError(
-                    f"Hyper-V: defining a domain with <{tag}> devices is not supported "
-                    "(they need resource-pool allocation); define it without, then add them "
-                    "with Hyper-V Manager",
-                    domain=ErrorDomain.HYPERV,
-                )
     memory = definition.memory_kib
     if memory is None:
         raise XMLError("Hyper-V needs <memory>")
@@ -96,7 +87,12 @@ def settings_for(definition: DomainDef) -> Settings:
     system["VirtualSystemSubType"] = (
         "Microsoft:Hyper-V:SubType:2" if firmware == "efi" else "Microsoft:Hyper-V:SubType:1"
     )
-    return Settings(system=system, memory_mb=memory // 1024, processors=definition.vcpus or 1)
+    return Settings(
+        system=system,
+        memory_mb=memory // 1024,
+        processors=definition.vcpus or 1,
+        devices=plan_devices(definition.tree(), generation2=firmware == "efi"),
+    )
 
 
 def _text(value: object, default: str = "") -> str:

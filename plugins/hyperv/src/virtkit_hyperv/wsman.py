@@ -108,6 +108,20 @@ def to_text(env: etree._Element) -> str:
     return str(etree.tostring(env, encoding="unicode"))
 
 
+def wql_string(value: str) -> str:
+    """``value`` as a WQL string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def settings_query(vssd_id: str, cim_class: str) -> str:
+    """WQL for the ``cim_class`` settings that belong to the settings ``vssd_id``."""
+    escaped = vssd_id.replace("\\", "\\\\").replace('"', '\\"')
+    return (
+        f'ASSOCIATORS OF {{Msvm_VirtualSystemSettingData.InstanceID="{escaped}"}} '
+        f"WHERE AssocClass = Msvm_VirtualSystemSettingDataComponent ResultClass = {cim_class}"
+    )
+
+
 def enumerate_message(endpoint: str, wql: str) -> str:
     """Enumerate the instances a WQL query selects (first batch in the response)."""
     env, body = envelope(endpoint, ENUMERATE, ALL_CLASSES)
@@ -183,6 +197,21 @@ def instance_id_of(path: str) -> str:
     """The ``InstanceID`` key of a WMI object path (``...InstanceID="Microsoft:X\\\\Y"``)."""
     _, sep, rest = path.partition('InstanceID="')
     return rest.split('"', 1)[0].replace("\\\\", "\\") if sep else ""
+
+
+BACKSLASH, QUOTE = "\\", '"'
+WMI_NAMESPACE_PATH = NAMESPACE.replace("/", BACKSLASH)
+
+
+def object_path(host: str, ref: Reference) -> str:
+    """The WMI object path of ``ref`` on ``host``
+    (``\\\\HOST\\root\\virtualization\\v2:Class.Key="value",...``, backslashes and quotes
+    in values escaped): how a setting's ``Parent`` and ``HostResource`` name other objects."""
+    keys = ",".join(
+        f'{name}="{value.replace(BACKSLASH, BACKSLASH * 2).replace(QUOTE, BACKSLASH + QUOTE)}"'
+        for name, value in ref.keys.items()
+    )
+    return f"{BACKSLASH * 2}{host}{BACKSLASH}{WMI_NAMESPACE_PATH}:{ref.cim_class}.{keys}"
 
 
 def read_reference(el: etree._Element) -> Reference:
