@@ -43,7 +43,9 @@ VSSD_ID = f"Microsoft:{GUID}"
 IDE_DEVICE = "83F8638B-8DCA-4152-9EDA-2CA8B33039B4"  # the IDE controllers' device id
 SWITCHES = {"External": "SW-EXT-1", "Internal": "SW-INT-2"}
 PATH = "\\\\HV01\\root\\virtualization\\v2:"
-Props = dict[str, "str | list[str]"]
+Props = dict[str, str | list[str]]
+Embedded = dict[str, tuple[str, str | list[str]]]
+"""An embedded instance's properties: name -> (CIM type, value or values)."""
 
 
 def escaped(instance_id: str) -> str:
@@ -96,11 +98,11 @@ def output(method: str, code: int, **refs: tuple[str, dict[str, str]]) -> bytes:
     ).encode()
 
 
-def embedded(text: str) -> tuple[str, dict[str, tuple[str, str | list[str]]]]:
+def embedded(text: str) -> tuple[str, Embedded]:
     """An embedded CIM-XML instance: its class, and each property's (TYPE, value(s))."""
     instance = etree.fromstring(text.encode())
     assert instance.tag == "INSTANCE"
-    props: dict[str, tuple[str, str | list[str]]] = {}
+    props: Embedded = {}
     for prop in instance:
         values = [str(v.text) for v in prop.iter("VALUE")]
         assert prop.tag in ("PROPERTY", "PROPERTY.ARRAY"), prop.tag
@@ -115,14 +117,14 @@ class HandWrittenHost(Client):
     """The client, its transport answering as the documentation describes a host would."""
 
     def __init__(self, generation: int = 1) -> None:
+        self.generation = generation
         self.endpoint = "https://hv01:5986/wsman"
         self.sent: list[etree._Element] = []
         self.made: list[str] = []  # the object path of each setting added, in order
         self.defined = False
         self.destroyed = False
-        self.fail: Callable[[str, dict[str, tuple[str, str | list[str]]]], str | None] = (
-            lambda cim_class, props: None
-        )
+        # AddResourceSettings of (class, properties) -> None, or the failed job's description
+        self.fail: Callable[[str, Embedded], str | None] = lambda cim_class, props: None
         self.failed_job = ""
         self.destroy_code = 0
         self.settings: list[tuple[str, Props]] = [
@@ -148,7 +150,6 @@ class HandWrittenHost(Client):
                         },
                     )
                 )
-        self.generation = generation
 
     # -------------------------------------------------------------- what the driver sent
 
@@ -270,7 +271,7 @@ def s(value: str) -> tuple[str, str]:
     return ("string", value)
 
 
-def check_envelope(body: etree._Element) -> tuple[str, dict[str, tuple[str, str | list[str]]]]:
+def check_envelope(body: etree._Element) -> tuple[str, Embedded]:
     """An ``AddResourceSettings`` invocation, element by element; returns its instance."""
     doc = body.getparent().getparent()
     header = doc.find("s:Header", NS)
@@ -528,7 +529,7 @@ NOT_FOUND = (
 )
 
 
-def fail_data_disk(cim_class: str, props: dict[str, tuple[str, str | list[str]]]) -> str | None:
+def fail_data_disk(cim_class: str, props: Embedded) -> str | None:
     wanted = cim_class == "Msvm_StorageAllocationSettingData"
     return NOT_FOUND if wanted and props["HostResource"][1] == ["D:\\VMs\\data.vhdx"] else None
 

@@ -57,7 +57,7 @@ class DevicePlans:
     scsi_controllers: int  # how many the VM needs
 
 
-def refuse(what: str) -> ConfigUnsupportedError:
+def _refuse(what: str) -> ConfigUnsupportedError:
     return ConfigUnsupportedError(f"Hyper-V: {what}", domain=ErrorDomain.HYPERV)
 
 
@@ -68,7 +68,7 @@ def _children(el: etree._Element) -> Iterable[etree._Element]:
 def _only(el: etree._Element, attributes: set[str], where: str) -> None:
     extra = sorted(set(el.attrib) - attributes)
     if extra:
-        raise refuse(f"{where}: attribute '{extra[0]}' of <{el.tag}> is not supported")
+        raise _refuse(f"{where}: attribute '{extra[0]}' of <{el.tag}> is not supported")
 
 
 def plan_devices(root: etree._Element, generation2: bool) -> DevicePlans:
@@ -85,7 +85,7 @@ def plan_devices(root: etree._Element, generation2: bool) -> DevicePlans:
         elif el.tag == "controller":
             scsi = max(scsi, _controller(el, generation2))
         else:
-            raise refuse(
+            raise _refuse(
                 f"<{el.tag}> devices cannot be defined (only <disk>, <interface> and IDE or "
                 "SCSI <controller>)"
             )
@@ -100,12 +100,12 @@ def _controller(el: etree._Element, generation2: bool) -> int:
     where = f"<controller type='{kind}' index='{index}'>"
     _only(el, {"type", "index"}, where)
     if next(iter(_children(el)), None) is not None:
-        raise refuse(f"{where}: no model, driver or address can be set")
+        raise _refuse(f"{where}: no model, driver or address can be set")
     if kind == "ide" and index == "0" and not generation2:
         return 0
     if kind == "scsi" and index.isdigit() and int(index) < SCSI_CONTROLLERS:
         return int(index) + 1
-    raise refuse(
+    raise _refuse(
         f"{where} cannot be defined: a generation 1 VM has the IDE controller 0 and a VM "
         f"up to {SCSI_CONTROLLERS} SCSI controllers (0-{SCSI_CONTROLLERS - 1})"
         + (" (generation 2: no IDE)" if generation2 and kind == "ide" else "")
@@ -120,12 +120,12 @@ def _disk(el: etree._Element, generation2: bool) -> DiskPlan:
         raise XMLError(f"{where}: Hyper-V places a disk by its target name")
     _only(el, {"type", "device"}, where)
     if el.get("type", "file") != "file":
-        raise refuse(
+        raise _refuse(
             f"{where}: type '{el.get('type')}' (only file disks: a virtual hard disk or ISO)"
         )
     device = el.get("device", "disk")
     if device not in ("disk", "cdrom"):
-        raise refuse(f"{where}: device '{device}' (only 'disk' and 'cdrom')")
+        raise _refuse(f"{where}: device '{device}' (only 'disk' and 'cdrom')")
     path = None
     for child in _children(el):
         if child.tag == "source":
@@ -136,14 +136,14 @@ def _disk(el: etree._Element, generation2: bool) -> DiskPlan:
         elif child.tag == "readonly" and device == "cdrom":
             continue  # a DVD is read-only anyway
         elif child.tag != "address":
-            raise refuse(f"{where}: <{child.tag}> cannot be honoured")
+            raise _refuse(f"{where}: <{child.tag}> cannot be honoured")
     if path is None and device == "disk":
-        raise refuse(f"{where}: a hard disk needs <source file> (a .vhdx or .vhd image)")
+        raise _refuse(f"{where}: a hard disk needs <source file> (a .vhdx or .vhd image)")
     bus, controller, location = _place(dev, target, el.find("address"), where)
     if bus == "ide" and generation2:
-        raise refuse(f"{where}: a generation 2 VM has no IDE controller; use bus 'scsi' (sdX)")
+        raise _refuse(f"{where}: a generation 2 VM has no IDE controller; use bus 'scsi' (sdX)")
     if bus == "scsi" and device == "cdrom" and not generation2:
-        raise refuse(f"{where}: a generation 1 VM takes DVD drives on IDE only (hdX)")
+        raise _refuse(f"{where}: a generation 1 VM takes DVD drives on IDE only (hdX)")
     return DiskPlan(
         name=dev,
         bus=bus,
@@ -167,9 +167,9 @@ def _place(
         if index is None:
             continue
         if bus not in (None, candidate):
-            raise refuse(f"{where}: bus '{bus}' (names hdX are IDE, sdX SCSI)")
+            raise _refuse(f"{where}: bus '{bus}' (names hdX are IDE, sdX SCSI)")
         if index >= per_controller * controllers:
-            raise refuse(
+            raise _refuse(
                 f"{where}: beyond the last {candidate.upper()} place "
                 f"({controllers} controllers of {per_controller})"
             )
@@ -177,7 +177,7 @@ def _place(
         if address is not None:
             _check_address(address, candidate, controller, location, dev)
         return candidate, controller, location
-    raise refuse(
+    raise _refuse(
         f"{where}: bus '{bus or 'unknown'}' (Hyper-V has IDE disks hdX and SCSI disks sdX)"
     )
 
@@ -197,7 +197,7 @@ def _check_address(
     if address.get("type") != "drive" or got != {k: str(v) for k, v in want.items()}:
         said = " ".join(f"{k}='{v}'" for k, v in address.attrib.items())
         expected = " ".join(f"{k}='{v}'" for k, v in want.items())
-        raise refuse(
+        raise _refuse(
             f"{where}: <address {said}> is not the place Hyper-V gives '{dev}' "
             f"(<address type='drive' {expected}>)"
         )
@@ -208,7 +208,7 @@ def _check_places(disks: list[DiskPlan]) -> None:
     for disk in disks:
         place = (disk.bus, disk.controller, disk.location)
         if place in seen:
-            raise refuse(f"<disk> '{seen[place]}' and '{disk.name}' are at the same place")
+            raise _refuse(f"<disk> '{seen[place]}' and '{disk.name}' are at the same place")
         seen[place] = disk.name
 
 
@@ -216,7 +216,7 @@ def _nic(el: etree._Element, number: int, generation2: bool) -> NicPlan:
     where = f"<interface> {number}"
     _only(el, {"type"}, where)
     if el.get("type") != "bridge":
-        raise refuse(
+        raise _refuse(
             f"{where}: type '{el.get('type')}' (Hyper-V adapters connect to a virtual switch: "
             "<interface type='bridge'><source bridge='switch name'/>)"
         )
@@ -232,15 +232,15 @@ def _nic(el: etree._Element, number: int, generation2: bool) -> NicPlan:
         elif child.tag == "model":
             _only(child, {"type"}, where)
             if child.get("type") != LEGACY_MODEL:
-                raise refuse(
+                raise _refuse(
                     f"{where}: model '{child.get('type')}' (Hyper-V has the synthetic adapter, "
                     f"no <model>, and the emulated one, <model type='{LEGACY_MODEL}'/>)"
                 )
             if generation2:
-                raise refuse(f"{where}: a generation 2 VM has no legacy network adapter")
+                raise _refuse(f"{where}: a generation 2 VM has no legacy network adapter")
             legacy = True
         else:
-            raise refuse(f"{where}: <{child.tag}> cannot be honoured")
+            raise _refuse(f"{where}: <{child.tag}> cannot be honoured")
     return NicPlan(name=f"interface {number}", switch=switch, mac=mac, legacy=legacy)
 
 
