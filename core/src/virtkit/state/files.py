@@ -11,8 +11,9 @@ FOLDER_MODE = 0o700
 FILE_MODE = 0o600
 
 
-def write_new_file(path: Path, data: bytes, *, durable: bool = True) -> None:
-    """Create ``path`` (it must not exist), write ``data`` and, when ``durable``, fsync it."""
+def write_new_file(path: str | Path, data: bytes, *, durable: bool = True) -> None:
+    """Create ``path`` (it must not exist), write ``data`` and, when ``durable``, fsync it.
+    On failure the file is gone again."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
     try:
         view = memoryview(data)
@@ -20,11 +21,14 @@ def write_new_file(path: Path, data: bytes, *, durable: bool = True) -> None:
             view = view[os.write(fd, view) :]
         if durable:
             os.fsync(fd)
+    except BaseException:
+        os.unlink(path)
+        raise
     finally:
         os.close(fd)
 
 
-def fsync_folder(path: Path) -> None:
+def fsync_folder(path: str | Path) -> None:
     """Make renames and unlinks in ``path`` durable."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
@@ -33,20 +37,21 @@ def fsync_folder(path: Path) -> None:
         os.close(fd)
 
 
-def make_folders(path: Path) -> None:
+def make_folders(path: str | Path) -> None:
     """``mkdir -p`` with mode 0700 for the folders created, each made durable in its parent."""
+    folder = os.fspath(path)
     missing = []
-    while not path.is_dir():
-        missing.append(path)
-        path = path.parent
+    while not os.path.isdir(folder):
+        missing.append(folder)
+        folder = os.path.dirname(folder)
     for folder in reversed(missing):
         try:
             os.mkdir(folder, FOLDER_MODE)
         except FileExistsError:
-            if not folder.is_dir():
+            if not os.path.isdir(folder):
                 raise
             continue
-        fsync_folder(folder.parent)
+        fsync_folder(os.path.dirname(folder))
 
 
 def system_error(action: str, exc: OSError) -> HostSystemError:

@@ -15,13 +15,18 @@ is replaced by ``rename(2)``, so on its own it is always either wholly old or wh
 Durable batches survive power loss: staged contents are fsynced before the commit point, and the
 folders whose entries changed are fsynced before :func:`commit` returns. A single file costs two
 fsyncs (its content, then its folder); its now-empty staging entry needs none, since a staging
-entry that reappears after a crash is a leftover :func:`recover` deletes. Non-durable batches
-(for run-time folders that mean nothing after a reboot) skip every fsync: they stay atomic
-against a process crash, not against power loss.
+entry that reappears after a crash is a leftover :func:`recover` deletes. Without
+``sync_folders``, a durable change of a single entry (no journal) skips the folder's fsync, as
+libvirt's ``virFileRewrite`` does: its content is on disk before the rename, so a power loss
+leaves the entry wholly old or wholly new, but may undo the change; a journaled batch still
+syncs every folder, since its all-or-nothing across power loss rests on them. Non-durable
+batches (for run-time folders that mean nothing after a reboot) skip every fsync: they stay
+atomic against a process crash, not against power loss.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -75,28 +80,30 @@ def commit(
     trees: list[str],
     *,
     durable: bool = True,
+    sync_folders: bool = True,
 ) -> None:
-    """Apply a normalised batch to ``root`` (the caller holds the store's lock); ``durable``:
-    fsync as the module says.
+    """Apply a normalised batch to ``root`` (the caller holds the store's lock); ``durable``
+    and ``sync_folders``: fsync as the module says.
 
     Staging failures (disk full, a file where a folder should be) leave everything as it was.
     """
+    base = os.fspath(root)
     txid = uuid.uuid4().hex
-    staging = root / STAGING
+    staging = f"{base}/{STAGING}"
     staged: list[tuple[str, str]] = []
     try:
         make_folders(staging)
         for index, (rel, text) in enumerate(writes.items()):
-            target = root / rel
-            if target.is_dir() and not any(is_within(rel, tree) for tree in trees):
+            target = f"{base}/{rel}"
+            if os.path.isdir(target) and not any(is_within(rel, tree) for tree in trees):
                 raise HostSystemError(f"cannot write {target}: it is a folder")
-            make_folders(target.parent)
+            make_folders(os.path.dirname(target))
             name = f"{txid}-{index}"
-            write_new_file(staging / name, text.encode("utf-8"), durable=durable)
+            write_new_file(f"{staging}/{name}", text.encode("utf-8"), durable=durable)
             staged.append((rel, name))
         for rel in removes:
-            if (root / rel).is_dir():
-                raise HostSystemError(f"cannot remove {root / rel} as a file: it is a folder")
+            if os.path.isdir(f"{base}/{rel}"):
+                raise HostSystemError(f"cannot remove {base}/{rel} as a file: it is a folder")
         plan = Plan(
             trees=tuple((rel, f"{txid}-{i}") for i, rel in enumerate(trees)),
             removes=tuple(sorted(removes)),
@@ -105,58 +112,66 @@ def commit(
         journal = plan.steps() > 1
         if journal:
             if plan.trees:
-                make_folders(root / TRASH)
-            draft = staging / f"{txid}-journal"
+                make_folders(f"{base}/{TRASH}")
+            draft = f"{staging}/{txid}-journal"
             write_new_file(draft, plan.to_json().encode("utf-8"), durable=durable)
             if durable:
                 fsync_folder(staging)
-            os.rename(draft, root / JOURNAL)  # the commit point
+            os.rename(draft, f"{base}/{JOURNAL}")  # the commit point
             if durable:
-                fsync_folder(root)
+                fsync_folder(base)
     except BaseException as exc:
         for _, name in staged:
-            (staging / name).unlink(missing_ok=True)
-        (staging / f"{txid}-journal").unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{staging}/{name}")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"{staging}/{txid}-journal")
         if isinstance(exc, OSError):
             raise system_error("stage a change to the state", exc) from exc
         raise
     try:
         if plan.trees and not journal:
-            make_folders(root / TRASH)
-        apply(root, plan, durable=durable)
+            make_folders(f"{base}/{TRASH}")
+        apply(root, plan, durable=durable and (journal or sync_folders))
         if journal:
-            os.unlink(root / JOURNAL)
+            os.unlink(f"{base}/{JOURNAL}")
             if durable:
-                fsync_folder(root)
+                fsync_folder(base)
     except OSError as exc:
+        if not journal:  # a lone change that failed: nothing to finish later
+            for _, name in staged:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(f"{staging}/{name}")
         raise system_error("apply a committed change to the state", exc) from exc
     for _, trash in plan.trees:
-        shutil.rmtree(root / TRASH / trash, ignore_errors=True)
+        shutil.rmtree(f"{base}/{TRASH}/{trash}", ignore_errors=True)
 
 
 def apply(root: Path, plan: Plan, *, durable: bool = True) -> None:
     """Carry out ``plan``; steps already done are skipped, so this can run again after a crash.
     ``durable``: fsync the folders whose entries changed (staging excepted, see the module)."""
-    touched: set[Path] = set()
+    base = os.fspath(root)
+    touched: set[str] = set()
     for rel, trash in plan.trees:
-        source, parked = root / rel, root / TRASH / trash
+        source, parked = f"{base}/{rel}", f"{base}/{TRASH}/{trash}"
         # Once parked, the trash entry exists until the journal is gone: never move twice.
         if not os.path.lexists(parked) and os.path.lexists(source):
             os.rename(source, parked)
-            touched.update((source.parent, parked.parent))
+            touched.update((os.path.dirname(source), os.path.dirname(parked)))
     for rel in plan.removes:
-        target = root / rel
+        target = f"{base}/{rel}"
         try:
             os.unlink(target)
         except FileNotFoundError:
             continue
-        touched.add(target.parent)
+        touched.add(os.path.dirname(target))
     for rel, name in plan.writes:
-        source, target = root / STAGING / name, root / rel
+        source, target = f"{base}/{STAGING}/{name}", f"{base}/{rel}"
         if os.path.lexists(source):
-            make_folders(target.parent)
+            folder = os.path.dirname(target)
+            make_folders(folder)
             os.replace(source, target)
-            touched.add(target.parent)
+            touched.add(folder)
     if durable:
         for folder in touched:
             fsync_folder(folder)
@@ -165,9 +180,11 @@ def apply(root: Path, plan: Plan, *, durable: bool = True) -> None:
 def recover(root: Path) -> None:
     """Finish a batch a crash interrupted and drop the leftovers of unfinished ones (the caller
     holds the store's lock, so nothing else is staging)."""
-    journal = root / JOURNAL
+    base = os.fspath(root)
+    journal = f"{base}/{JOURNAL}"
     try:
-        text = journal.read_text(encoding="utf-8")
+        with open(journal, encoding="utf-8") as file:
+            text = file.read()
     except FileNotFoundError:
         pass
     except OSError as exc:
@@ -183,10 +200,10 @@ def recover(root: Path) -> None:
         try:
             apply(root, plan)
             os.unlink(journal)
-            fsync_folder(root)
+            fsync_folder(base)
         except OSError as exc:
             raise system_error("finish an interrupted change to the state", exc) from exc
-    for leftovers in (root / STAGING, root / TRASH):
+    for leftovers in (f"{base}/{STAGING}", f"{base}/{TRASH}"):
         try:
             entries = list(os.scandir(leftovers))
         except FileNotFoundError:

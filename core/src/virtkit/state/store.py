@@ -30,12 +30,23 @@ class StateStore:
       fsyncs; its changes stay atomic against a process crash but may be lost or rolled back by
       a power loss. Use it only for run-time state that means nothing after a reboot (pids,
       sockets, the status of running processes).
+    - A durable store made with ``sync_folders=False`` writes a single file as libvirt does
+      (content fsynced, then renamed; one fsync): a power loss still leaves it wholly old or
+      wholly new, but may undo a change that had returned. Batches of several changes stay
+      all-or-nothing and on disk when they return.
 
     :param directory: created with its parents when missing (the folder itself with ``mode``).
     :raises HostSystemError: the folder cannot be created.
     """
 
-    def __init__(self, directory: Path, *, mode: int = FOLDER_MODE, durable: bool = True) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        mode: int = FOLDER_MODE,
+        durable: bool = True,
+        sync_folders: bool = True,
+    ) -> None:
         try:
             if not directory.is_dir():
                 directory.mkdir(mode=mode, parents=True, exist_ok=True)
@@ -44,9 +55,11 @@ class StateStore:
             raise system_error("create the state folder", exc) from exc
         self.directory = directory.resolve()
         self.durable = durable
+        self.sync_folders = sync_folders
 
     def __repr__(self) -> str:
         durability = "" if self.durable else ", durable=False"
+        durability += "" if self.sync_folders else ", sync_folders=False"
         return f"StateStore({str(self.directory)!r}{durability})"
 
     # ------------------------------------------------------------------ locking

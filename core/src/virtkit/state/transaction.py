@@ -67,4 +67,5 @@ class Transaction:
                 self._removes,
                 self._trees,
                 durable=self._store.durable,
+                sync_folders=self._store.sync_folders,
             )

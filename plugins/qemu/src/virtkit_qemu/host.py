@@ -8,6 +8,7 @@ a lifecycle event, in whichever process notices first.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import os
@@ -46,6 +47,7 @@ STOP_EVENT = {
 }
 
 
+@functools.cache
 def snapshot_support() -> ModuleType | None:
     """``virtkit_qemu.snapshots`` (snapshot metadata and hooks), or ``None`` without it."""
     if importlib.util.find_spec("virtkit_qemu.snapshots") is None:

@@ -12,6 +12,7 @@ import uuid as uuidlib
 from collections.abc import Sequence
 
 import attrs
+from lxml import etree
 from virtkit.constants import (
     DomainEventDefinedDetail,
     DomainEventResumedDetail,
@@ -28,11 +29,13 @@ from virtkit.constants import (
 from virtkit.errors import DomainExistsError, OperationInvalidError, XMLError
 from virtkit.records import DomainInfo, DomainRef
 from virtkit.xml import DomainDef, parse_domain
+from virtkit.xml.canonical.order import first_child
+from virtkit.xml.domain import domain_from_tree
 from virtkit.xml.parser import parse_root
 
 from virtkit_qemu import process, reaper
 from virtkit_qemu.argv import build_command
-from virtkit_qemu.argv.builder import domain_root, emulator_path, memory_kib
+from virtkit_qemu.argv.builder import build_from_tree, emulator_path, memory_kib
 from virtkit_qemu.canonical import canonical_qemu
 from virtkit_qemu.canonical.probe import probe_caps
 from virtkit_qemu.host import DomainEntry, QemuHost, snapshot_support
@@ -56,16 +59,32 @@ def canonical_definition(definition: DomainDef, *, inactive: bool) -> DomainDef:
     """libvirt's canonical form of ``definition`` for the emulator it names: driver defaults,
     default devices and controllers, PCI addresses (which the command line then follows), and
     what must stay stable from one start to the next (a UUID, a MAC address per interface)."""
-    caps = probe_caps(emulator_path(domain_root(definition)))
+    caps = probe_caps(emulator_path(definition.tree()))
     return canonical_qemu(definition, caps, inactive=inactive)
 
 
+def _canonical_uuid(root: etree._Element) -> uuidlib.UUID:
+    """The UUID in the tree of a canonical definition (always there), read without modelling
+    the definition."""
+    return uuidlib.UUID(root.findtext("uuid"))
+
+
+def _with_uuid(definition: DomainDef, uuid: uuidlib.UUID) -> DomainDef:
+    """A canonical definition (it has a ``<uuid>``) with another UUID, changed in its tree
+    (``with_identity`` would model the whole definition first)."""
+    root = definition.tree()
+    element = first_child(root, "uuid")
+    assert element is not None
+    element.text = str(uuid)
+    return domain_from_tree(root, built=True)
+
+
 def _check_conflicts(
-    entries: list[DomainEntry], definition: DomainDef, *, allow_same: bool
+    entries: list[DomainEntry], name: str, uuid: uuidlib.UUID, *, allow_same: bool
 ) -> DomainEntry | None:
     """The existing entry with this name and UUID (if ``allow_same``); raise on any clash."""
     for entry in entries:
-        same_name, same_uuid = entry.name == definition.name, entry.uuid == definition.uuid
+        same_name, same_uuid = entry.name == name, entry.uuid == uuid
         if same_name and same_uuid and allow_same:
             return entry
         if same_name or same_uuid:
@@ -78,22 +97,25 @@ def _check_conflicts(
 
 def define(host: QemuHost, definition: DomainDef) -> DomainEntry:
     _check_name(definition)
+    name = definition.name
     keeps_uuid = definition.uuid is None  # a redefinition without UUID keeps the domain's
     definition = canonical_definition(definition, inactive=True)
-    build_command(definition)  # refuses what QEMU cannot do before anything is written
+    root = definition.tree()
+    uuid = _canonical_uuid(root)
+    build_from_tree(root)  # refuses what QEMU cannot do before anything is written
     with host.store.lock():
         entries = host.entries()
         if keeps_uuid:
-            same_name = next((e for e in entries if e.name == definition.name), None)
+            same_name = next((e for e in entries if e.name == name), None)
             if same_name is not None:
-                definition = definition.with_identity(uuid=same_name.uuid)
-        existing = _check_conflicts(entries, definition, allow_same=True)
-        assert definition.uuid is not None
+                uuid = same_name.uuid
+                definition = _with_uuid(definition, uuid)
+        existing = _check_conflicts(entries, name, uuid, allow_same=True)
         xml = definition.to_xml()
-        host.write_config(definition.name, definition.uuid, xml)
+        host.write_config(name, uuid, xml)
     entry = DomainEntry(
-        name=definition.name,
-        uuid=definition.uuid,
+        name=name,
+        uuid=uuid,
         config=xml,
         status=existing.status if existing is not None else None,
     )
@@ -229,19 +251,20 @@ def create_transient(
     host: QemuHost, definition: DomainDef, *, paused: bool, autodestroy: bool
 ) -> DomainEntry:
     _check_name(definition)
+    name = definition.name
     definition = canonical_definition(definition, inactive=False)
+    uuid = _canonical_uuid(definition.tree())
     with host.store.lock():  # held through the launch so no define can take the name meanwhile
-        _check_conflicts(host.entries(), definition, allow_same=False)
-        assert definition.uuid is not None
+        _check_conflicts(host.entries(), name, uuid, allow_same=False)
         start_domain(
             host,
-            definition.name,
-            definition.uuid,
+            name,
+            uuid,
             StartRequest(
                 xml=definition.to_xml(), paused=paused, autodestroy=autodestroy, transient=True
             ),
         )
-    entry = host.entry_by_name(definition.name)
+    entry = host.entry_by_name(name)
     assert entry is not None
     return entry
 

@@ -6,10 +6,13 @@
 - run store: ``status/<name>.json`` (:class:`DomainStatus`), ``live/<name>.xml`` (the XML the
   running QEMU was started from), ``d/<uuid12>/`` (sockets and pidfile of one QEMU), ``next-id``
 
-The run store is not durable (atomic against crashes of a process, no fsync): its files
-describe running processes and mean nothing after a reboot. Its lock guards every
-read-modify-write of these files (held briefly); long operations on one domain hold its job
-lock (:meth:`QemuStore.job_lock`) instead.
+The config store writes a definition as libvirt does (content fsynced, then renamed over the
+old one; no fsync of the folder): a crash, power loss included, leaves the old or the new
+definition, never a torn one; a power loss may undo the last change. The state store (snapshot
+metadata, images) is fully durable. The run store is not durable (atomic against crashes of a
+process, no fsync): its files describe running processes and mean nothing after a reboot. Its
+lock guards every read-modify-write of these files (held briefly); long operations on one
+domain hold its job lock (:meth:`QemuStore.job_lock`) instead.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ class RuntimePaths:
 
 class QemuStore:
     def __init__(self, roots: StateRoots) -> None:
-        self.config = StateStore(roots.config_dir)
+        self.config = StateStore(roots.config_dir, sync_folders=False)
         self.state = StateStore(roots.state_dir)
         # Run-time files describe live processes and mean nothing after a reboot: no fsync.
         self.run = StateStore(roots.run_dir, durable=False)

@@ -9,13 +9,14 @@ Runtime plumbing (monitors, pidfile, ``-S``, ``-daemonize``) is added by
 from __future__ import annotations
 
 import shutil
+import uuid as uuidlib
 from collections.abc import Callable
 
 import attrs
 from lxml import etree
 from virtkit.errors import ConfigUnsupportedError, XMLError
 from virtkit.xml import DomainDef
-from virtkit.xml.parser import parse_root
+from virtkit.xml.canonical.order import device_children, first_child
 
 from virtkit_qemu.argv import chardevs, devices, disks
 from virtkit_qemu.argv.accel import kvm_problem
@@ -23,7 +24,9 @@ from virtkit_qemu.argv.context import (
     BuildContext,
     allowed,
     check_children,
+    child_text,
     integer,
+    local_name,
     unsupported,
     where,
 )
@@ -104,22 +107,23 @@ def memory_kib(el: etree._Element) -> int:
     return value * UNITS[unit] // 1024
 
 
-def domain_root(definition: DomainDef) -> etree._Element:
-    return parse_root(definition.to_xml(), "domain")
-
-
 def build_command(definition: DomainDef) -> QemuCommand:
     """Translate ``definition``; raise ``ConfigUnsupportedError`` for what QEMU cannot do here."""
-    root = domain_root(definition)
+    return build_from_tree(definition.tree())
+
+
+def build_from_tree(root: etree._Element) -> QemuCommand:
+    """:func:`build_command` of a domain's lxml tree (a copy of its own: it may change it)."""
     check_children(root, TOP_LEVEL)
+    name = (child_text(root, "name") or "").strip()
     dom_type = allowed(root, "type", ("kvm", "qemu"), "qemu")
     if dom_type == "kvm" and (problem := kvm_problem()):
         raise ConfigUnsupportedError(
-            f"domain '{definition.name}' asks for type='kvm' but KVM is not usable here: "
+            f"domain '{name}' asks for type='kvm' but KVM is not usable here: "
             f"{problem}; use type='qemu' for software emulation"
         )
-    os_el = root.find("os")
-    type_el = os_el.find("type") if os_el is not None else None
+    os_el = first_child(root, "os")
+    type_el = first_child(os_el, "type") if os_el is not None else None
     machine = DEFAULT_MACHINE
     if type_el is not None:
         if (type_el.text or "hvm").strip() != "hvm":
@@ -132,9 +136,10 @@ def build_command(definition: DomainDef) -> QemuCommand:
     emulator = emulator_path(root)
     accel = "kvm" if dom_type == "kvm" else "tcg"
 
-    ctx.add("-name", f"guest={definition.name},debug-threads=on")
-    if definition.uuid is not None:
-        ctx.add("-uuid", str(definition.uuid))
+    ctx.add("-name", f"guest={name},debug-threads=on")
+    uuid = child_text(root, "uuid")
+    if uuid is not None:
+        ctx.add("-uuid", str(uuidlib.UUID(uuid.strip())))
     ctx.add("-no-user-config")
     ctx.add("-nodefaults")
     machine_opts = [machine, f"accel={accel}", "usb=off", "dump-guest-core=off"]
@@ -147,13 +152,14 @@ def build_command(definition: DomainDef) -> QemuCommand:
     _events(ctx, root)
     _pm(ctx, root)
     _seclabel(root)
-    _devices(ctx, root.find("devices"))
+    _devices(ctx, first_child(root, "devices"))
     return QemuCommand(emulator=emulator, args=tuple(ctx.args), taps=tuple(ctx.taps), accel=accel)
 
 
 def emulator_path(root: etree._Element) -> str:
     """The emulator binary the domain names (or the default), found on PATH."""
-    text = root.findtext("devices/emulator")
+    emulator = next(device_children(root, "emulator"), None)
+    text = emulator.text if emulator is not None else None
     name = text.strip() if text else DEFAULT_EMULATOR
     path = shutil.which(name)
     if path is None:
@@ -165,21 +171,21 @@ def emulator_path(root: etree._Element) -> str:
 
 
 def _features(root: etree._Element) -> list[str]:
-    features = root.find("features")
+    features = first_child(root, "features")
     names = set()
     if features is not None:
         check_children(features, {"acpi", "apic", "pae", "vmport", "smm"})
-        names = {etree.QName(f).localname for f in features if isinstance(f.tag, str)}
+        names = {local_name(f) for f in features if isinstance(f.tag, str)}
     opts = [] if "acpi" in names else ["acpi=off"]
     for name in ("vmport", "smm"):
-        el = features.find(name) if features is not None else None
+        el = first_child(features, name) if features is not None else None
         if el is not None:
             opts.append(f"{name}={allowed(el, 'state', ('on', 'off'), 'on')}")
     return opts
 
 
 def _cpu(ctx: BuildContext, root: etree._Element) -> None:
-    vcpu_el = root.find("vcpu")
+    vcpu_el = first_child(root, "vcpu")
     vcpus = 1
     current = None
     if vcpu_el is not None:
@@ -189,15 +195,15 @@ def _cpu(ctx: BuildContext, root: etree._Element) -> None:
         vcpus = int((vcpu_el.text or "1").strip())
         current = integer(vcpu_el, "current", vcpus)
     smp = [str(current if current is not None else vcpus), f"maxcpus={vcpus}"]
-    cpu = root.find("cpu")
+    cpu = first_child(root, "cpu")
     if cpu is not None:
         check_children(cpu, {"model", "topology", "feature", "vendor"})
         mode = allowed(cpu, "mode", ("custom", "host-passthrough", "maximum"), "custom")
         model = {"host-passthrough": "host", "maximum": "max"}.get(mode)
         if mode == "custom":
-            model = cpu.findtext("model") or None
+            model = child_text(cpu, "model") or None
         flags = []
-        for feature in cpu.findall("feature"):
+        for feature in list(cpu.iterchildren("feature")):
             policy = allowed(
                 feature, "policy", ("require", "force", "disable", "forbid"), "require"
             )
@@ -206,7 +212,7 @@ def _cpu(ctx: BuildContext, root: etree._Element) -> None:
             model = "qemu64"
         if model:
             ctx.add("-cpu", ",".join([model, *flags]))
-        topology = cpu.find("topology")
+        topology = first_child(cpu, "topology")
         if topology is not None:
             for key in ("sockets", "dies", "cores", "threads"):
                 if topology.get(key):
@@ -215,7 +221,7 @@ def _cpu(ctx: BuildContext, root: etree._Element) -> None:
 
 
 def _memory(ctx: BuildContext, root: etree._Element) -> None:
-    memory = root.find("memory")
+    memory = first_child(root, "memory")
     if memory is None:
         raise XMLError(f"{where(root)} has no <memory>")
     kib = memory_kib(memory)
@@ -232,7 +238,7 @@ def _os(ctx: BuildContext, os_el: etree._Element | None) -> None:
     )
     if os_el.get("firmware"):
         raise unsupported(os_el, "automatic firmware selection (name the <loader>)")
-    loader = os_el.find("loader")
+    loader = first_child(os_el, "loader")
     if loader is not None:
         kind = allowed(loader, "type", ("rom", "pflash"), "rom")
         path = (loader.text or "").strip()
@@ -244,33 +250,33 @@ def _os(ctx: BuildContext, os_el: etree._Element | None) -> None:
                 "-drive",
                 f"if=pflash,format=raw,unit=0,file={path}" + (",readonly=on" if readonly else ""),
             )
-            nvram = os_el.findtext("nvram")
+            nvram = child_text(os_el, "nvram")
             if nvram:
                 ctx.add("-drive", f"if=pflash,format=raw,unit=1,file={nvram.strip()}")
     order = ""
-    for boot in os_el.findall("boot"):
+    for boot in list(os_el.iterchildren("boot")):
         dev = allowed(boot, "dev", ("hd", "cdrom", "network", "fd"), "hd")
         order += {"hd": "c", "cdrom": "d", "network": "n", "fd": "a"}[dev]
     boot_opts = [f"order={order}"] if order else []
-    menu = os_el.find("bootmenu")
+    menu = first_child(os_el, "bootmenu")
     if menu is not None:
         boot_opts.append(f"menu={'on' if menu.get('enable') == 'yes' else 'off'}")
     if boot_opts:
         ctx.add("-boot", ",".join(boot_opts))
     for tag, option in (("kernel", "-kernel"), ("initrd", "-initrd"), ("cmdline", "-append")):
-        text = os_el.findtext(tag)
+        text = child_text(os_el, tag)
         if text is not None:
             ctx.add(option, text.strip())
 
 
 def _clock(ctx: BuildContext, root: etree._Element) -> None:
-    clock = root.find("clock")
+    clock = first_child(root, "clock")
     rtc = ["base=utc"]
     if clock is not None:
         check_children(clock, {"timer"})
         offset = allowed(clock, "offset", ("utc", "localtime"), "utc")
         rtc = [f"base={offset}"]
-        for timer in clock.findall("timer"):
+        for timer in list(clock.iterchildren("timer")):
             name = allowed(timer, "name", ("rtc", "pit", "hpet"), "rtc")
             present = timer.get("present", "yes")
             policy = timer.get("tickpolicy")
@@ -293,28 +299,28 @@ def _events(ctx: BuildContext, root: etree._Element) -> None:
         ("on_reboot", ("restart", "destroy")),
         ("on_crash", ("destroy", "restart")),
     ):
-        el = root.find(tag)
+        el = first_child(root, tag)
         if el is not None and (el.text or "").strip() not in values:
             raise unsupported(el, f"<{tag}>{el.text}</{tag}> (supported: {', '.join(values)})")
-    if (root.findtext("on_reboot") or "").strip() == "destroy":
+    if (child_text(root, "on_reboot") or "").strip() == "destroy":
         ctx.add("-no-reboot")
 
 
 def _pm(ctx: BuildContext, root: etree._Element) -> None:
-    pm = root.find("pm")
+    pm = first_child(root, "pm")
     if pm is None:
         return
     check_children(pm, {"suspend-to-mem", "suspend-to-disk"})
     device = "ICH9-LPC" if is_q35(ctx.machine) else "PIIX4_PM"
     for tag, prop in (("suspend-to-mem", "disable_s3"), ("suspend-to-disk", "disable_s4")):
-        el = pm.find(tag)
+        el = first_child(pm, tag)
         if el is not None:
             enabled = allowed(el, "enabled", ("yes", "no"), "yes")
             ctx.add("-global", f"{device}.{prop}={0 if enabled == 'yes' else 1}")
 
 
 def _seclabel(root: etree._Element) -> None:
-    for label in root.findall("seclabel"):
+    for label in list(root.iterchildren("seclabel")):
         allowed(label, "type", ("none",), "none")
 
 
@@ -329,10 +335,10 @@ def _devices(ctx: BuildContext, devices_el: etree._Element | None) -> None:
     pci = sorted((c for c in controllers if c.get("type") == "pci"), key=_index)
     for ctrl in pci + [c for c in controllers if c.get("type") != "pci"]:
         _controller(ctx, ctrl)
-    serial_count = len(devices_el.findall("serial"))
+    serial_count = len(list(devices_el.iterchildren("serial")))
     has_video = False
     for child in children:
-        tag = etree.QName(child).localname
+        tag = local_name(child)
         if tag in ("emulator", "controller"):
             continue
         if tag == "audio":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lxml import etree
 from virtkit.errors import XMLError
+from virtkit.xml.canonical.order import first_child
 
 from virtkit_qemu.argv.context import (
     BuildContext,
@@ -21,7 +22,7 @@ def chardev(ctx: BuildContext, el: etree._Element, alias: str) -> str:
     """Add the ``-chardev`` backing ``el`` under id ``char<alias>``; return that id."""
     kind = allowed(el, "type", CHARDEV_TYPES, "pty")
     char_id = f"char{alias}"
-    source = el.find("source")
+    source = first_child(el, "source")
     opts = [kind if kind != "unix" else "socket", f"id={char_id}"]
     if kind in ("file", "unix"):
         path = source.get("path") if source is not None else None
@@ -40,7 +41,7 @@ def chardev(ctx: BuildContext, el: etree._Element, alias: str) -> str:
         )
         if mode == "bind":
             opts += ["server=on", "wait=off"]
-    log = el.find("log")
+    log = first_child(el, "log")
     if log is not None:
         opts.append(f"logfile={log.get('file')}")
         if log.get("append") == "on":
@@ -51,7 +52,7 @@ def chardev(ctx: BuildContext, el: etree._Element, alias: str) -> str:
 
 def add_serial(ctx: BuildContext, serial: etree._Element) -> None:
     check_children(serial, {"source", "target", "log", "alias", "address"})
-    target = serial.find("target")
+    target = first_child(serial, "target")
     port = (
         integer(target, "port", len(ctx.serial_aliases))
         if target is not None
@@ -59,7 +60,7 @@ def add_serial(ctx: BuildContext, serial: etree._Element) -> None:
     )
     if target is not None:
         allowed(target, "type", ("isa-serial",), "isa-serial")
-        model = target.find("model")
+        model = first_child(target, "model")
         if model is not None:
             allowed(model, "name", ("isa-serial",), "isa-serial")
     alias = f"serial{port}"
@@ -72,7 +73,7 @@ def add_console(ctx: BuildContext, console: etree._Element, serial_count: int) -
     """A serial console is the first ``<serial>`` (libvirt's rule); only without one does it
     make a serial port. A virtio console is a ``virtconsole`` on a virtio-serial bus."""
     check_children(console, {"source", "target", "log", "alias"})
-    target = console.find("target")
+    target = first_child(console, "target")
     kind = (
         allowed(target, "type", ("serial", "virtio"), "serial") if target is not None else "serial"
     )

@@ -7,6 +7,7 @@ import random
 
 from lxml import etree
 from virtkit.errors import XMLError
+from virtkit.xml.canonical.order import first_child
 
 from virtkit_qemu.argv.context import (
     BuildContext,
@@ -68,11 +69,11 @@ def add_interface(ctx: BuildContext, iface: etree._Element) -> None:
     if kind == "user":
         ctx.add("-netdev", f"user,id={netdev}")
     else:
-        target = iface.find("target")
+        target = first_child(iface, "target")
         ifname = target.get("dev") if target is not None else None
         bridge = None
         if kind == "bridge":
-            source = iface.find("source")
+            source = first_child(iface, "source")
             bridge = source.get("bridge") if source is not None else None
             if not bridge:
                 raise XMLError(f"{where(iface)}: type 'bridge' needs <source bridge=...>")
@@ -82,17 +83,17 @@ def add_interface(ctx: BuildContext, iface: etree._Element) -> None:
             ifname = f"vk{random.randrange(16**8):08x}"
         ctx.add("-netdev", f"tap,id={netdev},ifname={ifname},script=no,downscript=no")
         ctx.taps.append((ifname, bridge))
-    model_el = iface.find("model")
+    model_el = first_child(iface, "model")
     model = model_el.get("type", DEFAULT_NET_MODEL) if model_el is not None else DEFAULT_NET_MODEL
     if model not in NET_MODELS:
         raise unsupported(model_el, f"network model '{model}' (supported: {', '.join(NET_MODELS)})")
-    mac_el = iface.find("mac")
+    mac_el = first_child(iface, "mac")
     mac = mac_el.get("address") if mac_el is not None else None
     props = [NET_MODELS[model], f"netdev={netdev}", f"id=net{index}", f"mac={mac or random_mac()}"]
-    link = iface.find("link")
+    link = first_child(iface, "link")
     if link is not None:
         allowed(link, "state", ("up",), "up")
-    boot = iface.find("boot")
+    boot = first_child(iface, "boot")
     if boot is not None:
         props.append(f"bootindex={integer(boot, 'order')}")
     props.append(ctx.pci_address(iface, where(iface)))
@@ -106,7 +107,7 @@ def add_graphics(ctx: BuildContext, graphics: etree._Element) -> None:
         if graphics.get(attr) is not None:
             raise unsupported(graphics, f"the VNC attribute '{attr}'")
     listen = graphics.get("listen")
-    listen_el = graphics.find("listen")
+    listen_el = first_child(graphics, "listen")
     if listen_el is not None:
         allowed(listen_el, "type", ("address",), "address")
         listen = listen_el.get("address", listen)
@@ -125,7 +126,7 @@ def add_graphics(ctx: BuildContext, graphics: etree._Element) -> None:
 
 def add_video(ctx: BuildContext, video: etree._Element) -> None:
     check_children(video, {"model", "address", "alias"})
-    model_el = video.find("model")
+    model_el = first_child(video, "model")
     model = (
         model_el.get("type", DEFAULT_VIDEO_MODEL) if model_el is not None else DEFAULT_VIDEO_MODEL
     )
@@ -139,7 +140,7 @@ def add_video(ctx: BuildContext, video: etree._Element) -> None:
     if index:
         raise unsupported(video, "more than one video device")
     props = [VIDEO_MODELS[model], "id=video0", *_video_memory(model_el, model)]
-    if video.find("address") is None:
+    if first_child(video, "address") is None:
         slot = (0, ctx.pci.video_slot, 0)
         ctx.pci.reserve(slot, "the primary video card")
         props.append(ctx.placement(slot))
@@ -194,7 +195,7 @@ def ensure_usb(ctx: BuildContext, ctrl: etree._Element | None = None) -> None:
             raise unsupported(
                 ctrl, f"USB controller model '{model}' (supported: none, {', '.join(USB_MODELS)})"
             )
-        if ctrl.find("address") is not None:
+        if first_child(ctrl, "address") is not None:
             placement = ctx.pci_address(ctrl, where(ctrl))
     ctx.counters["usb"] = 1
     if placement is None and model == "piix3-uhci" and not is_q35(ctx.machine):
@@ -220,7 +221,7 @@ def add_pci_controller(ctx: BuildContext, ctrl: etree._Element) -> None:
         )
     if model != "pci-bridge" and root != "pcie-root":
         raise unsupported(ctrl, f"PCI controller model '{model}' on a machine without PCIe (q35)")
-    model_el = ctrl.find("model")
+    model_el = first_child(ctrl, "model")
     if (
         model_el is not None
         and model_el.get("name", PCI_CONTROLLERS[model]) != PCI_CONTROLLERS[model]
@@ -228,10 +229,10 @@ def add_pci_controller(ctx: BuildContext, ctrl: etree._Element) -> None:
         raise unsupported(model_el, f"model name '{model_el.get('name')}' for a {model}")
     if index in ctx.pci_buses:
         raise XMLError(f"{where(ctrl)}: a second PCI controller with index {index}")
-    if ctrl.find("address") is None:
+    if first_child(ctrl, "address") is None:
         raise XMLError(f"{where(ctrl)}: PCI controller {index} has no <address>")
     props = [PCI_CONTROLLERS[model], f"id=pci.{index}"]
-    target = ctrl.find("target")
+    target = first_child(ctrl, "target")
     if model == "pcie-root-port":
         if target is None or target.get("chassis") is None or target.get("port") is None:
             raise XMLError(f"{where(ctrl)}: a pcie-root-port needs <target chassis=... port=...>")
@@ -255,7 +256,7 @@ def add_memballoon(ctx: BuildContext, balloon: etree._Element) -> None:
 def add_rng(ctx: BuildContext, rng: etree._Element) -> None:
     check_children(rng, {"backend", "address", "alias", "rate"})
     allowed(rng, "model", ("virtio",), "virtio")
-    backend = rng.find("backend")
+    backend = first_child(rng, "backend")
     if backend is None:
         raise XMLError(f"{where(rng)} has no <backend>")
     allowed(backend, "model", ("random",), "random")

@@ -6,11 +6,13 @@ import json
 
 from lxml import etree
 from virtkit.errors import XMLError
+from virtkit.xml.canonical.order import first_child
 
 from virtkit_qemu.argv.context import (
     BuildContext,
     allowed,
     check_children,
+    child_text,
     integer,
     unsupported,
     where,
@@ -65,13 +67,13 @@ def add_disk(ctx: BuildContext, disk: etree._Element) -> None:
     )
     disk_type = allowed(disk, "type", ("file", "block"), "file")
     device = allowed(disk, "device", ("disk", "cdrom"), "disk")
-    target_el = disk.find("target")
+    target_el = first_child(disk, "target")
     if target_el is None or not target_el.get("dev"):
         raise XMLError(f"{where(disk)} has no <target dev=...>")
     target = target_el.get("dev", "")
     default_bus = BUS_BY_PREFIX.get(target[:3] if target.startswith("xvd") else target[:2], "ide")
     bus = allowed(target_el, "bus", ("virtio", "sata", "ide", "scsi"), default_bus)
-    driver = disk.find("driver")
+    driver = first_child(disk, "driver")
     fmt, cache = "raw", "default"
     if driver is not None:
         allowed(driver, "name", ("qemu",), "qemu")
@@ -80,8 +82,8 @@ def add_disk(ctx: BuildContext, disk: etree._Element) -> None:
         for attr in driver:
             if attr not in ("name", "type", "cache", "io", "discard"):
                 raise unsupported(driver, f"attribute '{attr}'")
-    readonly = disk.find("readonly") is not None or device == "cdrom"
-    source = disk.find("source")
+    readonly = first_child(disk, "readonly") is not None or device == "cdrom"
+    source = first_child(disk, "source")
     path = None
     if source is not None:
         path = source.get("file" if disk_type == "file" else "dev")
@@ -127,14 +129,14 @@ def add_disk(ctx: BuildContext, disk: etree._Element) -> None:
         props.append(f"drive={node}")
     if device == "disk":
         props.append(f"write-cache={'on' if write_cache else 'off'}")
-    serial = disk.findtext("serial")
+    serial = child_text(disk, "serial")
     if serial:
         props.append(f"serial={serial}")
-    boot = disk.find("boot")
+    boot = first_child(disk, "boot")
     if boot is not None:
         props.append(f"bootindex={integer(boot, 'order')}")
     unit = _unit_from_target(target, target_el)
-    address = disk.find("address")
+    address = first_child(disk, "address")
     if address is not None and address.get("type") == "drive":
         unit = integer(address, "unit", 0) + 2 * integer(address, "bus", 0)
         if bus == "scsi":

@@ -65,19 +65,35 @@ class QemuCaps:
     #: the ARM GIC versions, newest first, with the accelerators that provide each
     #: (``kvm`` when the host kernel has it, ``tcg`` when QEMU emulates it)
     gic: tuple[tuple[int, frozenset[str]], ...] = ()
+    #: ``machines`` by accelerator, then by name and by alias (built once: steps ask per define)
+    _by_name: dict[tuple[str, str], Machine] = attrs.field(init=False, eq=False, repr=False)
+    _by_alias: dict[tuple[str, str], Machine] = attrs.field(init=False, eq=False, repr=False)
+    _default: dict[str, Machine] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        by_name: dict[tuple[str, str], Machine] = {}
+        by_alias: dict[tuple[str, str], Machine] = {}
+        default: dict[str, Machine] = {}
+        for m in self.machines:  # the first of a name, alias or default wins, as a scan finds
+            by_name.setdefault((m.accel, m.name), m)
+            if m.alias is not None:
+                by_alias.setdefault((m.accel, m.alias), m)
+            if m.default:
+                default.setdefault(m.accel, m)
+        object.__setattr__(self, "_by_name", by_name)
+        object.__setattr__(self, "_by_alias", by_alias)
+        object.__setattr__(self, "_default", default)
 
     def has(self, flag: str) -> bool:
         return flag in self.flags
 
-    def _machines(self, accel: str) -> list[Machine]:
-        return [m for m in self.machines if m.accel == accel]
-
     def canonical_machine(self, name: str, accel: str) -> str:
         """The machine type an alias (``pc``, ``q35``) stands for; other names unchanged."""
-        return next((m.name for m in self._machines(accel) if m.alias == name), name)
+        found = self._by_alias.get((accel, name))
+        return found.name if found else name
 
     def default_machine(self, accel: str) -> str | None:
-        chosen = next((m for m in self._machines(accel) if m.default), None)
+        chosen = self._default.get(accel)
         return chosen.name if chosen else None
 
     def gic_version(self, accel: str) -> int:
@@ -89,7 +105,7 @@ class QemuCaps:
 
     def default_cpu(self, machine: str, accel: str) -> str | None:
         """The CPU model ``machine`` starts with, by libvirt's name of it."""
-        found = next((m for m in self._machines(accel) if m.name == machine), None)
+        found = self._by_name.get((accel, machine))
         typename = found.default_cpu if found else None
         if not typename:
             return None

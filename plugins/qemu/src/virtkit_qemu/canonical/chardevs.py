@@ -7,9 +7,17 @@ import copy
 
 from lxml import etree
 from virtkit.xml import Context
-from virtkit.xml.canonical.order import set_attrs_first
+from virtkit.xml.canonical.order import device_children, first_child, set_attrs_first
 
-from virtkit_qemu.canonical.context import arch_of, is_arm_virt, is_s390, is_x86, machine_of
+from virtkit_qemu.canonical.context import (
+    arch_of,
+    controllers,
+    device_addresses,
+    is_arm_virt,
+    is_s390,
+    is_x86,
+    machine_of,
+)
 
 #: serial target type -> its default model
 _MODELS = {
@@ -44,15 +52,15 @@ def serial_targets(root: etree._Element, ctx: Context) -> None:
     names its device model."""
     default = _default_target_type(root, ctx)
     arch = arch_of(root, ctx)
-    for serial in root.iterfind("devices/serial"):
-        target = serial.find("target")
+    for serial in device_children(root, "serial"):
+        target = first_child(serial, "target")
         if target is None:
             target = etree.SubElement(serial, "target")
         kind = target.get("type")
-        if kind == "isa-serial" and target.find("model") is None:
+        if kind == "isa-serial" and first_child(target, "model") is None:
             kind = None  # the historical spelling of "the default"
         if kind is None:
-            address = serial.find("address")
+            address = first_child(serial, "address")
             bus = address.get("type") if address is not None else None
             kind = {"usb": "usb-serial", "pci": "pci-serial"}.get(bus or "", default)
         if kind is None:
@@ -64,7 +72,7 @@ def serial_targets(root: etree._Element, ctx: Context) -> None:
         model = _MODELS.get(kind)
         if kind == "system-serial":
             model = "pl011" if is_arm_virt(root, arch) else "16550a"
-        if model and target.find("model") is None:
+        if model and first_child(target, "model") is None:
             etree.SubElement(target, "model", {"name": model})
 
 
@@ -73,19 +81,15 @@ def spapr_vio_addresses(root: etree._Element, ctx: Context) -> None:
     registers are written with eight digits."""
     if not machine_of(root).startswith("pseries"):
         return
-    for address in root.iterfind("devices/*/address[@type='spapr-vio']"):
+    for address in device_addresses(root, "spapr-vio"):
         if address.get("reg"):
             address.set("reg", f"0x{int(address.get('reg', '0'), 0):08x}")
-    taken = {
-        int(a.get("reg", "0"), 0)
-        for a in root.iterfind("devices/*/address[@type='spapr-vio']")
-        if a.get("reg")
-    }
-    for serial in root.iterfind("devices/serial"):
-        target = serial.find("target")
+    taken = {int(a.get("reg", "0"), 0) for a in device_addresses(root, "spapr-vio") if a.get("reg")}
+    for serial in device_children(root, "serial"):
+        target = first_child(serial, "target")
         if target is None or target.get("type") != "spapr-vio-serial":
             continue
-        address = serial.find("address")
+        address = first_child(serial, "address")
         if address is not None and address.get("reg"):
             continue
         reg = _VIO_SERIAL
@@ -100,14 +104,14 @@ def spapr_vio_addresses(root: etree._Element, ctx: Context) -> None:
 def console_addresses(root: etree._Element, ctx: Context) -> None:
     """The first console of type serial is the first serial port: it shows that port's
     address."""
-    console = root.find("devices/console")
-    serial = root.find("devices/serial")
-    target = console.find("target") if console is not None else None
+    console = next(device_children(root, "console"), None)
+    serial = next(device_children(root, "serial"), None)
+    target = first_child(console, "target") if console is not None else None
     if console is None or serial is None or target is None or target.get("type") != "serial":
         return
-    for address in console.findall("address"):
+    for address in list(console.iterchildren("address")):
         console.remove(address)
-    address = serial.find("address")
+    address = first_child(serial, "address")
     if address is not None:
         console.append(copy.deepcopy(address))
 
@@ -116,7 +120,7 @@ def _virtio_serial_ports(root: etree._Element) -> dict[int, int]:
     """virtio-serial controller index -> its number of ports (31 unless said)."""
     return {
         int(c.get("index", "0")): int(c.get("ports") or "31")
-        for c in root.iterfind("devices/controller[@type='virtio-serial']")
+        for c in controllers(root, "virtio-serial")
     }
 
 
@@ -125,13 +129,13 @@ def virtio_serial_addresses(root: etree._Element, ctx: Context) -> None:
     one (port 0 is kept for a console)."""
     controllers = _virtio_serial_ports(root)
     taken: set[tuple[int, int]] = set()
-    for address in root.iterfind("devices/*/address[@type='virtio-serial']"):
+    for address in device_addresses(root, "virtio-serial"):
         if address.get("port") is not None:
             taken.add((int(address.get("controller", "0")), int(address.get("port", "0"))))
-    for dev in root.iterfind("devices/channel"):
+    for dev in device_children(root, "channel"):
         if dev.find("target[@type='virtio']") is None:
             continue
-        address = dev.find("address")
+        address = first_child(dev, "address")
         if address is not None and address.get("port") is not None:
             continue
         asked = int(address.get("controller", "0")) if address is not None else None

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import attrs
 from lxml import etree
 from virtkit.xml import Context
+from virtkit.xml.canonical.order import device_children
 
 from virtkit_qemu.canonical.caps import QemuCaps
 
@@ -23,15 +26,35 @@ def arch_of(root: etree._Element, ctx: Context) -> str:
     return arch_of_tree(root, caps_of(ctx))
 
 
+def controllers(root: etree._Element, kind: str) -> Iterator[etree._Element]:
+    """``root.iterfind(f"devices/controller[@type='{kind}']")``, without lxml's path parser."""
+    return (c for c in device_children(root, "controller") if c.get("type") == kind)
+
+
+def device_addresses(root: etree._Element, kind: str) -> Iterator[etree._Element]:
+    """``root.iterfind(f"devices/*/address[@type='{kind}']")``, without lxml's path parser."""
+    return (
+        address
+        for device in device_children(root, "*")
+        for address in device.iterchildren("address")
+        if address.get("type") == kind
+    )
+
+
+def os_type(root: etree._Element) -> etree._Element | None:
+    """``root.find("os/type")``, without the cost of lxml's path parser."""
+    return next((t for os_el in root.iterchildren("os") for t in os_el.iterchildren("type")), None)
+
+
 def arch_of_tree(root: etree._Element, caps: QemuCaps) -> str:
-    os_type = root.find("os/type")
-    arch = os_type.get("arch") if os_type is not None else None
+    type_el = os_type(root)
+    arch = type_el.get("arch") if type_el is not None else None
     return arch or caps.arch
 
 
 def machine_of(root: etree._Element) -> str:
-    os_type = root.find("os/type")
-    return (os_type.get("machine") if os_type is not None else None) or ""
+    type_el = os_type(root)
+    return (type_el.get("machine") if type_el is not None else None) or ""
 
 
 def is_x86(arch: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from lxml import etree
 from virtkit.xml import Context
-from virtkit.xml.canonical.order import DOMAIN_ORDER, insert_child, set_attrs_first
+from virtkit.xml.canonical.order import DOMAIN_ORDER, first_child, insert_child, set_attrs_first
 
 from virtkit_qemu.canonical.context import accel_of, arch_of, caps_of, is_x86, machine_of
 
@@ -19,8 +19,10 @@ _CHECKS = {"host-passthrough": "none", "maximum": "none", "host-model": "partial
 def default_cpu_model(root: etree._Element, ctx: Context) -> None:
     """A guest CPU without a model runs the machine type's default model (when QEMU reports
     one), checked by nobody; a default of ``host`` is the host model."""
-    cpu = root.find("cpu")
-    if cpu is not None and (cpu.get("mode", "custom") != "custom" or cpu.find("model") is not None):
+    cpu = first_child(root, "cpu")
+    if cpu is not None and (
+        cpu.get("mode", "custom") != "custom" or first_child(cpu, "model") is not None
+    ):
         return
     arch, accel = arch_of(root, ctx), accel_of(root)
     if arch not in _CPU_ARCHES or (arch in ("armv7l", "aarch64") and accel == "kvm"):
@@ -43,16 +45,16 @@ def cpu_check(root: etree._Element, ctx: Context) -> None:
     """The default ``check`` of each CPU mode (a custom CPU under TCG is not checked); a
     host-passthrough CPU on x86 is not migratable unless QEMU can filter its features; an
     empty ``<cpu>`` and a nameless model of a host CPU say nothing and are dropped."""
-    cpu = root.find("cpu")
+    cpu = first_child(root, "cpu")
     if cpu is None:
         return
     if not cpu.attrib and not any(isinstance(c.tag, str) for c in cpu):
         root.remove(cpu)
         return
-    if cpu.get("mode") is None and cpu.find("model") is None:
+    if cpu.get("mode") is None and first_child(cpu, "model") is None:
         return
     mode = cpu.get("mode", "custom")
-    model = cpu.find("model")
+    model = first_child(cpu, "model")
     nameless = model is not None and not (model.text or "").strip()
     if mode != "custom" and model is not None and nameless and set(model.attrib) <= {"fallback"}:
         cpu.remove(model)

@@ -6,7 +6,13 @@ from __future__ import annotations
 
 from lxml import etree
 from virtkit.xml import Context
-from virtkit.xml.canonical.order import DEVICES_ORDER, insert_child, set_attrs_first
+from virtkit.xml.canonical.order import (
+    DEVICES_ORDER,
+    device_children,
+    first_child,
+    insert_child,
+    set_attrs_first,
+)
 
 from virtkit_qemu.argv.defaults import is_q35
 from virtkit_qemu.canonical.caps import QemuCaps
@@ -15,28 +21,30 @@ from virtkit_qemu.canonical.context import (
     arch_of,
     arch_of_tree,
     caps_of,
+    controllers,
     is_arm_virt,
     is_i440fx,
     is_ppc64,
     is_s390,
     is_x86,
     machine_of,
+    os_type,
 )
 
 
 def resolve_machine(root: etree._Element, ctx: Context) -> None:
     """A missing machine type is the emulator's default; an alias (``pc``, ``q35``) becomes the
     machine type it stands for."""
-    os_type = root.find("os/type")
-    if os_type is None:
+    type_el = os_type(root)
+    if type_el is None:
         return
     caps, accel = caps_of(ctx), accel_of(root)
-    machine = os_type.get("machine") or caps.default_machine(accel)
+    machine = type_el.get("machine") or caps.default_machine(accel)
     if machine:
-        os_type.set("machine", caps.canonical_machine(machine, accel))
-    if os_type.get("arch") is None:
-        os_type.set("arch", _emulator_arch(root) or caps.arch)
-    set_attrs_first(os_type, {k: os_type.get(k, "") for k in ("arch", "machine") if os_type.get(k)})
+        type_el.set("machine", caps.canonical_machine(machine, accel))
+    if type_el.get("arch") is None:
+        type_el.set("arch", _emulator_arch(root) or caps.arch)
+    set_attrs_first(type_el, {k: type_el.get(k, "") for k in ("arch", "machine") if type_el.get(k)})
 
 
 #: the suffix of ``qemu-system-*`` -> libvirt's name of the architecture
@@ -53,7 +61,7 @@ def _emulator_arch(root: etree._Element) -> str | None:
 
 
 def _find_controller(devices: etree._Element, kind: str, index: int) -> etree._Element | None:
-    for ctrl in devices.iterfind("controller"):
+    for ctrl in devices.iterchildren("controller"):
         if ctrl.get("type") == kind and int(ctrl.get("index", "0")) == index:
             return ctrl
     return None
@@ -69,7 +77,7 @@ def insert_controller(
         attrib["model"] = model
     higher = [
         c
-        for c in devices.iterfind("controller")
+        for c in devices.iterchildren("controller")
         if c.get("type") == kind and int(c.get("index", "0")) > index
     ]
     el = etree.Element("controller", attrib)
@@ -84,15 +92,19 @@ def insert_controller(
     return el
 
 
+def _has_input(devices: etree._Element, kind: str, bus: str) -> bool:
+    return any(i.get("type") == kind and i.get("bus") == bus for i in devices.iterchildren("input"))
+
+
 def _add_input(devices: etree._Element, kind: str, bus: str) -> None:
-    if devices.find(f"input[@type='{kind}'][@bus='{bus}']") is None:
+    if not _has_input(devices, kind, bus):
         insert_child(devices, "input", DEVICES_ORDER, {"type": kind, "bus": bus})
 
 
 def default_devices(root: etree._Element, ctx: Context) -> None:
     """USB controller 0, the root PCI controller, SATA on q35, PS/2 inputs on x86 PCs, the
     memory balloon and the panic notifier the machine type comes with."""
-    devices = root.find("devices")
+    devices = first_child(root, "devices")
     if devices is None:
         return
     caps = caps_of(ctx)
@@ -126,11 +138,11 @@ def default_devices(root: etree._Element, ctx: Context) -> None:
         add_usb = False
         panic = True
         pci_root = caps.has("zpci")
-    features = root.find("features/ps2")
+    ps2 = next((p for f in root.iterchildren("features") for p in f.iterchildren("ps2")), None)
     if (
         is_x86(arch)
         and (is_i440fx(machine) or is_q35(machine) or machine == "isapc")
-        and (features is None or features.get("state") != "off")
+        and (ps2 is None or ps2.get("state") != "off")
     ):
         _add_input(devices, "mouse", "ps2")
         _add_input(devices, "keyboard", "ps2")
@@ -142,10 +154,10 @@ def default_devices(root: etree._Element, ctx: Context) -> None:
         insert_controller(devices, "sata", 0)
     if (pci_root or pcie_root) and _find_controller(devices, "pci", 0) is None:
         insert_controller(devices, "pci", 0, "pcie-root" if pcie_root else "pci-root")
-    if balloon and devices.find("memballoon") is None:
+    if balloon and first_child(devices, "memballoon") is None:
         insert_child(devices, "memballoon", DEVICES_ORDER, {"model": "virtio"})
-    if usb_inputs and devices.find("graphics") is not None:
-        tablet = devices.find("input[@type='tablet'][@bus='usb']") is not None
+    if usb_inputs and first_child(devices, "graphics") is not None:
+        tablet = _has_input(devices, "tablet", "usb")
         _add_input(devices, "keyboard", "usb")
         if not tablet:
             _add_input(devices, "mouse", "usb")
@@ -174,13 +186,13 @@ def _add_usb_companions(devices: etree._Element) -> None:
 
 def _has_machine_panic(devices: etree._Element, arch: str) -> bool:
     own = "pseries" if is_ppc64(arch) else "s390"
-    return any(p.get("model") in (None, own) for p in devices.iterfind("panic"))
+    return any(p.get("model") in (None, own) for p in devices.iterchildren("panic"))
 
 
 def panic_models(root: etree._Element, ctx: Context) -> None:
     """A panic device without a model is the machine's own: pseries, s390, else ISA."""
     arch, machine = arch_of(root, ctx), machine_of(root)
-    for panic in root.iterfind("devices/panic"):
+    for panic in device_children(root, "panic"):
         if panic.get("model") is None:
             if is_ppc64(arch) and machine.startswith("pseries"):
                 panic.set("model", "pseries")
@@ -193,11 +205,11 @@ def panic_models(root: etree._Element, ctx: Context) -> None:
 def default_audio(root: etree._Element, ctx: Context) -> None:
     """A domain without ``<audio>`` gets one: SPICE audio for a SPICE console, none when a
     local display (SDL, D-Bus) passes the host's audio through, else a silent backend."""
-    devices = root.find("devices")
-    if devices is None or devices.find("audio") is not None:
+    devices = first_child(root, "devices")
+    if devices is None or first_child(devices, "audio") is not None:
         return
     kind = "none"
-    for graphics in devices.iterfind("graphics"):
+    for graphics in devices.iterchildren("graphics"):
         if graphics.get("type") == "spice":
             kind = "spice"
         elif graphics.get("type") in ("sdl", "dbus"):
@@ -210,9 +222,9 @@ def usb_controller_models(root: etree._Element, ctx: Context) -> None:
     companion of a USB2 controller says which of its ports it serves."""
     caps = caps_of(ctx)
     arch = arch_of(root, ctx)
-    for ctrl in root.iterfind("devices/controller[@type='usb']"):
+    for ctrl in controllers(root, "usb"):
         model = ctrl.get("model") or ""
-        if model.startswith("ich9-uhci") and ctrl.find("master") is None:
+        if model.startswith("ich9-uhci") and first_child(ctrl, "master") is None:
             master = etree.Element("master", {"startport": str((int(model[-1]) - 1) * 2)})
             ctrl.insert(0, master)
         if ctrl.get("model") is not None:
@@ -223,7 +235,7 @@ def usb_controller_models(root: etree._Element, ctx: Context) -> None:
         elif caps.has("pci-ohci"):
             model = "pci-ohci"
         if is_s390(arch):
-            if ctrl.find("address") is None:
+            if first_child(ctrl, "address") is None:
                 model = "none"
         elif is_ppc64(arch):
             model = "pci-ohci" if caps.has("pci-ohci") else None
@@ -237,7 +249,7 @@ def scsi_controller_models(root: etree._Element, ctx: Context) -> None:
     """A SCSI controller without a model gets the one libvirt picks for the machine."""
     caps = caps_of(ctx)
     arch, machine = arch_of(root, ctx), machine_of(root)
-    for ctrl in root.iterfind("devices/controller[@type='scsi']"):
+    for ctrl in controllers(root, "scsi"):
         if ctrl.get("model") is not None:
             continue
         if is_ppc64(arch) and machine.startswith("pseries"):
@@ -259,7 +271,7 @@ def disk_drivers(root: etree._Element, ctx: Context) -> None:
     """Disks are files unless said, opened by QEMU's own block layer (``<driver
     name='qemu'>``) and, when the format is not given, as raw images; LUKS encryption is done
     by QEMU; vhost-user disks cannot be snapshotted."""
-    for disk in root.iterfind("devices/disk"):
+    for disk in device_children(root, "disk"):
         if disk.get("type") is None:
             set_attrs_first(disk, {"type": "file"})
         if disk.get("type") == "vhostuser" and disk.get("snapshot") is None:
@@ -267,7 +279,7 @@ def disk_drivers(root: etree._Element, ctx: Context) -> None:
         for encryption in disk.iterfind(".//encryption[@format='luks']"):
             if encryption.get("engine") is None:
                 encryption.set("engine", "qemu")
-        driver = disk.find("driver")
+        driver = first_child(disk, "driver")
         if driver is None:
             driver = etree.SubElement(disk, "driver")
         name = driver.get("name") or "qemu"
@@ -297,12 +309,12 @@ def default_video_model(root: etree._Element, caps: QemuCaps) -> str | None:
 def video_models(root: etree._Element, ctx: Context) -> None:
     """A video device without a model type gets the default one; QXL has 16 MiB of VGA
     memory unless said; the one marked primary comes first."""
-    videos = root.findall("devices/video")
+    videos = list(device_children(root, "video"))
     primary = next((v for v in videos if v.find("model[@primary='yes']") is not None), None)
     if primary is not None and primary is not videos[0]:
         videos[0].addprevious(primary)
-    for video in root.iterfind("devices/video"):
-        model = video.find("model")
+    for video in device_children(root, "video"):
+        model = first_child(video, "model")
         if model is None:
             model = etree.SubElement(video, "model")
         if model.get("type") is None:
@@ -316,12 +328,13 @@ def video_models(root: etree._Element, ctx: Context) -> None:
 def network_sources(root: etree._Element, ctx: Context) -> None:
     """An iSCSI target without a LUN means LUN 0; a Gluster server listens on port 24007
     unless said."""
-    for source in root.iterfind("devices/*/source[@protocol]"):
+    sources = (s for d in device_children(root, "*") for s in d.iterchildren("source"))
+    for source in (s for s in sources if s.get("protocol") is not None):
         name = source.get("name")
         if source.get("protocol") == "iscsi" and name and "/" not in name:
             source.set("name", f"{name}/0")
         if source.get("protocol") == "gluster":
-            for host in source.iterfind("host"):
+            for host in source.iterchildren("host"):
                 if host.get("transport", "tcp") == "tcp" and host.get("port") is None:
                     host.set("port", "24007")
 
@@ -340,10 +353,10 @@ def net_models(root: etree._Element, ctx: Context) -> None:
             (m for m, flag in _NET_MODELS if caps.has(flag)),
             "rtl8139",
         )
-    for net in root.iterfind("devices/interface"):
+    for net in device_children(root, "interface"):
         if net.get("type") == "hostdev":
             continue
-        existing = net.find("model")
+        existing = first_child(net, "model")
         if existing is None:
             kind = "virtio" if net.get("type") == "vdpa" else model
             etree.SubElement(net, "model", {"type": kind})
@@ -360,14 +373,14 @@ _KNOWN_NET_MODELS = ("virtio", "e1000", "e1000e", "rtl8139", "virtio-transitiona
 
 def hostdev_attributes(root: etree._Element, ctx: Context) -> None:
     """A host device says its mode, type and management before anything else."""
-    for hostdev in root.iterfind("devices/hostdev"):
+    for hostdev in device_children(root, "hostdev"):
         first = {k: hostdev.get(k, "") for k in ("mode", "type", "managed") if hostdev.get(k)}
         set_attrs_first(hostdev, first)
 
 
 def vsock_models(root: etree._Element, ctx: Context) -> None:
     """A vsock device is a virtio one unless said."""
-    for vsock in root.iterfind("devices/vsock"):
+    for vsock in device_children(root, "vsock"):
         if vsock.get("model") is None:
             set_attrs_first(vsock, {"model": "virtio"})
 
@@ -376,7 +389,7 @@ def tpm_defaults(root: etree._Element, ctx: Context) -> None:
     """A TPM is the sPAPR one on pseries, else TIS; an emulated TPM is version 2.0 where only
     that exists (sPAPR, CRB, ARM ``virt``), else 1.2."""
     arch = arch_of(root, ctx)
-    for tpm in root.iterfind("devices/tpm"):
+    for tpm in device_children(root, "tpm"):
         if tpm.get("model") is None:
             set_attrs_first(tpm, {"model": "tpm-spapr" if is_ppc64(arch) else "tpm-tis"})
         backend = tpm.find("backend[@type='emulator']")
@@ -388,21 +401,21 @@ def tpm_defaults(root: etree._Element, ctx: Context) -> None:
 def shmem_defaults(root: etree._Element, ctx: Context) -> None:
     """Shared memory is an ``ivshmem`` of 4 MiB unless said (a doorbell one has no size of its
     own); a doorbell with a server signals through ioeventfd."""
-    for shmem in root.iterfind("devices/shmem"):
-        model = shmem.find("model")
+    for shmem in device_children(root, "shmem"):
+        model = first_child(shmem, "model")
         if model is None:
             model = etree.Element("model", {"type": "ivshmem"})
             shmem.insert(0, model)
         kind = model.get("type")
-        if kind != "ivshmem-doorbell" and shmem.find("size") is None:
+        if kind != "ivshmem-doorbell" and first_child(shmem, "size") is None:
             size = etree.Element("size", {"unit": "M"})
             size.text = "4"
             model.addnext(size)
-        if kind == "ivshmem-doorbell" and shmem.find("server") is not None:
-            msi = shmem.find("msi")
+        if kind == "ivshmem-doorbell" and first_child(shmem, "server") is not None:
+            msi = first_child(shmem, "msi")
             if msi is None:
                 msi = etree.SubElement(shmem, "msi")
-                address = shmem.find("address")
+                address = first_child(shmem, "address")
                 if address is not None:
                     address.addprevious(msi)
             if msi.get("ioeventfd") is None:
@@ -411,7 +424,7 @@ def shmem_defaults(root: etree._Element, ctx: Context) -> None:
 
 def dimm_slots(root: etree._Element, ctx: Context) -> None:
     """Memory modules plugged as DIMMs take the lowest free DIMM slot."""
-    modules = root.findall("devices/memory")
+    modules = list(device_children(root, "memory"))
     taken = {
         int(a.get("slot", "0"))
         for m in modules
@@ -419,7 +432,10 @@ def dimm_slots(root: etree._Element, ctx: Context) -> None:
         if a.get("slot") is not None
     }
     for module in modules:
-        if module.get("model") not in ("dimm", "nvdimm") or module.find("address") is not None:
+        if (
+            module.get("model") not in ("dimm", "nvdimm")
+            or first_child(module, "address") is not None
+        ):
             continue
         slot = next(s for s in range(len(taken) + 1) if s not in taken)
         taken.add(slot)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lxml import etree
 from virtkit.xml import Context
-from virtkit.xml.canonical.order import DOMAIN_ORDER, FEATURES_ORDER, insert_child
+from virtkit.xml.canonical.order import DOMAIN_ORDER, FEATURES_ORDER, first_child, insert_child
 
 from virtkit_qemu.canonical.context import accel_of, arch_of, caps_of, is_arm_virt
 
@@ -14,10 +14,10 @@ def default_gic(root: etree._Element, ctx: Context) -> None:
     provides."""
     if not is_arm_virt(root, arch_of(root, ctx)):
         return
-    features = root.find("features")
+    features = first_child(root, "features")
     if features is None:
         features = insert_child(root, "features", DOMAIN_ORDER)
-    gic = features.find("gic")
+    gic = first_child(features, "gic")
     if gic is None:
         gic = insert_child(features, "gic", FEATURES_ORDER)
     if gic.get("version") is None:
@@ -30,7 +30,7 @@ _SWITCHES = ("pmu", "vmcoreinfo", "pvspinlock", "htm", "nested-hv", "ccf-assist"
 
 def feature_switches(root: etree._Element, ctx: Context) -> None:
     """A switch feature written without a state is on."""
-    for name in _SWITCHES:
-        for feature in root.iterfind(f"features/{name}"):
+    for features in root.iterchildren("features"):
+        for feature in features.iterchildren(*_SWITCHES):
             if feature.get("state") is None:
                 feature.set("state", "on")

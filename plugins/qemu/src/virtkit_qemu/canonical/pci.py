@@ -11,15 +11,20 @@ packed eight to a slot of the root bus.
 
 from __future__ import annotations
 
-import copy
-
 import attrs
 from lxml import etree
 from virtkit.xml import Context
+from virtkit.xml.canonical.order import first_child
 
 from virtkit_qemu.argv.defaults import is_q35
 from virtkit_qemu.canonical.caps import QemuCaps
-from virtkit_qemu.canonical.context import caps_of, is_i440fx, machine_of
+from virtkit_qemu.canonical.context import (
+    caps_of,
+    controllers,
+    device_addresses,
+    is_i440fx,
+    machine_of,
+)
 from virtkit_qemu.canonical.devices import insert_controller
 from virtkit_qemu.canonical.pci_devices import (
     DMI_BRIDGE,
@@ -95,7 +100,7 @@ class Addresses:
 
 
 def _address(el: etree._Element) -> etree._Element | None:
-    return el.find("address")
+    return first_child(el, "address")
 
 
 def _is_empty_pci(address: etree._Element) -> bool:
@@ -141,17 +146,15 @@ class _Plan:
     caps: QemuCaps
     dry_run: bool = False
     grown: list[str] = attrs.field(factory=list)
-    #: devices placed by this run (a dry run writes no address)
-    placed: set[etree._Element] = attrs.field(factory=set)
-    placed_at: dict[etree._Element, tuple[int, int]] = attrs.field(factory=dict)
+    #: (bus, slot, function) of each device placed by this run (a dry run writes no address)
+    placed_at: dict[etree._Element, tuple[int, int, int]] = attrs.field(factory=dict)
 
     def wanted(self, el: etree._Element) -> bool:
-        return el not in self.placed and _wants_address(el)
+        return el not in self.placed_at and _wants_address(el)
 
     def place(self, el: etree._Element, bus: int, slot: int, function: int = 0) -> None:
         self.addresses.take(bus, slot, function)
-        self.placed.add(el)
-        self.placed_at[el] = (bus, slot)
+        self.placed_at[el] = (bus, slot, function)
         if not self.dry_run:
             _set_address(el, bus, slot, function)
 
@@ -191,11 +194,11 @@ class _Plan:
 
 def _buses(root: etree._Element) -> Addresses:
     buses: dict[int, Bus] = {}
-    for ctrl in root.iterfind("devices/controller[@type='pci']"):
+    for ctrl in controllers(root, "pci"):
         index = _int(ctrl.get("index"))
         buses[index] = Bus(index, ctrl.get("model") or "pci-bridge")
     addresses = Addresses(buses)
-    for address in root.iterfind("devices/*/address[@type='pci']"):
+    for address in device_addresses(root, "pci"):
         if _is_empty_pci(address):
             continue
         addresses.take(
@@ -207,12 +210,12 @@ def _buses(root: etree._Element) -> Addresses:
 def _fixed_slots(plan: _Plan, machine: str) -> None:
     """The addresses the chipset fixes, the primary video card, and the virtio IOMMU (built
     into the root bus)."""
-    devices = plan.root.find("devices")
+    devices = first_child(plan.root, "devices")
     assert devices is not None
     addresses = plan.addresses
     video_slot = None
     if is_i440fx(machine) and 0 in addresses.buses:
-        for ctrl in devices.iterfind("controller"):
+        for ctrl in devices.iterchildren("controller"):
             kind, index, model = ctrl.get("type"), _int(ctrl.get("index")), ctrl.get("model")
             if not plan.wanted(ctrl) or index != 0:
                 continue
@@ -223,7 +226,7 @@ def _fixed_slots(plan: _Plan, machine: str) -> None:
         addresses.take(0, 1, 0)
         video_slot = 2
     elif is_q35(machine) and 0 in addresses.buses:
-        for ctrl in devices.iterfind("controller"):
+        for ctrl in devices.iterchildren("controller"):
             kind, index, model = ctrl.get("type"), _int(ctrl.get("index")), ctrl.get("model")
             if not plan.wanted(ctrl) or index != 0:
                 continue
@@ -243,8 +246,8 @@ def _fixed_slots(plan: _Plan, machine: str) -> None:
         addresses.take(0, 0x1F, 0)
         addresses.take(0, 0x1F, 3)
         video_slot = 1
-    video = devices.find("video")
-    model = video.find("model") if video is not None else None
+    video = first_child(devices, "video")
+    model = first_child(video, "model") if video is not None else None
     primary = (
         video_slot is not None
         and video is not None
@@ -265,10 +268,10 @@ def _fixed_slots(plan: _Plan, machine: str) -> None:
 
 def _assign(plan: _Plan, machine: str) -> None:
     _fixed_slots(plan, machine)
-    devices = plan.root.find("devices")
+    devices = first_child(plan.root, "devices")
     assert devices is not None
     previous_port: tuple[int, int, int] | None = None
-    for ctrl in devices.iterfind("controller[@type='pci']"):
+    for ctrl in controllers(plan.root, "pci"):
         kind = controller_kind(ctrl, plan.pcie_machine)
         if kind is None or not plan.wanted(ctrl):
             continue
@@ -299,22 +302,22 @@ def _place_usb2(plan: _Plan, ctrl: etree._Element, kind: str) -> None:
     if ctrl.get("model") == "ich9-ehci1":
         function = 7
     else:
-        master = ctrl.find("master")
+        master = first_child(ctrl, "master")
         function = _int(master.get("startport")) // 2 if master is not None else 0
-    devices = plan.root.find("devices")
+    devices = first_child(plan.root, "devices")
     assert devices is not None
-    for other in devices.iterfind("controller[@type='usb']"):
-        if other is ctrl or other.get("model") not in USB2_MODELS:
+    for other in devices.iterchildren("controller"):
+        if other is ctrl or other.get("type") != "usb" or other.get("model") not in USB2_MODELS:
             continue
         if other.get("index") != ctrl.get("index"):
             continue
+        if other in plan.placed_at:  # (before its address: a dry run wrote none)
+            bus, slot, _ = plan.placed_at[other]
+            plan.place(ctrl, bus, slot, function)
+            return
         address = _address(other)
         if address is not None and address.get("type") == "pci":
             plan.place(ctrl, _int(address.get("bus")), _int(address.get("slot")), function)
-            return
-        if other in plan.placed:
-            bus, slot = plan.placed_at[other]
-            plan.place(ctrl, bus, slot, function)
             return
     plan.reserve_next(ctrl, kind, function)
 
@@ -322,7 +325,7 @@ def _place_usb2(plan: _Plan, ctrl: etree._Element, kind: str) -> None:
 def _multifunction(root: etree._Element) -> None:
     """Function 0 of a slot with other functions in use says ``multifunction='on'``."""
     functions: dict[tuple[int, int], set[int]] = {}
-    addresses = list(root.iterfind("devices/*/address[@type='pci']"))
+    addresses = list(device_addresses(root, "pci"))
     for a in addresses:
         key = (_int(a.get("bus")), _int(a.get("slot")))
         functions.setdefault(key, set()).add(_int(a.get("function")))
@@ -338,7 +341,7 @@ def _controller_details(root: etree._Element, ctx: Context) -> None:
     caps = caps_of(ctx)
     pseries = machine_of(root).startswith("pseries")
     host_bridges = 0
-    for ctrl in root.iterfind("devices/controller[@type='pci']"):
+    for ctrl in controllers(root, "pci"):
         model = ctrl.get("model") or ""
         index = _int(ctrl.get("index"))
         name = _MODEL_NAMES.get(model)
@@ -346,7 +349,7 @@ def _controller_details(root: etree._Element, ctx: Context) -> None:
             name = "ioh3420"
         if model == "pci-root" and pseries:
             name = "spapr-pci-host-bridge"
-        if name and ctrl.find("model") is None:
+        if name and first_child(ctrl, "model") is None:
             ctrl.insert(0, etree.Element("model", {"name": name}))
         defaults: dict[str, str] = {}
         address = _address(ctrl)
@@ -361,10 +364,10 @@ def _controller_details(root: etree._Element, ctx: Context) -> None:
             defaults["index"] = str(host_bridges)
             host_bridges += 1
         if defaults:
-            target = ctrl.find("target")
+            target = first_child(ctrl, "target")
             if target is None:
                 target = etree.Element("target")
-                ctrl.insert(1 if ctrl.find("model") is not None else 0, target)
+                ctrl.insert(1 if first_child(ctrl, "model") is not None else 0, target)
             for key, value in defaults.items():
                 if target.get(key) is None:
                     target.set(key, value)
@@ -375,23 +378,30 @@ def _controller_details(root: etree._Element, ctx: Context) -> None:
 
 def assign_pci_addresses(root: etree._Element, ctx: Context) -> None:
     """Addresses for the devices that have none, adding the buses they need."""
-    devices = root.find("devices")
+    devices = first_child(root, "devices")
     if devices is None:
         return
-    root_bus = _buses(root).buses.get(0)
+    addresses = _buses(root)
+    root_bus = addresses.buses.get(0)
     if root_bus is None or root_bus.model not in ("pci-root", "pcie-root"):
         return
     pcie = root_bus.model == "pcie-root"
     machine = machine_of(root)
     caps = caps_of(ctx)
-    dry = _Plan(copy.deepcopy(root), pcie, _buses(root), caps, dry_run=True)
+    next_index = max(addresses.buses) + 1
+    # The dry run changes nothing in the tree; it finds the buses to add. When there are none,
+    # its placements are the real run's.
+    dry = _Plan(root, pcie, addresses, caps, dry_run=True)
     _assign(dry, machine)
     grown = dry.grown
-    if grown and pcie:
-        grown.append("pcie-root-port")  # a free port to hotplug a device into
-    next_index = max(_buses(root).buses) + 1
-    for offset, model in enumerate(grown):
-        insert_controller(devices, "pci", next_index + offset, model)
-    _assign(_Plan(root, pcie, _buses(root), caps), machine)
+    if grown:
+        if pcie:
+            grown.append("pcie-root-port")  # a free port to hotplug a device into
+        for offset, model in enumerate(grown):
+            insert_controller(devices, "pci", next_index + offset, model)
+        _assign(_Plan(root, pcie, _buses(root), caps), machine)
+    else:
+        for el, (bus, slot, function) in dry.placed_at.items():
+            _set_address(el, bus, slot, function)
     _multifunction(root)
     _controller_details(root, ctx)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from lxml import etree
+from virtkit.xml.canonical.order import first_child
 
 #: how a device or controller connects: a conventional PCI endpoint, a PCI Express endpoint,
 #: or the controllers that only fit particular buses
@@ -58,54 +59,64 @@ def _model_kind(model: str | None, pcie: bool) -> str:
 def device_order(root: etree._Element, pcie: bool) -> Iterator[tuple[etree._Element, str]]:
     """The devices that want a PCI address, in the order libvirt hands them out, with their
     connection kind."""
-    devices = root.find("devices")
+    devices = first_child(root, "devices")
     assert devices is not None
-    for fs in devices.iterfind("filesystem"):
+    kinds: dict[str, list[etree._Element]] = {}
+    for el in devices.iterchildren("*"):  # one pass, instead of one path search per kind
+        kinds.setdefault(el.tag, []).append(el)
+
+    def each(tag: str) -> list[etree._Element]:
+        return kinds.get(tag, [])
+
+    for fs in each("filesystem"):
         if fs.find("driver[@type='virtiofs']") is not None or fs.get("type") == "mount":
             yield fs, _model_kind(fs.get("model") or "virtio", pcie)
-    for net in devices.iterfind("interface"):
-        model = net.find("model")
+    for net in each("interface"):
+        model = first_child(net, "model")
         name = model.get("type") if model is not None else None
         if net.get("type") == "hostdev" or name in ("spapr-vlan", "usb-net"):
             continue
         yield net, PCIE if pcie and name is None else _model_kind(name or "rtl8139", pcie)
-    for sound in devices.iterfind("sound"):
+    for sound in each("sound"):
         if sound.get("model") in ("es1370", "ac97", "ich6", "ich7", "ich9"):
             yield sound, PCI
-    for ctrl in devices.iterfind("controller"):
+    for ctrl in each("controller"):
         if ctrl.get("type") != "pci":
             kind = controller_kind(ctrl, pcie)
             if kind:
                 yield ctrl, kind
-    for disk in devices.iterfind("disk"):
-        target = disk.find("target")
+    for disk in each("disk"):
+        target = first_child(disk, "target")
         if target is not None and target.get("bus") == "virtio":
             yield disk, _model_kind(disk.get("model") or "virtio", pcie)
-    for net in devices.iterfind("interface[@type='hostdev']"):
-        yield net, PCIE if pcie else PCI
-    for hostdev in devices.iterfind("hostdev"):
+    for net in each("interface"):
+        if net.get("type") == "hostdev":
+            yield net, PCIE if pcie else PCI
+    for hostdev in each("hostdev"):
         kind = hostdev.get("type")
         if kind in ("pci", "scsi_host") or hostdev.get("model") == "vfio-pci":
             yield hostdev, PCIE if pcie else PCI
-    for balloon in devices.iterfind("memballoon"):
+    for balloon in each("memballoon"):
         if balloon.get("model") in ("virtio", "virtio-transitional", "virtio-non-transitional"):
             yield balloon, _model_kind(balloon.get("model"), pcie)
-    for rng in devices.iterfind("rng"):
+    for rng in each("rng"):
         yield rng, _model_kind(rng.get("model"), pcie)
-    for watchdog in devices.iterfind("watchdog[@model='i6300esb']"):
-        yield watchdog, PCI
-    for video in devices.iterfind("video"):
-        model = video.find("model")
+    for watchdog in each("watchdog"):
+        if watchdog.get("model") == "i6300esb":
+            yield watchdog, PCI
+    for video in each("video"):
+        model = first_child(video, "model")
         name = model.get("type") if model is not None else None
         if name not in ("none", None):
             yield video, _model_kind(name, pcie)
-    for shmem in devices.iterfind("shmem"):
+    for shmem in each("shmem"):
         yield shmem, PCI
-    for device in devices.iterfind("input[@bus='virtio']"):
-        yield device, _model_kind(device.get("model") or "virtio", pcie)
-    for serial in devices.iterfind("serial"):
-        target = serial.find("target")
+    for device in each("input"):
+        if device.get("bus") == "virtio":
+            yield device, _model_kind(device.get("model") or "virtio", pcie)
+    for serial in each("serial"):
+        target = first_child(serial, "target")
         if target is not None and target.get("type") == "pci-serial":
             yield serial, PCI
-    for vsock in devices.iterfind("vsock"):
+    for vsock in each("vsock"):
         yield vsock, _model_kind(vsock.get("model") or "virtio", pcie)

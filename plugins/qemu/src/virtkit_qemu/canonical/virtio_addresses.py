@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from lxml import etree
 from virtkit.xml import Context
+from virtkit.xml.canonical.order import first_child
 
 from virtkit_qemu.canonical.context import arch_of, caps_of, is_arm_virt, is_s390, machine_of
 
@@ -32,7 +33,7 @@ _VIRTIO_DEVICES = (
 def _wanting(devices: etree._Element) -> Iterator[etree._Element]:
     for tag, is_virtio in _VIRTIO_DEVICES:
         for el in devices.iterfind(tag):
-            if el.find("address") is None and is_virtio(el):
+            if first_child(el, "address") is None and is_virtio(el):
                 yield el
 
 
@@ -40,7 +41,7 @@ def ccw_addresses(root: etree._Element, ctx: Context) -> None:
     """Each virtio device of an s390 guest without an address gets the next free device
     number on channel subsystem 0xfe; device numbers are written with four digits, boot load
     parameters in upper case."""
-    devices = root.find("devices")
+    devices = first_child(root, "devices")
     if devices is None or not is_s390(arch_of(root, ctx)):
         return
     taken = {
@@ -67,7 +68,7 @@ def mmio_addresses(root: etree._Element, ctx: Context) -> None:
     """On an ARM ``virt`` or ``vexpress`` board and a RISC-V ``virt`` one, virtio devices use
     virtio-mmio when QEMU has it and the guest has no PCI Express root (or already uses
     virtio-mmio)."""
-    devices = root.find("devices")
+    devices = first_child(root, "devices")
     arch, machine = arch_of(root, ctx), machine_of(root)
     if devices is None:
         return

@@ -1,0 +1,126 @@
+"""How define writes a definition: as libvirt's ``virFileRewrite`` (content fsynced, then
+renamed over the old one; the folder is not fsynced), so that a crash at any moment leaves the
+old or the new definition, readable, and a failed write leaves the old one."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import virtkit
+from virtkit.constants import DomainXMLFlags
+from virtkit.errors import VirtError
+from virtkit_qemu.canonical.probe import probe_caps
+
+
+def record_syscalls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """``fsync file``, ``fsync folder`` and ``rename <name>``, in the order they happen."""
+    calls: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        calls.append("fsync " + ("folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file"))
+        real_fsync(fd)
+
+    def replace(src: str, dst: str) -> None:
+        calls.append(f"rename {os.path.basename(dst)}")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    return calls
+
+
+def test_define_fsyncs_the_definition_then_renames_it_into_place(
+    conn: virtkit.Connection, firmware_xml: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    xml = firmware_xml("durable")
+    conn.define_xml(xml)  # the first define creates the folders (each synced in its parent)
+    calls = record_syscalls(monkeypatch)
+    dom = conn.define_xml(xml.replace("64</memory>", "96</memory>"))
+    assert calls == ["fsync file", "rename durable.xml"]
+    assert "<memory unit='KiB'>98304</memory>" in dom.xml_desc(DomainXMLFlags.INACTIVE)
+
+
+def test_a_failed_write_keeps_the_old_definition(
+    conn: virtkit.Connection, qemu_root: Path, firmware_xml: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    xml = firmware_xml("kept")
+    dom = conn.define_xml(xml)
+    before = dom.xml_desc(DomainXMLFlags.INACTIVE)
+
+    def broken_disk(src: str, dst: str) -> None:
+        raise OSError(5, "Input/output error", dst)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "replace", broken_disk)
+        with pytest.raises(VirtError, match="kept.xml: Input/output error"):
+            conn.define_xml(xml.replace("64</memory>", "96</memory>"))
+    assert dom.xml_desc(DomainXMLFlags.INACTIVE) == before
+    assert os.listdir(qemu_root / "etc" / ".staging") == []
+    conn.define_xml(xml.replace("64</memory>", "96</memory>"))  # still manageable
+    assert "98304" in dom.xml_desc(DomainXMLFlags.INACTIVE)
+
+
+# A process that redefines the domain and dies (SIGKILL) just before or just after the rename.
+DYING_DEFINE = textwrap.dedent(
+    """
+    import os, signal, sys
+    import virtkit
+    uri, xml, when = sys.argv[1], sys.stdin.read(), sys.argv[2]
+    real = os.replace
+    def dying(src, dst):
+        if when == "after":
+            real(src, dst)
+        os.kill(os.getpid(), signal.SIGKILL)
+    os.replace = dying
+    virtkit.open(uri).define_xml(xml)
+    """
+)
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_crash_during_define_leaves_the_old_or_the_new_definition(
+    conn: virtkit.Connection, uri: str, firmware_xml: Any, qemu_root: Path, when: str
+) -> None:
+    xml = firmware_xml("crash")
+    dom = conn.define_xml(xml)
+    old = dom.xml_desc(DomainXMLFlags.INACTIVE)
+    done = subprocess.run(
+        [sys.executable, "-c", DYING_DEFINE, uri, when],
+        input=xml.replace("64</memory>", "96</memory>"),
+        text=True,
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == -9, done.stderr
+    after = virtkit.open(uri)
+    try:
+        found = after.lookup_by_name("crash").xml_desc(DomainXMLFlags.INACTIVE)
+        expected_memory = "65536" if when == "before" else "98304"
+        assert f"<memory unit='KiB'>{expected_memory}</memory>" in found
+        assert found.replace("98304", "65536") == old  # whole: only the memory changed
+        after.define_xml(xml)  # the next change clears the dead process's staged file
+        assert os.listdir(qemu_root / "etc" / ".staging") == []
+    finally:
+        after.close()
+
+
+def test_emulator_capabilities_are_asked_again_when_the_binary_changes(
+    qemu_binary: str, tmp_path: Path
+) -> None:
+    wrapper = tmp_path / "qemu-system-x86_64"
+    wrapper.write_text(f'#!/bin/sh\nexec {qemu_binary} "$@"\n')
+    wrapper.chmod(0o755)
+    caps = probe_caps(str(wrapper))
+    assert probe_caps(str(wrapper)) is caps  # cached while the binary is unchanged
+    mtime = wrapper.stat().st_mtime_ns
+    os.utime(wrapper, ns=(mtime + 1_000_000_000, mtime + 1_000_000_000))
+    again = probe_caps(str(wrapper))
+    assert again is not caps and again == caps
