@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from stevedore import ExtensionManager
+from stevedore import ExtensionManager, _cache
 
 InstallPlugin = Callable[..., None]
 
@@ -25,8 +25,10 @@ def install_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     site = tmp_path / "site"
     site.mkdir()
     monkeypatch.syspath_prepend(str(site))
-    # stevedore keeps the entry points it read for the life of the process; start afresh.
+    # stevedore keeps the entry points it read for the life of the process (per group, and
+    # per sys.path in the cache virtkit.plugins reads); start afresh.
     monkeypatch.setattr(ExtensionManager, "ENTRY_POINT_CACHE", {})
+    monkeypatch.setattr(_cache._c, "_internal", {})
     modules_made: list[str] = []
 
     def install(
@@ -49,6 +51,7 @@ def install_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
         (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
         importlib.invalidate_caches()
         ExtensionManager.ENTRY_POINT_CACHE.clear()
+        _cache._c._internal.clear()
 
     yield install
     for module in modules_made:
