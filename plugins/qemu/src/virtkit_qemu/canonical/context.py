@@ -43,7 +43,10 @@ def device_addresses(root: etree._Element, kind: str) -> Iterator[etree._Element
 
 def os_type(root: etree._Element) -> etree._Element | None:
     """``root.find("os/type")``, without the cost of lxml's path parser."""
-    return next((t for os_el in root.iterchildren("os") for t in os_el.iterchildren("type")), None)
+    for os_el in root.iterchildren("os"):
+        for type_el in os_el.iterchildren("type"):
+            return type_el
+    return None
 
 
 def arch_of_tree(root: etree._Element, caps: QemuCaps) -> str:
