@@ -1,6 +1,8 @@
-"""How define writes a definition: as libvirt's ``virFileRewrite`` (content fsynced, then
-renamed over the old one; the folder is not fsynced), so that a crash at any moment leaves the
-old or the new definition, readable, and a failed write leaves the old one."""
+"""How the QEMU driver's files reach the disk. Define writes a definition as libvirt's
+``virFileRewrite`` does (content fsynced, then renamed over the old one; the folder is not
+fsynced), so that a crash at any moment leaves the old or the new definition, readable, and a
+failed write leaves the old one. A managed save image, once used or discarded, is deleted for
+good (its folder fsynced): back after a power loss, it would resume a stale guest."""
 
 from __future__ import annotations
 
@@ -20,20 +22,29 @@ from virtkit_qemu.canonical.probe import probe_caps
 
 
 def record_syscalls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """``fsync file``, ``fsync folder`` and ``rename <name>``, in the order they happen."""
+    """``fsync file``, ``fsync folder <name>``, ``rename <name>`` and ``unlink <name>``, in the
+    order they happen."""
     calls: list[str] = []
-    real_fsync, real_replace = os.fsync, os.replace
+    real_fsync, real_replace, real_unlink = os.fsync, os.replace, os.unlink
 
     def fsync(fd: int) -> None:
-        calls.append("fsync " + ("folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file"))
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            calls.append(f"fsync folder {os.path.basename(os.readlink(f'/proc/self/fd/{fd}'))}")
+        else:
+            calls.append("fsync file")
         real_fsync(fd)
 
     def replace(src: str, dst: str) -> None:
         calls.append(f"rename {os.path.basename(dst)}")
         real_replace(src, dst)
 
+    def unlink(path: str, **kwargs: Any) -> None:
+        calls.append(f"unlink {os.path.basename(path)}")
+        real_unlink(path, **kwargs)
+
     monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(os, "unlink", unlink)
     return calls
 
 
@@ -124,3 +135,21 @@ def test_emulator_capabilities_are_asked_again_when_the_binary_changes(
     os.utime(wrapper, ns=(mtime + 1_000_000_000, mtime + 1_000_000_000))
     again = probe_caps(str(wrapper))
     assert again is not caps and again == caps
+
+
+def test_a_used_managed_save_image_is_deleted_for_good(
+    conn: virtkit.Connection, firmware_xml: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dom = conn.define_xml(firmware_xml("resumed"))
+    dom.create()
+    dom.managed_save()
+    calls = record_syscalls(monkeypatch)
+    dom.create()  # resumes from the image, then deletes it
+    assert not dom.has_managed_save_image()
+    removed = calls.index("unlink resumed.save")
+    assert "fsync folder save" in calls[removed:]
+    dom.managed_save()
+    calls.clear()
+    dom.managed_save_remove()
+    assert calls[-2:] == ["unlink resumed.save", "fsync folder save"]
+    assert not dom.has_managed_save_image()

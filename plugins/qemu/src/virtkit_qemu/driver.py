@@ -198,7 +198,7 @@ class QemuDriver(SnapshotHooks, MigrationHooks):  # type: ignore[misc]  # a mixi
                     autodestroy=bool(flags & DomainCreateFlags.START_AUTODESTROY),
                 ),
             )
-            image.unlink(missing_ok=True)  # a forced boot discards the managed save image
+            store.remove_managed_save(dom.name)  # a forced boot discards the managed save image
 
     @hookimpl
     def virtkit_domain_shutdown(self, dom: DomainRef, flags: int, timeout: float | None) -> None:

@@ -132,7 +132,7 @@ def undefine(host: QemuHost, ref: DomainRef, *, snapshot_metadata: bool) -> None
         snapshots = snapshot_support()
         if snapshot_metadata and snapshots is not None:
             snapshots.remove_metadata(host, ref.name)
-        host.store.managed_save_path(ref.name).unlink(missing_ok=True)
+        host.store.remove_managed_save(ref.name)
         host.store.remove_config(ref.name)
         if entry.active and entry.status is not None:
             host.store.write_status(attrs.evolve(entry.status, transient=True))

@@ -306,7 +306,7 @@ def start_from_managed_save(
         )
     finally:
         os.close(fd)
-    path.unlink(missing_ok=True)
+    host.store.remove_managed_save(entry.name)
 
 
 def managed_save(
@@ -323,7 +323,7 @@ def managed_save(
 
 def managed_save_remove(host: QemuHost, ref: DomainRef) -> None:
     host.get(ref)
-    host.store.managed_save_path(ref.name).unlink(missing_ok=True)
+    host.store.remove_managed_save(ref.name)
 
 
 def job_info(host: QemuHost, ref: DomainRef, completed: bool) -> JobInfo:

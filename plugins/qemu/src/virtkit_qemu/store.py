@@ -155,6 +155,11 @@ class QemuStore:
     def managed_save_path(self, name: str) -> Path:
         return self.state.path(f"save/{name}.save")
 
+    def remove_managed_save(self, name: str) -> None:
+        """Delete the managed save image durably (its folder fsynced): an image that came back
+        after a power loss would later resume a guest whose disks have moved on."""
+        self.state.remove(f"save/{name}.save")
+
     def log_path(self, name: str) -> Path:
         path = self.state.path(f"log/{name}.log")
         path.parent.mkdir(parents=True, exist_ok=True)
