@@ -1,6 +1,12 @@
-"""libvirt's CPU-set syntax: ``0-3,^2,8`` <-> sets of integers."""
+"""libvirt's CPU-set syntax: ``0-3,^2,8`` <-> sets of integers; where a domain holds them."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+
+from lxml import etree
+
+from virtkit.xml.search import find_all
 
 #: (element path under <domain>, attribute) of the CPU and node sets in a definition
 BITMAP_ATTRIBUTES = (
@@ -14,6 +20,15 @@ BITMAP_ATTRIBUTES = (
     ("numatune/memnode", "nodeset"),
     ("cpu/numa/cell", "cpus"),
 )
+_WITH_BITMAP = " | ".join(f"{path}[@{name}]" for path, name in BITMAP_ATTRIBUTES)
+_BITMAP_ATTRIBUTE_BY_TAG = {path.rpartition("/")[2]: name for path, name in BITMAP_ATTRIBUTES}
+
+
+def bitmap_attributes(root: etree._Element) -> Iterator[tuple[etree._Element, str]]:
+    """Each element of ``<domain>`` ``root`` that has one of :data:`BITMAP_ATTRIBUTES`, with
+    that attribute's name, in document order (one search, however many paths there are)."""
+    for el in find_all(root, _WITH_BITMAP):
+        yield el, _BITMAP_ATTRIBUTE_BY_TAG[el.tag]
 
 
 def parse_bitmap(text: str) -> frozenset[int]:

@@ -10,31 +10,34 @@ from collections.abc import Callable
 
 from lxml import etree
 
-from virtkit.xml.bitmap import BITMAP_ATTRIBUTES, parse_bitmap
+from virtkit.xml.bitmap import bitmap_attributes, parse_bitmap
 from virtkit.xml.node import fail
+from virtkit.xml.search import find_all
 
 #: device elements whose ``type`` attribute selects a character device backend
 CHARDEV_TAGS = ("serial", "parallel", "console", "channel")
 
 
-#: the devices that hold one, in the order :func:`chardev_elements` lists them
-_CHARDEV_HOLDERS = (*CHARDEV_TAGS, "redirdev", "smartcard", "rng")
+#: every element of a ``<domain>`` that holds a character device source, in one search
+_CHARDEV_HOLDERS = " | ".join(
+    (
+        *(f"devices/{tag}" for tag in CHARDEV_TAGS),
+        "devices/redirdev",
+        "devices/smartcard[@mode='passthrough']",
+        "devices/rng/backend[@model='egd']",
+    )
+)
+#: the order :func:`chardev_elements` lists them in, by tag
+_CHARDEV_HOLDER_RANK = {
+    tag: rank for rank, tag in enumerate((*CHARDEV_TAGS, "redirdev", "smartcard", "backend"))
+}
 
 
 def chardev_elements(root: etree._Element) -> list[etree._Element]:
     """Every element of ``root`` that holds a character device source (with its ``type``):
     the character devices by kind, redirected devices, passthrough smartcards, EGD backends
     of random number generators."""
-    found: dict[str, list[etree._Element]] = {tag: [] for tag in _CHARDEV_HOLDERS}
-    for devices in root.iterchildren("devices"):
-        for device in devices:
-            holders = found.get(device.tag)
-            if holders is not None:
-                holders.append(device)
-    rngs = found.pop("rng")
-    found["smartcard"] = [el for el in found["smartcard"] if el.get("mode") == "passthrough"]
-    egd = [el for rng in rngs for el in rng.iterchildren("backend") if el.get("model") == "egd"]
-    return [el for kind in found.values() for el in kind] + egd
+    return sorted(find_all(root, _CHARDEV_HOLDERS), key=lambda el: _CHARDEV_HOLDER_RANK[el.tag])
 
 
 def check_chardev_sources(root: etree._Element) -> None:
@@ -106,26 +109,17 @@ def check_graphics_listens(root: etree._Element) -> None:
 
 def check_numbers(root: etree._Element) -> None:
     """CPU and node sets are valid and not empty; counts are numbers."""
-    present = {child.tag for child in root}
-    for path, name in BITMAP_ATTRIBUTES:
-        if path.partition("/")[0] not in present:
-            continue
-        for el in root.iterfind(path):
-            value = el.get(name)
-            if value is None:
-                continue
-            try:
-                if not parse_bitmap(value):
-                    raise ValueError("empty set")
-            except ValueError as exc:
-                raise fail(el, f"invalid value of '{name}': '{value}' ({exc})") from None
-    for path in ("iothreads", "cpu/numa/cell"):
-        if path.partition("/")[0] not in present:
-            continue
-        for el in root.iterfind(path):
-            text = el.text if path == "iothreads" else el.get("memory")
-            if text is not None and not text.strip().isdigit():
-                raise fail(el, f"expected a number, found '{text.strip()}'")
+    for el, name in bitmap_attributes(root):
+        value = el.get(name, "")
+        try:
+            if not parse_bitmap(value):
+                raise ValueError("empty set")
+        except ValueError as exc:
+            raise fail(el, f"invalid value of '{name}': '{value}' ({exc})") from None
+    for el in find_all(root, "iothreads | cpu/numa/cell[@memory]"):
+        text = el.get("memory") if el.tag == "cell" else el.text
+        if text is not None and not text.strip().isdigit():
+            raise fail(el, f"expected a number, found '{text.strip()}'")
 
 
 def _vcpus(el: etree._Element) -> frozenset[int]:

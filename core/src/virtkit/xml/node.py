@@ -40,19 +40,28 @@ class Attr:
     xml: str
     type: Callable[[str], Any] = str
     field: str = ""
+    #: the members of an enum ``type`` by value: looking one up costs less than calling the enum
+    _members: Mapping[str, enum.Enum] | None = attrs.field(
+        default=None, init=False, eq=False, repr=False
+    )
 
     def __attrs_post_init__(self) -> None:
         if not self.field:
             object.__setattr__(self, "field", self.xml.replace("-", "_"))
+        if isinstance(self.type, type) and issubclass(self.type, enum.Enum):
+            object.__setattr__(self, "_members", {str(m.value): m for m in self.type})
 
     def parse(self, value: str, el: etree._Element) -> Any:
+        if self._members is not None:
+            member = self._members.get(value)
+            if member is None:
+                allowed = ", ".join(self._members)
+                message = f"unknown value '{value}' for attribute '{self.xml}'"
+                raise fail(el, f"{message} (expected one of: {allowed})")
+            return member
         try:
             return self.type(value)
         except ValueError:
-            if isinstance(self.type, type) and issubclass(self.type, enum.Enum):
-                allowed = ", ".join(str(m.value) for m in self.type)
-                message = f"unknown value '{value}' for attribute '{self.xml}'"
-                raise fail(el, f"{message} (expected one of: {allowed})") from None
             raise fail(el, f"invalid value '{value}' for attribute '{self.xml}'") from None
 
 
@@ -187,7 +196,7 @@ class Element:
             if extra:
                 kwargs["extra_attrs"] = tuple(extra)
             if len(items) > 1:
-                kwargs["attr_order"] = tuple(name for name, _ in items)
+                kwargs["attr_order"] = tuple(el.keys())
         if cls.TEXT is not None:
             text = el.text
             if text is not None:

@@ -15,11 +15,13 @@ from virtkit.xml.canonical.order import (
     INTERFACE_ORDER,
     device_children,
     first_child,
+    first_child_with,
     insert_child,
     set_attrs_first,
     sort_children,
 )
 from virtkit.xml.checks import chardev_elements
+from virtkit.xml.search import find_all, find_first
 from virtkit.xml.units import to_kib
 
 #: disk bus -> (controller type, units per bus, buses per controller)
@@ -31,9 +33,12 @@ _DRIVE_BUSES = {
 }
 
 
+_DISK_NAME = re.compile(r"(?:fd|hd|sd|vd|xvd|ubd)([a-z]+)\d*")
+
+
 def _disk_index(dev: str) -> int | None:
     """``hda`` -> 0, ``sdb`` -> 1, ``sdaa`` -> 26 (libvirt's virDiskNameToIndex)."""
-    match = re.fullmatch(r"(?:fd|hd|sd|vd|xvd|ubd)([a-z]+)\d*", dev)
+    match = _DISK_NAME.fullmatch(dev)
     if not match:
         return None
     index = 0
@@ -145,7 +150,7 @@ def implicit_controllers(root: etree._Element, ctx: Context) -> None:
         return
     drives = []  # (bus, drive address) of the disks that have one
     for disk in devices.iterchildren("disk"):
-        address = disk.find("address[@type='drive']")
+        address = first_child_with(disk, "address", "type", "drive")
         if address is not None:
             drives.append((_bus(disk), address))
     for bus in ("scsi", "fdc", "ide", "sata"):  # libvirt's order
@@ -158,9 +163,9 @@ def implicit_controllers(root: etree._Element, ctx: Context) -> None:
             if _needs(devices, kind, index):
                 _add_controller(devices, kind, index)
     for dev in (*devices.iterchildren("channel"), *devices.iterchildren("console")):
-        if dev.find("target[@type='virtio']") is None:
+        if first_child_with(dev, "target", "type", "virtio") is None:
             continue
-        address = dev.find("address[@type='virtio-serial']")
+        address = first_child_with(dev, "address", "type", "virtio-serial")
         index = int(address.get("controller", "0")) if address is not None else 0
         if _needs(devices, "virtio-serial", index):
             _add_controller(devices, "virtio-serial", index)
@@ -196,13 +201,13 @@ def generate_macs(root: etree._Element, ctx: Context) -> None:
 def device_defaults(root: etree._Element, ctx: Context) -> None:
     """Host devices are not managed unless said; a watchdog resets the guest; a random number
     generator reads ``/dev/random``."""
-    for hostdev in root.iterfind("devices/hostdev[@mode='subsystem']"):
+    for hostdev in find_all(root, "devices/hostdev[@mode='subsystem']"):
         if hostdev.get("managed") is None:
             hostdev.set("managed", "no")
     for watchdog in device_children(root, "watchdog"):
         if watchdog.get("action") is None:
             watchdog.set("action", "reset")
-    for backend in root.iterfind("devices/rng/backend[@model='random']"):
+    for backend in find_all(root, "devices/rng/backend[@model='random']"):
         if not (backend.text or "").strip():
             backend.text = "/dev/random"
 
@@ -210,12 +215,13 @@ def device_defaults(root: etree._Element, ctx: Context) -> None:
 def input_buses(root: etree._Element, ctx: Context) -> None:
     """A mouse or keyboard without a bus sits on PS/2 in an x86 HVM guest, on the Xen bus in a
     paravirtual one, and on USB elsewhere; tablets are USB."""
-    os_type = root.find("os/type")
+    unplaced = [device for device in device_children(root, "input") if device.get("bus") is None]
+    if not unplaced:
+        return
+    os_type = find_first(root, "os/type")
     hvm = os_type is not None and (os_type.text or "").strip() == "hvm"
     x86 = os_type is None or os_type.get("arch", ctx.arch) in ("i686", "x86_64")
-    for device in device_children(root, "input"):
-        if device.get("bus") is not None:
-            continue
+    for device in unplaced:
         if device.get("type") in ("mouse", "keyboard"):
             device.set("bus", ("ps2" if x86 else "usb") if hvm else "xen")
         elif device.get("type") == "tablet":
@@ -374,7 +380,7 @@ def graphics_inputs(root: etree._Element, ctx: Context) -> None:
 
     Not a generic step: the QEMU and Xen drivers add these, libvirt's generic parser does not."""
     devices = first_child(root, "devices")
-    os_type = root.find("os/type")
+    os_type = find_first(root, "os/type")
     arch = os_type.get("arch") if os_type is not None else None
     if devices is None or first_child(devices, "graphics") is None:
         return
@@ -401,7 +407,7 @@ _VIDEO_VRAM = {
 def video_defaults(root: etree._Element, ctx: Context) -> None:
     """The first video device is the primary one; models get one head and their default
     video memory."""
-    for number, model in enumerate(root.iterfind("devices/video/model")):
+    for number, model in enumerate(find_all(root, "devices/video/model")):
         kind = model.get("type")
         if kind == "none":
             continue
@@ -428,7 +434,7 @@ def video_defaults(root: etree._Element, ctx: Context) -> None:
 def pci_addresses(root: etree._Element, ctx: Context) -> None:
     """PCI addresses in libvirt's spelling: ``0x0000:0x00:0x0a.0x0``."""
     widths = (("domain", 4), ("bus", 2), ("slot", 2), ("function", 1))
-    for address in root.iterfind("devices//address[@type='pci']"):
+    for address in find_all(root, "devices//address[@type='pci']"):
         spelled = {"type": "pci"}
         for name, width in widths:
             try:
@@ -470,24 +476,41 @@ def chardev_targets(root: etree._Element, ctx: Context) -> None:
     devices = first_child(root, "devices")
     if devices is None:
         return
-    for tag in ("serial", "parallel"):
-        for number, dev in enumerate(devices.iterfind(tag)):
+    serials = list(devices.iterchildren("serial"))
+    consoles = list(devices.iterchildren("console"))
+    _number_ports(serials, list(devices.iterchildren("parallel")), consoles)
+    os_type = find_first(root, "os/type")
+    if os_type is not None and (os_type.text or "").strip() == "hvm":
+        _serial_console(devices, serials, consoles)
+
+
+def _number_ports(
+    serials: list[etree._Element], parallels: list[etree._Element], consoles: list[etree._Element]
+) -> None:
+    """Serial and parallel ports without a port number get their place among their kind;
+    consoles other than serial ones, their place among consoles of their target type."""
+    for ports in (serials, parallels):
+        for number, dev in enumerate(ports):
             target = first_child(dev, "target")
             if target is None:
                 target = etree.SubElement(dev, "target")
             if target.get("port") is None:
                 target.set("port", str(number))
     numbered: dict[str | None, int] = {}
-    for console in devices.iterchildren("console"):
+    for console in consoles:
         target = first_child(console, "target")
         kind = target.get("type") if target is not None else None
         if target is not None and kind not in (None, "serial") and target.get("port") is None:
             target.set("port", str(numbered.get(kind, 0)))
         numbered[kind] = numbered.get(kind, 0) + 1
-    if (root.findtext("os/type") or "").strip() != "hvm":
-        return
-    consoles = list(devices.iterchildren("console"))
-    serials = list(devices.iterchildren("serial"))
+
+
+def _serial_console(
+    devices: etree._Element, serials: list[etree._Element], consoles: list[etree._Element]
+) -> None:
+    """The first console of an HVM guest stands for its first serial port: a serial console
+    takes that port's number (the port is made from the console when there is none), and a
+    guest with a serial port but no serial console gets one."""
     first = consoles[0] if consoles else None
     first_target = first_child(first, "target") if first is not None else None
     first_type = first_target.get("type") if first_target is not None else None
@@ -511,6 +534,10 @@ def chardev_targets(root: etree._Element, ctx: Context) -> None:
             _place(devices, console, first)
 
 
+#: the devices whose children libvirt writes in an order of their own
+_CHILD_ORDERS = {"disk": DISK_ORDER, "interface": INTERFACE_ORDER}
+
+
 def order_devices(root: etree._Element, ctx: Context) -> None:
     """Devices in libvirt's order (by kind; same kinds keep their order), and the children of
     disks and interfaces in the order libvirt writes them."""
@@ -518,6 +545,5 @@ def order_devices(root: etree._Element, ctx: Context) -> None:
     if devices is None:
         return
     sort_children(devices, DEVICES_ORDER)
-    for tag, order in (("disk", DISK_ORDER), ("interface", INTERFACE_ORDER)):
-        for device in devices.iterfind(tag):
-            sort_children(device, order)
+    for device in devices.iterchildren(*_CHILD_ORDERS):
+        sort_children(device, _CHILD_ORDERS[device.tag])

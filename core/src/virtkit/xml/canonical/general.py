@@ -6,7 +6,7 @@ import uuid as uuidlib
 
 from lxml import etree
 
-from virtkit.xml.bitmap import BITMAP_ATTRIBUTES, format_bitmap, parse_bitmap
+from virtkit.xml.bitmap import bitmap_attributes, format_bitmap, parse_bitmap
 from virtkit.xml.canonical.context import Context
 from virtkit.xml.canonical.order import (
     DOMAIN_ORDER,
@@ -17,24 +17,32 @@ from virtkit.xml.canonical.order import (
     set_attrs_first,
     sort_children,
 )
+from virtkit.xml.search import find_all, find_first
 from virtkit.xml.units import to_kib
 
-#: elements holding a scaled amount of memory as text, written back in KiB
-_MEMORY_TEXT = (
-    "memory",
-    "currentMemory",
-    "maxMemory",
-    "memtune/hard_limit",
-    "memtune/soft_limit",
-    "memtune/swap_hard_limit",
-    "memtune/min_guarantee",
-    "devices/memory/target/size",
-    "devices/memory/target/requested",
-    "devices/memory/target/block",
-    "devices/memory/source/pagesize",
-    "devices/memory/source/alignsize",
-    "devices/controller/pcihole64",
-    "features/hpt/maxpagesize",
+#: where ``<domain>`` holds a scaled amount of memory as text (written back in KiB), by the
+#: child of ``<domain>`` it is in: that child itself (None), or the paths under it
+_MEMORY_TEXT: dict[str, str | None] = {
+    "memory": None,
+    "currentMemory": None,
+    "maxMemory": None,
+    "memtune": "hard_limit | soft_limit | swap_hard_limit | min_guarantee",
+    "devices": " | ".join(
+        (
+            "memory/target/size",
+            "memory/target/requested",
+            "memory/target/block",
+            "memory/source/pagesize",
+            "memory/source/alignsize",
+            "controller/pcihole64",
+        )
+    ),
+    "features": "hpt/maxpagesize",
+}
+#: elements holding an amount of memory in an attribute, with that attribute
+_MEMORY_ATTRIBUTES = (
+    ("cpu/numa/cell[@memory]", "memory"),
+    ("memoryBacking/hugepages/page[@size]", "size"),
 )
 
 
@@ -55,34 +63,16 @@ def generate_uuid(root: etree._Element, ctx: Context) -> None:
         insert_child(root, "uuid", DOMAIN_ORDER).text = str(uuidlib.uuid4())
 
 
-#: each path of :data:`_MEMORY_TEXT` with the first element it needs: the device for a path
-#: under ``<devices>`` (true), else the child of ``<domain>`` (false)
-_MEMORY_TEXT_NEEDS = tuple(
-    (path, True, path.split("/")[1])
-    if path.startswith("devices/")
-    else (path, False, path.split("/")[0])
-    for path in _MEMORY_TEXT
-)
-
-
 def normalise_memory_units(root: etree._Element, ctx: Context) -> None:
     """Every memory amount in KiB with ``unit='KiB'``, as libvirt stores them."""
-    children = {child.tag for child in root}  # to skip the paths that cannot match, quickly
-    devices = {child.tag for parent in root.iterchildren("devices") for child in parent}
-    for path, is_device, tag in _MEMORY_TEXT_NEEDS:
-        if tag in (devices if is_device else children):
-            for el in root.iterfind(path):
-                _kib_text(el)
-    if "cpu" not in children and "memoryBacking" not in children:
-        return
-    for cell in root.iterfind("cpu/numa/cell"):
-        if cell.get("memory") is not None:
-            cell.set("memory", str(to_kib(int(cell.get("memory", "0")), cell.get("unit"))))
-            cell.set("unit", "KiB")
-    for page in root.iterfind("memoryBacking/hugepages/page"):
-        if page.get("size") is not None:
-            page.set("size", str(to_kib(int(page.get("size", "0")), page.get("unit"))))
-            page.set("unit", "KiB")
+    for child in root.iterchildren(*_MEMORY_TEXT):
+        path = _MEMORY_TEXT[child.tag]
+        for el in [child] if path is None else find_all(child, path):
+            _kib_text(el)
+    for path, name in _MEMORY_ATTRIBUTES:
+        for el in find_all(root, path):
+            el.set(name, str(to_kib(int(el.get(name, "0")), el.get("unit"))))
+            el.set("unit", "KiB")
 
 
 def default_memory(root: etree._Element, ctx: Context) -> None:
@@ -109,7 +99,7 @@ def default_vcpu(root: etree._Element, ctx: Context) -> None:
     if vcpu is None:
         vcpu = insert_child(root, "vcpu", DOMAIN_ORDER)
         vcpu.text = "1"
-    auto_memory = root.find("numatune/memory[@placement='auto']") is not None
+    auto_memory = find_first(root, "numatune/memory[@placement='auto']") is not None
     if auto_memory and not vcpu.get("cpuset"):
         set_attrs_first(vcpu, {"placement": "auto"})
     elif vcpu.get("placement") is None:
@@ -142,9 +132,11 @@ def default_numatune(root: etree._Element, ctx: Context) -> None:
 def default_iothreads(root: etree._Element, ctx: Context) -> None:
     """``<iothreadids>`` lists as many threads as ``<iothreads>`` says, the missing ones with
     the lowest free ids."""
-    count = root.findtext("iothreads")
     ids = first_child(root, "iothreadids")
-    if ids is None or not count:
+    if ids is None:
+        return
+    count = root.findtext("iothreads")
+    if not count:
         return
     taken = {int(t.get("id", "0")) for t in ids.iterchildren("iothread")}
     candidate = 1
@@ -156,17 +148,12 @@ def default_iothreads(root: etree._Element, ctx: Context) -> None:
 
 
 def normalise_bitmaps(root: etree._Element, ctx: Context) -> None:
-    """CPU and node sets in libvirt's shortest spelling (``1-2,5-7,^6`` -> ``1-2,5,7``)."""
-    present = {child.tag for child in root}
-    for path, name in BITMAP_ATTRIBUTES:
-        if path.startswith("cputune/") and path.endswith("sched"):
-            continue  # expanded to one entry per thread instead
-        if path.partition("/")[0] not in present:
-            continue
-        for el in root.iterfind(path):
-            value = el.get(name)
-            if value:
-                el.set(name, format_bitmap(parse_bitmap(value)))
+    """CPU and node sets in libvirt's shortest spelling (``1-2,5-7,^6`` -> ``1-2,5,7``); the
+    scheduler sets of ``<cputune>`` are expanded to one entry per thread instead."""
+    for el, name in bitmap_attributes(root):
+        value = el.get(name)
+        if value and not el.tag.endswith("sched"):
+            el.set(name, format_bitmap(parse_bitmap(value)))
 
 
 def ensure_devices(root: etree._Element, ctx: Context) -> None:
@@ -200,7 +187,7 @@ def default_os(root: etree._Element, ctx: Context) -> None:
 
 def numa_cells(root: etree._Element, ctx: Context) -> None:
     """NUMA cells numbered in order when they do not say, and ordered by id."""
-    numa = root.find("cpu/numa")
+    numa = find_first(root, "cpu/numa")
     if numa is not None:
         for number, cell in enumerate(numa.iterchildren("cell")):
             if cell.get("id") is None:
@@ -271,7 +258,7 @@ def default_lifecycle(root: etree._Element, ctx: Context) -> None:
         ("on_reboot", "restart"),
         ("on_crash", "destroy"),
     ):
-        if root.find(tag) is None:
+        if first_child(root, tag) is None:
             insert_child(root, tag, DOMAIN_ORDER).text = action
 
 

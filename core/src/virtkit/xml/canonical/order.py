@@ -1,4 +1,5 @@
-"""libvirt's element order, and helpers that put children into it."""
+"""libvirt's element order, helpers that put children into it, and lookups of children
+(through ``iterchildren``: lxml's ``find`` parses its path anew on every call)."""
 
 from __future__ import annotations
 
@@ -220,37 +221,45 @@ def _rank(order: tuple[str, ...]) -> dict[str, int]:
 def sort_children(parent: etree._Element, order: Sequence[str]) -> None:
     """Put ``parent``'s children into ``order`` (stable); an unlisted child stays right after
     the listed element that precedes it; namespaced children go last, as libvirt writes them."""
-    rank = _rank(tuple(order))
-    last = previous = -1
-    in_order = True
-    keyed = []
-    for pos, child in enumerate(parent):
+    children = list(parent)
+    keys = _sort_keys(children, _rank(tuple(order)), len(order))
+    if keys == sorted(keys):
+        return
+    for pos in sorted(range(len(children)), key=keys.__getitem__):
+        parent.append(children[pos])  # appending an existing child moves it to the end
+
+
+def _sort_keys(children: list[etree._Element], rank: dict[str, int], end: int) -> list[int]:
+    """The place in the order of each child, for :func:`sort_children` (``end``: after all)."""
+    keys = []
+    last = -1
+    for child in children:
         tag = child.tag
         if not isinstance(tag, str):
-            key = last
+            keys.append(last)
         elif tag[0] == "{":
-            key = len(order)
+            keys.append(end)
         else:
-            key = rank.get(tag, last)
-            last = key
-        in_order = in_order and previous <= key
-        previous = key
-        keyed.append((key, pos, child))
-    if in_order:
-        return
-    keyed.sort(key=lambda item: (item[0], item[1]))
-    for _, _, child in keyed:
-        parent.append(child)  # appending an existing child moves it to the end
+            last = rank.get(tag, last)
+            keys.append(last)
+    return keys
 
 
 def first_child(parent: etree._Element, tag: str) -> etree._Element | None:
-    """``parent.find(tag)`` for a plain tag, without the cost of lxml's path parser."""
+    """``parent.find(tag)`` for a plain tag."""
     return next(parent.iterchildren(tag), None)
 
 
-def device_children(root: etree._Element, tag: str) -> Iterator[etree._Element]:
-    """``root.iterfind(f"devices/{tag}")``, without the cost of lxml's path parser."""
-    return (el for devices in root.iterchildren("devices") for el in devices.iterchildren(tag))
+def first_child_with(
+    parent: etree._Element, tag: str, name: str, value: str
+) -> etree._Element | None:
+    """``parent.find(f"{tag}[@{name}='{value}']")``."""
+    return next((el for el in parent.iterchildren(tag) if el.get(name) == value), None)
+
+
+def device_children(root: etree._Element, *tags: str) -> Iterator[etree._Element]:
+    """The devices of ``<domain>`` ``root`` named one of ``tags``, in document order."""
+    return (el for devices in root.iterchildren("devices") for el in devices.iterchildren(*tags))
 
 
 def insert_child(
