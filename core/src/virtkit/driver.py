@@ -9,7 +9,6 @@ import attrs
 import pluggy
 
 from virtkit.constants import DomainEventType, HookEvent
-from virtkit.hooks import run_domain_hook
 from virtkit.records import DomainRef
 from virtkit.uri import ConnectURI
 
@@ -35,6 +34,8 @@ class DriverContext:
     def run_domain_hook(self, event: HookEvent, name: str, xml: str) -> str:
         """Consult the extensions at ``event``; return the XML they leave
         (see :mod:`virtkit.hooks`)."""
+        from virtkit.hooks import run_domain_hook  # not needed to open or list
+
         return run_domain_hook(self.hook, event, name, xml)
 
 
