@@ -92,6 +92,40 @@ def test_a_command_imports_only_its_own_module() -> None:
     assert result.stdout.splitlines()[-1] == "['virtkit.cli.commands.domain_list']"
 
 
+NOT_FOR_LISTING = (
+    "lxml",
+    "queue",
+    "virtkit.auth",
+    "virtkit.hooks",
+    "virtkit.migration",
+    "virtkit.snapshot",
+    "virtkit.state",
+    "virtkit.xml",
+)
+"""What ``virtkit list`` on the test node has no use for: importing it would slow every
+start (the cold-start benchmark compares ``list --all`` with virsh's)."""
+
+
+def test_list_imports_nothing_it_does_not_use() -> None:
+    probe = (
+        "import sys\n"
+        "from virtkit.cli import main\n"
+        "try:\n"
+        "    main(['-c', 'test:///default', 'list', '--all'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"unused = {NOT_FOR_LISTING!r}\n"
+        "print(sorted(m for m in sys.modules\n"
+        "             if any(m == u or m.startswith(u + '.') for u in unused)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert " test   running" in result.stdout
+    assert result.stdout.splitlines()[-1] == "[]", "imported on the list path"
+
+
 def run_with_terminal_stderr(*args: str) -> tuple[int, str]:
     """Run the script with stderr on a pseudo-terminal; return its status and what it drew."""
     import os
