@@ -43,7 +43,7 @@ def chardev_elements(root: etree._Element) -> list[etree._Element]:
 def check_chardev_sources(root: etree._Element) -> None:
     for dev in chardev_elements(root):
         kind = dev.get("type")
-        sources = dev.findall("source")
+        sources = list(dev.iterchildren("source"))
         modes = [s.get("mode", "connect") for s in sources]
         if kind == "tcp":
             if len(sources) > 1:
@@ -71,7 +71,7 @@ def check_chardev_sources(root: etree._Element) -> None:
         for src, mode in zip(sources, modes, strict=True):
             if mode not in ("connect", "bind"):
                 raise fail(src, f"unknown source mode '{mode}'")
-            reconnect = src.find("reconnect")
+            reconnect = next(src.iterchildren("reconnect"), None)
             if reconnect is None or reconnect.get("enabled") != "yes":
                 continue
             if mode != "connect":
@@ -81,8 +81,8 @@ def check_chardev_sources(root: etree._Element) -> None:
 
 
 def check_graphics_listens(root: etree._Element) -> None:
-    for graphics in root.iterfind("devices/graphics"):
-        listens = graphics.findall("listen")
+    for graphics in find_all(root, "devices/graphics"):
+        listens = list(graphics.iterchildren("listen"))
         first = listens[0] if listens else None
         attr = graphics.get("listen")
         for listen in listens:
@@ -131,7 +131,7 @@ def _vcpus(el: etree._Element) -> frozenset[int]:
 
 def check_resctrl(root: etree._Element) -> None:
     """Cache and memory bandwidth allocations: no vCPU in two of them, no duplicate ids."""
-    if root.find("cputune") is None:
+    if next(root.iterchildren("cputune"), None) is None:
         return
     cachetunes = [(el, _vcpus(el)) for el in root.iterfind("cputune/cachetune")]
     seen: set[int] = set()

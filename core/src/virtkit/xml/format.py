@@ -5,6 +5,7 @@ from __future__ import annotations
 from lxml import etree
 
 from virtkit.xml.domain import DomainDef
+from virtkit.xml.search import find_all
 from virtkit.xml.serialize import drop_blank_text, to_string
 
 #: attributes holding secrets, dropped unless the caller may see them (``secure``)
@@ -75,6 +76,6 @@ def format_domain(
         _drop_live_values(root)
     if not secure:
         for path, name in SECRET_ATTRIBUTES:
-            for el in root.iterfind(path):
+            for el in find_all(root, path):
                 el.attrib.pop(name, None)
     return to_string(root, blank_free=drop_blank_text(root))

@@ -110,13 +110,15 @@ def assign_drive_addresses(root: etree._Element, ctx: Context) -> None:
         return
     for disk in devices.iterchildren("disk"):
         target = first_child(disk, "target")
-        if target is None or first_child(disk, "address") is not None:
+        if target is None:
             continue
-        bus = target.get("bus")
+        drive_bus = _DRIVE_BUSES.get(target.get("bus", ""))
+        if drive_bus is None or first_child(disk, "address") is not None:
+            continue
         index = _disk_index(target.get("dev", ""))
-        if bus not in _DRIVE_BUSES or index is None:
+        if index is None:
             continue
-        _, units, buses = _DRIVE_BUSES[bus]
+        _, units, buses = drive_bus
         per_controller = units * buses
         etree.SubElement(
             disk,
