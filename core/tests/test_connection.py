@@ -15,7 +15,8 @@ from virtkit.constants import ConnectListAllDomainsFlags as ListFlags
 from virtkit.constants import DomainState
 from virtkit.domain import Domain
 from virtkit.errors import ErrorCode, HookVetoError, ReadOnlyError, VirtError
-from virtkit.plugins import EXTENSION_GROUP, operation_hooks
+from virtkit.inventory import operation_hooks
+from virtkit.plugins import EXTENSION_GROUP
 from virtkit.records import DomainRecord
 
 InstallPlugin = Callable[..., None]

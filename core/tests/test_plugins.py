@@ -12,7 +12,8 @@ from collections.abc import Callable
 import pytest
 import virtkit
 from virtkit.errors import ErrorCode, NoConnectError, NoSupportError
-from virtkit.plugins import DRIVER_GROUP, EXTENSION_GROUP, installed_plugins, missing_driver_message
+from virtkit.inventory import installed_plugins
+from virtkit.plugins import DRIVER_GROUP, EXTENSION_GROUP, missing_driver_message
 
 InstallPlugin = Callable[..., None]
 

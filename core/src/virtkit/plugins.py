@@ -16,16 +16,17 @@ and are not filtered.
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 from collections.abc import Iterable, Iterator
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import attrs
 import pluggy
 
 from virtkit import hookspecs
 from virtkit.errors import NoConnectError, VirtError
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 DRIVER_GROUP = "virtkit.drivers"
 EXTENSION_GROUP = "virtkit.plugins"
@@ -45,13 +46,6 @@ DISTRIBUTION_FOR_SCHEME = {
 }
 """Which distribution provides the drivers shipped from this repository."""
 
-OPERATION_HOOK_PREFIXES = (
-    "virtkit_connect_",
-    "virtkit_domain_",
-    "virtkit_snapshot_",
-    "virtkit_migrate_",
-)
-EXTENSION_ONLY_HOOKS = frozenset({"virtkit_domain_hook"})
 HOOK_PREFIX = f"{hookspecs.PROJECT}_"
 """Every hook, specification and implementation, is named ``virtkit_<operation>``."""
 
@@ -73,13 +67,12 @@ def blocked_by(name: str) -> str | None:
     return None
 
 
-def _allowed(
-    installed: Iterable[importlib.metadata.EntryPoint],
-) -> list[importlib.metadata.EntryPoint]:
+def allowed(installed: Iterable[EntryPoint]) -> list[EntryPoint]:
+    """The entry points of ``installed`` that the environment allows."""
     return [ep for ep in installed if blocked_by(ep.name) is None]
 
 
-def entry_points(group: str) -> list[importlib.metadata.EntryPoint]:
+def entry_points(group: str) -> list[EntryPoint]:
     """The installed entry points of ``group`` that the environment allows, without their
     distributions (``ep.dist`` is ``None``).
 
@@ -89,7 +82,7 @@ def entry_points(group: str) -> list[importlib.metadata.EntryPoint]:
     """
     from stevedore import _cache
 
-    return _allowed(_cache.get_group_all(group))
+    return allowed(_cache.get_group_all(group))
 
 
 def missing_driver_message(driver: str) -> str:
@@ -179,44 +172,3 @@ def implemented_hooks(plugin: object) -> set[str]:
         if attr.startswith(HOOK_PREFIX) and hasattr(getattr(plugin, attr, None), marker):
             hooks.add(attr)
     return hooks
-
-
-def operation_hooks() -> list[str]:
-    """Every driver operation in the contract, in specification order."""
-    names = [n for n in vars(hookspecs) if n.startswith(OPERATION_HOOK_PREFIXES)]
-    return [n for n in names if n not in EXTENSION_ONLY_HOOKS]
-
-
-@attrs.frozen(kw_only=True)
-class PluginSummary:
-    """One installed plugin as ``virtkit plugins`` lists it."""
-
-    kind: str  # "driver" or "extension"
-    name: str
-    distribution: str
-    version: str
-    target: str
-    hooks: tuple[str, ...]
-    error: str | None = None
-
-
-def installed_plugins() -> Iterable[PluginSummary]:
-    """Every allowed driver and extension, imported to read the hooks each implements."""
-    for kind, group in (("driver", DRIVER_GROUP), ("extension", EXTENSION_GROUP)):
-        installed = _allowed(importlib.metadata.entry_points(group=group))
-        for ep in sorted(installed, key=lambda e: e.name):
-            dist = ep.dist.metadata["Name"] if ep.dist else "?"
-            version = ep.dist.version if ep.dist else "?"
-            try:
-                hooks, error = tuple(sorted(implemented_hooks(ep.load()))), None
-            except Exception as exc:
-                hooks, error = (), str(exc)
-            yield PluginSummary(
-                kind=kind,
-                name=ep.name,
-                distribution=dist,
-                version=version,
-                target=ep.value,
-                hooks=hooks,
-                error=error,
-            )

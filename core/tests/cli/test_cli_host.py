@@ -17,7 +17,8 @@ from virtkit.cli.app import cli
 from virtkit.cli.commands.console import ESCAPE, open_endpoint, pump
 from virtkit.cli.session import Session
 from virtkit.domain import Domain
-from virtkit.plugins import implemented_hooks, installed_plugins, operation_hooks
+from virtkit.inventory import installed_plugins, operation_hooks
+from virtkit.plugins import implemented_hooks
 
 Run = Callable[..., Result]
 

@@ -97,6 +97,7 @@ NOT_FOR_LISTING = (
     "queue",
     "virtkit.auth",
     "virtkit.hooks",
+    "virtkit.inventory",
     "virtkit.migration",
     "virtkit.snapshot",
     "virtkit.state",

@@ -7,6 +7,7 @@ import textwrap
 import click
 
 from virtkit.cli.output import table
+from virtkit.inventory import installed_plugins, operation_hooks
 
 
 def _operation(hook: str) -> str:
@@ -15,8 +16,6 @@ def _operation(hook: str) -> str:
 
 def support_matrix() -> str:
     """Markdown table: one row per driver operation, one column per installed driver."""
-    from virtkit.plugins import installed_plugins, operation_hooks
-
     drivers = [p for p in installed_plugins() if p.kind == "driver"]
     header = "| Operation | " + " | ".join(f"`{d.name}`" for d in drivers) + " |"
     rule = "|---|" + "---|" * len(drivers)
@@ -35,8 +34,6 @@ def support_matrix() -> str:
 )
 def cmd_plugins(matrix: bool) -> None:
     """List installed drivers and extensions with their versions and operations."""
-    from virtkit.plugins import installed_plugins, operation_hooks
-
     if matrix:
         click.echo(support_matrix(), nl=False)
         return
