@@ -18,33 +18,36 @@ _GENERATED_TARGETS = ("vnet", "macvtap", "macvlan", "vif")
 def _drop_live_values(root: etree._Element) -> None:
     """What only a running domain has: allocated ports, device aliases, generated tap names,
     block job mirrors and the indexes of the backing chain."""
-    for devices in root.iterchildren("devices"):
-        for graphics in devices.iterchildren("graphics"):
-            if graphics.get("autoport") == "yes":
-                if graphics.get("type") == "vnc":
-                    graphics.set("port", "-1")
-                else:
-                    graphics.attrib.pop("port", None)
-                    graphics.attrib.pop("tlsPort", None)
-            first = next(graphics.iterchildren("listen"), None)
-            if first is not None and first.get("type") == "network":
-                graphics.attrib.pop("listen", None)
-            for network in graphics.iterfind("listen[@type='network']"):
-                network.attrib.pop("address", None)
-        for alias in list(devices.iterdescendants("alias")):
-            if not (alias.get("name") or "").startswith("ua-"):
-                parent = alias.getparent()
-                if parent is not None:
-                    parent.remove(alias)
-        for disk in devices.iterchildren("disk"):
-            for mirror in list(disk.iterchildren("mirror")):
-                disk.remove(mirror)
-            for source in (*disk.iterdescendants("source"), *disk.iterdescendants("backingStore")):
-                source.attrib.pop("index", None)
-        for interface in devices.iterchildren("interface"):
-            for target in list(interface.iterchildren("target")):
-                if (target.get("dev") or "").startswith(_GENERATED_TARGETS):
-                    interface.remove(target)
+    for graphics in find_all(root, "devices/graphics"):
+        if graphics.get("autoport") == "yes":
+            if graphics.get("type") == "vnc":
+                graphics.set("port", "-1")
+            else:
+                graphics.attrib.pop("port", None)
+                graphics.attrib.pop("tlsPort", None)
+        first = next(graphics.iterchildren("listen"), None)
+        if first is not None and first.get("type") == "network":
+            graphics.attrib.pop("listen", None)
+        for network in find_all(graphics, "listen[@type='network']"):
+            network.attrib.pop("address", None)
+    for alias in find_all(root, "devices//alias"):
+        if not (alias.get("name") or "").startswith("ua-"):
+            _remove(alias)
+    for mirror in find_all(root, "devices/disk/mirror"):
+        _remove(mirror)
+    for chained in find_all(
+        root, "devices/disk//source[@index] | devices/disk//backingStore[@index]"
+    ):
+        del chained.attrib["index"]
+    for target in find_all(root, "devices/interface/target[@dev]"):
+        if target.get("dev", "").startswith(_GENERATED_TARGETS):
+            _remove(target)
+
+
+def _remove(el: etree._Element) -> None:
+    parent = el.getparent()
+    if parent is not None:
+        parent.remove(el)
 
 
 def format_domain(

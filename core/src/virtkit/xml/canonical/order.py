@@ -231,6 +231,9 @@ def sort_children(parent: etree._Element, order: Sequence[str]) -> None:
 
 def _sort_keys(children: list[etree._Element], rank: dict[str, int], end: int) -> list[int]:
     """The place in the order of each child, for :func:`sort_children` (``end``: after all)."""
+    keys = [rank.get(child.tag, -1) for child in children]
+    if -1 not in keys:
+        return keys  # every child is listed (the common case): its rank is its place
     keys = []
     last = -1
     for child in children:
