@@ -94,6 +94,32 @@ def test_disks_on_every_bus_with_cache_modes() -> None:
     assert any(d.startswith("scsi-hd,bus=scsi0.0") and "scsi-id=1" in d for d in devices)
 
 
+def test_disk_driver_io_and_discard_reach_the_storage_node() -> None:
+    args = argv(
+        domain(
+            "<disk type='file' device='disk'>"
+            "<driver name='qemu' type='raw' cache='none' io='native' discard='ignore'/>"
+            "<source file='/img/a.raw'/><target dev='vda' bus='virtio'/></disk>"
+        )
+    )
+    [storage, _] = [json.loads(o) for o in options(args, "-blockdev")]
+    assert (storage["aio"], storage["discard"]) == ("native", "ignore")
+
+
+@pytest.mark.parametrize(
+    ("driver", "named"),
+    [
+        ("<driver name='qemu' type='raw' iothread='1'/>", "attribute 'iothread'"),
+        ("<driver name='qemu' type='raw' io='native'/>", "io='native' with cache='default'"),
+        ("<driver name='qemu' type='raw' discard='sometimes'/>", "discard='sometimes'"),
+    ],
+)
+def test_disk_driver_attributes_not_honoured_are_refused(driver: str, named: str) -> None:
+    disk = f"<disk type='file'>{driver}<source file='/a'/><target dev='vda' bus='virtio'/></disk>"
+    with pytest.raises(ConfigUnsupportedError, match=named):
+        argv(domain(disk))
+
+
 def test_explicit_pci_address_is_kept_and_clashes_refused() -> None:
     addr = "<address type='pci' domain='0x0000' bus='0x00' slot='0x07' function='0x0'/>"
     args = argv(

@@ -28,6 +28,7 @@ CACHE_MODES = {
     "unsafe": (False, True, True),
     "default": (False, False, True),
 }
+DRIVER_ATTRIBUTES = ("name", "type", "cache", "io", "discard")
 BUS_BY_PREFIX = {"vd": "virtio", "sd": "scsi", "hd": "ide", "xvd": "xen"}
 SCSI_MODELS = {"lsilogic": "lsi", "virtio-scsi": "virtio-scsi-pci"}
 PIIX3_IDE = (0, 1, 1)
@@ -74,13 +75,15 @@ def add_disk(ctx: BuildContext, disk: etree._Element) -> None:
     default_bus = BUS_BY_PREFIX.get(target[:3] if target.startswith("xvd") else target[:2], "ide")
     bus = allowed(target_el, "bus", ("virtio", "sata", "ide", "scsi"), default_bus)
     driver = first_child(disk, "driver")
-    fmt, cache = "raw", "default"
+    fmt, cache, aio, discard = "raw", "default", "threads", "unmap"
     if driver is not None:
         allowed(driver, "name", ("qemu",), "qemu")
         fmt = allowed(driver, "type", ("raw", "qcow2"), "raw")
         cache = allowed(driver, "cache", tuple(CACHE_MODES), "default")
-        for attr in driver:
-            if attr not in ("name", "type", "cache", "io", "discard"):
+        aio = allowed(driver, "io", ("threads", "native", "io_uring"), "threads")
+        discard = allowed(driver, "discard", ("unmap", "ignore"), "unmap")
+        for attr in driver.attrib:
+            if attr not in DRIVER_ATTRIBUTES:
                 raise unsupported(driver, f"attribute '{attr}'")
     readonly = first_child(disk, "readonly") is not None or device == "cdrom"
     source = first_child(disk, "source")
@@ -94,6 +97,11 @@ def add_disk(ctx: BuildContext, disk: etree._Element) -> None:
 
     storage, node = node_names(target)
     direct, no_flush, write_cache = CACHE_MODES[cache]
+    if aio == "native" and not direct:
+        raise unsupported(
+            driver,
+            f"io='native' with cache='{cache}' (native I/O needs cache 'none' or 'directsync')",
+        )
     if path is not None:
         cache_opts = {"direct": direct, "no-flush": no_flush}
         ctx.add(
@@ -104,7 +112,8 @@ def add_disk(ctx: BuildContext, disk: etree._Element) -> None:
                     "filename": path,
                     "node-name": storage,
                     "auto-read-only": True,
-                    "discard": "unmap",
+                    "discard": discard,
+                    "aio": aio,
                     "cache": cache_opts,
                 },
                 separators=(",", ":"),
