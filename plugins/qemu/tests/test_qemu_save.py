@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,25 @@ def test_save_and_restore_bring_back_the_same_guest(
     assert image.stat().st_size > 0 and not Path(f"{image}.part").exists()
     assert seen and seen[-1].processed > 0
     assert dom.job_info(completed=True).type == DomainJobType.COMPLETED
+    # the statistics are kept with the host, not in this process: the CLI reads them too
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "virtkit.cli",
+            "-c",
+            conn.get_uri(),
+            "domjobinfo",
+            "--completed",
+            "saver",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Job type:         Completed" in done.stdout and "Operation:        save" in done.stdout
 
     restored: list[Progress] = []
     dom = conn.restore(str(image), progress=restored.append)

@@ -135,7 +135,8 @@ def check_params(params: dict[str, Any]) -> None:
             raise InvalidArgumentError(
                 f"unsupported migration parameter '{key}' (known: {', '.join(sorted(PARAMS))})"
             )
-        if not isinstance(value, kind) or isinstance(value, bool) or (kind is int and value < 1):
+        positive = not isinstance(value, int) or value >= 1
+        if not isinstance(value, kind) or isinstance(value, bool) or not positive:
             what = "a positive integer" if kind is int else "a string"
             raise InvalidArgumentError(f"migration parameter '{key}' must be {what}: {value!r}")
 
@@ -446,7 +447,7 @@ def _follow(
                     total=int(ram.get("total", 0)),
                 )
             )
-        _remember_end(status, info)
+        saverestore.remember_end(host, status.uuid, info, "migration_out")
         if state in ("completed", "postcopy-active"):
             return
         if state == "cancelled":
@@ -459,24 +460,12 @@ def _follow(
         time.sleep(FOLLOW_POLL)
 
 
-def _remember_end(status: DomainStatus, info: dict[str, Any]) -> None:
-    """Keep the statistics of a migration that ended (``domjobinfo --completed``)."""
-    kind = {
-        "completed": DomainJobType.COMPLETED,
-        "failed": DomainJobType.FAILED,
-        "cancelled": DomainJobType.CANCELLED,
-    }.get(str(info.get("status")))
-    if kind is not None:
-        job = saverestore.job_from_migrate(info, "migration_out", kind)
-        saverestore.remember_job(status.uuid, job)
-
-
 def _wait_sent(host: QemuHost, status: DomainStatus) -> None:
     """Wait for the end of a post-copy stream (the destination already runs)."""
     while True:
         with lifecycle.monitor(host, status) as mon:
             info = mon.execute("query-migrate")
-        _remember_end(status, info)
+        saverestore.remember_end(host, status.uuid, info, "migration_out")
         state = info.get("status")
         if state == "completed":
             return

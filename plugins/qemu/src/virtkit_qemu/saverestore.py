@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid as uuidlib
 from pathlib import Path
 from typing import Any
 
@@ -44,13 +45,19 @@ ACTIVE_JOB = ("active", "setup", "device", "pre-switchover")
 MAX_BANDWIDTH = 1 << 40
 """Bytes per second: no limit for a save to a local file (QEMU's default is 32 MiB/s)."""
 
-_completed: dict[object, JobInfo] = {}
-"""The statistics of the last finished job of each domain (by UUID), in this process."""
+JOB_END = {
+    "completed": DomainJobType.COMPLETED,
+    "failed": DomainJobType.FAILED,
+    "cancelled": DomainJobType.CANCELLED,
+}
+"""``query-migrate`` states that end a job, and the job type each leaves."""
 
 
-def remember_job(uuid: object, job: JobInfo) -> None:
-    """Keep ``job`` as the domain's last finished job (``domjobinfo --completed``)."""
-    _completed[uuid] = job
+def remember_end(host: QemuHost, uuid: uuidlib.UUID, info: dict[str, Any], operation: str) -> None:
+    """Record the statistics of a save or migration that ended (``domjobinfo --completed``)."""
+    kind = JOB_END.get(str(info.get("status")))
+    if kind is not None:
+        host.store.write_completed_job(uuid, job_from_migrate(info, operation, kind))
 
 
 def job_from_migrate(info: dict[str, Any], operation: str, type_: DomainJobType) -> JobInfo:
@@ -183,14 +190,12 @@ def _migrate_to(
                     total=int(info["ram"]["total"]),
                 )
             )
+        remember_end(host, status.uuid, info, "save")
         if state == "completed":
-            _completed[status.uuid] = job_from_migrate(info, "save", DomainJobType.COMPLETED)
             return
         if state == "cancelled":
-            _completed[status.uuid] = job_from_migrate(info, "save", DomainJobType.CANCELLED)
             raise OperationAbortedError(f"saving domain '{status.name}' was aborted")
         if state == "failed":
-            _completed[status.uuid] = job_from_migrate(info, "save", DomainJobType.FAILED)
             raise OperationFailedError(
                 f"QEMU failed to save domain '{status.name}': "
                 f"{info.get('error-desc', 'unknown error')}"
@@ -242,7 +247,7 @@ def restore(
 def _start_from_image(
     host: QemuHost,
     name: str,
-    uuid: object,
+    uuid: uuidlib.UUID,
     xml: str,
     fd: int,
     size: int,
@@ -259,7 +264,7 @@ def _start_from_image(
     status = start_domain(
         host,
         name,
-        uuid,  # type: ignore[arg-type]
+        uuid,
         StartRequest(
             xml=xml,
             paused=paused,
@@ -269,12 +274,15 @@ def _start_from_image(
             event=DomainEventStartedDetail.RESTORED,
         ),
     )
-    _completed[uuid] = JobInfo(
-        type=DomainJobType.COMPLETED,
-        operation="restore",
-        time_elapsed=int((time.monotonic() - started) * 1000),
-        data_total=size,
-        data_processed=size,
+    host.store.write_completed_job(
+        uuid,
+        JobInfo(
+            type=DomainJobType.COMPLETED,
+            operation="restore",
+            time_elapsed=int((time.monotonic() - started) * 1000),
+            data_total=size,
+            data_processed=size,
+        ),
     )
     return status
 
@@ -328,7 +336,7 @@ def managed_save_remove(host: QemuHost, ref: DomainRef) -> None:
 
 def job_info(host: QemuHost, ref: DomainRef, completed: bool) -> JobInfo:
     if completed:
-        return _completed.get(ref.uuid, JobInfo())
+        return host.store.completed_job(ref.uuid)
     entry = host.get(ref)
     if not entry.active or entry.status is None:
         return JobInfo()

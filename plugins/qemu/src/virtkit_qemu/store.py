@@ -4,7 +4,8 @@
 - state store: ``save/<name>.save`` (managed save image), ``log/<name>.log`` (QEMU's output);
   part B keeps snapshot metadata here too
 - run store: ``status/<name>.json`` (:class:`DomainStatus`), ``live/<name>.xml`` (the XML the
-  running QEMU was started from), ``d/<uuid12>/`` (sockets and pidfile of one QEMU), ``next-id``
+  running QEMU was started from), ``d/<uuid12>/`` (sockets and pidfile of one QEMU), ``next-id``,
+  ``jobs/<uuid>/`` (a domain's job lock, and ``completed.json``: its last finished job)
 
 The config store writes a definition as libvirt does (content fsynced, then renamed over the
 old one; no fsync of the folder): a crash, power loss included, leaves the old or the new
@@ -18,13 +19,16 @@ domain hold its job lock (:meth:`QemuStore.job_lock`) instead.
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 import uuid as uuidlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
+from virtkit.constants import DomainJobType
 from virtkit.errors import ConfigUnsupportedError, HostSystemError
+from virtkit.records import JobInfo
 from virtkit.state import StateRoots, StateStore
 from virtkit.state.lock import folder_lock
 
@@ -134,6 +138,25 @@ class QemuStore:
 
     def live_xml(self, name: str) -> str | None:
         return self.run.read_text(f"live/{name}.xml")
+
+    def completed_job(self, uuid: uuidlib.UUID) -> JobInfo:
+        """The statistics of the domain's last finished job (``domjobinfo --completed``), as
+        the process that ran it recorded them; an empty job when there was none."""
+        relpath = f"jobs/{uuid}/completed.json"
+        text = self.run.read_text(relpath)
+        if not text:
+            return JobInfo()
+        try:
+            fields = json.loads(text)
+            return JobInfo(**{**fields, "type": DomainJobType(fields["type"])})
+        except (ValueError, KeyError, TypeError) as exc:
+            raise HostSystemError(
+                f"the job statistics file {self.run.path(relpath)} is corrupt ({exc})"
+            ) from exc
+
+    def write_completed_job(self, uuid: uuidlib.UUID, job: JobInfo) -> None:
+        """Record ``job`` as the domain's last finished job, for every process to read."""
+        self.run.write_text(f"jobs/{uuid}/completed.json", json.dumps(attrs.asdict(job)))
 
     def runtime_paths(self, uuid: uuidlib.UUID) -> RuntimePaths:
         paths = RuntimePaths(folder=self.run.path(f"d/{uuid.hex[:12]}"))
