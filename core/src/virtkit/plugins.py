@@ -151,11 +151,6 @@ class _PluginManager(pluggy.PluginManager):
             return None
         return super().parse_hookimpl_opts(plugin, name)
 
-    def parse_hookspec_opts(self, module_or_class: object, name: str) -> pluggy.HookspecOpts | None:
-        if not name.startswith(HOOK_PREFIX):
-            return None
-        return super().parse_hookspec_opts(module_or_class, name)
-
 
 def new_plugin_manager() -> pluggy.PluginManager:
     """A plugin manager holding only virtkit's hook specifications."""
