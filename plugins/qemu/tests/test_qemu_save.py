@@ -67,7 +67,7 @@ def test_save_and_restore_bring_back_the_same_guest(
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert "Job type:         Completed" in done.stdout and "Operation:        save" in done.stdout
+    assert "Job type:         Completed" in done.stdout and "Operation:        Save" in done.stdout
 
     restored: list[Progress] = []
     dom = conn.restore(str(image), progress=restored.append)

@@ -11,6 +11,18 @@ from virtkit.constants import DomainJobType
 from virtkit.records import JobInfo
 
 JOB_TYPE_NAMES = ("None", "Bounded", "Unbounded", "Completed", "Failed", "Cancelled")
+OPERATION_NAMES = {
+    "start": "Start",
+    "save": "Save",
+    "restore": "Restore",
+    "migration_in": "Incoming migration",
+    "migration_out": "Outgoing migration",
+    "snapshot": "Snapshot",
+    "snapshot_revert": "Snapshot revert",
+    "dump": "Dump",
+    "backup": "Backup",
+}
+"""virsh's words for libvirt's job operations (:attr:`JobInfo.operation`); others as given."""
 
 EXTRA_STATS = (
     ("memory_bps", "Memory bandwidth:", "rate"),
@@ -40,7 +52,8 @@ def job_text(info: JobInfo, completed: bool) -> str:
     if info.type == DomainJobType.NONE:
         return out
     if info.operation:
-        out += _line("Operation:", f"{info.operation:<12}")
+        operation = OPERATION_NAMES.get(info.operation, info.operation)
+        out += _line("Operation:", f"{operation:<12}")
     out += _line("Time elapsed:", f"{info.time_elapsed:<12} ms")
     if info.type == DomainJobType.BOUNDED:
         out += _line("Time remaining:", f"{info.time_remaining:<12} ms")
