@@ -15,33 +15,51 @@ SECRET_ATTRIBUTES = (("devices/graphics", "passwd"),)
 _GENERATED_TARGETS = ("vnet", "macvtap", "macvlan", "vif")
 
 
+#: the elements :func:`_drop_live_values` may change, found in one search
+_LIVE_VALUE_HOLDERS = " | ".join(
+    (
+        "devices/graphics",
+        "devices//alias",
+        "devices/disk/mirror",
+        "devices/disk//source[@index]",
+        "devices/disk//backingStore[@index]",
+        "devices/interface/target[@dev]",
+    )
+)
+
+
 def _drop_live_values(root: etree._Element) -> None:
     """What only a running domain has: allocated ports, device aliases, generated tap names,
     block job mirrors and the indexes of the backing chain."""
-    for graphics in find_all(root, "devices/graphics"):
-        if graphics.get("autoport") == "yes":
-            if graphics.get("type") == "vnc":
-                graphics.set("port", "-1")
-            else:
-                graphics.attrib.pop("port", None)
-                graphics.attrib.pop("tlsPort", None)
-        first = next(graphics.iterchildren("listen"), None)
-        if first is not None and first.get("type") == "network":
-            graphics.attrib.pop("listen", None)
-        for network in find_all(graphics, "listen[@type='network']"):
-            network.attrib.pop("address", None)
-    for alias in find_all(root, "devices//alias"):
-        if not (alias.get("name") or "").startswith("ua-"):
-            _remove(alias)
-    for mirror in find_all(root, "devices/disk/mirror"):
-        _remove(mirror)
-    for chained in find_all(
-        root, "devices/disk//source[@index] | devices/disk//backingStore[@index]"
-    ):
-        del chained.attrib["index"]
-    for target in find_all(root, "devices/interface/target[@dev]"):
-        if target.get("dev", "").startswith(_GENERATED_TARGETS):
-            _remove(target)
+    for el in find_all(root, _LIVE_VALUE_HOLDERS):
+        tag = el.tag
+        if tag == "graphics":
+            _drop_allocated_listen(el)
+        elif tag == "alias":
+            if not (el.get("name") or "").startswith("ua-"):
+                _remove(el)
+        elif tag == "mirror":
+            _remove(el)
+        elif tag == "target":
+            if el.get("dev", "").startswith(_GENERATED_TARGETS):
+                _remove(el)
+        else:  # a <source> or <backingStore> of the backing chain
+            del el.attrib["index"]
+
+
+def _drop_allocated_listen(graphics: etree._Element) -> None:
+    """A graphics device's ports allocated at start and the addresses of networks it listens on."""
+    if graphics.get("autoport") == "yes":
+        if graphics.get("type") == "vnc":
+            graphics.set("port", "-1")
+        else:
+            graphics.attrib.pop("port", None)
+            graphics.attrib.pop("tlsPort", None)
+    first = next(graphics.iterchildren("listen"), None)
+    if first is not None and first.get("type") == "network":
+        graphics.attrib.pop("listen", None)
+    for network in find_all(graphics, "listen[@type='network']"):
+        network.attrib.pop("address", None)
 
 
 def _remove(el: etree._Element) -> None:

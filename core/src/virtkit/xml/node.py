@@ -64,6 +64,15 @@ class Attr:
         except ValueError:
             raise fail(el, f"invalid value '{value}' for attribute '{self.xml}'") from None
 
+    def rewritten(self, value: str, typed: Any) -> str | None:
+        """The text ``typed`` (parsed from ``value``) is written as, when that is not ``value``
+        (``010`` -> ``10``, `` hvm `` -> ``hvm``); None when it is (an enum member looked up by
+        ``value`` itself is, without formatting it)."""
+        if self._members is not None and self._members.get(value) is typed:
+            return None
+        text = dump(typed)
+        return None if text == value else text
+
 
 def dump(value: Any) -> str:
     """The XML text of a typed value (enums by value, the rest by ``str``)."""
@@ -191,8 +200,8 @@ class Element:
                     kwargs[spec.field] = value
                 else:
                     typed = kwargs[spec.field] = spec.parse(value, el)
-                    if adopt and dump(typed) != value:
-                        el.set(name, dump(typed))  # in place: the attribute keeps its position
+                    if adopt and (written := spec.rewritten(value, typed)) is not None:
+                        el.set(name, written)  # in place: the attribute keeps its position
             if extra:
                 kwargs["extra_attrs"] = tuple(extra)
             if len(items) > 1:
@@ -202,9 +211,12 @@ class Element:
             if text is not None:
                 raw = text if cls.TEXT is str else text.strip()
                 spec = cls._TEXT_SPEC
-                value = kwargs["text"] = raw if spec is None else spec.parse(raw, el)
-                if adopt and spec is not None and dump(value) != text:
-                    el.text = dump(value)
+                if spec is None:
+                    kwargs["text"] = raw
+                else:
+                    value = kwargs["text"] = spec.parse(raw, el)
+                    if adopt and (written := spec.rewritten(text, value)) is not None:
+                        el.text = written
         elif adopt and el.text is not None:
             el.text = None
         return kwargs

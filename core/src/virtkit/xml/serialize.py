@@ -100,7 +100,7 @@ def _by_lxml(root: etree._Element, blank_free: bool) -> str | None:
     double quotes are single ones; None when the tree holds anything it would write otherwise."""
     if (HAS_COMMENTS if blank_free else _UNLIKE_LIBVIRT)(root):
         return None
-    text = etree.tostring(root, encoding="unicode", pretty_print=True, with_tail=False)
+    text: str = etree.tostring(root, encoding="unicode", pretty_print=True, with_tail=False)
     if any(mark in text for mark in _UNLIKE_LIBVIRT_MARKS):
         return None
     if "&" in text and _ENTITY_REFERENCE.search(text):

@@ -3,6 +3,7 @@ and stop routines that every way into and out of the running state goes through.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from virtkit.constants import (
@@ -20,7 +21,7 @@ from virtkit.drivers.test.state import Node, TestDomain
 from virtkit.errors import OperationInvalidError
 
 if TYPE_CHECKING:
-    from virtkit.xml import DomainDef
+    from virtkit.xml import Context, DomainDef
 
 SNAPSHOT_STATE_NAMES = {
     DomainState.NOSTATE: "nostate",
@@ -38,9 +39,17 @@ SNAPSHOT_STATE_NAMES = {
 def canonical_definition(definition: DomainDef, *, live: bool) -> DomainDef:
     """``definition`` in libvirt's canonical form for the test node, as a running (``live``)
     or persistent config."""
-    from virtkit.xml import Context, canonical
+    from virtkit.xml import canonical
 
-    return canonical(definition, context=Context(arch=GUEST_ARCH, inactive=not live))
+    return canonical(definition, context=_canonical_context(live))
+
+
+@functools.cache
+def _canonical_context(live: bool) -> Context:
+    """The test node's canonical context for a running (``live``) or persistent config."""
+    from virtkit.xml import Context
+
+    return Context(arch=GUEST_ARCH, inactive=not live)
 
 
 class TestDriverBase:
