@@ -44,7 +44,7 @@ def parse_definition(xml: str | bytes) -> DomainDef:
     return parse_domain(xml)
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class Job:
     """A job running on a domain (an outgoing migration); ``abort_job`` sets ``aborted``."""
 
@@ -53,7 +53,7 @@ class Job:
     aborted: bool = False
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class TestSnapshot:
     """One snapshot: its place in the tree and the domain definition it can bring back."""
 
@@ -101,7 +101,7 @@ class TestSnapshot:
         return to_string(root)
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False)
 class TestDomain:
     """One domain of a test node.
 
