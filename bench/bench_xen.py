@@ -4,9 +4,11 @@ Run: ``.venv/bin/python bench/bench_xen.py [--repeats N] [--ssh-port PORT]``
 
 Without ``--ssh-port`` it boots one Xen host from the shared setup script (see
 ``virtkit_xen.testhost``) and powers it off at the end. Both sides reach the dom0 through one
-multiplexed OpenSSH connection each; each repeat measures, on one small PV guest: list all
-domains, start, pause, resume, save, restore and destroy. The table gives the medians; the
-target is virtkit's time at most 20% over plain ``xl`` (ratio = virtkit / xl <= 1.2).
+multiplexed OpenSSH connection each, and each has its own small PV guest. A repeat measures
+list all domains, start, pause, resume, save, restore and destroy, each operation on both sides
+back to back (who goes first alternates between repeats), since the load of a shared machine
+drifts. The table gives the medians of at least 3 repeats; the target is virtkit's time at most
+20% over plain ``xl`` (ratio = virtkit / xl <= 1.2).
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from virtkit_xen.testhost import XenHost, build_host_image, free_port, guest_xml
 
 OPERATIONS = ("list", "start", "pause", "resume", "save", "restore", "destroy")
 TARGET = 1.2
-IMAGE = "/var/lib/xen/bench.save"
 
 
 class PlainXl:
@@ -47,43 +48,46 @@ class PlainXl:
         )
 
 
-def measure(
-    steps: dict[str, Callable[[], object]], booted: Callable[[], object]
-) -> dict[str, float]:
-    """Time each step; wait (untimed) after the start until the guest has booted, since a
-    guest that is still booting cannot answer the suspend request of a save."""
-    out = {}
-    for op in OPERATIONS:
-        out[op] = timed(steps[op])[0]
-        if op == "start":
-            booted()
-    return out
-
-
-def run_xl(xl: PlainXl, name: str, cfg: str) -> dict[str, float]:
-    steps: dict[str, Callable[[], object]] = {
+def xl_steps(xl: PlainXl, name: str, cfg: str) -> dict[str, Callable[[], object]]:
+    image = f"/var/lib/xen/{name}.save"
+    return {
         "list": lambda: xl("xl list"),
         "start": lambda: xl(f"xl create -q {cfg}"),
         "pause": lambda: xl(f"xl pause {name}"),
         "resume": lambda: xl(f"xl unpause {name}"),
-        "save": lambda: xl(f"xl save {name} {IMAGE} >/dev/null"),
-        "restore": lambda: xl(f"xl restore {IMAGE} >/dev/null"),
+        "save": lambda: xl(f"xl save {name} {image} >/dev/null"),
+        "restore": lambda: xl(f"xl restore {image} >/dev/null"),
         "destroy": lambda: xl(f"xl destroy {name}"),
     }
-    return measure(steps, lambda: wait_booted(xl, name))
 
 
-def run_virtkit(conn: virtkit.Connection, dom: virtkit.Domain, xl: PlainXl) -> dict[str, float]:
-    steps: dict[str, Callable[[], object]] = {
+def virtkit_steps(conn: virtkit.Connection, dom: virtkit.Domain) -> dict[str, Callable[[], object]]:
+    image = f"/var/lib/xen/{dom.name()}.save"
+    return {
         "list": conn.list_all_domains,
         "start": dom.create,
         "pause": dom.suspend,
         "resume": dom.resume,
-        "save": lambda: dom.save(IMAGE),
-        "restore": lambda: conn.restore(IMAGE),
+        "save": lambda: dom.save(image),
+        "restore": lambda: conn.restore(image),
         "destroy": dom.destroy,
     }
-    return measure(steps, lambda: wait_booted(xl, dom.name()))
+
+
+def one_repeat(
+    sides: list[tuple[str, dict[str, Callable[[], object]], str]],
+    xl: PlainXl,
+    samples: dict[str, dict[str, list[float]]],
+) -> None:
+    """Each operation on both sides back to back (so both see the same load on this shared
+    machine), then the next; after the starts, wait (untimed) until both guests have booted,
+    since a guest still booting cannot answer the suspend request of a save."""
+    for op in OPERATIONS:
+        for side, steps, _ in sides:
+            samples[side].setdefault(op, []).append(timed(steps[op])[0])
+        if op == "start":
+            for _, _, guest in sides:
+                wait_booted(xl, guest)
 
 
 def wait_booted(xl: PlainXl, name: str) -> None:
@@ -98,9 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5, help="at least 3 (default 5)")
     parser.add_argument("--ssh-port", type=int, help="a Xen host from the cache already running")
     args = parser.parse_args(argv)
+    if args.repeats < 3:
+        parser.error("--repeats: at least 3, for a median worth the name")
     if args.ssh_port:
         host = XenHost.attach(args.ssh_port)
     else:
@@ -116,14 +122,14 @@ def main(argv: list[str] | None = None) -> int:
         xl(f"printf %s {shlex.quote(conn.domain_xml_to_native('xen-xl', xml))} > {cfg}")
         dom = conn.define_xml(guest_xml("bench-vk"))
         samples: dict[str, dict[str, list[float]]] = {"xl": {}, "virtkit": {}}
-        for _ in range(args.repeats):
+        sides = [
+            ("xl", xl_steps(xl, "bench-xl", cfg), "bench-xl"),
+            ("virtkit", virtkit_steps(conn, dom), "bench-vk"),
+        ]
+        for repeat in range(args.repeats):
             xl("rm -f /var/log/xen/console/guest-bench-*.log")
-            for side, result in (
-                ("xl", run_xl(xl, "bench-xl", cfg)),
-                ("virtkit", run_virtkit(conn, dom, xl)),
-            ):
-                for op, seconds in result.items():
-                    samples[side].setdefault(op, []).append(seconds)
+            # who goes first alternates, so neither side always meets a dom0 just woken up
+            one_repeat(sides if repeat % 2 == 0 else sides[::-1], xl, samples)
     finally:
         xl("for d in bench-xl bench-vk; do xl destroy $d 2>/dev/null; done; true")
         if "bench-vk" in [d.name() for d in conn.list_all_domains()]:

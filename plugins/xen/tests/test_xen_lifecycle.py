@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
+import select
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -76,15 +81,53 @@ def test_pv_guest_lifecycle(conn: virtkit.Connection, xen_host: XenHost) -> None
     assert "vk-pv" not in [d.name() for d in conn.list_all_domains()]
 
 
-def test_pvh_guest_boots_and_is_destroyed(conn: virtkit.Connection, xen_host: XenHost) -> None:
-    """A transient PVH guest (type='xenpvh') boots its kernel and stops on destroy."""
+def test_pvh_guest_console_through_the_cli(
+    conn: virtkit.Connection, xen_host: XenHost, xen_uri: str
+) -> None:
+    """A transient PVH guest (type='xenpvh') boots, ``virtkit console`` shows its console
+    (``xl console`` over ``ssh -t``) as it ticks, Ctrl+] leaves, and destroy stops it."""
     dom = conn.create_xml(guest_xml("vk-pvh", pvh=True))
     try:
-        console_waiter(xen_host)("vk-pvh", "GUEST-OK")
         assert "pvh" in xen_host.run("xl list -l vk-pvh | grep -m1 '\"type\"'")
+        console = subprocess.Popen(
+            [sys.executable, "-m", "virtkit.cli", "-c", xen_uri, "console", "vk-pvh"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            seen = _read_until_ticks(console, count=2, timeout=240)
+            console.stdin.write(b"\x1d")  # type: ignore[union-attr]
+            console.stdin.flush()  # type: ignore[union-attr]
+            assert console.wait(30) == 0, console.stderr.read()  # type: ignore[union-attr]
+        finally:
+            console.kill()
+            console.wait()
+        ticks = [int(n) for n in re.findall(rb"tick (\d+)", seen)]
+        assert ticks == sorted(ticks) and ticks[-1] > ticks[0], seen[-300:]
+        with pytest.raises(OperationInvalidError, match="no console 'serial7'"):
+            dom.open_console("serial7")
     finally:
         dom.destroy()
     assert "vk-pvh" not in [d.name() for d in conn.list_all_domains()]
+    with pytest.raises(VirtError, match="no domain|not running"):
+        dom.open_console()
+
+
+def _read_until_ticks(process: subprocess.Popen[bytes], count: int, timeout: float) -> bytes:
+    """The console output of ``virtkit console`` up to its ``count``-th ``tick N`` line."""
+    out = process.stdout
+    assert out is not None
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while len(re.findall(rb"tick \d+\r?\n", seen)) < count:
+        left = deadline - time.monotonic()
+        ready, _, _ = select.select([out], [], [], max(left, 0))
+        assert ready, f"no {count} tick lines on the console within {timeout} s: {seen[-300:]!r}"
+        data = os.read(out.fileno(), 4096)
+        assert data, f"the console ended: {seen[-300:]!r} {process.stderr.read()!r}"  # type: ignore[union-attr]
+        seen += data
+    return seen
 
 
 def test_native_conversion_through_the_connection(conn: virtkit.Connection) -> None:

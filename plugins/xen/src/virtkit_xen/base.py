@@ -9,7 +9,10 @@ import uuid as uuidlib
 import attrs
 from virtkit.constants import (
     DomainEventStoppedDetail,
+    DomainEventSuspendedDetail,
     DomainEventType,
+    DomainPausedReason,
+    DomainRunningReason,
     DomainState,
     HookEvent,
 )
@@ -18,6 +21,7 @@ from virtkit.errors import ErrorDomain, NoConnectError, NoDomainError, Operation
 from virtkit.records import DomainRecord, DomainRef
 from virtkit.xml import parse_domain
 
+from virtkit_xen.console import ConsoleRelay
 from virtkit_xen.remote import CommandError, Dom0, quote
 from virtkit_xen.store import locked, store, write_file
 from virtkit_xen.tonative import definition_to_config
@@ -30,6 +34,10 @@ _STATES = (
     ("r", DomainState.RUNNING),
     ("b", DomainState.RUNNING),
 )
+
+
+#: exit statuses of the start script: no definition; a definition without its xl config
+_NO_DOMAIN, _NO_CONFIG = 92, 94
 
 
 @attrs.frozen
@@ -56,18 +64,74 @@ class HostView:
     snapshot_counts: dict[str, int]
 
 
-def _parse_xl_list(text: str, uuids: dict[str, uuidlib.UUID]) -> dict[str, Running]:
-    """The domains of ``xl list`` output (dom0 left out), with UUIDs from xenstore's ``/vm``."""
+def _parse_xl_list(text: str) -> dict[str, Running]:
+    """The domains of ``xl list -v`` output, dom0 left out."""
     out = {}
     for line in text.splitlines()[1:]:
         fields = line.split()
-        if len(fields) < 6 or fields[0] == "Domain-0":
+        if len(fields) < 7 or fields[0] == "Domain-0":
             continue
-        name, domid, mem, vcpus, flags, cpu = fields[:6]
+        name, domid, mem, vcpus, flags, cpu, uid = fields[:7]
         state = next((s for letter, s in _STATES if letter in flags), DomainState.RUNNING)
-        uid = uuids.get(name, uuidlib.UUID(int=0))
-        out[name] = Running(name, int(domid), int(mem), int(vcpus), state, float(cpu), uid)
+        out[name] = Running(
+            name, int(domid), int(mem), int(vcpus), state, float(cpu), uuidlib.UUID(uid)
+        )
     return out
+
+
+def records_script(names: str) -> str:
+    """Shell builtins listing virtkit's records of the domains whose names match ``names``
+    (a shell word: ``*`` for all): definitions, managed saves, autostart, snapshot counts."""
+    return (
+        f'for f in "$S"/domains/{names}.xml; do [ -e "$f" ] || continue; n=${{f##*/}};'
+        " IFS= read -r -d '' x < \"$f\" || :;"
+        ' printf "\\1%s\\1%s" "${n%.xml}" "$x"; done; echo @@SPLIT@@\n'
+        f'for f in "$S"/save/{names}.save; do [ -e "$f" ] && n=${{f##*/}} &&'
+        ' echo "${n%.save}"; done; echo @@SPLIT@@\n'
+        f'for f in "$S"/domains/{names}.autostart; do [ -e "$f" ] && n=${{f##*/}} &&'
+        ' echo "${n%.autostart}"; done; echo @@SPLIT@@\n'
+        f'for d in "$S"/snapshots/{names}/; do [ -d "$d" ] || continue; n=0;'
+        ' for x in "$d"*.xml; do [ -e "$x" ] && n=$((n+1)); done; d=${d%/};'
+        ' echo "$n ${d##*/}"; done; true'
+    )
+
+
+def parse_records(running: dict[str, Running], text: str) -> HostView:
+    """The host view from ``running`` and the output of :func:`records_script`."""
+    defs, saves, autostart, counts = text.split("@@SPLIT@@\n")
+    parts = defs.strip("\n").split("\1")[1:]
+    snap_counts = {}
+    for line in counts.splitlines():
+        count, _, name = line.strip().partition(" ")
+        snap_counts[name] = int(count)
+    return HostView(
+        running,
+        {parts[i]: parts[i + 1] for i in range(0, len(parts) - 1, 2)},
+        frozenset(saves.split()),
+        frozenset(autostart.split()),
+        snap_counts,
+    )
+
+
+def _reason_after(event: DomainEventType, detail: int) -> tuple[DomainState, int] | None:
+    """The state and reason a domain has after ``event``: started and stopped reasons follow
+    the event details (one more), a pause is the user's, a resume is ``UNPAUSED``."""
+    if event == DomainEventType.STARTED:
+        return DomainState.RUNNING, detail + 1
+    if event == DomainEventType.STOPPED:
+        return DomainState.SHUTOFF, detail + 1
+    if event == DomainEventType.SUSPENDED and detail == DomainEventSuspendedDetail.PAUSED:
+        return DomainState.PAUSED, DomainPausedReason.USER
+    if event == DomainEventType.RESUMED:
+        return DomainState.RUNNING, DomainRunningReason.UNPAUSED
+    return None
+
+
+def definition_files(name: str, xml: str) -> str:
+    """A shell fragment storing the definition of ``name`` and the xl config made from it,
+    which starts use by path (never regenerated or uploaded at start)."""
+    cfg = definition_to_config(parse_domain(xml.encode()), "xl")
+    return write_file(f"domains/{name}.xml", xml) + write_file(f"domains/{name}.cfg", cfg)
 
 
 def domain_uuid(xml: str) -> uuidlib.UUID:
@@ -86,11 +150,10 @@ class XenBase:
                 f"xen: unexpected URI path {uri.path!r} (use /system)", domain=ErrorDomain.XEN
             )
         self.dom0 = Dom0(uri)
-        self._reasons: dict[str, int] = {}
+        self._reasons: dict[str, tuple[DomainState, int]] = {}  # the last change made here
+        self.consoles: list[ConsoleRelay] = []  # the console relays this connection opened
         try:
-            self.dom0.run(
-                "command -v xl >/dev/null || { echo 'xl not found: not a Xen dom0' >&2; exit 1; }"
-            )
+            self.dom0.probe()
         except CommandError as exc:
             self.dom0.close()
             raise NoConnectError(
@@ -103,41 +166,11 @@ class XenBase:
     # ------------------------------------------------------------------ host view
 
     def view(self) -> HostView:
-        """Running domains and virtkit's records, in one round trip of shell builtins plus
-        ``xl list`` and ``xenstore-ls`` (process start-up is what costs on a dom0)."""
-        out = self.dom0.run(
-            store(
-                "xl list; echo @@SPLIT@@; xenstore-ls -f /vm 2>/dev/null || true; echo @@SPLIT@@\n"
-                'for f in "$S"/domains/*.xml; do [ -e "$f" ] || continue; n=${f##*/};'
-                ' printf "\\1%s\\1%s" "${n%.xml}" "$(<"$f")"; done; echo @@SPLIT@@\n'
-                'for f in "$S"/save/*.save; do [ -e "$f" ] && n=${f##*/} &&'
-                ' echo "${n%.save}"; done; echo @@SPLIT@@\n'
-                'for f in "$S"/domains/*.autostart; do [ -e "$f" ] && n=${f##*/} &&'
-                ' echo "${n%.autostart}"; done; echo @@SPLIT@@\n'
-                'for d in "$S"/snapshots/*/; do [ -d "$d" ] || continue; n=0;'
-                ' for x in "$d"*.xml; do [ -e "$x" ] && n=$((n+1)); done; d=${d%/};'
-                ' echo "$n ${d##*/}"; done; true'
-            )
-        )
-        listing, vms, defs, saves, autostart, counts = out.split("@@SPLIT@@\n")
-        parts = defs.strip("\n").split("\1")[1:]
-        defined = {parts[i]: parts[i + 1] for i in range(0, len(parts) - 1, 2)}
-        uuids = {}
-        for line in vms.splitlines():
-            path, _, value = line.partition(" = ")
-            if path.endswith("/name"):
-                uuids[value.strip('"')] = uuidlib.UUID(path.split("/")[2])
-        snap_counts = {}
-        for line in counts.splitlines():
-            count, _, name = line.strip().partition(" ")
-            snap_counts[name] = int(count)
-        return HostView(
-            _parse_xl_list(listing, uuids),
-            defined,
-            frozenset(saves.split()),
-            frozenset(autostart.split()),
-            snap_counts,
-        )
+        """Running domains and virtkit's records in one round trip: one ``xl list -v``, the
+        rest shell builtins (on an emulated dom0 every process started costs)."""
+        out = self.dom0.run(store("xl list -v; echo @@SPLIT@@\n" + records_script("*")))
+        listing, records = out.split("@@SPLIT@@\n", 1)
+        return parse_records(_parse_xl_list(listing), records)
 
     def _record(self, view: HostView, name: str) -> DomainRecord:
         running = view.running.get(name)
@@ -146,12 +179,13 @@ class XenBase:
             state, uid, domid = running.state, running.uuid, running.id
         else:
             state, uid, domid = DomainState.SHUTOFF, domain_uuid(view.defined[name]), -1
+        reason_state, reason = self._reasons.get(name, (state, 0))
         return DomainRecord(
             name=name,
             uuid=uid,
             id=domid,
             state=state,
-            reason=self._reasons.get(name, 0),
+            reason=reason if reason_state == state else 0,
             persistent=persistent,
             autostart=name in view.autostart,
             managed_save=name in view.managed_saves,
@@ -167,6 +201,10 @@ class XenBase:
         return view, self._record(view, dom.name)
 
     def _emit(self, name: str, uid: uuidlib.UUID, event: DomainEventType, detail: int) -> None:
+        """Report ``event`` and remember the state reason it implies (libvirt's pairing)."""
+        reason = _reason_after(event, detail)
+        if reason is not None:
+            self._reasons[name] = reason
         self.ctx.emit_event(DomainRef(name=name, uuid=uid), event, int(detail))
 
     # ------------------------------------------------------------------ connection
@@ -182,6 +220,51 @@ class XenBase:
         else:
             script += f"xl create -q {flag}{run} >/dev/null 9>&-\n"
         return script
+
+    def start_defined(self, name: str, *, paused: bool, force_boot: bool) -> bool:
+        """Start defined domain ``name`` from the xl config stored with its definition: from
+        its managed save image if it has one (unless ``force_boot``; the image is discarded
+        once the domain runs). Returns whether it was restored. One round trip, plus one for
+        the definition when extensions watch starts (they may veto)."""
+        xml = ""
+        if self.ctx.hook.virtkit_domain_hook.get_hookimpls():
+            xml = self._defined_xml(name)
+            self.ctx.run_domain_hook(HookEvent.PREPARE, name, xml)
+            self.ctx.run_domain_hook(HookEvent.START, name, xml)
+        flag = "-p " if paused else ""
+        make = f'xl create -q {flag}"$d.cfg"' if force_boot else f'xl restore {flag}"$d.cfg" "$i"'
+        script = store(
+            f'd="$S"/domains/{quote(name)}; i="$S"/save/{quote(name)}.save\n'
+            f'[ -f "$d.cfg" ] || {{ [ -f "$d.xml" ] && exit {_NO_CONFIG}; exit {_NO_DOMAIN}; }}\n'
+            # a managed save image is consumed under the store's lock
+            'if [ -f "$i" ]; then exec 9>"$S/.lock"; flock 9\n'
+            f'  {make} >/dev/null 9>&-; rm -f "$i"; echo consumed; exit 0\nfi\n'
+            f'exec xl create -q {flag}"$d.cfg"'
+        )
+        try:
+            restored = self.dom0.run(script).strip() == "consumed" and not force_boot
+        except CommandError as exc:
+            if exc.status == _NO_DOMAIN:
+                raise NoDomainError(
+                    f"no domain with matching name '{name}'", domain=ErrorDomain.XEN
+                ) from exc
+            if exc.status == _NO_CONFIG:  # defined by an older virtkit: store its config
+                self.dom0.run(locked(definition_files(name, xml or self._defined_xml(name))))
+                return self.start_defined(name, paused=paused, force_boot=force_boot)
+            if "already exists" in exc.stderr:
+                raise OperationInvalidError(
+                    f"domain '{name}' is already running", domain=ErrorDomain.XEN
+                ) from exc
+            raise
+        if xml:
+            self.ctx.run_domain_hook(HookEvent.STARTED, name, xml)
+        return restored
+
+    def _defined_xml(self, name: str) -> str:
+        xml = self.view().defined.get(name)
+        if xml is None:
+            raise NoDomainError(f"no domain with matching name '{name}'", domain=ErrorDomain.XEN)
+        return xml
 
     def start_domain(
         self, name: str, xml: str, *, paused: bool, image: str | None, cleanup: str = ""
@@ -207,23 +290,20 @@ class XenBase:
         """Run ``command`` on a running domain in one round trip (no separate state check:
         ``xl`` refuses a domain that does not run, and that becomes OperationInvalidError).
         ``quiet``: the command's error output counts as a refusal even with status 0."""
-        if quiet:
-            command = f"set -o pipefail; {command} 2>&1 >/dev/null | tee /dev/stderr"
         try:
-            out = self.dom0.run(command, timeout=timeout)
+            _, err = self.dom0.run_capture(command, timeout=timeout)
         except CommandError as exc:
             if "invalid domain identifier" in exc.stderr:
                 raise OperationInvalidError(
                     f"domain '{dom.name}' is not running", domain=ErrorDomain.XEN
                 ) from exc
             raise
-        if quiet and "error" in out:  # e.g. xl unpause of a running domain: status 0
+        if quiet and "error" in err:  # e.g. xl unpause of a running domain: status 0
             raise OperationInvalidError(
-                f"domain '{dom.name}': {out.strip().splitlines()[-1]}", domain=ErrorDomain.XEN
+                f"domain '{dom.name}': {err.strip().splitlines()[-1]}", domain=ErrorDomain.XEN
             )
         return dom
 
     def _stopped(self, dom: DomainRef, detail: DomainEventStoppedDetail) -> None:
-        self._reasons[dom.name] = int(detail) + 1  # shutoff reasons follow the event details
         self._emit(dom.name, dom.uuid, DomainEventType.STOPPED, detail)
         self.ctx.run_domain_hook(HookEvent.STOPPED, dom.name, "")

@@ -8,6 +8,7 @@ definition, managed save image and snapshots live in virtkit's store on the dom0
 
 from __future__ import annotations
 
+import re
 import uuid as uuidlib
 from typing import Any, ClassVar
 
@@ -32,17 +33,19 @@ from virtkit.errors import (
     DomainExistsError,
     ErrorDomain,
     InvalidArgumentError,
+    OperationFailedError,
     OperationInvalidError,
 )
 from virtkit.records import DomainInfo, DomainRecord, DomainRef, ProgressCallback
 from virtkit.xml import Context, DomainDef, canonical, format_domain, parse_domain
 
-from virtkit_xen.base import domain_uuid
+from virtkit_xen.base import Running, definition_files, domain_uuid, parse_records, records_script
+from virtkit_xen.console import ConsoleRelay
 from virtkit_xen.fromnative import native_to_xml
 from virtkit_xen.migration import MigrationMixin
 from virtkit_xen.remote import quote
 from virtkit_xen.snapshots import SnapshotMixin
-from virtkit_xen.store import locked, remove, write_file
+from virtkit_xen.store import locked, remove, store, write_file
 from virtkit_xen.tonative import definition_to_config
 
 NATIVE_FORMATS = ("xen-xl", "xen-xm")
@@ -55,6 +58,8 @@ class XenDriver(SnapshotMixin, MigrationMixin):
 
     @virtkit.hookimpl
     def virtkit_connect_close(self) -> None:
+        for relay in self.consoles:
+            relay.close()
         self.dom0.close()
 
     @virtkit.hookimpl
@@ -146,7 +151,7 @@ class XenDriver(SnapshotMixin, MigrationMixin):
                 f"domain '{name}' is running with UUID {running.uuid}", domain=ErrorDomain.XEN
             )
         xml = format_domain(definition, inactive=True, secure=True)
-        self.dom0.run(locked(write_file(f"domains/{name}.xml", xml)))
+        self.dom0.run(locked(definition_files(name, xml)))
         detail = DomainEventDefinedDetail.UPDATED if existing else DomainEventDefinedDetail.ADDED
         self._emit(name, uid, DomainEventType.DEFINED, detail)
         view = attrs.evolve(view, defined={**view.defined, name: xml})
@@ -157,7 +162,7 @@ class XenDriver(SnapshotMixin, MigrationMixin):
         view, record = self._find(dom)
         if not record.persistent:
             raise OperationInvalidError(f"domain '{dom.name}' is transient", domain=ErrorDomain.XEN)
-        script = remove(f"domains/{dom.name}.xml") + remove(f"domains/{dom.name}.autostart")
+        script = "".join(remove(f"domains/{dom.name}.{ext}") for ext in ("xml", "cfg", "autostart"))
         if flags & DomainUndefineFlags.MANAGED_SAVE:
             script += remove(f"save/{dom.name}.save")
         if flags & DomainUndefineFlags.SNAPSHOTS_METADATA:
@@ -181,37 +186,25 @@ class XenDriver(SnapshotMixin, MigrationMixin):
 
     @virtkit.hookimpl
     def virtkit_domain_start(self, dom: DomainRef, flags: int, snapshot: str | None) -> None:
-        view, record = self._find(dom)
-        if record.state != DomainState.SHUTOFF:
-            raise OperationInvalidError(
-                f"domain '{dom.name}' is already running", domain=ErrorDomain.XEN
-            )
         paused = bool(flags & DomainCreateFlags.START_PAUSED)
         if snapshot is not None:
+            view, record = self._find(dom)
+            if record.state != DomainState.SHUTOFF:
+                raise OperationInvalidError(
+                    f"domain '{dom.name}' is already running", domain=ErrorDomain.XEN
+                )
             self.start_from_snapshot(view, dom.name, snapshot, paused=paused)
             self._emit(
-                dom.name,
-                record.uuid,
-                DomainEventType.STARTED,
-                DomainEventStartedDetail.FROM_SNAPSHOT,
+                dom.name, dom.uuid, DomainEventType.STARTED, DomainEventStartedDetail.FROM_SNAPSHOT
             )
             return
-        xml = view.defined[dom.name]
-        if dom.name in view.managed_saves and not flags & DomainCreateFlags.START_FORCE_BOOT:
-            image = f'"$S"/save/{quote(dom.name)}.save'
-            self.start_domain(
-                dom.name, xml, paused=paused, image=image, cleanup=remove(f"save/{dom.name}.save")
-            )
-            detail = DomainEventStartedDetail.RESTORED
-        else:
-            self.start_domain(
-                dom.name, xml, paused=paused, image=None, cleanup=remove(f"save/{dom.name}.save")
-            )
-            detail = DomainEventStartedDetail.BOOTED
-        self._emit(dom.name, record.uuid, DomainEventType.STARTED, detail)
+        force_boot = bool(flags & DomainCreateFlags.START_FORCE_BOOT)
+        restored = self.start_defined(dom.name, paused=paused, force_boot=force_boot)
+        detail = DomainEventStartedDetail.RESTORED if restored else DomainEventStartedDetail.BOOTED
+        self._emit(dom.name, dom.uuid, DomainEventType.STARTED, detail)
         if paused:
             self._emit(
-                dom.name, record.uuid, DomainEventType.SUSPENDED, DomainEventSuspendedDetail.PAUSED
+                dom.name, dom.uuid, DomainEventType.SUSPENDED, DomainEventSuspendedDetail.PAUSED
             )
 
     @virtkit.hookimpl
@@ -265,6 +258,30 @@ class XenDriver(SnapshotMixin, MigrationMixin):
         self._emit(
             dom.name, running.uuid, DomainEventType.RESUMED, DomainEventResumedDetail.UNPAUSED
         )
+
+    @virtkit.hookimpl
+    def virtkit_domain_open_console(self, dom: DomainRef, dev_name: str | None) -> str:
+        """A local unix socket relayed to ``xl console`` of the running domain: ``console0``
+        (the first, default) is its PV console, ``serial0`` the emulated serial port."""
+        kinds = {None: "", "console0": "-t pv ", "serial0": "-t serial "}
+        if dev_name not in kinds:
+            raise OperationInvalidError(
+                f"domain '{dom.name}' has no console '{dev_name}' (use console0 or serial0)",
+                domain=ErrorDomain.XEN,
+            )
+        _, record = self._find(dom)
+        if record.state == DomainState.SHUTOFF:
+            raise OperationInvalidError(
+                f"domain '{dom.name}' is not running", domain=ErrorDomain.XEN
+            )
+        # xl's console client locks a file in /var/lock, which a minimal dom0 may lack
+        command = (
+            '[ -d /var/lock ] || mkdir -p "$(realpath -m /var/lock)"; '
+            f"exec xl console {kinds[dev_name]}{quote(dom.name)}"
+        )
+        relay = ConsoleRelay(self.dom0.terminal_argv(command))
+        self.consoles.append(relay)
+        return relay.path
 
     @virtkit.hookimpl
     def virtkit_domain_get_info(self, dom: DomainRef) -> DomainInfo:
@@ -327,19 +344,39 @@ class XenDriver(SnapshotMixin, MigrationMixin):
     def virtkit_domain_restore(
         self, path: str, xml: str | None, flags: int, progress: ProgressCallback | None
     ) -> DomainRecord:
-        before = set(self.view().running)
         paused = bool(flags & DomainSaveRestoreFlags.PAUSED)
-        self.dom0.run(
-            f"test -f {quote(path)} || {{ echo 'no save image at {path}' >&2; exit 1; }}\n"
-            f"xl restore {'-p ' if paused else ''}{quote(path)} >/dev/null"
-        )
-        view = self.view()
-        started = sorted(set(view.running) - before)
-        if not started:
-            raise OperationInvalidError(
-                f"restoring {path} started no domain", domain=ErrorDomain.XEN
+        image = quote(path)
+        # one round trip: the domain's name and UUID come from the image's header (xl's JSON
+        # domain config, matched by bash), its new id from xl's report of the restore
+        out, err = self.dom0.run_capture(
+            store(
+                f"[ -f {image} ] || {{ echo no save image at {image} >&2; exit 1; }}\n"
+                f"IFS= read -r -N 1024 h < {image} || :; n=- u=-\n"
+                '[[ $h =~ \\"name\\":\\ \\"([^\\"]+)\\" ]] && n=${BASH_REMATCH[1]}\n'
+                '[[ $h =~ \\"uuid\\":\\ \\"([^\\"]+)\\" ]] && u=${BASH_REMATCH[1]}\n'
+                f"xl -v restore {'-p ' if paused else ''}{image} >/dev/null\n"
+                'echo "$n $u"; echo @@SPLIT@@\n' + records_script('"$n"')
             )
-        record = self._record(view, started[0])
+        )
+        header, records = out.split("@@SPLIT@@\n", 1)
+        name, uid = header.split()
+        domid = re.search(r"\bdom (\d+), hvm", err)
+        if name != "-" and uid != "-" and domid:
+            state = DomainState.PAUSED if paused else DomainState.RUNNING
+            # a record needs no memory or CPU figures: those stay zero
+            running = Running(name, int(domid.group(1)), 0, 0, state, 0.0, uuidlib.UUID(uid))
+            view = parse_records({name: running}, records)
+        else:  # an image without xl's JSON header: look the domain up
+            view = self.view()
+            name = next(
+                (r.name for r in view.running.values() if domid and r.id == int(domid.group(1))),
+                name,
+            )
+            if name not in view.running:
+                raise OperationFailedError(
+                    f"restoring {path} started no domain virtkit can find", domain=ErrorDomain.XEN
+                )
+        record = self._record(view, name)
         self._emit(
             record.name, record.uuid, DomainEventType.STARTED, DomainEventStartedDetail.RESTORED
         )

@@ -34,7 +34,7 @@ from virtkit.records import (
     ProgressCallback,
 )
 
-from virtkit_xen.base import XenBase
+from virtkit_xen.base import XenBase, definition_files
 from virtkit_xen.remote import CommandError, quote
 from virtkit_xen.store import locked, remove, write_file
 
@@ -131,7 +131,7 @@ class MigrationMixin(XenBase):
             f"pid=$(cat {run}.migrate.pid 2>/dev/null || true)\n"
             # the listener is done when it is gone or a zombie (the dom0's init may not reap)
             '[ -z "$pid" ] || for i in $(seq 1 600); do st=Z; '
-            'read -r _ _ st _ < /proc/$pid/stat 2>/dev/null || true; '
+            "read -r _ _ st _ < /proc/$pid/stat 2>/dev/null || true; "
             '[ "$st" = Z ] && break; sleep 0.2; done\n'
         )
         if cancelled:
@@ -156,7 +156,7 @@ class MigrationMixin(XenBase):
         xml = self.dom0.run(locked(f"cat {run}.xml"))
         script = remove(f"run/{name}.migrate.pid")
         if flags & DomainMigrateFlags.PERSIST_DEST:
-            script += write_file(f"domains/{name}.xml", xml)
+            script += definition_files(name, xml)
         if flags & DomainMigrateFlags.PAUSED:
             script += f"xl pause {quote(name)}\n"
         self.dom0.run(locked(script))
@@ -171,6 +171,7 @@ class MigrationMixin(XenBase):
         if cancelled:
             return  # xl migrate resumed the domain here when the transfer failed
         if flags & DomainMigrateFlags.UNDEFINE_SOURCE:
-            self.dom0.run(locked(remove(f"domains/{dom.name}.xml")))
-        self._reasons[dom.name] = int(DomainEventStoppedDetail.MIGRATED) + 1
+            self.dom0.run(
+                locked(remove(f"domains/{dom.name}.xml") + remove(f"domains/{dom.name}.cfg"))
+            )
         self._emit(dom.name, dom.uuid, DomainEventType.STOPPED, DomainEventStoppedDetail.MIGRATED)

@@ -44,7 +44,7 @@ from virtkit.xml import (
     parse_snapshot,
 )
 
-from virtkit_xen.base import XenBase
+from virtkit_xen.base import XenBase, definition_files
 from virtkit_xen.remote import CommandError, quote
 from virtkit_xen.store import locked, remove, write_file
 
@@ -253,7 +253,7 @@ class SnapshotMixin(XenBase):
             # 2. the snapshot: disks back, then the domain restored or booted
             restore = _copy_disks_script(dom, name, disks, back=True)
             commit = (
-                write_file(f"domains/{dom}.xml", snap_xml)
+                definition_files(dom, snap_xml)
                 + write_file(f"snapshots/{dom}/.current", name + "\n")
                 + f"rm -rf {rollback}\n"
             )

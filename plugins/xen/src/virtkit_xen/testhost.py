@@ -83,8 +83,13 @@ class XenHost:
     def ssh_argv(self, *options: str) -> list[str]:
         """``ssh`` as root to the dom0 with the host's key and extra ``-o`` options; no command."""
         argv = ["ssh", "-T", "-i", str(self.key), "-p", str(self.port)]
-        for option in ("BatchMode=yes", "StrictHostKeyChecking=no",
-                       "UserKnownHostsFile=/dev/null", "LogLevel=ERROR", *options):
+        for option in (
+            "BatchMode=yes",
+            "StrictHostKeyChecking=no",
+            "UserKnownHostsFile=/dev/null",
+            "LogLevel=ERROR",
+            *options,
+        ):
             argv += ["-o", option]
         return [*argv, "root@127.0.0.1"]
 
