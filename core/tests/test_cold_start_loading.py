@@ -6,10 +6,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import attrs
 import pytest
 from virtkit import constants, stop_constants
 from virtkit.hookspecs import hookimpl
 from virtkit.plugins import new_plugin_manager
+from virtkit.records import JobInfo
 
 LATER = sorted(constants._LATER)
 
@@ -74,3 +76,11 @@ def test_hooks_are_found_in_base_classes_and_static_methods_without_running_prop
     assert [impl.plugin for impl in pm.hook.virtkit_connect_close.get_hookimpls()] == [plugin]
     assert not pm.hook.virtkit_connect_get_version.get_hookimpls()
     assert not _Plugin.evaluated
+
+
+def test_records_print_as_attrs_would() -> None:
+    job = JobInfo(operation="save", data_total=3, stats={"downtime": 7})
+    twin = attrs.make_class("JobInfo", [a.name for a in attrs.fields(JobInfo)], frozen=True)
+    values = {a.name: getattr(job, a.name) for a in attrs.fields(JobInfo)}
+    assert repr(job) == repr(twin(**values))
+    assert "data_total=3" in repr(job)

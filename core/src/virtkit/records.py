@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import cast
 
 import attrs
 
 from virtkit.constants import DomainJobType, DomainState
 
 
-@attrs.frozen(kw_only=True)
-class DomainRecord:
+class _Record:
+    """Gives the records attrs' ``__repr__`` (``DomainRef(name='x', uuid=UUID('...'))``), read
+    from :func:`attrs.fields` when called: attrs would compile one per class at import, which
+    every ``virtkit list`` pays for these eight classes."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        fields = attrs.fields(cast("type[attrs.AttrsInstance]", type(self)))
+        values = ", ".join(f"{a.name}={getattr(self, a.name)!r}" for a in fields)
+        return f"{type(self).__name__}({values})"
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class DomainRecord(_Record):
     """What a driver knows of one domain at the moment it is asked.
 
     ``id`` is -1 for an inactive domain. ``reason`` is a value of the reason enumeration that
@@ -33,16 +47,16 @@ class DomainRecord:
         return self.id != -1
 
 
-@attrs.frozen(kw_only=True)
-class DomainRef:
+@attrs.frozen(kw_only=True, repr=False)
+class DomainRef(_Record):
     """Identifies a domain in hook calls; drivers look it up by ``uuid``."""
 
     name: str
     uuid: uuid.UUID
 
 
-@attrs.frozen(kw_only=True)
-class DomainInfo:
+@attrs.frozen(kw_only=True, repr=False)
+class DomainInfo(_Record):
     """libvirt's ``virDomainInfo``: state, memory in KiB, vCPUs, CPU time in nanoseconds."""
 
     state: DomainState
@@ -62,8 +76,8 @@ class DomainInfo:
         ]
 
 
-@attrs.frozen(kw_only=True)
-class SnapshotRecord:
+@attrs.frozen(kw_only=True, repr=False)
+class SnapshotRecord(_Record):
     """One snapshot's place in the tree, as a driver lists it.
 
     ``state`` is the snapshot XML's ``<state>`` (``running``, ``paused``, ``shutoff``,
@@ -79,8 +93,8 @@ class SnapshotRecord:
     has_metadata: bool = True
 
 
-@attrs.frozen(kw_only=True)
-class Progress:
+@attrs.frozen(kw_only=True, repr=False)
+class Progress(_Record):
     """How far a long job has come; ``total`` is 0 while unknown."""
 
     operation: str
@@ -96,8 +110,8 @@ ProgressCallback = Callable[[Progress], None]
 """Called by drivers from the thread running a long job (save, restore, migrate...)."""
 
 
-@attrs.frozen(kw_only=True)
-class JobInfo:
+@attrs.frozen(kw_only=True, repr=False)
+class JobInfo(_Record):
     """libvirt's ``virDomainJobInfo`` plus the typed statistics of ``virDomainGetJobStats``.
 
     Sizes in bytes, times in milliseconds, rates in bytes per second. ``stats`` holds any
@@ -117,16 +131,16 @@ class JobInfo:
     stats: dict[str, int | float | str] = attrs.field(factory=dict, hash=False)
 
 
-@attrs.frozen(kw_only=True)
-class MigrationOffer:
+@attrs.frozen(kw_only=True, repr=False)
+class MigrationOffer(_Record):
     """What the migration *begin* phase hands to *prepare*: the XML and the source's cookie."""
 
     xml: str
     cookie: bytes = b""
 
 
-@attrs.frozen(kw_only=True)
-class MigrationTarget:
+@attrs.frozen(kw_only=True, repr=False)
+class MigrationTarget(_Record):
     """What *prepare* answers: where the source sends the stream, and the destination cookie."""
 
     uri: str
