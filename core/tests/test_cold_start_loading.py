@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import attrs
 import pytest
@@ -84,3 +85,18 @@ def test_records_print_as_attrs_would() -> None:
     values = {a.name: getattr(job, a.name) for a in attrs.fields(JobInfo)}
     assert repr(job) == repr(twin(**values))
     assert "data_total=3" in repr(job)
+
+
+def test_the_records_repr_honours_each_fields_repr_option() -> None:
+    from virtkit.records import _Record
+
+    def shape() -> dict[str, Any]:  # fresh fields for each class
+        return {
+            "shown": attrs.field(),
+            "secret": attrs.field(repr=False),
+            "hexed": attrs.field(repr=hex),
+        }
+
+    mine = attrs.make_class("Shape", shape(), bases=(_Record,), frozen=True, repr=False)
+    twin = attrs.make_class("Shape", shape(), frozen=True)
+    assert repr(mine(1, "pw", 255)) == repr(twin(1, "pw", 255)) == "Shape(shown=1, hexed=0xff)"

@@ -20,7 +20,11 @@ class _Record:
 
     def __repr__(self) -> str:
         fields = attrs.fields(cast("type[attrs.AttrsInstance]", type(self)))
-        values = ", ".join(f"{a.name}={getattr(self, a.name)!r}" for a in fields)
+        values = ", ".join(
+            f"{a.name}={(repr if a.repr is True else a.repr)(getattr(self, a.name))}"
+            for a in fields
+            if a.repr is not False
+        )
         return f"{type(self).__name__}({values})"
 
 
