@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 import attrs
+import pluggy
 import pytest
 from virtkit import constants, stop_constants
 from virtkit.hookspecs import hookimpl
@@ -100,3 +101,17 @@ def test_the_records_repr_honours_each_fields_repr_option() -> None:
     mine = attrs.make_class("Shape", shape(), bases=(_Record,), frozen=True, repr=False)
     twin = attrs.make_class("Shape", shape(), frozen=True)
     assert repr(mine(1, "pw", 255)) == repr(twin(1, "pw", 255)) == "Shape(shown=1, hexed=0xff)"
+
+
+def test_the_manager_reads_the_same_specifications_as_pluggy() -> None:
+    from virtkit import hookspecs
+
+    plain = pluggy.PluginManager(hookspecs.PROJECT)
+    plain.add_hookspecs(hookspecs)
+    ours = new_plugin_manager()
+
+    def specs(pm: pluggy.PluginManager) -> dict[str, Any]:
+        return {name: caller.spec.opts for name, caller in vars(pm.hook).items() if caller.spec}
+
+    assert specs(ours) == specs(plain)
+    assert "virtkit_connect_list_domains" in specs(ours)
