@@ -56,4 +56,4 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     constants = import_module("virtkit.constants")
-    return sorted({*globals(), *_EXPORTS, *(n for n in dir(constants) if not n.startswith("_"))})
+    return sorted({*globals(), *_EXPORTS, *(n for n in vars(constants) if not n.startswith("_"))})

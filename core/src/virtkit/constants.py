@@ -3,27 +3,11 @@
 ``DomainState.RUNNING`` is ``VIR_DOMAIN_RUNNING``; flag classes are :class:`enum.IntFlag` so
 values can be combined (``DomainCreateFlags.START_PAUSED | DomainCreateFlags.START_AUTODESTROY``)
 and passed wherever libvirt-python takes an ``int``.
-
-The enumerations about shutting down, destroying and crashing, and the tables
-:data:`REASONS` and :data:`EVENT_DETAILS`, live in :mod:`virtkit.stop_constants` and are
-loaded on first use (PEP 562), so that opening a connection does not build them.
 """
 
 from __future__ import annotations
 
 from enum import IntEnum, IntFlag, StrEnum
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # the names __getattr__ provides, for type checkers
-    from virtkit.stop_constants import EVENT_DETAILS as EVENT_DETAILS
-    from virtkit.stop_constants import REASONS as REASONS
-    from virtkit.stop_constants import DomainCrashedReason as DomainCrashedReason
-    from virtkit.stop_constants import DomainDestroyFlags as DomainDestroyFlags
-    from virtkit.stop_constants import DomainEventCrashedDetail as DomainEventCrashedDetail
-    from virtkit.stop_constants import DomainEventShutdownDetail as DomainEventShutdownDetail
-    from virtkit.stop_constants import DomainShutdownFlags as DomainShutdownFlags
-    from virtkit.stop_constants import DomainShutdownReason as DomainShutdownReason
 
 
 class DomainState(IntEnum):
@@ -80,6 +64,26 @@ class DomainShutoffReason(IntEnum):
     DAEMON = 8
 
 
+class DomainShutdownReason(IntEnum):
+    UNKNOWN = 0
+    USER = 1
+
+
+class DomainCrashedReason(IntEnum):
+    UNKNOWN = 0
+    PANICKED = 1
+
+
+REASONS: dict[DomainState, type[IntEnum]] = {
+    DomainState.RUNNING: DomainRunningReason,
+    DomainState.PAUSED: DomainPausedReason,
+    DomainState.SHUTOFF: DomainShutoffReason,
+    DomainState.SHUTDOWN: DomainShutdownReason,
+    DomainState.CRASHED: DomainCrashedReason,
+}
+"""The reason enumeration that goes with each state (the others only have ``UNKNOWN = 0``)."""
+
+
 class ConnectListAllDomainsFlags(IntFlag):
     ACTIVE = 1
     INACTIVE = 2
@@ -125,6 +129,20 @@ class DomainUndefineFlags(IntFlag):
     SNAPSHOTS_METADATA = 2
     NVRAM = 4
     KEEP_NVRAM = 8
+
+
+class DomainShutdownFlags(IntFlag):
+    DEFAULT = 0
+    ACPI_POWER_BTN = 1
+    GUEST_AGENT = 2
+    INITCTL = 4
+    SIGNAL = 8
+    PARAVIRT = 16
+
+
+class DomainDestroyFlags(IntFlag):
+    DEFAULT = 0
+    GRACEFUL = 1
 
 
 class DomainSaveRestoreFlags(IntFlag):
@@ -259,6 +277,30 @@ class DomainEventStoppedDetail(IntEnum):
     FROM_SNAPSHOT = 6
 
 
+class DomainEventShutdownDetail(IntEnum):
+    FINISHED = 0
+    GUEST = 1
+    HOST = 2
+
+
+class DomainEventCrashedDetail(IntEnum):
+    PANICKED = 0
+    CRASHLOADED = 1
+
+
+EVENT_DETAILS: dict[DomainEventType, type[IntEnum]] = {
+    DomainEventType.DEFINED: DomainEventDefinedDetail,
+    DomainEventType.UNDEFINED: DomainEventUndefinedDetail,
+    DomainEventType.STARTED: DomainEventStartedDetail,
+    DomainEventType.SUSPENDED: DomainEventSuspendedDetail,
+    DomainEventType.RESUMED: DomainEventResumedDetail,
+    DomainEventType.STOPPED: DomainEventStoppedDetail,
+    DomainEventType.SHUTDOWN: DomainEventShutdownDetail,
+    DomainEventType.CRASHED: DomainEventCrashedDetail,
+}
+"""The detail enumeration that goes with each lifecycle event type."""
+
+
 class DomainJobType(IntEnum):
     NONE = 0
     BOUNDED = 1
@@ -279,30 +321,3 @@ class HookEvent(StrEnum):
     RELEASE = "release"
     MIGRATE = "migrate"
     RESTORE = "restore"
-
-
-_LATER = frozenset(
-    {
-        "DomainShutdownReason",
-        "DomainCrashedReason",
-        "DomainShutdownFlags",
-        "DomainDestroyFlags",
-        "DomainEventShutdownDetail",
-        "DomainEventCrashedDetail",
-        "REASONS",
-        "EVENT_DETAILS",
-    }
-)
-"""The names :mod:`virtkit.stop_constants` defines."""
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _LATER:
-        raise AttributeError(f"module 'virtkit.constants' has no attribute {name!r}")
-    value = getattr(import_module("virtkit.stop_constants"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LATER})

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from types import FunctionType, ModuleType
 from typing import TYPE_CHECKING, Any, cast
 
 import pluggy
@@ -142,47 +141,15 @@ def load_extensions() -> Iterator[tuple[str, Any]]:
 class _PluginManager(pluggy.PluginManager):
     """pluggy's manager, looking for hooks only among the ``virtkit_*`` names.
 
-    pluggy reads each attribute of a plugin or specification module statically
-    (``inspect.getattr_static``), tens of microseconds apiece on a driver made of several
-    mixin classes, and a driver has a hundred or more; only those named ``virtkit_*`` can be
-    hooks (a misspelt ``virtkit_*`` hook still fails :meth:`check_pending`), and a hook that
-    is a plain function of the module or the plugin's class is read straight from there.
+    pluggy reads each attribute of a plugin statically, tens of microseconds apiece, and a
+    driver has a hundred or more; only those named ``virtkit_*`` can be hooks (a misspelt
+    ``virtkit_*`` hook still fails :meth:`check_pending`).
     """
-
-    def parse_hookspec_opts(
-        self, module_or_class: ModuleType | type, name: str
-    ) -> pluggy.HookspecOpts | None:
-        if not name.startswith(HOOK_PREFIX):
-            return None
-        function = vars(module_or_class).get(name)
-        if not isinstance(function, FunctionType):  # pluggy's own lookup
-            return super().parse_hookspec_opts(module_or_class, name)
-        return cast(pluggy.HookspecOpts | None, self._marker(function, "spec"))
 
     def parse_hookimpl_opts(self, plugin: object, name: str) -> pluggy.HookimplOpts | None:
         if not name.startswith(HOOK_PREFIX):
             return None
-        function = _class_function(plugin, name)
-        if function is None:  # anything but a plain method: pluggy's own lookup
-            return super().parse_hookimpl_opts(plugin, name)
-        return cast(pluggy.HookimplOpts | None, self._marker(function, "impl"))
-
-    def _marker(self, function: FunctionType, kind: str) -> dict[str, Any] | None:
-        """The options pluggy's ``hookspec``/``hookimpl`` decorator left on ``function``."""
-        opts = getattr(function, f"{self.project_name}_{kind}", None)
-        return opts if isinstance(opts, dict) else None
-
-
-def _class_function(plugin: object, name: str) -> FunctionType | None:
-    """The function that instance ``plugin`` gets as method ``name`` from its class, found
-    without running any descriptor; None when ``name`` is anything else."""
-    if isinstance(plugin, (type, ModuleType)) or name in getattr(plugin, "__dict__", {}):
-        return None
-    for klass in type(plugin).__mro__:
-        if name in klass.__dict__:
-            value = klass.__dict__[name]
-            return value if isinstance(value, FunctionType) else None
-    return None
+        return super().parse_hookimpl_opts(plugin, name)
 
 
 def new_plugin_manager() -> pluggy.PluginManager:

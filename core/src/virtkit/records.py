@@ -4,32 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import cast
 
 import attrs
 
 from virtkit.constants import DomainJobType, DomainState
 
 
-class _Record:
-    """Gives the records attrs' ``__repr__`` (``DomainRef(name='x', uuid=UUID('...'))``), read
-    from :func:`attrs.fields` when called: attrs would compile one per class at import, which
-    every ``virtkit list`` pays for these eight classes."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        fields = attrs.fields(cast("type[attrs.AttrsInstance]", type(self)))
-        values = ", ".join(
-            f"{a.name}={(repr if a.repr is True else a.repr)(getattr(self, a.name))}"
-            for a in fields
-            if a.repr is not False
-        )
-        return f"{type(self).__name__}({values})"
-
-
-@attrs.frozen(kw_only=True, repr=False)
-class DomainRecord(_Record):
+@attrs.frozen(kw_only=True)
+class DomainRecord:
     """What a driver knows of one domain at the moment it is asked.
 
     ``id`` is -1 for an inactive domain. ``reason`` is a value of the reason enumeration that
@@ -51,16 +33,16 @@ class DomainRecord(_Record):
         return self.id != -1
 
 
-@attrs.frozen(kw_only=True, repr=False)
-class DomainRef(_Record):
+@attrs.frozen(kw_only=True)
+class DomainRef:
     """Identifies a domain in hook calls; drivers look it up by ``uuid``."""
 
     name: str
     uuid: uuid.UUID
 
 
-@attrs.frozen(kw_only=True, repr=False)
-class DomainInfo(_Record):
+@attrs.frozen(kw_only=True)
+class DomainInfo:
     """libvirt's ``virDomainInfo``: state, memory in KiB, vCPUs, CPU time in nanoseconds."""
 
     state: DomainState
@@ -80,8 +62,8 @@ class DomainInfo(_Record):
         ]
 
 
-@attrs.frozen(kw_only=True, repr=False)
-class SnapshotRecord(_Record):
+@attrs.frozen(kw_only=True)
+class SnapshotRecord:
     """One snapshot's place in the tree, as a driver lists it.
 
     ``state`` is the snapshot XML's ``<state>`` (``running``, ``paused``, ``shutoff``,
@@ -97,8 +79,8 @@ class SnapshotRecord(_Record):
     has_metadata: bool = True
 
 
-@attrs.frozen(kw_only=True, repr=False)
-class Progress(_Record):
+@attrs.frozen(kw_only=True)
+class Progress:
     """How far a long job has come; ``total`` is 0 while unknown."""
 
     operation: str
@@ -114,8 +96,8 @@ ProgressCallback = Callable[[Progress], None]
 """Called by drivers from the thread running a long job (save, restore, migrate...)."""
 
 
-@attrs.frozen(kw_only=True, repr=False)
-class JobInfo(_Record):
+@attrs.frozen(kw_only=True)
+class JobInfo:
     """libvirt's ``virDomainJobInfo`` plus the typed statistics of ``virDomainGetJobStats``.
 
     Sizes in bytes, times in milliseconds, rates in bytes per second. ``stats`` holds any
@@ -135,16 +117,16 @@ class JobInfo(_Record):
     stats: dict[str, int | float | str] = attrs.field(factory=dict, hash=False)
 
 
-@attrs.frozen(kw_only=True, repr=False)
-class MigrationOffer(_Record):
+@attrs.frozen(kw_only=True)
+class MigrationOffer:
     """What the migration *begin* phase hands to *prepare*: the XML and the source's cookie."""
 
     xml: str
     cookie: bytes = b""
 
 
-@attrs.frozen(kw_only=True, repr=False)
-class MigrationTarget(_Record):
+@attrs.frozen(kw_only=True)
+class MigrationTarget:
     """What *prepare* answers: where the source sends the stream, and the destination cookie."""
 
     uri: str
