@@ -156,23 +156,27 @@ class DomainDef(Element):
     nsmap: tuple[tuple[str | None, str], ...] = ()
     #: the lxml tree this definition was made from, when it is exactly what :meth:`tree` would
     #: build (a parsed document without comments and namespaces, adopted by :meth:`from_xml`, or
-    #: a :func:`canonical` result); copied instead of rebuilt. Such a definition models its
-    #: ``children`` from it only when they are first read (:meth:`Element.lazy`).
+    #: a :func:`canonical` result); copied instead of rebuilt. A canonical result models its
+    #: ``children`` from it only when they are first read.
     _built: etree._Element | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
-    @classmethod
-    def own_values(cls, el: etree._Element, *, adopt: bool = False) -> dict[str, Any]:
-        values = super().own_values(el, adopt=adopt)
-        values["nsmap"] = tuple(el.nsmap.items())  # declared on the root, written back there
-        return values
+    def __getattr__(self, name: str) -> Any:
+        # only reached for a field not set yet: the children of a definition made by
+        # domain_from_tree(built=True), modelled from its tree on first read
+        if name == "children" and self._built is not None:
+            children = DomainDef.from_xml(self._built).children
+            object.__setattr__(self, "children", children)
+            return children
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     @classmethod
     def check(cls, el: etree._Element, values: dict[str, Any]) -> None:
         if "type" not in values:
             raise fail(el, "missing attribute 'type'")
-        name = next(el.iterchildren(Name.TAG), None)
-        if name is None or not (name.text or "").strip():
+        names = [c for c in values.get("children", ()) if isinstance(c, Name)]
+        if not names or not (names[0].text or "").strip():
             raise fail(el, "missing <name>")
+        values["nsmap"] = tuple(el.nsmap.items())  # declared on the root, written back there
 
     # -- the values the rest of virtkit reads --------------------------------------------------
 
@@ -264,13 +268,11 @@ def parse_domain(text: str | bytes) -> DomainDef:
     from virtkit.xml.checks import check_domain
 
     root = parse_root(text, "domain")
-    if not _adoptable(text, root):
-        definition = DomainDef.from_xml(root)
-        check_domain(root)
-        return definition
-    definition = DomainDef.from_xml_lazy(root)
+    adopt = _adoptable(text, root)
+    definition = DomainDef.from_xml(root, adopt=adopt)
     check_domain(root)
-    object.__setattr__(definition, "_built", root)  # the tree tree() copies: none to build
+    if adopt:  # the parsed tree is the one tree() copies: none to build
+        object.__setattr__(definition, "_built", root)
     return definition
 
 
@@ -290,7 +292,8 @@ def domain_from_tree(root: etree._Element, *, built: bool = False) -> DomainDef:
     ``root`` afterwards."""
     if not built:
         return DomainDef.from_xml(root)
-    definition = DomainDef.lazy(root, DomainDef.own_values(root))
+    definition = DomainDef(**DomainDef.own_values(root), nsmap=tuple(root.nsmap.items()))
+    object.__delattr__(definition, "children")
     object.__setattr__(definition, "_built", root)
     return definition
 

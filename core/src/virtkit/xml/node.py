@@ -141,9 +141,6 @@ class Element:
     children: tuple[Element | Unknown, ...] = ()
     #: attribute names in input order, so output keeps it (typed ones not listed come first)
     attr_order: tuple[str, ...] = attrs.field(default=(), eq=False, repr=False)
-    #: the element of an adopted or built tree (which nothing changes afterwards) whose
-    #: children this models when they are first read; see :meth:`from_xml_lazy`
-    _source: etree._Element | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -151,20 +148,6 @@ class Element:
         text = cls.TEXT
         cls._TEXT_SPEC = None if text is None or text is str else Attr(xml="text()", type=text)
         cls._HAS_CHECK = cls.check.__func__ is not Element.check.__func__  # type: ignore[attr-defined]
-
-    def __getattr__(self, name: str) -> Any:
-        # only reached for a field not set yet: the children of an element made by
-        # from_xml_lazy, modelled from its source on first read
-        if name == "children" and self._source is not None:
-            children = tuple(
-                Unknown.from_xml(child, adopt=True)
-                if model is None
-                else model.lazy(child, model.own_values(child))
-                for child, model in self._element_children(self._source)
-            )
-            object.__setattr__(self, "children", children)
-            return children
-        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     # -- parse -------------------------------------------------------------------------------
 
@@ -180,61 +163,25 @@ class Element:
         (those :meth:`fill` writes otherwise)."""
         kwargs = cls.own_values(el, adopt=adopt)
         if len(el):
-            children = tuple(
-                Unknown.from_xml(child, adopt=adopt)
-                if model is None
-                else model.from_xml(child, adopt=adopt)
-                for child, model in cls._element_children(el, adopt=adopt)
-            )
+            models = cls.CHILDREN
+            children = []
+            for child in el:
+                tag = child.tag
+                if not isinstance(tag, str):
+                    continue  # comments and processing instructions, ignored as libvirt does
+                if adopt and child.tail is not None:
+                    child.tail = None
+                model = models.get(tag)
+                children.append(
+                    model.from_xml(child, adopt=adopt)
+                    if model
+                    else Unknown.from_xml(child, adopt=adopt)
+                )
             if children:
-                kwargs["children"] = children
+                kwargs["children"] = tuple(children)
         if cls._HAS_CHECK:
             cls.check(el, kwargs)
         return cls(**kwargs)
-
-    @classmethod
-    def from_xml_lazy(cls: type[E], el: etree._Element) -> E:
-        """``from_xml(el, adopt=True)``, checking and adopting the whole subtree now but
-        modelling each element's children only when they are first read (what reads a
-        parsed definition mostly looks no further than its name)."""
-        return cls.lazy(el, cls._adopted_values(el))
-
-    @classmethod
-    def _adopted_values(cls, el: etree._Element) -> dict[str, Any]:
-        """The values of ``el`` (not its children) as ``from_xml(el, adopt=True)`` reads and
-        checks them, after adopting and checking the modelled elements below it."""
-        values = cls.own_values(el, adopt=True)
-        for child, model in cls._element_children(el, adopt=True):
-            if model is not None:
-                model._adopted_values(child)
-        if cls._HAS_CHECK:
-            cls.check(el, values)
-        return values
-
-    @classmethod
-    def lazy(cls: type[E], el: etree._Element, values: dict[str, Any]) -> E:
-        """The model of ``el`` with its own ``values``, its children modelled from ``el`` when
-        first read: ``el``'s subtree must be adopted or built (see :meth:`from_xml`), checked,
-        and never changed afterwards."""
-        element = cls(**values)
-        object.__delattr__(element, "children")
-        object.__setattr__(element, "_source", el)
-        return element
-
-    @classmethod
-    def _element_children(
-        cls, el: etree._Element, *, adopt: bool = False
-    ) -> Iterator[tuple[etree._Element, type[Element] | None]]:
-        """``el``'s child elements with their model (None: kept as :class:`Unknown`);
-        comments and processing instructions are ignored, as libvirt does. ``adopt``: their
-        tails are dropped."""
-        models = cls.CHILDREN
-        for child in el:
-            tag = child.tag
-            if isinstance(tag, str):
-                if adopt and child.tail is not None:
-                    child.tail = None
-                yield child, models.get(tag)
 
     @classmethod
     def own_values(cls, el: etree._Element, *, adopt: bool = False) -> dict[str, Any]:
@@ -276,8 +223,7 @@ class Element:
 
     @classmethod
     def check(cls, el: etree._Element, values: dict[str, Any]) -> None:
-        """Reject values that are well-formed but invalid; raise :func:`fail` errors.
-        ``values``: the element's own (not its children's), after its children were checked."""
+        """Reject values that are well-formed but invalid; raise :func:`fail` errors."""
 
     # -- format ------------------------------------------------------------------------------
 
