@@ -381,13 +381,10 @@ def _check_snapshot_create_flags(flags: int) -> None:
     create = DomainSnapshotCreateFlags
     if flags & create.CURRENT and not flags & create.REDEFINE:
         raise InvalidArgumentError("snapshot flag 'current' requires flag 'redefine'")
-    for one, other in (
-        (create.REDEFINE, create.NO_METADATA),
-        (create.REDEFINE, create.HALT),
-        (create.HALT, create.LIVE),
+    for one, other, words in (
+        (create.REDEFINE, create.NO_METADATA, "'redefine' and 'no_metadata'"),
+        (create.REDEFINE, create.HALT, "'redefine' and 'halt'"),
+        (create.HALT, create.LIVE, "'halt' and 'live'"),
     ):
         if flags & one and flags & other:
-            raise InvalidArgumentError(
-                f"snapshot flags '{one.name.lower()}' and '{other.name.lower()}' are mutually "
-                "exclusive"
-            )
+            raise InvalidArgumentError(f"snapshot flags {words} are mutually exclusive")
