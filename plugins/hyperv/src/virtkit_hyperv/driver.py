@@ -12,6 +12,7 @@ from __future__ import annotations
 import calendar
 import time
 import uuid as uuidlib
+from collections.abc import Callable
 from typing import ClassVar
 
 import virtkit
@@ -218,14 +219,12 @@ class HyperVDriver:
             adder = DeviceAdder(self.client, service, service.keys["SystemName"], vssd)
             adder.add_all(settings.devices, switches)
         except VirtError as exc:
-            try:
-                self.client.invoke(service, "DestroySystem", [("AffectedSystem", created)])
-            except VirtError as undo:
-                raise OperationFailedError(
-                    f"defining '{definition.name}' failed ({exc.message}) and the half-defined "
-                    f"VM {guid} could not be removed: {undo.message}",
-                    domain=ErrorDomain.HYPERV,
-                ) from exc
+            _undo_after(
+                exc,
+                f"defining '{definition.name}'",
+                f"the half-defined VM {guid}",
+                lambda: self.client.invoke(service, "DestroySystem", [("AffectedSystem", created)]),
+            )
             raise type(exc)(
                 f"defining '{definition.name}' failed, and the half-defined VM was removed: "
                 f"{exc.message}",
@@ -476,14 +475,14 @@ class HyperVDriver:
                 [("SystemSettings", embedded_instance("Msvm_VirtualSystemSettingData", settings))],
             )
         except VirtError as exc:
-            try:
-                self.client.invoke(service, "DestroySnapshot", [("AffectedSnapshot", created)])
-            except VirtError as undo:
-                raise OperationFailedError(
-                    f"naming the new snapshot '{name}' of '{dom.name}' failed ({exc.message}) "
-                    f"and the snapshot Hyper-V made could not be removed: {undo.message}",
-                    domain=ErrorDomain.HYPERV,
-                ) from exc
+            _undo_after(
+                exc,
+                f"naming the new snapshot '{name}' of '{dom.name}'",
+                "the snapshot Hyper-V made",
+                lambda: self.client.invoke(
+                    service, "DestroySnapshot", [("AffectedSnapshot", created)]
+                ),
+            )
             raise
         return name
 
@@ -627,3 +626,15 @@ def cim_seconds(value: str) -> int:
     except ValueError:
         return 0
     return calendar.timegm(base) - offset * 60
+
+
+def _undo_after(failure: VirtError, action: str, made: str, remove: Callable[[], object]) -> None:
+    """``action`` failed with ``failure``: ``remove`` what it had ``made``; when that fails
+    too, raise an error saying both."""
+    try:
+        remove()
+    except VirtError as undo:
+        raise OperationFailedError(
+            f"{action} failed ({failure.message}) and {made} could not be removed: {undo.message}",
+            domain=ErrorDomain.HYPERV,
+        ) from failure
