@@ -167,8 +167,13 @@ class XenBase:
 
     def view(self) -> HostView:
         """Running domains and virtkit's records in one round trip: one ``xl list -v``, the
-        rest shell builtins (on an emulated dom0 every process started costs)."""
-        out = self.dom0.run(store("xl list -v; echo @@SPLIT@@\n" + records_script("*")))
+        rest shell builtins (on an emulated dom0 every process started costs). The listing
+        changes nothing, so one whose SSH connection dropped is asked once more."""
+        script = store("xl list -v; echo @@SPLIT@@\n" + records_script("*"))
+        try:
+            out = self.dom0.run(script)
+        except NoConnectError:
+            out = self.dom0.run(script)
         listing, records = out.split("@@SPLIT@@\n", 1)
         return parse_records(_parse_xl_list(listing), records)
 
