@@ -81,37 +81,63 @@ def test_pv_guest_lifecycle(conn: virtkit.Connection, xen_host: XenHost) -> None
     assert "vk-pv" not in [d.name() for d in conn.list_all_domains()]
 
 
+@pytest.fixture
+def no_stray_pvh_guest(xen_host: XenHost) -> Iterator[None]:
+    yield
+    xen_host.destroy_guest("vk-pvh")
+
+
+@pytest.mark.usefixtures("no_stray_pvh_guest")
 def test_pvh_guest_console_through_the_cli(
     conn: virtkit.Connection, xen_host: XenHost, xen_uri: str
 ) -> None:
     """A transient PVH guest (type='xenpvh') boots, ``virtkit console`` shows its console
-    (``xl console`` over ``ssh -t``) as it ticks, Ctrl+] leaves, and destroy stops it."""
-    dom = conn.create_xml(guest_xml("vk-pvh", pvh=True))
-    try:
-        assert "pvh" in xen_host.run("xl list -l vk-pvh | grep -m1 '\"type\"'")
-        console = subprocess.Popen(
-            [sys.executable, "-m", "virtkit.cli", "-c", xen_uri, "console", "vk-pvh"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+    (``xl console`` over ``ssh -t``) as it ticks, Ctrl+] leaves, and destroy stops it.
+
+    A PVH guest runs on the SVM that QEMU's TCG emulates for the test host, which now and then
+    triple-faults the guest (Xen then reboots it and its console ends): such a run, recognised
+    by Xen's own log line for that domain, is tried once more with a new guest."""
+    for attempt in (1, 2):
+        dom = conn.create_xml(guest_xml("vk-pvh", pvh=True))
+        domid = dom.id()
         try:
-            seen = _read_until_ticks(console, count=2, timeout=240)
-            console.stdin.write(b"\x1d")  # type: ignore[union-attr]
-            console.stdin.flush()  # type: ignore[union-attr]
-            assert console.wait(30) == 0, console.stderr.read()  # type: ignore[union-attr]
-        finally:
-            console.kill()
-            console.wait()
-        ticks = [int(n) for n in re.findall(rb"tick (\d+)", seen)]
-        assert ticks == sorted(ticks) and ticks[-1] > ticks[0], seen[-300:]
-        with pytest.raises(OperationInvalidError, match="no console 'serial7'"):
-            dom.open_console("serial7")
-    finally:
-        dom.destroy()
+            assert "pvh" in xen_host.run("xl list -l vk-pvh | grep -m1 '\"type\"'")
+            seen = _console_through_the_cli(xen_uri, "vk-pvh")
+            break
+        except AssertionError:
+            fault = xen_host.emulation_fault(domid)
+            if attempt == 2 or fault is None:
+                raise
+            print(f"retrying with a new guest: the emulated CPU failed: {fault}", file=sys.stderr)
+            xen_host.destroy_guest("vk-pvh")
+    ticks = [int(n) for n in re.findall(rb"tick (\d+)", seen)]
+    assert ticks == sorted(ticks) and ticks[-1] > ticks[0], seen[-300:]
+    with pytest.raises(OperationInvalidError, match="no console 'serial7'"):
+        dom.open_console("serial7")
+    dom.destroy()
     assert "vk-pvh" not in [d.name() for d in conn.list_all_domains()]
     with pytest.raises(VirtError, match="no domain|not running"):
         dom.open_console()
+
+
+def _console_through_the_cli(uri: str, name: str) -> bytes:
+    """``virtkit console NAME`` up to two ``tick N`` lines, then Ctrl+], which must end it
+    with status 0."""
+    console = subprocess.Popen(
+        [sys.executable, "-m", "virtkit.cli", "-c", uri, "console", name],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        seen = _read_until_ticks(console, count=2, timeout=240)
+        console.stdin.write(b"\x1d")  # type: ignore[union-attr]
+        console.stdin.flush()  # type: ignore[union-attr]
+        assert console.wait(30) == 0, console.stderr.read()  # type: ignore[union-attr]
+    finally:
+        console.kill()
+        console.wait()
+    return seen
 
 
 def _read_until_ticks(process: subprocess.Popen[bytes], count: int, timeout: float) -> bytes:

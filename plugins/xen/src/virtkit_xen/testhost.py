@@ -117,6 +117,20 @@ class XenHost:
         )
         return done.stdout
 
+    def emulation_fault(self, domid: int) -> str | None:
+        """Xen's log line saying guest ``domid`` triple-faulted, if it did: what the SVM that
+        QEMU's TCG emulates for this host does now and then to HVM and PVH guests."""
+        out = self.run(f"xl dmesg | grep -m1 ' d{domid}v[0-9]* Triple fault' || true")
+        return out.strip() or None
+
+    def destroy_guest(self, name: str) -> None:
+        """Destroy guest ``name`` if it exists, also while Xen restarts it (between its old
+        and its new domain, ``xl`` knows neither)."""
+        self.run(
+            f"for i in 1 2 3 4 5; do xl destroy {name} 2>/dev/null;"
+            f" sleep 1; xl domid {name} >/dev/null 2>&1 || break; done; true"
+        )
+
     def console_tail(self, lines: int = 30) -> str:
         """The end of the host's serial console (Xen and dom0 kernel messages), for failures."""
         log = getattr(self, "log", None)
