@@ -33,8 +33,20 @@ def _ticks(host: XenHost, name: str) -> int:
     return int(match.group(1))
 
 
+def _boots(host: XenHost, name: str) -> int:
+    """How many times guest ``name`` has printed its boot line since its log was cleared."""
+    return int(host.run(f"grep -c GUEST-OK /var/log/xen/console/guest-{name}.log || true"))
+
+
+def _wait_for_boot(host: XenHost, name: str, count: int, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while _boots(host, name) < count:
+        assert time.monotonic() < deadline, f"guest {name} did not boot again in {timeout} s"
+        time.sleep(2)
+
+
 def test_pv_guest_lifecycle(conn: virtkit.Connection, xen_host: XenHost) -> None:
-    """define, start, pause, resume, save, restore, managed save, shutdown, undefine."""
+    """define, start, pause, resume, save, restore, managed save, reboot, shutdown, undefine."""
     wait = console_waiter(xen_host)
     xen_host.run("rm -f /var/log/xen/console/guest-vk-pv.log")
     dom = conn.define_xml(guest_xml("vk-pv"))
@@ -71,6 +83,13 @@ def test_pv_guest_lifecycle(conn: virtkit.Connection, xen_host: XenHost) -> None
         dom.create()
         assert not dom.has_managed_save_image()
         wait("vk-pv", f"tick {before + 2}")
+
+        # a PV reboot request: the guest restarts (its boot line again) in a new Xen domain
+        boots, domid = _boots(xen_host, "vk-pv"), dom.id()
+        dom.reboot()
+        _wait_for_boot(xen_host, "vk-pv", boots + 1)
+        assert dom.state()[0] == DomainState.RUNNING
+        assert dom.id() != domid
 
         dom.shutdown(timeout=90)
         assert dom.state()[0] == DomainState.SHUTOFF
