@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 from virtkit.errors import ConfigUnsupportedError
+from virtkit.xml import parse_domain
 from virtkit_xen.cfgfile import ConfigSyntaxError, format_settings, parse
 from virtkit_xen.fromnative import native_to_xml
+from virtkit_xen.libxl_json import domain_config
 from virtkit_xen.tonative import definition_to_native
 
 
@@ -65,3 +67,38 @@ def test_non_xen_domain_is_refused() -> None:
             "<os><type>hvm</type></os></domain>",
             "xl",
         )
+
+
+HVM_DIRECT_BOOT = """\
+name = "hvm-kernel"
+uuid = "c7a5fdb2-cdaf-9455-926a-d65c16db1809"
+memory = 512
+builder = "hvm"
+kernel = "/boot/vmlinuz"
+ramdisk = "/boot/initrd"
+{cmdline}
+boot = "c"
+"""
+
+
+@pytest.mark.parametrize(
+    ("cmdline", "expected"),
+    [
+        ('cmdline = "console=ttyS0"', "console=ttyS0"),
+        ('root = "/dev/xvda1"\nextra = "quiet"', "root=/dev/xvda1 quiet"),
+        ('extra = "quiet"', "quiet"),
+    ],
+)
+def test_hvm_guest_booting_a_kernel_directly(cmdline: str, expected: str) -> None:
+    """libxl boots an HVM guest's kernel directly too: xl's kernel, ramdisk and command line
+    (``cmdline``, else ``root`` and ``extra``) come and go with an HVM domain as with a PV one."""
+    xml = native_to_xml(HVM_DIRECT_BOOT.format(cmdline=cmdline), "xl")
+    assert "<loader type='rom'>/usr/lib/xen/boot/hvmloader</loader>" in xml
+    assert "<kernel>/boot/vmlinuz</kernel>\n    <initrd>/boot/initrd</initrd>" in xml
+    assert f"<cmdline>{expected}</cmdline>" in xml
+    cfg = definition_to_native(xml, "xl")
+    assert (
+        'builder = "hvm"\nkernel = "/boot/vmlinuz"\nramdisk = "/boot/initrd"\n'
+        f'cmdline = "{expected}"\nboot = "c"\n'
+    ) in cfg
+    assert domain_config(parse_domain(xml))["b_info"]["kernel"] == "/boot/vmlinuz"

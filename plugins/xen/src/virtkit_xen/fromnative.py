@@ -204,6 +204,8 @@ class _Parser:
                 _sub(os, "loader", f"{FIRMWARE_DIR}/ovmf.bin", readonly="yes", type="pflash")
             else:
                 _sub(os, "loader", loader or HVMLOADER, type="rom")
+            if self.flavor == "xl":  # libxl boots an HVM guest's kernel directly too
+                self._direct_boot(os)
             for letter in (cfg.string("boot") or "c")[:4]:
                 if letter in BOOT_DEVICES:
                     _sub(os, "boot", dev=BOOT_DEVICES[letter])
@@ -211,6 +213,12 @@ class _Parser:
                 for path in cfg.strings("acpi_firmware")[:1]:
                     _sub(_sub(os, "acpi"), "table", path, type="slic")
             return
+        self._direct_boot(os)
+
+    def _direct_boot(self, os: etree._Element) -> None:
+        """``kernel``, ``ramdisk`` and the command line (xl's ``cmdline``, else ``root`` and
+        ``extra``) into ``<os>``."""
+        cfg = self.cfg
         kernel = cfg.string("kernel")
         if kernel:
             _sub(os, "kernel", kernel)

@@ -172,25 +172,24 @@ class _Builder:
             )
             if adjustment:
                 info["rtc_timeoffset"] = adjustment
+        os = root.find("os")
+        assert os is not None
+        for tag, key in (("kernel", "kernel"), ("initrd", "ramdisk"), ("cmdline", "cmdline")):
+            if os.findtext(tag):  # direct kernel boot, HVM guests included
+                info[key] = os.findtext(tag)
         if self.kind == "hvm":
             self.hvm_info(info, present)
+        elif self.kind == "pv":
+            pv: dict[str, Any] = {}
+            if root.findtext("bootloader"):
+                pv["bootloader"] = root.findtext("bootloader")
+            elif not os.findtext("kernel"):
+                pv["bootloader"] = "pygrub"  # libxl's driver boots what the disk holds
+            if root.findtext("bootloader_args"):
+                pv["bootloader_args"] = root.findtext("bootloader_args", "").split()
+            info["type.pv"] = pv
         else:
-            os = root.find("os")
-            assert os is not None
-            for tag, key in (("kernel", "kernel"), ("initrd", "ramdisk"), ("cmdline", "cmdline")):
-                if os.findtext(tag):
-                    info[key] = os.findtext(tag)
-            if self.kind == "pv":
-                pv: dict[str, Any] = {}
-                if root.findtext("bootloader"):
-                    pv["bootloader"] = root.findtext("bootloader")
-                elif not os.findtext("kernel"):
-                    pv["bootloader"] = "pygrub"  # libxl's driver boots what the disk holds
-                if root.findtext("bootloader_args"):
-                    pv["bootloader_args"] = root.findtext("bootloader_args", "").split()
-                info["type.pv"] = pv
-            else:
-                info["type.pvh"] = {}
+            info["type.pvh"] = {}
         self.cpu(info)
         return info
 

@@ -360,6 +360,10 @@ class _Writer:
             args = self.root.findtext("bootloader_args")
             if args:
                 self.put("bootargs", args)
+        self._direct_boot(os, extra_key)
+
+    def _direct_boot(self, os: etree._Element, extra_key: str) -> None:
+        """The kernel, initrd and command line of ``<os>``; the command line as ``extra_key``."""
         for tag, key in (("kernel", "kernel"), ("initrd", "ramdisk")):
             value = os.findtext(tag)
             if value:
@@ -379,6 +383,7 @@ class _Writer:
             slic = os.findtext("acpi/table[@type='slic']")
             if slic:
                 self.put("acpi_firmware", slic)
+            self._direct_boot(os, extra_key="cmdline")
             self.put("boot", self._boot(os))
             return
         if self.pvh:
