@@ -78,6 +78,11 @@ def test_save_and_restore_bring_back_the_same_guest(
     dom.resume()
     assert dom.state() == (DomainState.RUNNING, DomainRunningReason.UNPAUSED)
     dom.destroy()
+    # an undefined domain takes its job statistics along
+    store = QemuStore(state_roots(ConnectURI.parse(conn.get_uri()), "qemu"))
+    assert store.completed_job(dom.uuid()).type == DomainJobType.COMPLETED
+    dom.undefine()
+    assert store.completed_job(dom.uuid()).type == DomainJobType.NONE
 
 
 def test_running_guest_restores_running(

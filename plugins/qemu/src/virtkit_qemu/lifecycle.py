@@ -136,8 +136,9 @@ def undefine(host: QemuHost, ref: DomainRef, *, snapshot_metadata: bool) -> None
         host.store.remove_config(ref.name)
         if entry.active and entry.status is not None:
             host.store.write_status(attrs.evolve(entry.status, transient=True))
-        else:
+        else:  # the domain is gone, its last job's statistics with it (as in libvirt)
             host.store.remove_status(ref.name)
+            host.store.remove_completed_job(ref.uuid)
     host.ctx.emit_event(ref, DomainEventType.UNDEFINED, int(DomainEventUndefinedDetail.REMOVED))
 
 

@@ -158,6 +158,11 @@ class QemuStore:
         """Record ``job`` as the domain's last finished job, for every process to read."""
         self.run.write_text(f"jobs/{uuid}/completed.json", json.dumps(attrs.asdict(job)))
 
+    def remove_completed_job(self, uuid: uuidlib.UUID) -> None:
+        """Forget the domain's last finished job (its job lock stays: another process may be
+        waiting on it)."""
+        self.run.remove(f"jobs/{uuid}/completed.json")
+
     def runtime_paths(self, uuid: uuidlib.UUID) -> RuntimePaths:
         paths = RuntimePaths(folder=self.run.path(f"d/{uuid.hex[:12]}"))
         if len(str(paths.events)) > SOCKET_PATH_MAX:
