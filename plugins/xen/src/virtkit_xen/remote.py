@@ -4,6 +4,7 @@ connection for ``xen+ssh://`` (ControlMaster, so each command costs one round tr
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -15,16 +16,25 @@ from virtkit.uri import ConnectURI
 
 
 class CommandError(OperationFailedError):
-    """A command on the dom0 failed; the message holds its error output."""
+    """A script on the dom0 failed. The message names the ``xl`` commands the script runs and
+    the first error line of its output: libxl reports the cause first, then the clean-up
+    that followed ("Destruction of domain failed")."""
 
-    def __init__(self, command: str, status: int, stderr: str) -> None:
-        detail = stderr.strip().splitlines()
+    def __init__(self, script: str, status: int, stderr: str) -> None:
+        commands = dict.fromkeys(_XL_COMMAND.findall(script))
+        label = ", ".join(f"xl {c}" for c in commands) or script.split("\n", 1)[0][:80]
+        lines = stderr.strip().splitlines() or ["no error output"]
+        cause = next((line for line in lines if "error" in line.lower()), lines[-1])
         super().__init__(
-            f"{command} failed (exit {status}): {detail[-1] if detail else 'no error output'}",
+            f"{label} failed on the dom0 (exit {status}): {cause}",
             domain=ErrorDomain.XEN,
         )
         self.status = status
         self.stderr = stderr
+
+
+#: the ``xl`` subcommands a script runs
+_XL_COMMAND = re.compile(r"(?<![\w/-])xl ([a-z][a-z-]+)")
 
 
 #: POSIX shell: checks that the host is a dom0 and says whether the shell running it is bash
@@ -152,7 +162,7 @@ class Dom0:
                 domain=ErrorDomain.XEN,
             )
         if check and done.returncode != 0:
-            raise CommandError(script.split("\n", 1)[0][:120], done.returncode, stderr)
+            raise CommandError(script, done.returncode, stderr)
         return done.stdout.decode(errors="replace"), stderr
 
     def close(self) -> None:
