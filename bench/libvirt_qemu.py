@@ -499,8 +499,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{label}: done", file=sys.stderr)
 
     print(
-        f"\nlibvirt 9.0, {MEMORY_MIB} MiB firmware-only KVM guest: {args.repeats} samples per "
-        f"operation, bare QEMU {args.bare_runs} runs"
+        f"\nlibvirt 9.0, {MEMORY_MIB} MiB firmware-only KVM guest: {args.repeats} rounds (define,"
+        f" suspend and resume {QUICK_PER_REPEAT} times a round), bare QEMU {args.bare_runs} runs"
     )
     print(libvirt_table(results["libvirt"], bare))
     candidates: list[str | None] = [label for label in results if label != "libvirt"] or [None]
