@@ -29,10 +29,14 @@ from virtkit.constants import (
 from virtkit.errors import (
     ConfigUnsupportedError,
     DomainExistsError,
+    NoDomainError,
     OperationFailedError,
     OperationInvalidError,
 )
+from virtkit.state import state_roots
+from virtkit.uri import ConnectURI
 from virtkit_qemu.status import DomainStatus
+from virtkit_qemu.store import QemuStore
 
 
 def events_of(conn: virtkit.Connection) -> queue.Queue[tuple[str, int, int]]:
@@ -230,6 +234,27 @@ def test_transient_domain_and_name_clash(conn: virtkit.Connection, firmware_xml:
     assert dom.state() == (DomainState.PAUSED, DomainPausedReason.USER)
     dom.destroy()
     assert "passing" not in [d.name() for d in conn.list_all_domains()]
+
+
+def test_a_redefinition_by_another_connection_is_seen_at_once(
+    conn: virtkit.Connection, uri: str, firmware_xml: Any
+) -> None:
+    """Another process undefines a domain and defines one of the same name (a new UUID) within
+    the file system's timestamp granularity (ext4's is a clock tick): this connection finds the
+    new one, by name and by UUID. It used to keep the old UUID, remembered by file timestamp."""
+    old = conn.define_xml(firmware_xml("reborn"))
+    old_uuid = old.uuid()
+    config = QemuStore(state_roots(ConnectURI.parse(uri), "qemu")).config.path("domains/reborn.xml")
+    stamp = config.stat().st_mtime_ns
+    with virtkit.open(uri) as other:
+        other.lookup_by_name("reborn").undefine()
+        new_uuid = other.define_xml(firmware_xml("reborn")).uuid()
+    os.utime(config, ns=(stamp, stamp))  # a file system whose timestamps are coarse
+    assert new_uuid != old_uuid
+    assert conn.lookup_by_name("reborn").uuid() == new_uuid
+    assert conn.lookup_by_uuid(new_uuid).name() == "reborn"
+    with pytest.raises(NoDomainError):
+        conn.lookup_by_uuid(old_uuid)
 
 
 def test_undefine_running_domain_makes_it_transient(

@@ -8,10 +8,12 @@ a lifecycle event, in whichever process notices first.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import importlib.util
 import os
+import re
 import shutil
 import uuid as uuidlib
 from collections.abc import Callable
@@ -73,12 +75,26 @@ class DomainEntry:
         return DomainRef(name=self.name, uuid=self.uuid)
 
 
+_UUID_ELEMENT = re.compile(r"<uuid>\s*([^<\s]+)\s*</uuid>")
+
+
+def _uuid_of_config(xml: str) -> uuidlib.UUID:
+    """The UUID of a definition virtkit wrote: its ``<uuid>`` (always there, right after
+    ``<name>``), read without parsing the document; parsed when it is not found there."""
+    match = _UUID_ELEMENT.search(xml)
+    if match is not None:
+        with contextlib.suppress(ValueError):
+            return uuidlib.UUID(match.group(1))
+    uuid = parse_domain(xml).uuid
+    assert uuid is not None  # define always writes one
+    return uuid
+
+
 class QemuHost:
     def __init__(self, ctx: DriverContext, store: QemuStore) -> None:
         self.ctx = ctx
         self.store = store
         self.connection_id = uuidlib.uuid4().hex
-        self._uuid_cache: dict[str, tuple[int, uuidlib.UUID]] = {}
         self.seen_state: dict[uuidlib.UUID, DomainState] = {}
         """The run state (running or paused) last reported to this connection's listeners: the
         event watcher reports a change made by another process, not one made here."""
@@ -90,23 +106,10 @@ class QemuHost:
     # ------------------------------------------------------------------ finding domains
 
     def _config_uuid(self, name: str) -> tuple[uuidlib.UUID, str] | None:
-        path = self.store.config.path(f"domains/{name}.xml")
         xml = self.store.config_xml(name)
         if xml is None:
             return None
-        stamp = path.stat().st_mtime_ns
-        cached = self._uuid_cache.get(name)
-        if cached is None or cached[0] != stamp:
-            definition = parse_domain(xml)
-            assert definition.uuid is not None  # define always writes one
-            self._uuid_cache[name] = (stamp, definition.uuid)
-        return self._uuid_cache[name][1], xml
-
-    def write_config(self, name: str, uuid: uuidlib.UUID, xml: str) -> None:
-        """Write the persistent definition, remembering its UUID (no parse to find it again)."""
-        self.store.write_config(name, xml)
-        stamp = self.store.config.path(f"domains/{name}.xml").stat().st_mtime_ns
-        self._uuid_cache[name] = (stamp, uuid)
+        return _uuid_of_config(xml), xml
 
     def entry_by_name(self, name: str) -> DomainEntry | None:
         status = self.reconcile(name)

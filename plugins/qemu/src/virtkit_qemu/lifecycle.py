@@ -112,7 +112,7 @@ def define(host: QemuHost, definition: DomainDef) -> DomainEntry:
                 definition = _with_uuid(definition, uuid)
         existing = _check_conflicts(entries, name, uuid, allow_same=True)
         xml = definition.to_xml()
-        host.write_config(name, uuid, xml)
+        host.store.write_config(name, xml)
     entry = DomainEntry(
         name=name,
         uuid=uuid,
