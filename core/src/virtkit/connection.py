@@ -265,8 +265,10 @@ class Connection:
             "virtkit_connect_lookup_domain", change=False, name=name, uuid=uuid, id=id
         )
         if record is None:
-            what = f"name '{name}'" if name is not None else (
-                f"UUID '{uuid}'" if uuid is not None else f"id {id}"
+            what = (
+                f"name '{name}'"
+                if name is not None
+                else (f"UUID '{uuid}'" if uuid is not None else f"id {id}")
             )
             raise NoDomainError(f"domain not found: no domain with matching {what}")
         assert isinstance(record, DomainRecord)
@@ -325,7 +327,11 @@ class Connection:
     ) -> Domain:
         """Start the domain saved in ``path`` (see :meth:`Domain.save`)."""
         record = self._call(
-            "virtkit_domain_restore", change=True, path=os.fspath(path), xml=xml, flags=flags,
+            "virtkit_domain_restore",
+            change=True,
+            path=os.fspath(path),
+            xml=xml,
+            flags=flags,
             progress=progress,
         )
         return self._domain(record)

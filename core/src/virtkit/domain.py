@@ -208,7 +208,11 @@ class Domain:
     ) -> None:
         """Save the running domain's state to ``path`` and stop it."""
         self._call(
-            "virtkit_domain_save", change=True, path=os.fspath(path), xml=xml, flags=flags,
+            "virtkit_domain_save",
+            change=True,
+            path=os.fspath(path),
+            xml=xml,
+            flags=flags,
             progress=progress,
         )
 
@@ -276,7 +280,9 @@ class Domain:
         self._conn._check_call("virtkit_snapshot_create", change=True)
         _check_snapshot_create_flags(flags)
         definition = parse_snapshot(xml)
-        name = self._call("virtkit_snapshot_create", change=True, definition=definition, flags=flags)
+        name = self._call(
+            "virtkit_snapshot_create", change=True, definition=definition, flags=flags
+        )
         return Snapshot(self, str(name))
 
     def _snapshot_records(self) -> list[SnapshotRecord]:

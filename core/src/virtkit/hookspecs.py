@@ -204,7 +204,8 @@ def virtkit_domain_get_xml(dom: DomainRef, flags: int) -> str:
 
 @hookspec(firstresult=True)
 def virtkit_domain_set_autostart(dom: DomainRef, autostart: bool) -> None:
-    """Mark a persistent domain to be started when the host (or ``virtkit autostart-all``) starts."""
+    """Mark a persistent domain to be started when the host starts (or ``virtkit autostart-all``
+    runs)."""
 
 
 # --------------------------------------------------------------------------- save / restore

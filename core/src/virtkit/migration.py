@@ -86,25 +86,52 @@ def migrate(
             except VirtError as exc:
                 raise MigrationError(hook, side, exc) from exc
     offer: MigrationOffer = _phase(
-        "begin", "source", src._call, hook="virtkit_migrate_begin", change=True,
-        flags=flags, params=params,
+        "begin",
+        "source",
+        src._call,
+        hook="virtkit_migrate_begin",
+        change=True,
+        flags=flags,
+        params=params,
     )
     try:
         target: MigrationTarget = _phase(
-            "prepare", "destination", dest._call, hook="virtkit_migrate_prepare", change=True,
-            offer=offer, flags=flags, params=params,
+            "prepare",
+            "destination",
+            dest._call,
+            hook="virtkit_migrate_prepare",
+            change=True,
+            offer=offer,
+            flags=flags,
+            params=params,
         )
         cookie: bytes = _phase(
-            "perform", "source", src._call, hook="virtkit_migrate_perform", change=True,
-            target=target, flags=flags, params=params, progress=progress,
+            "perform",
+            "source",
+            src._call,
+            hook="virtkit_migrate_perform",
+            change=True,
+            target=target,
+            flags=flags,
+            params=params,
+            progress=progress,
         )
         record = _phase(
-            "finish", "destination", dest._call, hook="virtkit_migrate_finish", change=True,
-            name=name, cookie=cookie, flags=flags, params=params, cancelled=False,
+            "finish",
+            "destination",
+            dest._call,
+            hook="virtkit_migrate_finish",
+            change=True,
+            name=name,
+            cookie=cookie,
+            flags=flags,
+            params=params,
+            cancelled=False,
         )
         if record is None:
             raise MigrationError(
-                "finish", "destination",
+                "finish",
+                "destination",
                 OperationFailedError(f"the destination did not take domain '{name}'"),
             )
     except MigrationError as exc:
@@ -113,7 +140,14 @@ def migrate(
             raise MigrationError(exc.phase, exc.side, exc.cause, failures) from exc.cause
         raise
     _phase(
-        "confirm", "source", src._call, hook="virtkit_migrate_confirm", change=True,
-        cookie=cookie, flags=flags, params=params, cancelled=False,
+        "confirm",
+        "source",
+        src._call,
+        hook="virtkit_migrate_confirm",
+        change=True,
+        cookie=cookie,
+        flags=flags,
+        params=params,
+        cancelled=False,
     )
     return dest._domain(record)

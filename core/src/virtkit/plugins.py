@@ -108,8 +108,7 @@ def load_driver_class(driver: str) -> type[Any]:
     blocker = blocked_by(driver)
     if blocker is not None:
         raise NoConnectError(
-            f"the driver for URI scheme '{driver}' is disabled by {blocker}="
-            f"'{os.environ[blocker]}'"
+            f"the driver for URI scheme '{driver}' is disabled by {blocker}='{os.environ[blocker]}'"
         )
     try:
         manager = DriverManager(
