@@ -4,7 +4,9 @@ result wraps the tree its steps made: both must equal what the model itself buil
 from __future__ import annotations
 
 import attrs
+import pytest
 from lxml import etree
+from virtkit.errors import XMLError
 from virtkit.xml import Context, DomainDef, canonical, format_domain, parse_domain
 
 #: values the model writes in another form, whitespace and tails it drops, unknown elements
@@ -69,3 +71,33 @@ def test_canonical_result_models_its_children_when_read() -> None:
     assert result == eager and hash(result) == hash(eager)
     assert result.memory_kib == 131072 and result.vcpus == 2
     assert format_domain(result, inactive=True) == formatted
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ('type="kvm"', 'type="kvmm"'),  # an enumerated attribute
+        ("<name>messy</name>", "<name> </name>"),  # a rule of <domain> itself
+        (">2</vcpu>", ">0</vcpu>"),  # a rule of a modelled child
+        ("<memory unit='MiB'>", "<memory unit='MiX'>"),
+        ("<uuid> 6BA7B810", "<uuid> 6BA7B81"),  # a typed text
+    ],
+)
+def test_parsed_tree_is_checked_as_the_model_is(old: str, new: str) -> None:
+    """An adopted parse checks the tree without building the model: it must refuse what the
+    model refuses, with the same message."""
+    bad = MESSY.replace(old, new)
+    assert bad != MESSY
+    with pytest.raises(XMLError) as adopted:
+        parse_domain(bad)
+    with pytest.raises(XMLError) as eager:
+        parse_domain(bad.replace("<devices>", "<devices><!-- built from the model -->"))
+    assert str(adopted.value) == str(eager.value)
+
+
+def test_parsed_definition_reads_identity_from_its_tree() -> None:
+    definition = parse_domain(MESSY)
+    assert definition.name == "messy" and definition.vcpus == 2
+    assert str(definition.uuid) == "6ba7b810-9dad-11d1-80b4-00c04fd430c8"
+    assert definition.memory_kib == 131072  # read from the model, built now
+    assert definition.children == DomainDef.from_xml(definition.tree()).children

@@ -155,9 +155,9 @@ class DomainDef(Element):
     #: namespace declarations of the root element, as (prefix, uri) pairs
     nsmap: tuple[tuple[str | None, str], ...] = ()
     #: the lxml tree this definition was made from, when it is exactly what :meth:`tree` would
-    #: build (a parsed document without comments and namespaces, adopted by :meth:`from_xml`, or
-    #: a :func:`canonical` result); copied instead of rebuilt. A canonical result models its
-    #: ``children`` from it only when they are first read.
+    #: build (a parsed document without comments and namespaces, adopted by :meth:`validate`, or
+    #: a :func:`canonical` result); copied instead of rebuilt. Such a definition models its
+    #: ``children`` from it only when they are first read (see :func:`domain_from_tree`).
     _built: etree._Element | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
     def __getattr__(self, name: str) -> Any:
@@ -173,12 +173,20 @@ class DomainDef(Element):
     def check(cls, el: etree._Element, values: dict[str, Any]) -> None:
         if "type" not in values:
             raise fail(el, "missing attribute 'type'")
-        names = [c for c in values.get("children", ()) if isinstance(c, Name)]
-        if not names or not (names[0].text or "").strip():
+        name = next(el.iterchildren("name"), None)
+        if name is None or not (name.text or "").strip():
             raise fail(el, "missing <name>")
         values["nsmap"] = tuple(el.nsmap.items())  # declared on the root, written back there
 
     # -- the values the rest of virtkit reads --------------------------------------------------
+
+    def child_text(self, kind: builtins.type[Element]) -> Any:
+        """As :meth:`Element.child_text`, read from the tree while the children are not
+        modelled (reading a name or UUID does not model the whole definition)."""
+        if self._built is None or _children_modelled(self):
+            return super().child_text(kind)
+        found = next(self._built.iterchildren(kind.TAG), None)
+        return None if found is None else kind.own_values(found).get("text")
 
     @property
     def name(self) -> str:
@@ -268,12 +276,14 @@ def parse_domain(text: str | bytes) -> DomainDef:
     from virtkit.xml.checks import check_domain
 
     root = parse_root(text, "domain")
-    adopt = _adoptable(text, root)
-    definition = DomainDef.from_xml(root, adopt=adopt)
+    if not _adoptable(text, root):
+        definition = DomainDef.from_xml(root)
+        check_domain(root)
+        return definition
+    # the parsed tree becomes the one tree() copies, its children modelled when first read
+    DomainDef.validate(root, adopt=True)
     check_domain(root)
-    if adopt:  # the parsed tree is the one tree() copies: none to build
-        object.__setattr__(definition, "_built", root)
-    return definition
+    return domain_from_tree(root, built=True)
 
 
 def _adoptable(text: str | bytes, root: etree._Element) -> bool:
@@ -281,6 +291,20 @@ def _adoptable(text: str | bytes, root: etree._Element) -> bool:
     (what ``from_xml(adopt=True)`` cannot make as the model writes it)."""
     declares = "xmlns" in text if isinstance(text, str) else b"xmlns" in text
     return not declares and not HAS_COMMENTS(root)
+
+
+def _children_modelled(definition: DomainDef) -> bool:
+    """Whether ``definition.children`` is set (reading it would otherwise model it)."""
+    try:
+        _CHILDREN_SLOT.__get__(definition, DomainDef)
+    except AttributeError:
+        return False
+    return True
+
+
+_CHILDREN_SLOT = Element.__dict__["children"]
+"""The slot of :attr:`Element.children`; its ``__get__`` does not fall back to
+:meth:`DomainDef.__getattr__`."""
 
 
 def domain_from_tree(root: etree._Element, *, built: bool = False) -> DomainDef:

@@ -184,6 +184,26 @@ class Element:
         return cls(**kwargs)
 
     @classmethod
+    def validate(cls, el: etree._Element, *, adopt: bool = False) -> None:
+        """Raise the errors :meth:`from_xml` raises for ``el`` and, with ``adopt``, make ``el``
+        what it makes of it, without building the model (so :meth:`check` must not read the
+        children in its values). The loop is :meth:`from_xml`'s, kept apart for speed."""
+        values = cls.own_values(el, adopt=adopt)
+        if len(el):
+            models = cls.CHILDREN
+            for child in el:
+                tag = child.tag
+                if not isinstance(tag, str):
+                    continue
+                if adopt and child.tail is not None:
+                    child.tail = None
+                model = models.get(tag)
+                if model:
+                    model.validate(child, adopt=adopt)
+        if cls._HAS_CHECK:
+            cls.check(el, values)
+
+    @classmethod
     def own_values(cls, el: etree._Element, *, adopt: bool = False) -> dict[str, Any]:
         """The field values of ``el``'s attributes and text (not its children), typed;
         ``adopt``: as :meth:`from_xml` says, for these."""

@@ -17,33 +17,36 @@ from virtkit.xml.canonical.order import (
     set_attrs_first,
     sort_children,
 )
-from virtkit.xml.search import find_all, find_first
+from virtkit.xml.search import find_first
 from virtkit.xml.units import to_kib
 
-#: where ``<domain>`` holds a scaled amount of memory as text (written back in KiB), by the
-#: child of ``<domain>`` it is in: that child itself (None), or the paths under it
-_MEMORY_TEXT: dict[str, str | None] = {
-    "memory": None,
-    "currentMemory": None,
-    "maxMemory": None,
-    "memtune": "hard_limit | soft_limit | swap_hard_limit | min_guarantee",
-    "devices": " | ".join(
+#: the elements holding a scaled amount of memory (written back in KiB), found in one search:
+#: as text, or in the attribute :data:`_MEMORY_ATTRIBUTE` names
+_MEMORY_AMOUNTS = etree.XPath(
+    " | ".join(
         (
-            "memory/target/size",
-            "memory/target/requested",
-            "memory/target/block",
-            "memory/source/pagesize",
-            "memory/source/alignsize",
-            "controller/pcihole64",
+            "memory",
+            "currentMemory",
+            "maxMemory",
+            "memtune/hard_limit",
+            "memtune/soft_limit",
+            "memtune/swap_hard_limit",
+            "memtune/min_guarantee",
+            "devices/memory/target/size",
+            "devices/memory/target/requested",
+            "devices/memory/target/block",
+            "devices/memory/source/pagesize",
+            "devices/memory/source/alignsize",
+            "devices/controller/pcihole64",
+            "features/hpt/maxpagesize",
+            "cpu/numa/cell[@memory]",
+            "memoryBacking/hugepages/page[@size]",
         )
-    ),
-    "features": "hpt/maxpagesize",
-}
-#: elements holding an amount of memory in an attribute, with that attribute
-_MEMORY_ATTRIBUTES = (
-    ("cpu/numa/cell[@memory]", "memory"),
-    ("memoryBacking/hugepages/page[@size]", "size"),
+    )
 )
+#: the tag of an element of :data:`_MEMORY_AMOUNTS` holding its amount in an attribute -> that
+#: attribute
+_MEMORY_ATTRIBUTE = {"cell": "memory", "page": "size"}
 
 
 def _kib_text(el: etree._Element) -> None:
@@ -65,12 +68,11 @@ def generate_uuid(root: etree._Element, ctx: Context) -> None:
 
 def normalise_memory_units(root: etree._Element, ctx: Context) -> None:
     """Every memory amount in KiB with ``unit='KiB'``, as libvirt stores them."""
-    for child in root.iterchildren(*_MEMORY_TEXT):
-        path = _MEMORY_TEXT[child.tag]
-        for el in [child] if path is None else find_all(child, path):
+    for el in _MEMORY_AMOUNTS(root):
+        name = _MEMORY_ATTRIBUTE.get(el.tag)
+        if name is None:
             _kib_text(el)
-    for path, name in _MEMORY_ATTRIBUTES:
-        for el in find_all(root, path):
+        else:
             el.set(name, str(to_kib(int(el.get(name, "0")), el.get("unit"))))
             el.set("unit", "KiB")
 
