@@ -25,8 +25,10 @@ from virtkit_qemu.argv.context import (
     allowed,
     check_children,
     child_text,
+    first_children,
     integer,
     local_name,
+    text_of,
     unsupported,
     where,
 )
@@ -115,14 +117,15 @@ def build_command(definition: DomainDef) -> QemuCommand:
 def build_from_tree(root: etree._Element) -> QemuCommand:
     """:func:`build_command` of a domain's lxml tree (a copy of its own: it may change it)."""
     check_children(root, TOP_LEVEL)
-    name = (child_text(root, "name") or "").strip()
+    top = first_children(root)
+    name = (text_of(top.get("name")) or "").strip()
     dom_type = allowed(root, "type", ("kvm", "qemu"), "qemu")
     if dom_type == "kvm" and (problem := kvm_problem()):
         raise ConfigUnsupportedError(
             f"domain '{name}' asks for type='kvm' but KVM is not usable here: "
             f"{problem}; use type='qemu' for software emulation"
         )
-    os_el = first_child(root, "os")
+    os_el = top.get("os")
     type_el = first_child(os_el, "type") if os_el is not None else None
     machine = DEFAULT_MACHINE
     if type_el is not None:
@@ -137,22 +140,22 @@ def build_from_tree(root: etree._Element) -> QemuCommand:
     accel = "kvm" if dom_type == "kvm" else "tcg"
 
     ctx.add("-name", f"guest={name},debug-threads=on")
-    uuid = child_text(root, "uuid")
+    uuid = text_of(top.get("uuid"))
     if uuid is not None:
         ctx.add("-uuid", str(uuidlib.UUID(uuid.strip())))
     ctx.add("-no-user-config")
     ctx.add("-nodefaults")
     machine_opts = [machine, f"accel={accel}", "usb=off", "dump-guest-core=off"]
-    machine_opts += _features(root)
+    machine_opts += _features(top.get("features"))
     ctx.add("-machine", ",".join(machine_opts))
-    _cpu(ctx, root)
-    _memory(ctx, root)
+    _cpu(ctx, top.get("vcpu"), top.get("cpu"))
+    _memory(ctx, root, top.get("memory"))
     _os(ctx, os_el)
-    _clock(ctx, root)
-    _events(ctx, root)
-    _pm(ctx, root)
+    _clock(ctx, top.get("clock"))
+    _events(ctx, top)
+    _pm(ctx, top.get("pm"))
     _seclabel(root)
-    _devices(ctx, first_child(root, "devices"))
+    _devices(ctx, top.get("devices"))
     return QemuCommand(emulator=emulator, args=tuple(ctx.args), taps=tuple(ctx.taps), accel=accel)
 
 
@@ -170,8 +173,7 @@ def emulator_path(root: etree._Element) -> str:
     return path
 
 
-def _features(root: etree._Element) -> list[str]:
-    features = first_child(root, "features")
+def _features(features: etree._Element | None) -> list[str]:
     names = set()
     if features is not None:
         check_children(features, {"acpi", "apic", "pae", "vmport", "smm"})
@@ -184,8 +186,7 @@ def _features(root: etree._Element) -> list[str]:
     return opts
 
 
-def _cpu(ctx: BuildContext, root: etree._Element) -> None:
-    vcpu_el = first_child(root, "vcpu")
+def _cpu(ctx: BuildContext, vcpu_el: etree._Element | None, cpu: etree._Element | None) -> None:
     vcpus = 1
     current = None
     if vcpu_el is not None:
@@ -195,7 +196,6 @@ def _cpu(ctx: BuildContext, root: etree._Element) -> None:
         vcpus = int((vcpu_el.text or "1").strip())
         current = integer(vcpu_el, "current", vcpus)
     smp = [str(current if current is not None else vcpus), f"maxcpus={vcpus}"]
-    cpu = first_child(root, "cpu")
     if cpu is not None:
         check_children(cpu, {"model", "topology", "feature", "vendor"})
         mode = allowed(cpu, "mode", ("custom", "host-passthrough", "maximum"), "custom")
@@ -220,8 +220,7 @@ def _cpu(ctx: BuildContext, root: etree._Element) -> None:
     ctx.add("-smp", ",".join(smp))
 
 
-def _memory(ctx: BuildContext, root: etree._Element) -> None:
-    memory = first_child(root, "memory")
+def _memory(ctx: BuildContext, root: etree._Element, memory: etree._Element | None) -> None:
     if memory is None:
         raise XMLError(f"{where(root)} has no <memory>")
     kib = memory_kib(memory)
@@ -238,7 +237,8 @@ def _os(ctx: BuildContext, os_el: etree._Element | None) -> None:
     )
     if os_el.get("firmware"):
         raise unsupported(os_el, "automatic firmware selection (name the <loader>)")
-    loader = first_child(os_el, "loader")
+    children = first_children(os_el)
+    loader = children.get("loader")
     if loader is not None:
         kind = allowed(loader, "type", ("rom", "pflash"), "rom")
         path = (loader.text or "").strip()
@@ -250,7 +250,7 @@ def _os(ctx: BuildContext, os_el: etree._Element | None) -> None:
                 "-drive",
                 f"if=pflash,format=raw,unit=0,file={path}" + (",readonly=on" if readonly else ""),
             )
-            nvram = child_text(os_el, "nvram")
+            nvram = text_of(children.get("nvram"))
             if nvram:
                 ctx.add("-drive", f"if=pflash,format=raw,unit=1,file={nvram.strip()}")
     order = ""
@@ -258,19 +258,18 @@ def _os(ctx: BuildContext, os_el: etree._Element | None) -> None:
         dev = allowed(boot, "dev", ("hd", "cdrom", "network", "fd"), "hd")
         order += {"hd": "c", "cdrom": "d", "network": "n", "fd": "a"}[dev]
     boot_opts = [f"order={order}"] if order else []
-    menu = first_child(os_el, "bootmenu")
+    menu = children.get("bootmenu")
     if menu is not None:
         boot_opts.append(f"menu={'on' if menu.get('enable') == 'yes' else 'off'}")
     if boot_opts:
         ctx.add("-boot", ",".join(boot_opts))
     for tag, option in (("kernel", "-kernel"), ("initrd", "-initrd"), ("cmdline", "-append")):
-        text = child_text(os_el, tag)
+        text = text_of(children.get(tag))
         if text is not None:
             ctx.add(option, text.strip())
 
 
-def _clock(ctx: BuildContext, root: etree._Element) -> None:
-    clock = first_child(root, "clock")
+def _clock(ctx: BuildContext, clock: etree._Element | None) -> None:
     rtc = ["base=utc"]
     if clock is not None:
         check_children(clock, {"timer"})
@@ -293,21 +292,21 @@ def _clock(ctx: BuildContext, root: etree._Element) -> None:
     ctx.add("-rtc", ",".join(rtc))
 
 
-def _events(ctx: BuildContext, root: etree._Element) -> None:
+def _events(ctx: BuildContext, top: dict[str, etree._Element]) -> None:
+    """``top``: the domain's first child of each tag."""
     for tag, values in (
         ("on_poweroff", ("destroy",)),
         ("on_reboot", ("restart", "destroy")),
         ("on_crash", ("destroy", "restart")),
     ):
-        el = first_child(root, tag)
+        el = top.get(tag)
         if el is not None and (el.text or "").strip() not in values:
             raise unsupported(el, f"<{tag}>{el.text}</{tag}> (supported: {', '.join(values)})")
-    if (child_text(root, "on_reboot") or "").strip() == "destroy":
+    if (text_of(top.get("on_reboot")) or "").strip() == "destroy":
         ctx.add("-no-reboot")
 
 
-def _pm(ctx: BuildContext, root: etree._Element) -> None:
-    pm = first_child(root, "pm")
+def _pm(ctx: BuildContext, pm: etree._Element | None) -> None:
     if pm is None:
         return
     check_children(pm, {"suspend-to-mem", "suspend-to-disk"})

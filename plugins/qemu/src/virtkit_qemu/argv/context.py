@@ -30,8 +30,22 @@ def allowed(el: etree._Element, attribute: str, values: tuple[str, ...], default
 
 def child_text(el: etree._Element, tag: str) -> str | None:
     """``el.findtext(tag)`` for a plain tag, without the cost of lxml's path parser."""
-    child = first_child(el, tag)
-    return None if child is None else (child.text or "")
+    return text_of(first_child(el, tag))
+
+
+def first_children(el: etree._Element) -> dict[str, etree._Element]:
+    """The first child element of each tag, in one pass (each :func:`first_child` call sets up
+    a tag matcher of its own)."""
+    found: dict[str, etree._Element] = {}
+    for child in el:
+        if isinstance(child.tag, str):
+            found.setdefault(child.tag, child)
+    return found
+
+
+def text_of(el: etree._Element | None) -> str | None:
+    """The element's text (``""`` when empty), ``None`` without the element."""
+    return None if el is None else (el.text or "")
 
 
 def local_name(el: etree._Element) -> str:
@@ -98,8 +112,10 @@ class BuildContext:
         """The ``<address type='pci'>`` of ``device_el`` (``None`` without one), checked:
         domain 0, on a bus made so far."""
         addr = first_child(device_el, "address")
-        if addr is None:
-            return None
+        return None if addr is None else self._checked_pci(addr, what)
+
+    def _checked_pci(self, addr: etree._Element, what: str) -> PciAddress:
+        """``<address>`` ``addr`` of a device, checked as :meth:`xml_pci_address` says."""
         if addr.get("type") != "pci":
             raise unsupported(addr, f"address type '{addr.get('type')}' for {what}")
         if integer(addr, "domain", 0) != 0:
@@ -121,12 +137,11 @@ class BuildContext:
     def pci_address(self, device_el: etree._Element, what: str) -> str:
         """The placement of a PCI device: its ``<address>`` (taken, so no other device gets
         it) or the next free slot of the root bus."""
-        address = self.xml_pci_address(device_el, what)
-        if address is None:
-            return self.next_pci(what)
-        self.pci.reserve(address, what)
         addr = first_child(device_el, "address")
-        assert addr is not None
+        if addr is None:
+            return self.next_pci(what)
+        address = self._checked_pci(addr, what)
+        self.pci.reserve(address, what)
         return self.placement(address, addr.get("multifunction") == "on")
 
     def next_pci(self, what: str) -> str:

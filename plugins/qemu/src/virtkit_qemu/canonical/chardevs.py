@@ -10,13 +10,14 @@ from virtkit.xml import Context
 from virtkit.xml.canonical.order import device_children, first_child, set_attrs_first
 
 from virtkit_qemu.canonical.context import (
-    arch_of,
+    caps_of,
     controllers,
     device_addresses,
+    devices_named,
     is_arm_virt,
     is_s390,
     is_x86,
-    machine_of,
+    platform_of,
 )
 
 #: serial target type -> its default model
@@ -33,13 +34,12 @@ _MODELS = {
 _VIO_SERIAL = 0x30000000
 
 
-def _default_target_type(root: etree._Element, ctx: Context) -> str | None:
-    arch, machine = arch_of(root, ctx), machine_of(root)
+def _default_target_type(arch: str, machine: str) -> str | None:
     if is_x86(arch):
         return "isa-serial"
     if machine.startswith("pseries"):
         return "spapr-vio-serial"
-    if is_arm_virt(root, arch) or (arch.startswith("riscv") and machine.startswith("virt")):
+    if is_arm_virt(arch, machine) or (arch.startswith("riscv") and machine.startswith("virt")):
         return "system-serial"
     if is_s390(arch):
         return "sclp-serial"
@@ -50,9 +50,12 @@ def serial_targets(root: etree._Element, ctx: Context) -> None:
     """Serial ports without a target type (or the old ``isa-serial`` that meant the default)
     get the machine's usual one (an address on a USB or PCI bus says which); each target
     names its device model."""
-    default = _default_target_type(root, ctx)
-    arch = arch_of(root, ctx)
-    for serial in device_children(root, "serial"):
+    serials = devices_named(root, "serial")
+    if not serials:
+        return
+    arch, machine = platform_of(root, caps_of(ctx))
+    default = _default_target_type(arch, machine)
+    for serial in serials:
         target = first_child(serial, "target")
         if target is None:
             target = etree.SubElement(serial, "target")
@@ -71,7 +74,7 @@ def serial_targets(root: etree._Element, ctx: Context) -> None:
         set_attrs_first(target, first)
         model = _MODELS.get(kind)
         if kind == "system-serial":
-            model = "pl011" if is_arm_virt(root, arch) else "16550a"
+            model = "pl011" if is_arm_virt(arch, machine) else "16550a"
         if model and first_child(target, "model") is None:
             etree.SubElement(target, "model", {"name": model})
 
@@ -79,7 +82,7 @@ def serial_targets(root: etree._Element, ctx: Context) -> None:
 def spapr_vio_addresses(root: etree._Element, ctx: Context) -> None:
     """pseries serial ports on the VIO bus get the next free register from 0x30000000;
     registers are written with eight digits."""
-    if not machine_of(root).startswith("pseries"):
+    if not platform_of(root, caps_of(ctx))[1].startswith("pseries"):
         return
     for address in device_addresses(root, "spapr-vio"):
         if address.get("reg"):
@@ -104,10 +107,13 @@ def spapr_vio_addresses(root: etree._Element, ctx: Context) -> None:
 def console_addresses(root: etree._Element, ctx: Context) -> None:
     """The first console of type serial is the first serial port: it shows that port's
     address."""
-    console = next(device_children(root, "console"), None)
+    consoles = devices_named(root, "console")
+    if not consoles:
+        return
+    console = consoles[0]
+    target = first_child(console, "target")
     serial = next(device_children(root, "serial"), None)
-    target = first_child(console, "target") if console is not None else None
-    if console is None or serial is None or target is None or target.get("type") != "serial":
+    if serial is None or target is None or target.get("type") != "serial":
         return
     for address in list(console.iterchildren("address")):
         console.remove(address)
@@ -124,17 +130,22 @@ def _virtio_serial_ports(root: etree._Element) -> dict[int, int]:
     }
 
 
+def _is_virtio(channel: etree._Element) -> bool:
+    return any(t.get("type") == "virtio" for t in channel.iterchildren("target"))
+
+
 def virtio_serial_addresses(root: etree._Element, ctx: Context) -> None:
     """virtio channels get the lowest free port of the first virtio-serial controller with
     one (port 0 is kept for a console)."""
+    channels = [c for c in devices_named(root, "channel") if _is_virtio(c)]
+    if not channels:
+        return
     controllers = _virtio_serial_ports(root)
     taken: set[tuple[int, int]] = set()
     for address in device_addresses(root, "virtio-serial"):
         if address.get("port") is not None:
             taken.add((int(address.get("controller", "0")), int(address.get("port", "0"))))
-    for dev in device_children(root, "channel"):
-        if dev.find("target[@type='virtio']") is None:
-            continue
+    for dev in channels:
         address = first_child(dev, "address")
         if address is not None and address.get("port") is not None:
             continue

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import attrs
 from lxml import etree
 from virtkit.xml import Context
-from virtkit.xml.canonical.order import device_children
+from virtkit.xml.canonical.order import device_children, first_child
 
 from virtkit_qemu.canonical.caps import QemuCaps
 
@@ -22,8 +22,13 @@ def caps_of(ctx: Context) -> QemuCaps:
     return ctx.caps if isinstance(ctx, QemuContext) else QemuCaps(arch=ctx.arch)
 
 
-def arch_of(root: etree._Element, ctx: Context) -> str:
-    return arch_of_tree(root, caps_of(ctx))
+def platform_of(root: etree._Element, caps: QemuCaps) -> tuple[str, str]:
+    """The guest's architecture (the emulator's when unnamed) and machine type (``""`` when
+    unnamed), read in one look."""
+    type_el = os_type(root)
+    if type_el is None:
+        return caps.arch, ""
+    return type_el.get("arch") or caps.arch, type_el.get("machine") or ""
 
 
 def controllers(root: etree._Element, kind: str) -> Iterator[etree._Element]:
@@ -31,33 +36,41 @@ def controllers(root: etree._Element, kind: str) -> Iterator[etree._Element]:
     return (c for c in device_children(root, "controller") if c.get("type") == kind)
 
 
+def devices_named(root: etree._Element, tag: str) -> list[etree._Element]:
+    """``root.findall(f"devices/{tag}")``. Most steps concern devices most domains lack: that
+    there is no ``<tag>`` at all is told by one walk of the tree in C, cheaper than locating
+    ``<devices>``."""
+    if next(root.iter(tag), None) is None:
+        return []
+    return list(device_children(root, tag))
+
+
+def device_parts(devices: etree._Element, tag: str) -> Iterator[etree._Element]:
+    """``devices.iterfind(f"*/{tag}")`` in one walk (cheaper than lxml's path parser, or a tag
+    matcher per device)."""
+    for el in devices.iter(tag):
+        device = el.getparent()
+        if device is not None and device.getparent() is devices:
+            yield el
+
+
 def device_addresses(root: etree._Element, kind: str) -> Iterator[etree._Element]:
-    """``root.iterfind(f"devices/*/address[@type='{kind}']")``, without lxml's path parser."""
+    """``root.iterfind(f"devices/*/address[@type='{kind}']")``."""
     return (
         address
-        for device in device_children(root, "*")
-        for address in device.iterchildren("address")
+        for devices in root.iterchildren("devices")
+        for address in device_parts(devices, "address")
         if address.get("type") == kind
     )
 
 
 def os_type(root: etree._Element) -> etree._Element | None:
-    """``root.find("os/type")``, without the cost of lxml's path parser."""
-    for os_el in root.iterchildren("os"):
-        for type_el in os_el.iterchildren("type"):
-            return type_el
-    return None
-
-
-def arch_of_tree(root: etree._Element, caps: QemuCaps) -> str:
-    type_el = os_type(root)
-    arch = type_el.get("arch") if type_el is not None else None
-    return arch or caps.arch
-
-
-def machine_of(root: etree._Element) -> str:
-    type_el = os_type(root)
-    return (type_el.get("machine") if type_el is not None else None) or ""
+    """``root.find("os/type")``, without the cost of lxml's path parser (or of a tag matcher:
+    ``<os>`` has a few children)."""
+    os_el = first_child(root, "os")
+    if os_el is None:
+        return None
+    return next((child for child in os_el if child.tag == "type"), None)
 
 
 def is_x86(arch: str) -> bool:
@@ -78,8 +91,7 @@ def is_s390(arch: str) -> bool:
     return arch in ("s390", "s390x")
 
 
-def is_arm_virt(root: etree._Element, arch: str) -> bool:
-    machine = machine_of(root)
+def is_arm_virt(arch: str, machine: str) -> bool:
     return arch in ("armv7l", "aarch64") and (machine == "virt" or machine.startswith("virt-"))
 
 

@@ -7,7 +7,7 @@ from lxml import etree
 from virtkit.xml import Context
 from virtkit.xml.canonical.order import DOMAIN_ORDER, first_child, insert_child, set_attrs_first
 
-from virtkit_qemu.canonical.context import accel_of, arch_of, caps_of, is_x86, machine_of
+from virtkit_qemu.canonical.context import accel_of, caps_of, is_x86, platform_of
 
 #: architectures libvirt models guest CPUs of (KVM on ARM takes the host's)
 _CPU_ARCHES = ("i686", "x86_64", "ppc64", "ppc64le", "s390x", "armv7l", "aarch64")
@@ -24,10 +24,11 @@ def default_cpu_model(root: etree._Element, ctx: Context) -> None:
         cpu.get("mode", "custom") != "custom" or first_child(cpu, "model") is not None
     ):
         return
-    arch, accel = arch_of(root, ctx), accel_of(root)
+    caps, accel = caps_of(ctx), accel_of(root)
+    arch, machine = platform_of(root, caps)
     if arch not in _CPU_ARCHES or (arch in ("armv7l", "aarch64") and accel == "kvm"):
         return
-    model = caps_of(ctx).default_cpu(machine_of(root), accel)
+    model = caps.default_cpu(machine, accel)
     if model is None:
         return
     if cpu is None:
@@ -68,7 +69,7 @@ def cpu_check(root: etree._Element, ctx: Context) -> None:
         mode in ("host-passthrough", "maximum")
         and cpu.get("migratable") is None
         and not caps_of(ctx).has("cpu.migratable")
-        and is_x86(arch_of(root, ctx))
+        and is_x86(platform_of(root, caps_of(ctx))[0])
     ):
         first["migratable"] = "off"
     set_attrs_first(cpu, first)

@@ -18,17 +18,17 @@ from virtkit_qemu.argv.defaults import is_q35
 from virtkit_qemu.canonical.caps import QemuCaps
 from virtkit_qemu.canonical.context import (
     accel_of,
-    arch_of,
-    arch_of_tree,
     caps_of,
     controllers,
+    device_parts,
+    devices_named,
     is_arm_virt,
     is_i440fx,
     is_ppc64,
     is_s390,
     is_x86,
-    machine_of,
     os_type,
+    platform_of,
 )
 
 
@@ -75,21 +75,32 @@ def insert_controller(
     attrib = {"type": kind, "index": str(index)}
     if model:
         attrib["model"] = model
-    higher = [
-        c
-        for c in devices.iterchildren("controller")
-        if c.get("type") == kind and int(c.get("index", "0")) > index
-    ]
+    higher = next(
+        (
+            c
+            for c in devices.iterchildren("controller")
+            if c.get("type") == kind and int(c.get("index", "0")) > index
+        ),
+        None,
+    )
+    if higher is None:
+        return insert_child(devices, "controller", DEVICES_ORDER, attrib)
     el = etree.Element("controller", attrib)
-    if higher:
-        higher[0].addprevious(el)
-    else:
-        insert_child(devices, "controller", DEVICES_ORDER).addnext(el)
-        placeholder = el.getprevious()
-        assert placeholder is not None
-        devices.remove(placeholder)
+    higher.addprevious(el)
     el.tail = None
     return el
+
+
+def add_controllers(
+    devices: etree._Element, kind: str, first_index: int, models: list[str]
+) -> None:
+    """Controllers of ``kind`` and ``models`` indexed from ``first_index`` on, above every
+    controller of their type: together, where :func:`insert_controller` puts the first."""
+    previous = insert_controller(devices, kind, first_index, models[0])
+    for index, model in enumerate(models[1:], first_index + 1):
+        el = devices.makeelement("controller", {"type": kind, "index": str(index), "model": model})
+        previous.addnext(el)
+        previous = el
 
 
 def _has_input(devices: etree._Element, kind: str, bus: str) -> bool:
@@ -108,7 +119,7 @@ def default_devices(root: etree._Element, ctx: Context) -> None:
     if devices is None:
         return
     caps = caps_of(ctx)
-    arch, machine = arch_of(root, ctx), machine_of(root)
+    arch, machine = platform_of(root, caps)
     add_usb, usb_model, sata, pci_root, pcie_root = True, None, False, False, False
     balloon, usb_inputs, panic = True, False, False
     if is_x86(arch):
@@ -125,7 +136,7 @@ def default_devices(root: etree._Element, ctx: Context) -> None:
         pci_root = machine == "versatilepb"
     elif arch in ("armv7l", "aarch64"):
         add_usb = balloon = False
-        pcie_root = is_arm_virt(root, arch) and caps.has("gpex-pcihost")
+        pcie_root = is_arm_virt(arch, machine) and caps.has("gpex-pcihost")
     elif is_ppc64(arch):
         pci_root = usb_inputs = True
         panic = machine.startswith("pseries")
@@ -138,11 +149,10 @@ def default_devices(root: etree._Element, ctx: Context) -> None:
         add_usb = False
         panic = True
         pci_root = caps.has("zpci")
-    ps2 = next((p for f in root.iterchildren("features") for p in f.iterchildren("ps2")), None)
     if (
         is_x86(arch)
         and (is_i440fx(machine) or is_q35(machine) or machine == "isapc")
-        and (ps2 is None or ps2.get("state") != "off")
+        and _ps2_state(root) != "off"
     ):
         _add_input(devices, "mouse", "ps2")
         _add_input(devices, "keyboard", "ps2")
@@ -163,6 +173,13 @@ def default_devices(root: etree._Element, ctx: Context) -> None:
             _add_input(devices, "mouse", "usb")
     if panic and not _has_machine_panic(devices, arch):
         insert_child(devices, "panic", DEVICES_ORDER)
+
+
+def _ps2_state(root: etree._Element) -> str | None:
+    """The state of ``<features><ps2>``."""
+    features = first_child(root, "features")
+    ps2 = first_child(features, "ps2") if features is not None else None
+    return ps2.get("state") if ps2 is not None else None
 
 
 #: USB controllers of a q35 machine by preference, with the capability each needs
@@ -191,15 +208,18 @@ def _has_machine_panic(devices: etree._Element, arch: str) -> bool:
 
 def panic_models(root: etree._Element, ctx: Context) -> None:
     """A panic device without a model is the machine's own: pseries, s390, else ISA."""
-    arch, machine = arch_of(root, ctx), machine_of(root)
-    for panic in device_children(root, "panic"):
-        if panic.get("model") is None:
-            if is_ppc64(arch) and machine.startswith("pseries"):
-                panic.set("model", "pseries")
-            elif is_s390(arch):
-                panic.set("model", "s390")
-            else:
-                panic.set("model", "isa")
+    bare = [p for p in devices_named(root, "panic") if p.get("model") is None]
+    if not bare:
+        return
+    arch, machine = platform_of(root, caps_of(ctx))
+    if is_ppc64(arch) and machine.startswith("pseries"):
+        model = "pseries"
+    elif is_s390(arch):
+        model = "s390"
+    else:
+        model = "isa"
+    for panic in bare:
+        panic.set("model", model)
 
 
 def default_audio(root: etree._Element, ctx: Context) -> None:
@@ -220,15 +240,18 @@ def default_audio(root: etree._Element, ctx: Context) -> None:
 def usb_controller_models(root: etree._Element, ctx: Context) -> None:
     """A USB controller without a model gets the machine's usual one when QEMU has it; a USB1
     companion of a USB2 controller says which of its ports it serves."""
-    caps = caps_of(ctx)
-    arch = arch_of(root, ctx)
-    for ctrl in controllers(root, "usb"):
+    usb = list(controllers(root, "usb"))
+    for ctrl in usb:
         model = ctrl.get("model") or ""
         if model.startswith("ich9-uhci") and first_child(ctrl, "master") is None:
             master = etree.Element("master", {"startport": str((int(model[-1]) - 1) * 2)})
             ctrl.insert(0, master)
-        if ctrl.get("model") is not None:
-            continue
+    bare = [c for c in usb if c.get("model") is None]
+    if not bare:
+        return
+    caps = caps_of(ctx)
+    arch = platform_of(root, caps)[0]
+    for ctrl in bare:
         model = None
         if caps.has("piix3-usb-uhci"):
             model = "piix3-uhci"
@@ -247,11 +270,12 @@ def usb_controller_models(root: etree._Element, ctx: Context) -> None:
 
 def scsi_controller_models(root: etree._Element, ctx: Context) -> None:
     """A SCSI controller without a model gets the one libvirt picks for the machine."""
+    bare = [c for c in controllers(root, "scsi") if c.get("model") is None]
+    if not bare:
+        return
     caps = caps_of(ctx)
-    arch, machine = arch_of(root, ctx), machine_of(root)
-    for ctrl in controllers(root, "scsi"):
-        if ctrl.get("model") is not None:
-            continue
+    arch, machine = platform_of(root, caps)
+    for ctrl in bare:
         if is_ppc64(arch) and machine.startswith("pseries"):
             model = "ibmvscsi"
         elif is_s390(arch) or not caps.has("lsi") and caps.has("virtio-scsi-pci"):
@@ -271,7 +295,7 @@ def disk_drivers(root: etree._Element, ctx: Context) -> None:
     """Disks are files unless said, opened by QEMU's own block layer (``<driver
     name='qemu'>``) and, when the format is not given, as raw images; LUKS encryption is done
     by QEMU; vhost-user disks cannot be snapshotted."""
-    for disk in device_children(root, "disk"):
+    for disk in devices_named(root, "disk"):
         if disk.get("type") is None:
             set_attrs_first(disk, {"type": "file"})
         if disk.get("type") == "vhostuser" and disk.get("snapshot") is None:
@@ -290,14 +314,22 @@ def disk_drivers(root: etree._Element, ctx: Context) -> None:
         set_attrs_first(driver, first)
 
 
+def _virtio_machine(arch: str, machine: str) -> bool:
+    """s390, ARM and RISC-V ``virt``: machines whose video and NIC are virtio by default."""
+    return (
+        is_s390(arch)
+        or is_arm_virt(arch, machine)
+        or (arch.startswith("riscv") and "virt" in machine)
+    )
+
+
 def default_video_model(root: etree._Element, caps: QemuCaps) -> str | None:
     """The video model a graphical console gets: VGA on pseries, virtio on ARM and RISC-V
     ``virt`` and s390, else Cirrus or VGA, whichever QEMU has."""
-    arch = arch_of_tree(root, caps)
-    machine = machine_of(root)
+    arch, machine = platform_of(root, caps)
     if is_ppc64(arch):
         return "vga"
-    if is_arm_virt(root, arch) or is_s390(arch) or (arch.startswith("riscv") and "virt" in machine):
+    if _virtio_machine(arch, machine):
         return "virtio"
     if caps.has("cirrus-vga"):
         return "cirrus"
@@ -309,7 +341,9 @@ def default_video_model(root: etree._Element, caps: QemuCaps) -> str | None:
 def video_models(root: etree._Element, ctx: Context) -> None:
     """A video device without a model type gets the default one; QXL has 16 MiB of VGA
     memory unless said; the one marked primary comes first."""
-    videos = list(device_children(root, "video"))
+    videos = devices_named(root, "video")
+    if not videos:
+        return
     primary = next((v for v in videos if v.find("model[@primary='yes']") is not None), None)
     if primary is not None and primary is not videos[0]:
         videos[0].addprevious(primary)
@@ -328,7 +362,7 @@ def video_models(root: etree._Element, ctx: Context) -> None:
 def network_sources(root: etree._Element, ctx: Context) -> None:
     """An iSCSI target without a LUN means LUN 0; a Gluster server listens on port 24007
     unless said."""
-    sources = (s for d in device_children(root, "*") for s in d.iterchildren("source"))
+    sources = (s for d in root.iterchildren("devices") for s in device_parts(d, "source"))
     for source in (s for s in sources if s.get("protocol") is not None):
         name = source.get("name")
         if source.get("protocol") == "iscsi" and name and "/" not in name:
@@ -340,28 +374,30 @@ def network_sources(root: etree._Element, ctx: Context) -> None:
 
 
 def net_models(root: etree._Element, ctx: Context) -> None:
-    """An interface without a model gets the machine's usual NIC: virtio on s390, ARM and
-    RISC-V ``virt`` (and for vDPA), else the first of rtl8139, e1000, virtio QEMU has."""
-    caps = caps_of(ctx)
-    arch, machine = arch_of(root, ctx), machine_of(root)
-    if is_s390(arch) or is_arm_virt(root, arch) or (arch.startswith("riscv") and "virt" in machine):
-        model = "virtio"
-    elif arch in ("armv6l", "armv7l", "aarch64"):
-        model = "smc91c111" if machine == "versatilepb" else "lan9118"
-    else:
-        model = next(
-            (m for m, flag in _NET_MODELS if caps.has(flag)),
-            "rtl8139",
-        )
-    for net in device_children(root, "interface"):
-        if net.get("type") == "hostdev":
-            continue
+    """An interface without a model gets the machine's usual NIC (virtio for vDPA); a model
+    libvirt knows is written in lower case."""
+    nets = [n for n in devices_named(root, "interface") if n.get("type") != "hostdev"]
+    if not nets:
+        return
+    default = _default_net_model(root, caps_of(ctx))
+    for net in nets:
         existing = first_child(net, "model")
         if existing is None:
-            kind = "virtio" if net.get("type") == "vdpa" else model
+            kind = "virtio" if net.get("type") == "vdpa" else default
             etree.SubElement(net, "model", {"type": kind})
         elif (existing.get("type") or "").lower() in _KNOWN_NET_MODELS:
             existing.set("type", (existing.get("type") or "").lower())
+
+
+def _default_net_model(root: etree._Element, caps: QemuCaps) -> str:
+    """virtio on s390, ARM and RISC-V ``virt``, the board's own NIC on other ARM machines,
+    else the first of rtl8139, e1000, virtio QEMU has."""
+    arch, machine = platform_of(root, caps)
+    if _virtio_machine(arch, machine):
+        return "virtio"
+    if arch in ("armv6l", "armv7l", "aarch64"):
+        return "smc91c111" if machine == "versatilepb" else "lan9118"
+    return next((m for m, flag in _NET_MODELS if caps.has(flag)), "rtl8139")
 
 
 #: NIC models by preference, with the capability each needs
@@ -373,14 +409,14 @@ _KNOWN_NET_MODELS = ("virtio", "e1000", "e1000e", "rtl8139", "virtio-transitiona
 
 def hostdev_attributes(root: etree._Element, ctx: Context) -> None:
     """A host device says its mode, type and management before anything else."""
-    for hostdev in device_children(root, "hostdev"):
+    for hostdev in devices_named(root, "hostdev"):
         first = {k: hostdev.get(k, "") for k in ("mode", "type", "managed") if hostdev.get(k)}
         set_attrs_first(hostdev, first)
 
 
 def vsock_models(root: etree._Element, ctx: Context) -> None:
     """A vsock device is a virtio one unless said."""
-    for vsock in device_children(root, "vsock"):
+    for vsock in devices_named(root, "vsock"):
         if vsock.get("model") is None:
             set_attrs_first(vsock, {"model": "virtio"})
 
@@ -388,20 +424,23 @@ def vsock_models(root: etree._Element, ctx: Context) -> None:
 def tpm_defaults(root: etree._Element, ctx: Context) -> None:
     """A TPM is the sPAPR one on pseries, else TIS; an emulated TPM is version 2.0 where only
     that exists (sPAPR, CRB, ARM ``virt``), else 1.2."""
-    arch = arch_of(root, ctx)
-    for tpm in device_children(root, "tpm"):
+    tpms = devices_named(root, "tpm")
+    if not tpms:
+        return
+    arch, machine = platform_of(root, caps_of(ctx))
+    for tpm in tpms:
         if tpm.get("model") is None:
             set_attrs_first(tpm, {"model": "tpm-spapr" if is_ppc64(arch) else "tpm-tis"})
         backend = tpm.find("backend[@type='emulator']")
         if backend is not None and backend.get("version") is None:
-            two = tpm.get("model") in ("tpm-spapr", "tpm-crb") or is_arm_virt(root, arch)
+            two = tpm.get("model") in ("tpm-spapr", "tpm-crb") or is_arm_virt(arch, machine)
             backend.set("version", "2.0" if two else "1.2")
 
 
 def shmem_defaults(root: etree._Element, ctx: Context) -> None:
     """Shared memory is an ``ivshmem`` of 4 MiB unless said (a doorbell one has no size of its
     own); a doorbell with a server signals through ioeventfd."""
-    for shmem in device_children(root, "shmem"):
+    for shmem in devices_named(root, "shmem"):
         model = first_child(shmem, "model")
         if model is None:
             model = etree.Element("model", {"type": "ivshmem"})

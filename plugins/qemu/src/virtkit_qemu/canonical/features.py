@@ -6,13 +6,13 @@ from lxml import etree
 from virtkit.xml import Context
 from virtkit.xml.canonical.order import DOMAIN_ORDER, FEATURES_ORDER, first_child, insert_child
 
-from virtkit_qemu.canonical.context import accel_of, arch_of, caps_of, is_arm_virt
+from virtkit_qemu.canonical.context import accel_of, caps_of, is_arm_virt, platform_of
 
 
 def default_gic(root: etree._Element, ctx: Context) -> None:
     """An ARM ``virt`` guest has a GIC; without a version it gets the one the accelerator
     provides."""
-    if not is_arm_virt(root, arch_of(root, ctx)):
+    if not is_arm_virt(*platform_of(root, caps_of(ctx))):
         return
     features = first_child(root, "features")
     if features is None:

@@ -16,16 +16,17 @@ from lxml import etree
 from virtkit.xml import Context
 from virtkit.xml.canonical.order import first_child
 
+from virtkit_qemu.argv.context import first_children
 from virtkit_qemu.argv.defaults import is_q35
 from virtkit_qemu.canonical.caps import QemuCaps
 from virtkit_qemu.canonical.context import (
     caps_of,
-    controllers,
     device_addresses,
+    device_parts,
     is_i440fx,
-    machine_of,
+    platform_of,
 )
-from virtkit_qemu.canonical.devices import insert_controller
+from virtkit_qemu.canonical.devices import add_controllers
 from virtkit_qemu.canonical.pci_devices import (
     DMI_BRIDGE,
     PCI,
@@ -99,10 +100,6 @@ class Addresses:
         return None
 
 
-def _address(el: etree._Element) -> etree._Element | None:
-    return first_child(el, "address")
-
-
 def _is_empty_pci(address: etree._Element) -> bool:
     """``<address type='pci'/>`` naming no slot: libvirt picks one."""
     return address.get("type") == "pci" and not any(
@@ -110,16 +107,11 @@ def _is_empty_pci(address: etree._Element) -> bool:
     )
 
 
-def _wants_address(el: etree._Element) -> bool:
-    address = _address(el)
-    return address is None or _is_empty_pci(address)
-
-
-def _set_address(el: etree._Element, bus: int, slot: int, function: int = 0) -> None:
-    """Write the PCI address (into an empty ``<address type='pci'>``, keeping its children)."""
-    address = _address(el)
-    if address is None:
-        address = etree.SubElement(el, "address")
+def _set_address(
+    el: etree._Element, address: etree._Element | None, bus: int, slot: int, function: int
+) -> None:
+    """Write the PCI address of ``el`` (into its empty ``<address type='pci'>`` ``address``,
+    keeping its children)."""
     spelled = {
         "type": "pci",
         "domain": "0x0000",
@@ -127,6 +119,9 @@ def _set_address(el: etree._Element, bus: int, slot: int, function: int = 0) -> 
         "slot": f"0x{slot:02x}",
         "function": f"0x{function:x}",
     }
+    if address is None:
+        etree.SubElement(el, "address", spelled)
+        return
     rest = {k: v for k, v in address.attrib.items() if k not in spelled}
     address.attrib.clear()
     address.attrib.update({**spelled, **rest})
@@ -136,13 +131,66 @@ def _int(value: str | None) -> int:
     return int(value or "0", 0)
 
 
+@attrs.frozen
+class _Devices:
+    """The devices as an assignment run starts, read once (a run adds addresses only). The
+    devices to place are those of the first ``<devices>``; the buses, and the addresses in use,
+    those of every ``<devices>``."""
+
+    #: the devices of the first ``<devices>`` by tag, in document order
+    by_tag: dict[str, list[etree._Element]]
+    #: the PCI controllers, in document order
+    pci_controllers: list[etree._Element]
+    #: the ``<address>`` children of the devices, in document order
+    addresses: list[etree._Element]
+    #: each device's first ``<address>``
+    address_of: dict[etree._Element, etree._Element]
+
+    @classmethod
+    def read(cls, root: etree._Element) -> _Devices:
+        """The devices of ``<domain>`` ``root`` (which has a ``<devices>``)."""
+        sections = list(root.iterchildren("devices"))
+        by_tag: dict[str, list[etree._Element]] = {}
+        for el in sections[0].iterchildren("*"):
+            by_tag.setdefault(el.tag, []).append(el)
+        pci_controllers = [
+            c for s in sections for c in s.iterchildren("controller") if c.get("type") == "pci"
+        ]
+        addresses = [a for s in sections for a in device_parts(s, "address")]
+        address_of: dict[etree._Element, etree._Element] = {}
+        for address in addresses:
+            device = address.getparent()
+            if device is not None:
+                address_of.setdefault(device, address)
+        return cls(by_tag, pci_controllers, addresses, address_of)
+
+    def each(self, tag: str) -> list[etree._Element]:
+        return self.by_tag.get(tag, [])
+
+    def buses(self) -> Addresses:
+        """The PCI buses and the functions the devices' addresses use."""
+        buses: dict[int, Bus] = {}
+        for ctrl in self.pci_controllers:
+            index = _int(ctrl.get("index"))
+            buses[index] = Bus(index, ctrl.get("model") or "pci-bridge")
+        addresses = Addresses(buses)
+        for address in self.addresses:
+            if address.get("type") != "pci" or _is_empty_pci(address):
+                continue
+            addresses.take(
+                _int(address.get("bus")), _int(address.get("slot")), _int(address.get("function"))
+            )
+        return addresses
+
+
 @attrs.define
 class _Plan:
-    """What one assignment run needs: the address set and the devices' connection kinds."""
+    """What one assignment run needs: the devices, the address set and the machine."""
 
-    root: etree._Element
-    pcie_machine: bool
+    devices: _Devices
     addresses: Addresses
+    machine: str
+    pcie_machine: bool
     caps: QemuCaps
     dry_run: bool = False
     grown: list[str] = attrs.field(factory=list)
@@ -150,13 +198,21 @@ class _Plan:
     placed_at: dict[etree._Element, tuple[int, int, int]] = attrs.field(factory=dict)
 
     def wanted(self, el: etree._Element) -> bool:
-        return el not in self.placed_at and _wants_address(el)
+        if el in self.placed_at:
+            return False
+        address = self.devices.address_of.get(el)
+        return address is None or _is_empty_pci(address)
 
     def place(self, el: etree._Element, bus: int, slot: int, function: int = 0) -> None:
         self.addresses.take(bus, slot, function)
         self.placed_at[el] = (bus, slot, function)
         if not self.dry_run:
-            _set_address(el, bus, slot, function)
+            _set_address(el, self.devices.address_of.get(el), bus, slot, function)
+
+    def write(self) -> None:
+        """Write the addresses a dry run found."""
+        for el, (bus, slot, function) in self.placed_at.items():
+            _set_address(el, self.devices.address_of.get(el), bus, slot, function)
 
     def reserve_next(
         self, el: etree._Element, kind: str, function: int = 0
@@ -192,30 +248,13 @@ class _Plan:
         return None
 
 
-def _buses(root: etree._Element) -> Addresses:
-    buses: dict[int, Bus] = {}
-    for ctrl in controllers(root, "pci"):
-        index = _int(ctrl.get("index"))
-        buses[index] = Bus(index, ctrl.get("model") or "pci-bridge")
-    addresses = Addresses(buses)
-    for address in device_addresses(root, "pci"):
-        if _is_empty_pci(address):
-            continue
-        addresses.take(
-            _int(address.get("bus")), _int(address.get("slot")), _int(address.get("function"))
-        )
-    return addresses
-
-
-def _fixed_slots(plan: _Plan, machine: str) -> None:
+def _fixed_slots(plan: _Plan) -> None:
     """The addresses the chipset fixes, the primary video card, and the virtio IOMMU (built
     into the root bus)."""
-    devices = first_child(plan.root, "devices")
-    assert devices is not None
-    addresses = plan.addresses
+    devices, addresses, machine = plan.devices, plan.addresses, plan.machine
     video_slot = None
     if is_i440fx(machine) and 0 in addresses.buses:
-        for ctrl in devices.iterchildren("controller"):
+        for ctrl in devices.each("controller"):
             kind, index, model = ctrl.get("type"), _int(ctrl.get("index")), ctrl.get("model")
             if not plan.wanted(ctrl) or index != 0:
                 continue
@@ -226,7 +265,7 @@ def _fixed_slots(plan: _Plan, machine: str) -> None:
         addresses.take(0, 1, 0)
         video_slot = 2
     elif is_q35(machine) and 0 in addresses.buses:
-        for ctrl in devices.iterchildren("controller"):
+        for ctrl in devices.each("controller"):
             kind, index, model = ctrl.get("type"), _int(ctrl.get("index")), ctrl.get("model")
             if not plan.wanted(ctrl) or index != 0:
                 continue
@@ -236,17 +275,19 @@ def _fixed_slots(plan: _Plan, machine: str) -> None:
                 plan.place(ctrl, 0, 0x1D, 7)
             elif kind == "usb" and (model or "").startswith("ich9-uhci"):
                 plan.place(ctrl, 0, 0x1D, int(model[-1]) - 1)
-        for ctrl in devices.iterfind("controller[@type='pci'][@model='dmi-to-pci-bridge']"):
+        for ctrl in devices.each("controller"):
+            if ctrl.get("type") != "pci" or ctrl.get("model") != "dmi-to-pci-bridge":
+                continue
             if plan.wanted(ctrl) and not addresses.in_use(0, 0x1E):
                 plan.place(ctrl, 0, 0x1E, 0)
                 break
-        for sound in devices.iterfind("sound[@model='ich9']"):
-            if plan.wanted(sound):
+        for sound in devices.each("sound"):
+            if sound.get("model") == "ich9" and plan.wanted(sound):
                 plan.place(sound, 0, 0x1B, 0)
         addresses.take(0, 0x1F, 0)
         addresses.take(0, 0x1F, 3)
         video_slot = 1
-    video = first_child(devices, "video")
+    video = next(iter(devices.each("video")), None)
     model = first_child(video, "model") if video is not None else None
     primary = (
         video_slot is not None
@@ -260,18 +301,18 @@ def _fixed_slots(plan: _Plan, machine: str) -> None:
             plan.reserve_next(video, PCI)
         else:
             plan.place(video, 0, video_slot, 0)
-    for iommu in devices.iterfind("iommu[@model='virtio']"):
+    for iommu in devices.each("iommu"):
+        if iommu.get("model") != "virtio":
+            continue
         free = addresses.buses[0].free_slot() if 0 in addresses.buses else None
         if plan.wanted(iommu) and free is not None:
             plan.place(iommu, 0, free, 0)
 
 
-def _assign(plan: _Plan, machine: str) -> None:
-    _fixed_slots(plan, machine)
-    devices = first_child(plan.root, "devices")
-    assert devices is not None
+def _assign(plan: _Plan) -> None:
+    _fixed_slots(plan)
     previous_port: tuple[int, int, int] | None = None
-    for ctrl in controllers(plan.root, "pci"):
+    for ctrl in plan.devices.pci_controllers:
         kind = controller_kind(ctrl, plan.pcie_machine)
         if kind is None or not plan.wanted(ctrl):
             continue
@@ -283,7 +324,7 @@ def _assign(plan: _Plan, machine: str) -> None:
         found = plan.reserve_next(ctrl, kind)
         if found and kind == ROOT_PORT:
             previous_port = (found[0], found[1], 0)
-    for el, kind in device_order(plan.root, plan.pcie_machine):
+    for el, kind in device_order(plan.devices.by_tag, plan.pcie_machine):
         if not plan.wanted(el):
             continue
         if el.tag == "controller" and el.get("model") in USB2_MODELS:
@@ -304,9 +345,7 @@ def _place_usb2(plan: _Plan, ctrl: etree._Element, kind: str) -> None:
     else:
         master = first_child(ctrl, "master")
         function = _int(master.get("startport")) // 2 if master is not None else 0
-    devices = first_child(plan.root, "devices")
-    assert devices is not None
-    for other in devices.iterchildren("controller"):
+    for other in plan.devices.each("controller"):
         if other is ctrl or other.get("type") != "usb" or other.get("model") not in USB2_MODELS:
             continue
         if other.get("index") != ctrl.get("index"):
@@ -315,7 +354,7 @@ def _place_usb2(plan: _Plan, ctrl: etree._Element, kind: str) -> None:
             bus, slot, _ = plan.placed_at[other]
             plan.place(ctrl, bus, slot, function)
             return
-        address = _address(other)
+        address = plan.devices.address_of.get(other)
         if address is not None and address.get("type") == "pci":
             plan.place(ctrl, _int(address.get("bus")), _int(address.get("slot")), function)
             return
@@ -324,24 +363,25 @@ def _place_usb2(plan: _Plan, ctrl: etree._Element, kind: str) -> None:
 
 def _multifunction(root: etree._Element) -> None:
     """Function 0 of a slot with other functions in use says ``multifunction='on'``."""
+    found = [
+        (a, (_int(a.get("bus")), _int(a.get("slot"))), _int(a.get("function")))
+        for a in device_addresses(root, "pci")
+    ]
     functions: dict[tuple[int, int], set[int]] = {}
-    addresses = list(device_addresses(root, "pci"))
-    for a in addresses:
-        key = (_int(a.get("bus")), _int(a.get("slot")))
-        functions.setdefault(key, set()).add(_int(a.get("function")))
-    for a in addresses:
-        key = (_int(a.get("bus")), _int(a.get("slot")))
-        if _int(a.get("function")) == 0 and len(functions[key]) > 1 and not a.get("multifunction"):
+    for _, slot, function in found:
+        functions.setdefault(slot, set()).add(function)
+    for a, slot, function in found:
+        if function == 0 and len(functions[slot]) > 1 and not a.get("multifunction"):
             a.set("multifunction", "on")
 
 
-def _controller_details(root: etree._Element, ctx: Context) -> None:
+def _controller_details(plan: _Plan) -> None:
     """PCI controllers name their QEMU model; ports and bridges get their chassis and port,
     pseries host bridges their index."""
-    caps = caps_of(ctx)
-    pseries = machine_of(root).startswith("pseries")
+    caps = plan.caps
+    pseries = plan.machine.startswith("pseries")
     host_bridges = 0
-    for ctrl in controllers(root, "pci"):
+    for ctrl in plan.devices.pci_controllers:
         model = ctrl.get("model") or ""
         index = _int(ctrl.get("index"))
         name = _MODEL_NAMES.get(model)
@@ -349,10 +389,13 @@ def _controller_details(root: etree._Element, ctx: Context) -> None:
             name = "ioh3420"
         if model == "pci-root" and pseries:
             name = "spapr-pci-host-bridge"
-        if name and first_child(ctrl, "model") is None:
-            ctrl.insert(0, etree.Element("model", {"name": name}))
+        children = first_children(ctrl)
+        model_el = children.get("model")
+        if name and model_el is None:
+            model_el = ctrl.makeelement("model", {"name": name})
+            ctrl.insert(0, model_el)
         defaults: dict[str, str] = {}
-        address = _address(ctrl)
+        address = children.get("address")
         if model in ("pcie-root-port", "pcie-switch-downstream-port"):
             defaults["chassis"] = str(index)
             if address is not None:
@@ -364,10 +407,10 @@ def _controller_details(root: etree._Element, ctx: Context) -> None:
             defaults["index"] = str(host_bridges)
             host_bridges += 1
         if defaults:
-            target = first_child(ctrl, "target")
+            target = children.get("target")
             if target is None:
-                target = etree.Element("target")
-                ctrl.insert(1 if first_child(ctrl, "model") is not None else 0, target)
+                target = ctrl.makeelement("target")
+                ctrl.insert(1 if model_el is not None else 0, target)
             for key, value in defaults.items():
                 if target.get(key) is None:
                     target.set(key, value)
@@ -378,30 +421,30 @@ def _controller_details(root: etree._Element, ctx: Context) -> None:
 
 def assign_pci_addresses(root: etree._Element, ctx: Context) -> None:
     """Addresses for the devices that have none, adding the buses they need."""
-    devices = first_child(root, "devices")
-    if devices is None:
+    element = first_child(root, "devices")
+    if element is None:
         return
-    addresses = _buses(root)
+    devices = _Devices.read(root)
+    addresses = devices.buses()
     root_bus = addresses.buses.get(0)
     if root_bus is None or root_bus.model not in ("pci-root", "pcie-root"):
         return
     pcie = root_bus.model == "pcie-root"
-    machine = machine_of(root)
     caps = caps_of(ctx)
+    machine = platform_of(root, caps)[1]
     next_index = max(addresses.buses) + 1
     # The dry run changes nothing in the tree; it finds the buses to add. When there are none,
     # its placements are the real run's.
-    dry = _Plan(root, pcie, addresses, caps, dry_run=True)
-    _assign(dry, machine)
-    grown = dry.grown
-    if grown:
+    plan = _Plan(devices, addresses, machine, pcie, caps, dry_run=True)
+    _assign(plan)
+    if plan.grown:
         if pcie:
-            grown.append("pcie-root-port")  # a free port to hotplug a device into
-        for offset, model in enumerate(grown):
-            insert_controller(devices, "pci", next_index + offset, model)
-        _assign(_Plan(root, pcie, _buses(root), caps), machine)
+            plan.grown.append("pcie-root-port")  # a free port to hotplug a device into
+        add_controllers(element, "pci", next_index, plan.grown)
+        devices = _Devices.read(root)
+        plan = _Plan(devices, devices.buses(), machine, pcie, caps)
+        _assign(plan)
     else:
-        for el, (bus, slot, function) in dry.placed_at.items():
-            _set_address(el, bus, slot, function)
+        plan.write()
     _multifunction(root)
-    _controller_details(root, ctx)
+    _controller_details(plan)

@@ -4,7 +4,7 @@ particular buses only."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from lxml import etree
 from virtkit.xml.canonical.order import first_child
@@ -23,18 +23,22 @@ PCI, PCIE, ROOT_PORT, DMI_BRIDGE, PCIE_PCI_BRIDGE, PCI_BRIDGE = (
 _PCIE_MODELS = {"virtio", "e1000e", "qemu-xhci", "nec-xhci", "vmxnet3", "igb"}
 
 
+#: PCI controller model -> how it connects
+_PCI_CONTROLLER_KINDS = {
+    "pcie-root-port": ROOT_PORT,
+    "dmi-to-pci-bridge": DMI_BRIDGE,
+    "pcie-to-pci-bridge": PCIE_PCI_BRIDGE,
+    "pci-bridge": PCI_BRIDGE,
+    "pcie-switch-upstream-port": PCIE,
+    "pci-expander-bus": PCI,
+    "pcie-expander-bus": ROOT_PORT,
+}
+
+
 def controller_kind(ctrl: etree._Element, pcie: bool) -> str | None:
     kind, model = ctrl.get("type"), ctrl.get("model")
     if kind == "pci":
-        return {
-            "pcie-root-port": ROOT_PORT,
-            "dmi-to-pci-bridge": DMI_BRIDGE,
-            "pcie-to-pci-bridge": PCIE_PCI_BRIDGE,
-            "pci-bridge": PCI_BRIDGE,
-            "pcie-switch-upstream-port": PCIE,
-            "pci-expander-bus": PCI,
-            "pcie-expander-bus": ROOT_PORT,
-        }.get(model or "")
+        return _PCI_CONTROLLER_KINDS.get(model or "")
     if kind == "usb":
         if model in ("none", "qusb1", "qusb2"):
             return None
@@ -56,14 +60,11 @@ def _model_kind(model: str | None, pcie: bool) -> str:
     return PCI
 
 
-def device_order(root: etree._Element, pcie: bool) -> Iterator[tuple[etree._Element, str]]:
-    """The devices that want a PCI address, in the order libvirt hands them out, with their
-    connection kind."""
-    devices = first_child(root, "devices")
-    assert devices is not None
-    kinds: dict[str, list[etree._Element]] = {}
-    for el in devices.iterchildren("*"):  # one pass, instead of one path search per kind
-        kinds.setdefault(el.tag, []).append(el)
+def device_order(
+    kinds: Mapping[str, list[etree._Element]], pcie: bool
+) -> Iterator[tuple[etree._Element, str]]:
+    """The devices (``kinds``: the devices by tag) that want a PCI address, in the order
+    libvirt hands them out, with their connection kind."""
 
     def each(tag: str) -> list[etree._Element]:
         return kinds.get(tag, [])

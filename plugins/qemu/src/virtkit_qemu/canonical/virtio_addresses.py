@@ -10,7 +10,7 @@ from lxml import etree
 from virtkit.xml import Context
 from virtkit.xml.canonical.order import first_child
 
-from virtkit_qemu.canonical.context import arch_of, caps_of, is_arm_virt, is_s390, machine_of
+from virtkit_qemu.canonical.context import caps_of, is_arm_virt, is_s390, platform_of
 
 #: device kinds in the order libvirt walks them, with a test of "is a virtio device"
 _VIRTIO_DEVICES = (
@@ -41,8 +41,10 @@ def ccw_addresses(root: etree._Element, ctx: Context) -> None:
     """Each virtio device of an s390 guest without an address gets the next free device
     number on channel subsystem 0xfe; device numbers are written with four digits, boot load
     parameters in upper case."""
+    if not is_s390(platform_of(root, caps_of(ctx))[0]):
+        return
     devices = first_child(root, "devices")
-    if devices is None or not is_s390(arch_of(root, ctx)):
+    if devices is None:
         return
     taken = {
         int(a.get("devno", "0"), 0)
@@ -68,15 +70,15 @@ def mmio_addresses(root: etree._Element, ctx: Context) -> None:
     """On an ARM ``virt`` or ``vexpress`` board and a RISC-V ``virt`` one, virtio devices use
     virtio-mmio when QEMU has it and the guest has no PCI Express root (or already uses
     virtio-mmio)."""
-    devices = first_child(root, "devices")
-    arch, machine = arch_of(root, ctx), machine_of(root)
-    if devices is None:
-        return
+    arch, machine = platform_of(root, caps_of(ctx))
     arm = arch in ("armv6l", "armv7l", "aarch64") and (
-        is_arm_virt(root, arch) or machine.startswith("vexpress-")
+        is_arm_virt(arch, machine) or machine.startswith("vexpress-")
     )
     riscv = arch.startswith("riscv") and (machine == "virt" or machine.startswith("virt-"))
     if not (arm or riscv):
+        return
+    devices = first_child(root, "devices")
+    if devices is None:
         return
     pcie = devices.find("controller[@type='pci'][@model='pcie-root']") is not None
     has_mmio = devices.find("*/address[@type='virtio-mmio']") is not None
