@@ -7,8 +7,9 @@ Layout inside the folder (names starting with a dot are reserved for the store):
   point); while it exists the batch is being applied;
 - ``.trash/``: folders removed by a batch, renamed here and deleted once the batch is done.
 
-A crash before the journal exists leaves the old state (staged files are garbage); a crash after
-it is rolled forward by :func:`recover`, which the store runs whenever it takes its lock. Every
+A crash before the journal exists leaves the old state (staged files are garbage, which the next
+process to take the lock deletes); a crash after it is rolled forward by :func:`recover`, which
+the store runs whenever it takes its lock. Every
 step of :func:`apply` can be repeated, so a crash during recovery is recovered again. Each file
 is replaced by ``rename(2)``, so on its own it is always either wholly old or wholly new.
 
@@ -91,15 +92,16 @@ def commit(
     txid = uuid.uuid4().hex
     staging = f"{base}/{STAGING}"
     staged: list[tuple[str, str]] = []
+    journal = len(writes) + len(removes) + len(trees) > 1
     try:
-        make_folders(staging)
         for index, (rel, text) in enumerate(writes.items()):
-            target = f"{base}/{rel}"
-            if os.path.isdir(target) and not any(is_within(rel, tree) for tree in trees):
-                raise HostSystemError(f"cannot write {target}: it is a folder")
-            make_folders(os.path.dirname(target))
+            if journal:  # a lone write finds these problems when it renames, undoing nothing
+                target = f"{base}/{rel}"
+                if os.path.isdir(target) and not any(is_within(rel, tree) for tree in trees):
+                    raise HostSystemError(f"cannot write {target}: it is a folder")
+                make_folders(os.path.dirname(target))
             name = f"{txid}-{index}"
-            write_new_file(f"{staging}/{name}", text.encode("utf-8"), durable=durable)
+            _stage(staging, name, text.encode("utf-8"), durable=durable)
             staged.append((rel, name))
         for rel in removes:
             if os.path.isdir(f"{base}/{rel}"):
@@ -109,7 +111,6 @@ def commit(
             removes=tuple(sorted(removes)),
             writes=tuple(staged),
         )
-        journal = plan.steps() > 1
         if journal:
             if plan.trees:
                 make_folders(f"{base}/{TRASH}")
@@ -147,6 +148,15 @@ def commit(
         shutil.rmtree(f"{base}/{TRASH}/{trash}", ignore_errors=True)
 
 
+def _stage(staging: str, name: str, data: bytes, *, durable: bool) -> None:
+    """Write the new staged file ``name``, making the staging folder when it is missing."""
+    try:
+        write_new_file(f"{staging}/{name}", data, durable=durable)
+    except FileNotFoundError:
+        make_folders(staging)
+        write_new_file(f"{staging}/{name}", data, durable=durable)
+
+
 def apply(root: Path, plan: Plan, *, durable: bool = True) -> None:
     """Carry out ``plan``; steps already done are skipped, so this can run again after a crash.
     ``durable``: fsync the folders whose entries changed (staging excepted, see the module)."""
@@ -167,11 +177,15 @@ def apply(root: Path, plan: Plan, *, durable: bool = True) -> None:
         touched.add(os.path.dirname(target))
     for rel, name in plan.writes:
         source, target = f"{base}/{STAGING}/{name}", f"{base}/{rel}"
-        if os.path.lexists(source):
-            folder = os.path.dirname(target)
+        folder = os.path.dirname(target)
+        try:
+            os.replace(source, target)
+        except FileNotFoundError:
+            if not os.path.lexists(source):
+                continue  # moved there by an earlier run of this plan
             make_folders(folder)
             os.replace(source, target)
-            touched.add(folder)
+        touched.add(folder)
     if durable:
         for folder in touched:
             fsync_folder(folder)
@@ -179,30 +193,50 @@ def apply(root: Path, plan: Plan, *, durable: bool = True) -> None:
 
 def recover(root: Path) -> None:
     """Finish a batch a crash interrupted and drop the leftovers of unfinished ones (the caller
-    holds the store's lock, so nothing else is staging)."""
+    holds the store's lock, so nothing else is staging).
+
+    The journal is looked for each time; leftovers (staged files and trash of processes that
+    died) are harmless to the state, so they are looked for only at this process's first
+    recovery of ``root`` and after finishing a journal, which spares every change the listing
+    of two folders."""
     base = os.fspath(root)
+    if _finish_journal(root, base) or base not in _SWEPT:
+        _drop_leftovers(base)
+        _SWEPT.add(base)
+
+
+_SWEPT: set[str] = set()
+"""The folders whose leftovers this process has dropped."""
+
+
+def _finish_journal(root: Path, base: str) -> bool:
+    """Apply and remove the journal a crash left; whether there was one."""
     journal = f"{base}/{JOURNAL}"
     try:
         with open(journal, encoding="utf-8") as file:
             text = file.read()
     except FileNotFoundError:
-        pass
+        return False
     except OSError as exc:
         raise system_error("read the state journal", exc) from exc
-    else:
-        try:
-            plan = Plan.from_json(text)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise HostSystemError(
-                f"state journal {journal} is damaged ({exc}): inspect the folder, then delete "
-                "the journal to keep the state as it is"
-            ) from exc
-        try:
-            apply(root, plan)
-            os.unlink(journal)
-            fsync_folder(base)
-        except OSError as exc:
-            raise system_error("finish an interrupted change to the state", exc) from exc
+    try:
+        plan = Plan.from_json(text)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise HostSystemError(
+            f"state journal {journal} is damaged ({exc}): inspect the folder, then delete "
+            "the journal to keep the state as it is"
+        ) from exc
+    try:
+        apply(root, plan)
+        os.unlink(journal)
+        fsync_folder(base)
+    except OSError as exc:
+        raise system_error("finish an interrupted change to the state", exc) from exc
+    return True
+
+
+def _drop_leftovers(base: str) -> None:
+    """Delete what died processes left in the staging area and the trash."""
     for leftovers in (f"{base}/{STAGING}", f"{base}/{TRASH}"):
         try:
             entries = list(os.scandir(leftovers))

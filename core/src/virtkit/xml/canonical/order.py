@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from functools import lru_cache
 
 from lxml import etree
 
@@ -212,17 +211,25 @@ CPUTUNE_ORDER = (
 )
 
 
-@lru_cache(maxsize=64)
-def _rank(order: tuple[str, ...]) -> dict[str, int]:
-    """Tag -> its position in ``order`` (computed once per order)."""
-    return {tag: i for i, tag in enumerate(order)}
+def _rank(order: Sequence[str]) -> dict[str, int]:
+    """Tag -> its position in ``order`` (computed once per order tuple, which is kept)."""
+    cached = _RANKS.get(id(order))
+    if cached is not None and cached[0] is order:
+        return cached[1]
+    rank = {tag: i for i, tag in enumerate(order)}
+    if isinstance(order, tuple):  # the orders of this module: a kept tuple's id stays its own
+        _RANKS[id(order)] = (order, rank)
+    return rank
+
+
+_RANKS: dict[int, tuple[Sequence[str], dict[str, int]]] = {}
 
 
 def sort_children(parent: etree._Element, order: Sequence[str]) -> None:
     """Put ``parent``'s children into ``order`` (stable); an unlisted child stays right after
     the listed element that precedes it; namespaced children go last, as libvirt writes them."""
     children = list(parent)
-    keys = _sort_keys(children, _rank(tuple(order)), len(order))
+    keys = _sort_keys(children, _rank(order), len(order))
     if keys == sorted(keys):
         return
     for pos in sorted(range(len(children)), key=keys.__getitem__):
@@ -269,20 +276,23 @@ def insert_child(
     parent: etree._Element, tag: str, order: Sequence[str], attrib: dict[str, str] | None = None
 ) -> etree._Element:
     """A new ``<tag>`` inserted at its place in ``order`` (after its last sibling of equal rank)."""
-    rank = _rank(tuple(order))
+    rank = _rank(order)
     mine = rank[tag]
-    at = 0
-    for pos, child in enumerate(parent):
+    el = parent.makeelement(tag, attrib or {})
+    for child in parent.iterchildren(reversed=True):
         if isinstance(child.tag, str) and rank.get(child.tag, -1) <= mine:
-            at = pos + 1
-    el = etree.Element(tag, attrib or {})
-    parent.insert(at, el)
+            child.addnext(el)
+            return el
+    parent.insert(0, el)
     return el
 
 
 def set_attrs_first(el: etree._Element, first: dict[str, str]) -> None:
     """Give ``el`` the attributes ``first`` ahead of its existing ones (libvirt's order)."""
-    rest = [(k, v) for k, v in el.attrib.items() if k not in first]
+    items = el.items()
+    if items[: len(first)] == list(first.items()):
+        return  # already so (the common case)
+    rest = [(k, v) for k, v in items if k not in first]
     el.attrib.clear()
     for key, value in (*first.items(), *rest):
         el.set(key, value)
