@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from lxml import etree
 
-from virtkit.xml.search import find_all
+from virtkit.xml.search import find_all, has_element
 
 #: (element path under <domain>, attribute) of the CPU and node sets in a definition
 BITMAP_ATTRIBUTES = (
@@ -27,6 +27,11 @@ _BITMAP_ATTRIBUTE_BY_TAG = {path.rpartition("/")[2]: name for path, name in BITM
 def bitmap_attributes(root: etree._Element) -> Iterator[tuple[etree._Element, str]]:
     """Each element of ``<domain>`` ``root`` that has one of :data:`BITMAP_ATTRIBUTES`, with
     that attribute's name, in document order (one search, however many paths there are)."""
+    vcpu = next(root.iterchildren("vcpu"), None)
+    if not has_element(root, "cputune", "numatune", "numa") and (
+        vcpu is None or vcpu.get("cpuset") is None
+    ):
+        return  # none of the paths can match: the search would cost more than this
     for el in find_all(root, _WITH_BITMAP):
         yield el, _BITMAP_ATTRIBUTE_BY_TAG[el.tag]
 

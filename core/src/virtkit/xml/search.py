@@ -16,6 +16,13 @@ def find_all(parent: etree._Element, path: str) -> list[etree._Element]:
     return cast("list[etree._Element]", _compiled(path)(parent))
 
 
+def has_element(root: etree._Element, *tags: str) -> bool:
+    """Whether ``root`` or an element under it is named one of ``tags``: one walk of the tree in
+    C, which tells that the elements a step or check concerns are absent (as most are in most
+    domains) for less than it costs to look for them where they would be."""
+    return next(root.iter(*tags), None) is not None
+
+
 def find_first(parent: etree._Element, path: str) -> etree._Element | None:
     """``parent.find(path)``, for a path :func:`find_all` takes."""
     found = find_all(parent, path)

@@ -17,7 +17,7 @@ from virtkit.xml.canonical.order import (
     set_attrs_first,
     sort_children,
 )
-from virtkit.xml.search import find_first
+from virtkit.xml.search import find_first, has_element
 from virtkit.xml.units import to_kib
 
 #: the elements holding a scaled amount of memory (written back in KiB), found in one search:
@@ -101,7 +101,10 @@ def default_vcpu(root: etree._Element, ctx: Context) -> None:
     if vcpu is None:
         vcpu = insert_child(root, "vcpu", DOMAIN_ORDER)
         vcpu.text = "1"
-    auto_memory = find_first(root, "numatune/memory[@placement='auto']") is not None
+    auto_memory = (
+        first_child(root, "numatune") is not None
+        and find_first(root, "numatune/memory[@placement='auto']") is not None
+    )
     if auto_memory and not vcpu.get("cpuset"):
         set_attrs_first(vcpu, {"placement": "auto"})
     elif vcpu.get("placement") is None:
@@ -179,7 +182,7 @@ def default_os(root: etree._Element, ctx: Context) -> None:
         os_type.attrib.clear()
         os_type.attrib.update({"arch": ctx.arch, **rest})
     is_hvm = os_type is not None and (os_type.text or "").strip() == "hvm"
-    if _has_device_boot(root):
+    if has_element(root, "boot") and _has_device_boot(root):
         for boot in list(os_el.iterchildren("boot")):
             os_el.remove(boot)
     elif is_hvm and first_child(os_el, "boot") is None:
@@ -189,7 +192,7 @@ def default_os(root: etree._Element, ctx: Context) -> None:
 
 def numa_cells(root: etree._Element, ctx: Context) -> None:
     """NUMA cells numbered in order when they do not say, and ordered by id."""
-    numa = find_first(root, "cpu/numa")
+    numa = find_first(root, "cpu/numa") if has_element(root, "numa") else None
     if numa is not None:
         for number, cell in enumerate(numa.iterchildren("cell")):
             if cell.get("id") is None:

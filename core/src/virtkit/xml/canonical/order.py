@@ -7,6 +7,8 @@ from collections.abc import Iterator, Sequence
 
 from lxml import etree
 
+from virtkit.xml.search import has_element
+
 #: children of <domain> in the order libvirt writes them
 DOMAIN_ORDER = (
     "name",
@@ -269,6 +271,8 @@ def first_child_with(
 
 def device_children(root: etree._Element, *tags: str) -> Iterator[etree._Element]:
     """The devices of ``<domain>`` ``root`` named one of ``tags``, in document order."""
+    if not has_element(root, *tags):
+        return iter(())
     return (el for devices in root.iterchildren("devices") for el in devices.iterchildren(*tags))
 
 
