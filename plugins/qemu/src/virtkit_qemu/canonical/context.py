@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import attrs
 from lxml import etree
 from virtkit.xml import Context
-from virtkit.xml.canonical.order import device_children, first_child
+from virtkit.xml.canonical.order import device_children
 
 from virtkit_qemu.canonical.caps import QemuCaps
 
@@ -64,10 +64,12 @@ def device_addresses(root: etree._Element, kind: str) -> Iterator[etree._Element
 def os_type(root: etree._Element) -> etree._Element | None:
     """``root.find("os/type")``, without the cost of lxml's path parser (or of a tag matcher:
     ``<os>`` has a few children)."""
-    os_el = first_child(root, "os")
-    if os_el is None:
+    for os_el in root.iterchildren("os"):
+        for child in os_el:
+            if child.tag == "type":
+                return child
         return None
-    return next((child for child in os_el if child.tag == "type"), None)
+    return None
 
 
 def is_x86(arch: str) -> bool:

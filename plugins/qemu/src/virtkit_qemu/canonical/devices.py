@@ -41,10 +41,13 @@ def resolve_machine(root: etree._Element, ctx: Context) -> None:
     caps, accel = caps_of(ctx), accel_of(root)
     machine = type_el.get("machine") or caps.default_machine(accel)
     if machine:
-        type_el.set("machine", caps.canonical_machine(machine, accel))
-    if type_el.get("arch") is None:
-        type_el.set("arch", _emulator_arch(root) or caps.arch)
-    set_attrs_first(type_el, {k: type_el.get(k, "") for k in ("arch", "machine") if type_el.get(k)})
+        machine = caps.canonical_machine(machine, accel)
+        type_el.set("machine", machine)
+    arch = type_el.get("arch")
+    if arch is None:
+        arch = _emulator_arch(root) or caps.arch
+        type_el.set("arch", arch)
+    set_attrs_first(type_el, {k: v for k, v in (("arch", arch), ("machine", machine)) if v})
 
 
 #: the suffix of ``qemu-system-*`` -> libvirt's name of the architecture
@@ -240,13 +243,14 @@ def default_audio(root: etree._Element, ctx: Context) -> None:
 def usb_controller_models(root: etree._Element, ctx: Context) -> None:
     """A USB controller without a model gets the machine's usual one when QEMU has it; a USB1
     companion of a USB2 controller says which of its ports it serves."""
-    usb = list(controllers(root, "usb"))
-    for ctrl in usb:
-        model = ctrl.get("model") or ""
-        if model.startswith("ich9-uhci") and first_child(ctrl, "master") is None:
+    bare = []
+    for ctrl in controllers(root, "usb"):
+        model = ctrl.get("model")
+        if model is None:
+            bare.append(ctrl)
+        elif model.startswith("ich9-uhci") and first_child(ctrl, "master") is None:
             master = etree.Element("master", {"startport": str((int(model[-1]) - 1) * 2)})
             ctrl.insert(0, master)
-    bare = [c for c in usb if c.get("model") is None]
     if not bare:
         return
     caps = caps_of(ctx)
@@ -464,6 +468,8 @@ def shmem_defaults(root: etree._Element, ctx: Context) -> None:
 def dimm_slots(root: etree._Element, ctx: Context) -> None:
     """Memory modules plugged as DIMMs take the lowest free DIMM slot."""
     modules = list(device_children(root, "memory"))
+    if not modules:
+        return
     taken = {
         int(a.get("slot", "0"))
         for m in modules

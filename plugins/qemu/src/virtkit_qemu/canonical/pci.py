@@ -21,8 +21,6 @@ from virtkit_qemu.argv.defaults import is_q35
 from virtkit_qemu.canonical.caps import QemuCaps
 from virtkit_qemu.canonical.context import (
     caps_of,
-    device_addresses,
-    device_parts,
     is_i440fx,
     platform_of,
 )
@@ -93,7 +91,8 @@ class Addresses:
             self.buses[bus].used.setdefault(slot, set()).add(function)
 
     def next_free(self, kind: str) -> tuple[int, int] | None:
-        for bus in sorted(self.buses.values(), key=lambda b: b.index):
+        for index in sorted(self.buses):
+            bus = self.buses[index]
             slot = bus.free_slot() if bus.accepts(kind) else None
             if slot is not None:
                 return bus.index, slot
@@ -109,9 +108,9 @@ def _is_empty_pci(address: etree._Element) -> bool:
 
 def _set_address(
     el: etree._Element, address: etree._Element | None, bus: int, slot: int, function: int
-) -> None:
+) -> etree._Element:
     """Write the PCI address of ``el`` (into its empty ``<address type='pci'>`` ``address``,
-    keeping its children)."""
+    keeping its children); the ``<address>`` written."""
     spelled = {
         "type": "pci",
         "domain": "0x0000",
@@ -120,11 +119,11 @@ def _set_address(
         "function": f"0x{function:x}",
     }
     if address is None:
-        etree.SubElement(el, "address", spelled)
-        return
+        return etree.SubElement(el, "address", spelled)
     rest = {k: v for k, v in address.attrib.items() if k not in spelled}
     address.attrib.clear()
     address.attrib.update({**spelled, **rest})
+    return address
 
 
 def _int(value: str | None) -> int:
@@ -156,12 +155,14 @@ class _Devices:
         pci_controllers = [
             c for s in sections for c in s.iterchildren("controller") if c.get("type") == "pci"
         ]
-        addresses = [a for s in sections for a in device_parts(s, "address")]
+        addresses: list[etree._Element] = []
         address_of: dict[etree._Element, etree._Element] = {}
-        for address in addresses:
-            device = address.getparent()
-            if device is not None:
-                address_of.setdefault(device, address)
+        for section in sections:
+            for address in section.iter("address"):  # a device's own, not its parts'
+                device = address.getparent()
+                if device is not None and device.getparent() is section:
+                    addresses.append(address)
+                    address_of.setdefault(device, address)
         return cls(by_tag, pci_controllers, addresses, address_of)
 
     def each(self, tag: str) -> list[etree._Element]:
@@ -196,6 +197,8 @@ class _Plan:
     grown: list[str] = attrs.field(factory=list)
     #: (bus, slot, function) of each device placed by this run (a dry run writes no address)
     placed_at: dict[etree._Element, tuple[int, int, int]] = attrs.field(factory=dict)
+    #: the ``<address>`` elements this run added to devices that had none
+    added: list[etree._Element] = attrs.field(factory=list)
 
     def wanted(self, el: etree._Element) -> bool:
         if el in self.placed_at:
@@ -207,12 +210,22 @@ class _Plan:
         self.addresses.take(bus, slot, function)
         self.placed_at[el] = (bus, slot, function)
         if not self.dry_run:
-            _set_address(el, self.devices.address_of.get(el), bus, slot, function)
+            self._write(el, bus, slot, function)
 
     def write(self) -> None:
         """Write the addresses a dry run found."""
         for el, (bus, slot, function) in self.placed_at.items():
-            _set_address(el, self.devices.address_of.get(el), bus, slot, function)
+            self._write(el, bus, slot, function)
+
+    def _write(self, el: etree._Element, bus: int, slot: int, function: int) -> None:
+        address = self.devices.address_of.get(el)
+        written = _set_address(el, address, bus, slot, function)
+        if address is None:
+            self.added.append(written)
+
+    def pci_addresses(self) -> list[etree._Element]:
+        """The PCI addresses of all devices once this run has written its own."""
+        return [a for a in self.devices.addresses if a.get("type") == "pci"] + self.added
 
     def reserve_next(
         self, el: etree._Element, kind: str, function: int = 0
@@ -361,11 +374,11 @@ def _place_usb2(plan: _Plan, ctrl: etree._Element, kind: str) -> None:
     plan.reserve_next(ctrl, kind, function)
 
 
-def _multifunction(root: etree._Element) -> None:
-    """Function 0 of a slot with other functions in use says ``multifunction='on'``."""
+def _multifunction(addresses: list[etree._Element]) -> None:
+    """Function 0 of a slot with other functions in use says ``multifunction='on'``
+    (``addresses``: the devices' PCI addresses)."""
     found = [
-        (a, (_int(a.get("bus")), _int(a.get("slot"))), _int(a.get("function")))
-        for a in device_addresses(root, "pci")
+        (a, (_int(a.get("bus")), _int(a.get("slot"))), _int(a.get("function"))) for a in addresses
     ]
     functions: dict[tuple[int, int], set[int]] = {}
     for _, slot, function in found:
@@ -446,5 +459,5 @@ def assign_pci_addresses(root: etree._Element, ctx: Context) -> None:
         _assign(plan)
     else:
         plan.write()
-    _multifunction(root)
+    _multifunction(plan.pci_addresses())
     _controller_details(plan)

@@ -65,59 +65,55 @@ def device_order(
 ) -> Iterator[tuple[etree._Element, str]]:
     """The devices (``kinds``: the devices by tag) that want a PCI address, in the order
     libvirt hands them out, with their connection kind."""
-
-    def each(tag: str) -> list[etree._Element]:
-        return kinds.get(tag, [])
-
-    for fs in each("filesystem"):
+    for fs in kinds.get("filesystem", ()):
         if fs.find("driver[@type='virtiofs']") is not None or fs.get("type") == "mount":
             yield fs, _model_kind(fs.get("model") or "virtio", pcie)
-    for net in each("interface"):
+    for net in kinds.get("interface", ()):
         model = first_child(net, "model")
         name = model.get("type") if model is not None else None
         if net.get("type") == "hostdev" or name in ("spapr-vlan", "usb-net"):
             continue
         yield net, PCIE if pcie and name is None else _model_kind(name or "rtl8139", pcie)
-    for sound in each("sound"):
+    for sound in kinds.get("sound", ()):
         if sound.get("model") in ("es1370", "ac97", "ich6", "ich7", "ich9"):
             yield sound, PCI
-    for ctrl in each("controller"):
+    for ctrl in kinds.get("controller", ()):
         if ctrl.get("type") != "pci":
             kind = controller_kind(ctrl, pcie)
             if kind:
                 yield ctrl, kind
-    for disk in each("disk"):
+    for disk in kinds.get("disk", ()):
         target = first_child(disk, "target")
         if target is not None and target.get("bus") == "virtio":
             yield disk, _model_kind(disk.get("model") or "virtio", pcie)
-    for net in each("interface"):
+    for net in kinds.get("interface", ()):
         if net.get("type") == "hostdev":
             yield net, PCIE if pcie else PCI
-    for hostdev in each("hostdev"):
+    for hostdev in kinds.get("hostdev", ()):
         kind = hostdev.get("type")
         if kind in ("pci", "scsi_host") or hostdev.get("model") == "vfio-pci":
             yield hostdev, PCIE if pcie else PCI
-    for balloon in each("memballoon"):
+    for balloon in kinds.get("memballoon", ()):
         if balloon.get("model") in ("virtio", "virtio-transitional", "virtio-non-transitional"):
             yield balloon, _model_kind(balloon.get("model"), pcie)
-    for rng in each("rng"):
+    for rng in kinds.get("rng", ()):
         yield rng, _model_kind(rng.get("model"), pcie)
-    for watchdog in each("watchdog"):
+    for watchdog in kinds.get("watchdog", ()):
         if watchdog.get("model") == "i6300esb":
             yield watchdog, PCI
-    for video in each("video"):
+    for video in kinds.get("video", ()):
         model = first_child(video, "model")
         name = model.get("type") if model is not None else None
         if name not in ("none", None):
             yield video, _model_kind(name, pcie)
-    for shmem in each("shmem"):
+    for shmem in kinds.get("shmem", ()):
         yield shmem, PCI
-    for device in each("input"):
+    for device in kinds.get("input", ()):
         if device.get("bus") == "virtio":
             yield device, _model_kind(device.get("model") or "virtio", pcie)
-    for serial in each("serial"):
+    for serial in kinds.get("serial", ()):
         target = first_child(serial, "target")
         if target is not None and target.get("type") == "pci-serial":
             yield serial, PCI
-    for vsock in each("vsock"):
+    for vsock in kinds.get("vsock", ()):
         yield vsock, _model_kind(vsock.get("model") or "virtio", pcie)
