@@ -236,6 +236,26 @@ def test_transient_domain_and_name_clash(conn: virtkit.Connection, firmware_xml:
     assert "passing" not in [d.name() for d in conn.list_all_domains()]
 
 
+def test_a_taken_uuid_is_refused_and_a_transient_domain_found_by_uuid(
+    conn: virtkit.Connection, firmware_xml: Any
+) -> None:
+    holder = conn.define_xml(firmware_xml("holder"))
+    fleeting = conn.create_xml(firmware_xml("fleeting"), paused=True)
+    try:
+        for taken in (holder, fleeting):
+            clash = firmware_xml("newcomer").replace(
+                "</name>", f"</name><uuid>{taken.uuid_string()}</uuid>", 1
+            )
+            for make in (conn.define_xml, conn.create_xml):
+                with pytest.raises(DomainExistsError, match=f"domain '{taken.name()}' already"):
+                    make(clash)
+        assert "newcomer" not in [d.name() for d in conn.list_all_domains()]
+        assert conn.lookup_by_uuid(fleeting.uuid()) == fleeting  # found by its status alone
+        assert conn.lookup_by_uuid(holder.uuid()) == holder
+    finally:
+        fleeting.destroy()
+
+
 def test_a_redefinition_by_another_connection_is_seen_at_once(
     conn: virtkit.Connection, uri: str, firmware_xml: Any
 ) -> None:

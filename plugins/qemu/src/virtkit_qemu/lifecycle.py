@@ -80,18 +80,19 @@ def _with_uuid(definition: DomainDef, uuid: uuidlib.UUID) -> DomainDef:
 
 
 def _check_conflicts(
-    entries: list[DomainEntry], name: str, uuid: uuidlib.UUID, *, allow_same: bool
+    host: QemuHost, same_name: DomainEntry | None, uuid: uuidlib.UUID, *, allow_same: bool
 ) -> DomainEntry | None:
-    """The existing entry with this name and UUID (if ``allow_same``); raise on any clash."""
-    for entry in entries:
-        same_name, same_uuid = entry.name == name, entry.uuid == uuid
-        if same_name and same_uuid and allow_same:
-            return entry
-        if same_name or same_uuid:
-            raise DomainExistsError(
-                f"domain '{entry.name}' already exists with uuid {entry.uuid}"
-                + (" and is active" if entry.active else "")
-            )
+    """``same_name``, the existing domain of the new one's name, when it has this UUID too (if
+    ``allow_same``); raise when another domain has the name or the UUID. The caller holds the
+    store's lock."""
+    if same_name is not None and same_name.uuid == uuid and allow_same:
+        return same_name
+    clash = same_name or host.entry_with_uuid(uuid)
+    if clash is not None:
+        raise DomainExistsError(
+            f"domain '{clash.name}' already exists with uuid {clash.uuid}"
+            + (" and is active" if clash.active else "")
+        )
     return None
 
 
@@ -104,13 +105,11 @@ def define(host: QemuHost, definition: DomainDef) -> DomainEntry:
     uuid = _canonical_uuid(root)
     build_from_tree(root)  # refuses what QEMU cannot do before anything is written
     with host.store.lock():
-        entries = host.entries()
-        if keeps_uuid:
-            same_name = next((e for e in entries if e.name == name), None)
-            if same_name is not None:
-                uuid = same_name.uuid
-                definition = _with_uuid(definition, uuid)
-        existing = _check_conflicts(entries, name, uuid, allow_same=True)
+        same_name = host.entry_by_name(name)
+        if keeps_uuid and same_name is not None:
+            uuid = same_name.uuid
+            definition = _with_uuid(definition, uuid)
+        existing = _check_conflicts(host, same_name, uuid, allow_same=True)
         xml = definition.to_xml()
         host.store.write_config(name, xml)
     entry = DomainEntry(
@@ -256,7 +255,7 @@ def create_transient(
     definition = canonical_definition(definition, inactive=False)
     uuid = _canonical_uuid(definition.tree())
     with host.store.lock():  # held through the launch so no define can take the name meanwhile
-        _check_conflicts(host.entries(), name, uuid, allow_same=False)
+        _check_conflicts(host, host.entry_by_name(name), uuid, allow_same=False)
         start_domain(
             host,
             name,
