@@ -5,9 +5,9 @@ Run: ``.venv/bin/python bench/libvirt_qemu.py [--repeats N] [--bare-runs N] [--k
 Guest: 128 MiB, one vCPU, firmware only (QEMU's default SeaBIOS), ``type='kvm'``; the snapshot
 operations use a second such guest with an empty qcow2 disk (internal snapshots need one).
 Each side opens a connection with the same names as virtkit's API (libvirt-python is adapted
-to them) and runs the same workload; the tables give each operation's median, then virtkit's
-against libvirt's. To add a side, write one function that opens its connection (see
-:data:`SIDES`).
+to them) and runs the same workload, round by round in turn (so both meet the same drift of the
+machine); the tables give each operation's median, then virtkit's against libvirt's. To add
+a side, write one function that opens its connection (see :data:`SIDES`).
 
 libvirt runs as its own daemon (:mod:`private_libvirtd`: a private mount namespace with its own
 configuration, run and state folders), configured as ``../shared/README.md`` says (QEMU as root,
@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -94,6 +94,9 @@ SNAPSHOTS = ("snapshot create (memory)", "snapshot revert")
 QUICK_PER_REPEAT = 5
 """Samples per repeat of the operations that take milliseconds (define, suspend, resume),
 whose median of a handful moves with every hiccup of the machine."""
+SNAPSHOTS_PER_REPEAT = 3
+"""Snapshots created (and reverted to) per repeat: a snapshot with memory takes ~20 ms, most of
+it QEMU's own ``savevm``, whose time varies from one snapshot to the next."""
 OPERATIONS = LIFECYCLE + SNAPSHOTS
 
 
@@ -331,7 +334,7 @@ def snapshot_phase(conn: Conn, scratch: Path, repeats: int, samples: Samples) ->
     dom = conn.define_xml(guest_xml("bench-disk", disk))
     try:
         dom.create()
-        for n in range(repeats):
+        for n in range(repeats * SNAPSHOTS_PER_REPEAT):
             xml = SNAPSHOT_XML.format(name=f"snap-{n}")
             snap = samples.clock("snapshot create (memory)", lambda: dom.snapshot_create_xml(xml))  # noqa: B023
             samples.clock("snapshot revert", lambda: dom.revert_to_snapshot(snap))  # noqa: B023
@@ -346,17 +349,27 @@ def snapshot_phase(conn: Conn, scratch: Path, repeats: int, samples: Samples) ->
     discard(dom)
 
 
-def run_workload(conn: Conn, scratch: Path, repeats: int) -> tuple[Samples, list[str]]:
-    """``repeats`` samples of every operation (more of the quick ones), and what failed: a
-    phase that fails (say, a side without snapshots yet) leaves its operations unmeasured and
-    the others go on."""
-    samples = Samples()
-    failures = []
-    for phase in (lifecycle_phase, snapshot_phase):
-        try:
-            phase(conn, scratch, repeats, samples)
-        except Exception as exc:
-            failures.append(f"{phase.__name__}: {type(exc).__name__}: {exc}")
+def run_rounds(
+    conns: dict[str, Conn], roots: dict[str, Path], repeats: int
+) -> tuple[dict[str, Samples], dict[str, list[str]]]:
+    """``repeats`` rounds, each running every phase once on every side (the sides' order
+    alternating), so that all sides meet the same drift of the machine; every side's samples
+    and what failed. A phase that fails on a side (say, one without snapshots yet) is not run
+    there again; its operations go unmeasured and the others go on."""
+    samples = {label: Samples() for label in conns}
+    failures: dict[str, list[str]] = {label: [] for label in conns}
+    failed: set[tuple[str, str]] = set()
+    labels = list(conns)
+    for n in range(repeats):
+        for label in labels if n % 2 == 0 else labels[::-1]:
+            for phase in (lifecycle_phase, snapshot_phase):
+                if (label, phase.__name__) in failed:
+                    continue
+                try:
+                    phase(conns[label], roots[label], 1, samples[label])
+                except Exception as exc:
+                    failed.add((label, phase.__name__))
+                    failures[label].append(f"{phase.__name__}: {type(exc).__name__}: {exc}")
     return samples, failures
 
 
@@ -488,15 +501,16 @@ def main(argv: list[str] | None = None) -> int:
 
     with scratch_dir("virtkit-bench-qemu-", keep=args.keep) as scratch:
         bare = bare_baseline(scratch, args.bare_runs)
-        results: dict[str, Samples] = {}
-        for label, side in SIDES.items():
-            root = scratch / label
-            root.mkdir()
-            with side(root) as conn:
-                results[label], failures = run_workload(conn, root, args.repeats)
-            for failure in failures:
+        roots = {label: scratch / label for label in SIDES}
+        with ExitStack() as stack:
+            conns = {}
+            for label, side in SIDES.items():
+                roots[label].mkdir()
+                conns[label] = stack.enter_context(side(roots[label]))
+            results, failures = run_rounds(conns, roots, args.repeats)
+        for label, failed in failures.items():
+            for failure in failed:
                 print(f"{label}: {failure}", file=sys.stderr)
-            print(f"{label}: done", file=sys.stderr)
 
     print(
         f"\nlibvirt 9.0, {MEMORY_MIB} MiB firmware-only KVM guest: {args.repeats} rounds (define,"
