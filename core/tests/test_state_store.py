@@ -43,9 +43,11 @@ def test_write_read_remove(store: StateStore) -> None:
     assert stat.S_IMODE(store.path("domains/vm1.xml").stat().st_mode) == 0o600
     store.write_text("domains/vm1.xml", "<domain/>")
     assert store.read_text("domains/vm1.xml") == "<domain/>"
+    assert store.exists("domains/vm1.xml") and store.exists("domains")
     assert store.remove("domains/vm1.xml") is True
     assert store.remove("domains/vm1.xml") is False
     assert store.read_text("domains/vm1.xml") is None
+    assert not store.exists("domains/vm1.xml")
     assert visible_files(store) == {}
 
 
@@ -66,7 +68,8 @@ def test_list_names_sorted_without_suffix_and_hidden_entries(store: StateStore) 
     "bad", ["../x", "a/../../x", "/etc/passwd", "", ".", "a/.journal", ".lock", "a\0b"]
 )
 def test_paths_outside_the_store_or_hidden_are_refused(store: StateStore, bad: str) -> None:
-    for use in (store.read_text, store.remove, store.path, lambda p: store.write_text(p, "x")):
+    uses = (store.read_text, store.exists, store.remove, store.path)
+    for use in (*uses, lambda p: store.write_text(p, "x")):
         with pytest.raises(InvalidArgumentError, match="is not allowed in") as info:
             use(bad)
         assert repr(bad) in str(info.value)

@@ -178,7 +178,7 @@ class QemuHost:
             reason=status.reason if status is not None else DomainShutoffReason.UNKNOWN,
             persistent=entry.config is not None,
             autostart=entry.config is not None and self.store.autostart(entry.name),
-            managed_save=self.store.managed_save_path(entry.name).exists(),
+            managed_save=self.store.has_managed_save(entry.name),
             snapshot_count=self.snapshot_count(entry.name),
         )
 

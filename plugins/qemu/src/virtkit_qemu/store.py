@@ -97,7 +97,7 @@ class QemuStore:
         return self.config.list("domains", ".xml")
 
     def autostart(self, name: str) -> bool:
-        return self.config.path(f"autostart/{name}.on").exists()
+        return self.config.exists(f"autostart/{name}.on")
 
     def set_autostart(self, name: str, on: bool) -> None:
         if on:
@@ -182,6 +182,9 @@ class QemuStore:
 
     def managed_save_path(self, name: str) -> Path:
         return self.state.path(f"save/{name}.save")
+
+    def has_managed_save(self, name: str) -> bool:
+        return self.state.exists(f"save/{name}.save")
 
     def remove_managed_save(self, name: str) -> None:
         """Delete the managed save image durably (its folder fsynced): an image that came back
