@@ -9,9 +9,9 @@ Layout inside the folder (names starting with a dot are reserved for the store):
 
 A crash before the journal exists leaves the old state (staged files are garbage, which the next
 process to take the lock deletes); a crash after it is rolled forward by :func:`recover`, which
-the store runs whenever it takes its lock. Every
-step of :func:`apply` can be repeated, so a crash during recovery is recovered again. Each file
-is replaced by ``rename(2)``, so on its own it is always either wholly old or wholly new.
+the store runs whenever it takes its lock. Every step of :func:`apply` can be repeated, so a
+crash during recovery is recovered again. Each file is replaced by ``rename(2)``, so on its own
+it is always either wholly old or wholly new.
 
 Durable batches survive power loss: staged contents are fsynced before the commit point, and the
 folders whose entries changed are fsynced before :func:`commit` returns. A single file costs two
@@ -55,9 +55,6 @@ class Plan:
     """relative paths of the files removed."""
     writes: tuple[tuple[str, str], ...] = ()
     """(relative path, name in ``.staging``) of each file written."""
-
-    def steps(self) -> int:
-        return len(self.trees) + len(self.removes) + len(self.writes)
 
     def to_json(self) -> str:
         return json.dumps(

@@ -198,15 +198,15 @@ def _check_clash(host: QemuHost, name: str, uuid: Any) -> bool:
     domain is defined here (shut off)."""
     if _read_record(host, name, "in") is not None:
         raise OperationInvalidError(f"domain '{name}' is already migrating to this host")
-    for entry in host.entries():
-        same_name, same_uuid = entry.name == name, entry.uuid == uuid
-        if same_name and same_uuid and not entry.active:
-            return True
-        if same_name or same_uuid:
-            state = "running" if entry.active else "defined"
-            raise DomainExistsError(
-                f"domain '{entry.name}' (uuid {entry.uuid}) is already {state} on the destination"
-            )
+    same_name = host.entry_by_name(name)
+    if same_name is not None and same_name.uuid == uuid and not same_name.active:
+        return True
+    clash = same_name or host.entry_with_uuid(uuid)
+    if clash is not None:
+        state = "running" if clash.active else "defined"
+        raise DomainExistsError(
+            f"domain '{clash.name}' (uuid {clash.uuid}) is already {state} on the destination"
+        )
     return False
 
 
