@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from functools import lru_cache
 
 from lxml import etree
 
@@ -214,17 +215,32 @@ CPUTUNE_ORDER = (
 
 
 def _rank(order: Sequence[str]) -> dict[str, int]:
-    """Tag -> its position in ``order`` (computed once per order tuple, which is kept)."""
-    cached = _RANKS.get(id(order))
-    if cached is not None and cached[0] is order:
-        return cached[1]
-    rank = {tag: i for i, tag in enumerate(order)}
-    if isinstance(order, tuple):  # the orders of this module: a kept tuple's id stays its own
-        _RANKS[id(order)] = (order, rank)
-    return rank
+    """Tag -> its position in ``order``; this module's orders are found by identity (hashing a
+    long tuple at every call costs more than the lookup), any other by value."""
+    known = _RANKS.get(id(order))
+    if known is not None and known[0] is order:
+        return known[1]
+    return _rank_of(tuple(order))
 
 
-_RANKS: dict[int, tuple[Sequence[str], dict[str, int]]] = {}
+@lru_cache(maxsize=64)
+def _rank_of(order: tuple[str, ...]) -> dict[str, int]:
+    return {tag: i for i, tag in enumerate(order)}
+
+
+_RANKS = {
+    id(order): (order, _rank_of(order))
+    for order in (
+        DOMAIN_ORDER,
+        OS_ORDER,
+        DEVICES_ORDER,
+        DEVICE_INFO_ORDER,
+        DISK_ORDER,
+        INTERFACE_ORDER,
+        FEATURES_ORDER,
+        CPUTUNE_ORDER,
+    )
+}
 
 
 def sort_children(parent: etree._Element, order: Sequence[str]) -> None:
