@@ -30,7 +30,7 @@ def chardev_elements(root: etree._Element) -> list[etree._Element]:
     """Every element of ``root`` that holds a character device source (with its ``type``):
     the character devices by kind, redirected devices, passthrough smartcards, EGD backends
     of random number generators (one pass over the devices, in C)."""
-    found = []
+    found: list[etree._Element] = []
     for devices in root.iterchildren("devices"):
         for dev in devices.iterchildren(*_CHARDEV_DEVICES):
             tag = dev.tag
