@@ -8,11 +8,11 @@ import select
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import virtkit
-from virtkit.constants import DomainState
+from virtkit.constants import DomainState, DomainUndefineFlags
 from virtkit.errors import NoConnectError, OperationInvalidError, VirtError
 from virtkit_xen.testhost import XenHost, console_waiter, guest_xml
 
@@ -203,6 +203,69 @@ def test_hvm_guest_without_firmware_fails_cleanly(
         assert 'builder = "hvm"' in xen_host.run("cat /var/lib/virtkit/xen/domains/vk-hvm.cfg")
     finally:
         dom.undefine()
+
+
+#: an ``xl`` ahead of the real one on the dom0's PATH: ``create`` and ``restore`` create the
+#: domain, then fail the way ``xl`` does when the process that watches the domain dies
+FAILING_XL = """#!/bin/sh
+/usr/sbin/xl "$@" || exit $?
+case "$1" in create|restore)
+  echo "libxl: error: injected: domain monitoring daemonizing child died due to fatal signal" >&2
+  exit 3;;
+esac
+"""
+
+
+@pytest.fixture
+def failing_xl(xen_host: XenHost) -> Iterator[Callable[[bool], None]]:
+    """Turns the failing ``xl`` on (True) and off (False); off at the end."""
+
+    def switch(on: bool) -> None:
+        if on:
+            xen_host.run(
+                f"cat > /usr/local/sbin/xl <<'EOF'\n{FAILING_XL}EOF\nchmod 755 /usr/local/sbin/xl"
+            )
+        else:
+            xen_host.run("rm -f /usr/local/sbin/xl")
+
+    yield switch
+    switch(False)
+
+
+def test_start_that_xl_fails_after_creating_the_domain_leaves_no_domain(
+    conn: virtkit.Connection, xen_host: XenHost, failing_xl: Callable[[bool], None]
+) -> None:
+    """``xl create``/``xl restore`` that fail once the domain exists (its watching process died)
+    leave no domain behind: the start fails with xl's message, the domain stays defined and
+    shut off, a managed save image stays for the next start, and that start works."""
+    wait = console_waiter(xen_host)
+    xen_host.run("rm -f /var/log/xen/console/guest-vk-fault.log")
+    dom = conn.define_xml(guest_xml("vk-fault"))
+    try:
+        failing_xl(True)
+        with pytest.raises(VirtError, match="xl create failed .*daemonizing child died"):
+            dom.create()
+        assert dom.state()[0] == DomainState.SHUTOFF
+        assert "vk-fault" not in xen_host.run("xl list")
+
+        failing_xl(False)
+        dom.create()
+        wait("vk-fault", "tick 1")  # a PV guest saves once its kernel answers Xen
+        dom.managed_save()
+        failing_xl(True)
+        with pytest.raises(VirtError, match="xl restore.* failed .*daemonizing child died"):
+            dom.create()
+        assert dom.state()[0] == DomainState.SHUTOFF
+        assert dom.has_managed_save_image()
+        assert "vk-fault" not in xen_host.run("xl list")
+
+        failing_xl(False)
+        dom.create()
+        assert dom.state()[0] in (DomainState.RUNNING, DomainState.BLOCKED)
+        assert not dom.has_managed_save_image()
+    finally:
+        xen_host.destroy_guest("vk-fault")
+        dom.undefine_flags(DomainUndefineFlags.MANAGED_SAVE)
 
 
 def test_native_conversion_through_the_connection(conn: virtkit.Connection) -> None:

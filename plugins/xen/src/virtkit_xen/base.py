@@ -138,6 +138,26 @@ def domain_uuid(xml: str) -> uuidlib.UUID:
     return uuidlib.UUID(parse_domain(xml.encode()).tree().findtext("uuid"))
 
 
+def start_or_nothing(name: str, command: str, paused: bool) -> str:
+    """Shell: run ``command`` (an ``xl create`` or ``xl restore`` with ``-p``) so that it leaves
+    domain ``name`` started, or no domain at all, and the script ends with its error.
+
+    ``xl`` creates the domain, then forks the process that watches it; when that process dies
+    (emulated dom0s have seen it crash), ``xl`` fails and leaves the domain behind. Created
+    paused, it has not run yet, so it is destroyed with nothing to undo. A clash with a domain
+    of that name that runs already destroys nothing. Unpaused unless ``paused``."""
+    q = quote(name)
+    drop = f"xl destroy {q} >/dev/null 2>&1 || :"
+    script = (
+        f"e=$({command} 2>&1 >/dev/null 9>&-) || {{ s=$?\n"
+        f'  case $e in *"already exists"*) ;; *) {drop};; esac\n'
+        '  printf "%s\\n" "$e" >&2; exit $s; }\n'
+    )
+    if not paused:
+        script += f"xl unpause {q} 9>&- || {{ s=$?; {drop}; exit $s; }}\n"
+    return script
+
+
 class XenBase:
     """The connection to one dom0 and what every hook needs: the host view, records,
     events and the one-round-trip helpers."""
@@ -217,14 +237,10 @@ class XenBase:
     def _start_script(self, name: str, xml: str, paused: bool, image: str | None) -> str:
         """Write the xl config of ``xml`` and create the domain, from ``image`` if given."""
         cfg = definition_to_config(parse_domain(xml.encode()), "xl")
-        flag = "-p " if paused else ""
         run = f'"$S"/run/{quote(name)}.cfg'
         script = write_file(f"run/{name}.cfg", cfg) + write_file(f"run/{name}.xml", xml)
-        if image:
-            script += f"xl restore {flag}{run} {image} >/dev/null 9>&-\n"
-        else:
-            script += f"xl create -q {flag}{run} >/dev/null 9>&-\n"
-        return script
+        command = f"xl restore -p {run} {image}" if image else f"xl create -q -p {run}"
+        return script + start_or_nothing(name, command, paused)
 
     def start_defined(self, name: str, *, paused: bool, force_boot: bool) -> bool:
         """Start defined domain ``name`` from the xl config stored with its definition: from
@@ -236,15 +252,14 @@ class XenBase:
             xml = self._defined_xml(name)
             self.ctx.run_domain_hook(HookEvent.PREPARE, name, xml)
             self.ctx.run_domain_hook(HookEvent.START, name, xml)
-        flag = "-p " if paused else ""
-        make = f'xl create -q {flag}"$d.cfg"' if force_boot else f'xl restore {flag}"$d.cfg" "$i"'
+        boot = start_or_nothing(name, 'xl create -q -p "$d.cfg"', paused)
+        resume = start_or_nothing(name, 'xl restore -p "$d.cfg" "$i"', paused)
         script = store(
             f'd="$S"/domains/{quote(name)}; i="$S"/save/{quote(name)}.save\n'
             f'[ -f "$d.cfg" ] || {{ [ -f "$d.xml" ] && exit {_NO_CONFIG}; exit {_NO_DOMAIN}; }}\n'
             # a managed save image is consumed under the store's lock
             'if [ -f "$i" ]; then exec 9>"$S/.lock"; flock 9\n'
-            f'  {make} >/dev/null 9>&-; rm -f "$i"; echo consumed; exit 0\nfi\n'
-            f'exec xl create -q {flag}"$d.cfg"'
+            f'{boot if force_boot else resume}rm -f "$i"; echo consumed; exit 0\nfi\n{boot}'
         )
         try:
             restored = self.dom0.run(script).strip() == "consumed" and not force_boot

@@ -21,7 +21,8 @@ class CommandError(OperationFailedError):
     that followed ("Destruction of domain failed")."""
 
     def __init__(self, script: str, status: int, stderr: str) -> None:
-        commands = dict.fromkeys(_XL_COMMAND.findall(script))
+        commands = list(dict.fromkeys(_XL_COMMAND.findall(script)))
+        commands = [c for c in commands if c not in _FOLLOW_UP] or commands
         label = ", ".join(f"xl {c}" for c in commands) or script.split("\n", 1)[0][:80]
         lines = stderr.strip().splitlines() or ["no error output"]
         cause = next((line for line in lines if "error" in line.lower()), lines[-1])
@@ -35,6 +36,10 @@ class CommandError(OperationFailedError):
 
 #: the ``xl`` subcommands a script runs
 _XL_COMMAND = re.compile(r"(?<![\w/-])xl ([a-z][a-z-]+)")
+
+#: subcommands a start script runs after ``xl create``/``xl restore`` (to unpause the domain, or
+#: to destroy it when the start failed): an error names them only in a script without others
+_FOLLOW_UP = frozenset({"destroy", "unpause"})
 
 
 #: POSIX shell: checks that the host is a dom0 and says whether the shell running it is bash
