@@ -30,9 +30,9 @@ BOOT_TIMEOUT = 400.0
 SSH_ATTEMPTS = 3
 
 #: dom0 kernel arguments of every host. With both of the emulated CPUs online, the dom0's own
-#: processes crashed now and then (xl's forked watcher with SIGSEGV or SIGABRT, bash, sshd: a
-#: run of the Xen tests met one to three); on one CPU none did, while Xen still runs the guests
-#: on the other.
+#: processes crashed now and then (xl's forked watcher with SIGSEGV or SIGABRT, bash, sshd: each
+#: of two runs of the Xen tests failed on one); on one CPU none did in five runs, while Xen still
+#: runs the guests on the other.
 DOM0_ARGS = ("maxcpus=1",)
 
 
