@@ -291,50 +291,50 @@ def discard(dom: Dom) -> None:
     dom.undefine_flags(snapshots_metadata=True, managed_save=True)
 
 
-def lifecycle_phase(conn: Conn, scratch: Path, repeats: int, samples: Samples) -> None:
-    """define, start, suspend, resume, save, restore, managed save, start from it, destroy
-    (define, suspend and resume :data:`QUICK_PER_REPEAT` times a repeat)."""
+def lifecycle_phase(conn: Conn, scratch: Path, samples: Samples) -> None:
+    """One round of define, start, suspend, resume, save, restore, managed save, start from
+    it, destroy (define, suspend and resume :data:`QUICK_PER_REPEAT` times)."""
     save_path = scratch / "guest.save"
     plain_xml = guest_xml("bench-plain")
-    for _ in range(repeats):
-        for _ in range(QUICK_PER_REPEAT - 1):
-            discard(samples.clock("define", lambda: conn.define_xml(plain_xml)))
-        dom = samples.clock("define", lambda: conn.define_xml(plain_xml))
-        try:
-            samples.clock("start to running", dom.create)
-            expect(dom, RUNNING, "start")
-            for _ in range(QUICK_PER_REPEAT):
-                samples.clock("suspend", dom.suspend)
-                expect(dom, PAUSED, "suspend")
-                samples.clock("resume", dom.resume)
-                expect(dom, RUNNING, "resume")
-            samples.clock("save", lambda: dom.save(str(save_path)))  # noqa: B023 - called at once
-            expect(dom, SHUTOFF, "save")
-            samples.clock("restore", lambda: conn.restore(str(save_path)))
-            expect(dom, RUNNING, "restore")
-            samples.clock("managed save", dom.managed_save)
-            expect(dom, SHUTOFF, "managed save")
-            samples.clock("start from managed save", dom.create)
-            expect(dom, RUNNING, "start from managed save")
-            samples.clock("destroy", dom.destroy)
-            expect(dom, SHUTOFF, "destroy")
-        except BaseException:
-            with suppress(Exception):
-                discard(dom)
-            raise
-        finally:
-            save_path.unlink(missing_ok=True)
-        discard(dom)
+    for _ in range(QUICK_PER_REPEAT - 1):
+        discard(samples.clock("define", lambda: conn.define_xml(plain_xml)))
+    dom = samples.clock("define", lambda: conn.define_xml(plain_xml))
+    try:
+        samples.clock("start to running", dom.create)
+        expect(dom, RUNNING, "start")
+        for _ in range(QUICK_PER_REPEAT):
+            samples.clock("suspend", dom.suspend)
+            expect(dom, PAUSED, "suspend")
+            samples.clock("resume", dom.resume)
+            expect(dom, RUNNING, "resume")
+        samples.clock("save", lambda: dom.save(str(save_path)))
+        expect(dom, SHUTOFF, "save")
+        samples.clock("restore", lambda: conn.restore(str(save_path)))
+        expect(dom, RUNNING, "restore")
+        samples.clock("managed save", dom.managed_save)
+        expect(dom, SHUTOFF, "managed save")
+        samples.clock("start from managed save", dom.create)
+        expect(dom, RUNNING, "start from managed save")
+        samples.clock("destroy", dom.destroy)
+        expect(dom, SHUTOFF, "destroy")
+    except BaseException:
+        with suppress(Exception):
+            discard(dom)
+        raise
+    finally:
+        save_path.unlink(missing_ok=True)
+    discard(dom)
 
 
-def snapshot_phase(conn: Conn, scratch: Path, repeats: int, samples: Samples) -> None:
-    """snapshot with memory of the running guest, then revert to it (a qcow2 disk holds them)."""
+def snapshot_phase(conn: Conn, scratch: Path, samples: Samples) -> None:
+    """One round of snapshots with memory of the running guest, each reverted to at once (a
+    qcow2 disk holds them): :data:`SNAPSHOTS_PER_REPEAT` of them."""
     disk = scratch / "disk.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "64M"], check=True)
     dom = conn.define_xml(guest_xml("bench-disk", disk))
     try:
         dom.create()
-        for n in range(repeats * SNAPSHOTS_PER_REPEAT):
+        for n in range(SNAPSHOTS_PER_REPEAT):
             xml = SNAPSHOT_XML.format(name=f"snap-{n}")
             snap = samples.clock("snapshot create (memory)", lambda: dom.snapshot_create_xml(xml))  # noqa: B023
             samples.clock("snapshot revert", lambda: dom.revert_to_snapshot(snap))  # noqa: B023
@@ -366,7 +366,7 @@ def run_rounds(
                 if (label, phase.__name__) in failed:
                     continue
                 try:
-                    phase(conns[label], roots[label], 1, samples[label])
+                    phase(conns[label], roots[label], samples[label])
                 except Exception as exc:
                     failed.add((label, phase.__name__))
                     failures[label].append(f"{phase.__name__}: {type(exc).__name__}: {exc}")

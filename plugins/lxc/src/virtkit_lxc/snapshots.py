@@ -244,7 +244,7 @@ class RootSnapshots:
 
     def remove_all(self) -> None:
         """Forget every snapshot and its copy (undefine)."""
-        if self.store.path(self.meta_dir).exists():
+        if self.store.exists(self.meta_dir):
             self.store.remove_tree(self.meta_dir)
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(self.store.path(f"snapshot-data/{self.domain}"))

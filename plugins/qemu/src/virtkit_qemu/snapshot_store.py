@@ -126,5 +126,5 @@ class SnapshotTree:
             self.state.write_text(f"{self.folder}/current", name)
 
     def remove_all(self) -> None:
-        if self.state.path(self.folder).exists():
+        if self.state.exists(self.folder):
             self.state.remove_tree(self.folder)
