@@ -260,7 +260,6 @@ def test_migrate_hook_rewrites_the_destination_xml(
 
 
 REWRITE_BEGIN = """
-import attrs
 from virtkit import hookimpl
 
 class Rewrite:
@@ -268,7 +267,7 @@ class Rewrite:
     def virtkit_migrate_begin(self, dom, flags, params):
         offer = yield
         title = "<title>rewritten</title></domain>"
-        return attrs.evolve(offer, xml=offer.xml.replace("</domain>", title))
+        return offer._replace(xml=offer.xml.replace("</domain>", title))
 
 plugin = Rewrite()
 """

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 from urllib.parse import quote, unquote, urlsplit
-
-import attrs
 
 from virtkit.errors import InvalidArgumentError
 
@@ -23,8 +22,7 @@ def query_params(query: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-@attrs.frozen(kw_only=True)
-class ConnectURI:
+class ConnectURI(NamedTuple):
     """A parsed connection URI.
 
     ``driver`` selects the plugin (entry point of group ``virtkit.drivers``); ``transport`` is

@@ -643,7 +643,7 @@ def job_info(host: QemuHost, ref: DomainRef, completed: bool) -> JobInfo:
     domain is migrating away."""
     job = saverestore.job_info(host, ref, completed)
     if not completed and job.type != DomainJobType.NONE and _read_record(host, ref.name, "out"):
-        return attrs.evolve(job, operation="migration_out")
+        return job._replace(operation="migration_out")
     return job
 
 

@@ -156,7 +156,9 @@ class QemuStore:
 
     def write_completed_job(self, uuid: uuidlib.UUID, job: JobInfo) -> None:
         """Record ``job`` as the domain's last finished job, for every process to read."""
-        self.run.write_text(f"jobs/{uuid}/completed.json", json.dumps(attrs.asdict(job)))
+        self.run.write_text(
+            f"jobs/{uuid}/completed.json", json.dumps({**job._asdict(), "stats": dict(job.stats)})
+        )
 
     def remove_completed_job(self, uuid: uuidlib.UUID) -> None:
         """Forget the domain's last finished job (its job lock stays: another process may be

@@ -277,9 +277,9 @@ class SnapshotHooks(SavingHooks):
                 for child in doomed:
                     del domain.snapshots[child]
             else:
-                for other in domain.snapshots.values():
+                for child, other in domain.snapshots.items():
                     if other.parent == name:
-                        other.parent = snap.parent
+                        domain.snapshots[child] = other._replace(parent=snap.parent)
             if not flags & _CHILDREN_ONLY:
                 if domain.current_snapshot == name:
                     domain.current_snapshot = snap.parent

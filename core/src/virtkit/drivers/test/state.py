@@ -16,9 +16,7 @@ import time
 import uuid as uuidlib
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING
-
-import attrs
+from typing import TYPE_CHECKING, NamedTuple
 
 from virtkit.constants import DomainEventType, DomainState, DomainXMLFlags
 from virtkit.errors import NoDomainError, NoSnapshotError
@@ -44,17 +42,16 @@ def parse_definition(xml: str | bytes) -> DomainDef:
     return parse_domain(xml)
 
 
-@attrs.define(eq=False, repr=False)
 class Job:
     """A job running on a domain (an outgoing migration); ``abort_job`` sets ``aborted``."""
 
-    operation: str
-    started: float = attrs.field(factory=time.monotonic)
-    aborted: bool = False
+    def __init__(self, operation: str) -> None:
+        self.operation = operation
+        self.started = time.monotonic()
+        self.aborted = False
 
 
-@attrs.define(eq=False, repr=False)
-class TestSnapshot:
+class TestSnapshot(NamedTuple):
     """One snapshot: its place in the tree and the domain definition it can bring back."""
 
     name: str
@@ -101,7 +98,6 @@ class TestSnapshot:
         return to_string(root)
 
 
-@attrs.define(eq=False, repr=False)
 class TestDomain:
     """One domain of a test node.
 
@@ -110,27 +106,33 @@ class TestDomain:
     instance, ``None`` while inactive or while it runs ``config`` unchanged.
     """
 
-    ref: DomainRef
-    _config: DomainDef | None = attrs.field(default=None, alias="config")
-    config_xml: str | None = None
-    persistent: bool = True
-    live: DomainDef | None = None
-    id: int = -1
-    state: DomainState = DomainState.SHUTOFF
-    reason: int = 0
-    autostart: bool = False
-    managed_save: DomainDef | None = None
-    autodestroy_owner: object | None = None
-    started_at: float = 0.0
-    snapshots: dict[str, TestSnapshot] = attrs.field(factory=dict)
-    current_snapshot: str | None = None
-    last_job: JobInfo | None = None
-    managed_save_paused: bool = False
-    job: Job | None = None
-    record: DomainRecord = attrs.field(init=False)
-    _xml: dict[int, str] = attrs.field(factory=dict, init=False)
-
-    def __attrs_post_init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        ref: DomainRef,
+        config: DomainDef | None = None,
+        config_xml: str | None = None,
+        persistent: bool = True,
+        managed_save: DomainDef | None = None,
+    ) -> None:
+        self.ref = ref
+        self._config = config
+        self.config_xml = config_xml
+        self.persistent = persistent
+        self.live: DomainDef | None = None
+        self.id = -1
+        self.state = DomainState.SHUTOFF
+        self.reason = 0
+        self.autostart = False
+        self.managed_save = managed_save
+        self.autodestroy_owner: object | None = None
+        self.started_at = 0.0
+        self.snapshots: dict[str, TestSnapshot] = {}
+        self.current_snapshot: str | None = None
+        self.last_job: JobInfo | None = None
+        self.managed_save_paused = False
+        self.job: Job | None = None
+        self._xml: dict[int, str] = {}
         self.refresh()
 
     @property
