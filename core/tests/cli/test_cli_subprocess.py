@@ -102,6 +102,8 @@ def test_a_command_imports_only_its_own_module() -> None:
 
 
 NOT_FOR_LISTING = (
+    "attr",
+    "attrs",
     "lxml",
     "queue",
     "virtkit.auth",
