@@ -291,6 +291,21 @@ def discard(dom: Dom) -> None:
     dom.undefine_flags(snapshots_metadata=True, managed_save=True)
 
 
+@contextmanager
+def discarded_after(dom: Dom, scratch_file: Path) -> Iterator[Dom]:
+    """``dom`` for the block; then :func:`discard` it (its errors only raised when the block
+    ended normally) and remove ``scratch_file``."""
+    try:
+        yield dom
+    except BaseException:
+        with suppress(Exception):
+            discard(dom)
+        raise
+    finally:
+        scratch_file.unlink(missing_ok=True)
+    discard(dom)
+
+
 def lifecycle_phase(conn: Conn, scratch: Path, samples: Samples) -> None:
     """One round of define, start, suspend, resume, save, restore, managed save, start from
     it, destroy (define, suspend and resume :data:`QUICK_PER_REPEAT` times)."""
@@ -299,7 +314,7 @@ def lifecycle_phase(conn: Conn, scratch: Path, samples: Samples) -> None:
     for _ in range(QUICK_PER_REPEAT - 1):
         discard(samples.clock("define", lambda: conn.define_xml(plain_xml)))
     dom = samples.clock("define", lambda: conn.define_xml(plain_xml))
-    try:
+    with discarded_after(dom, save_path):
         samples.clock("start to running", dom.create)
         expect(dom, RUNNING, "start")
         for _ in range(QUICK_PER_REPEAT):
@@ -317,13 +332,6 @@ def lifecycle_phase(conn: Conn, scratch: Path, samples: Samples) -> None:
         expect(dom, RUNNING, "start from managed save")
         samples.clock("destroy", dom.destroy)
         expect(dom, SHUTOFF, "destroy")
-    except BaseException:
-        with suppress(Exception):
-            discard(dom)
-        raise
-    finally:
-        save_path.unlink(missing_ok=True)
-    discard(dom)
 
 
 def snapshot_phase(conn: Conn, scratch: Path, samples: Samples) -> None:
@@ -332,7 +340,7 @@ def snapshot_phase(conn: Conn, scratch: Path, samples: Samples) -> None:
     disk = scratch / "disk.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "64M"], check=True)
     dom = conn.define_xml(guest_xml("bench-disk", disk))
-    try:
+    with discarded_after(dom, disk):
         dom.create()
         for n in range(SNAPSHOTS_PER_REPEAT):
             xml = SNAPSHOT_XML.format(name=f"snap-{n}")
@@ -340,13 +348,6 @@ def snapshot_phase(conn: Conn, scratch: Path, samples: Samples) -> None:
             samples.clock("snapshot revert", lambda: dom.revert_to_snapshot(snap))  # noqa: B023
             expect(dom, RUNNING, "revert to a snapshot of the running domain")
             snap.delete()
-    except BaseException:
-        with suppress(Exception):
-            discard(dom)
-        raise
-    finally:
-        disk.unlink(missing_ok=True)
-    discard(dom)
 
 
 def run_rounds(
