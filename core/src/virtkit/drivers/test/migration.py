@@ -10,7 +10,6 @@ migrating to the same host.
 from __future__ import annotations
 
 import json
-import time
 
 from virtkit.constants import (
     DomainEventDefinedDetail,
@@ -168,7 +167,7 @@ class MigrationHooks(SnapshotHooks):
         with self.node.lock:
             domain = self.node.get(dom)
             job, domain.job = domain.job, None
-            elapsed = int((time.monotonic() - job.started) * 1000) if job else 0
+            elapsed = job.elapsed_ms() if job else 0
             if cancelled:
                 domain.last_job = JobInfo(
                     type=DomainJobType.CANCELLED if job and job.aborted else DomainJobType.FAILED,
@@ -203,7 +202,7 @@ class MigrationHooks(SnapshotHooks):
             return JobInfo(
                 type=DomainJobType.UNBOUNDED,
                 operation=domain.job.operation,
-                time_elapsed=int((time.monotonic() - domain.job.started) * 1000),
+                time_elapsed=domain.job.elapsed_ms(),
             )
 
     @hookimpl

@@ -50,6 +50,10 @@ class Job:
         self.started = time.monotonic()
         self.aborted = False
 
+    def elapsed_ms(self) -> int:
+        """Milliseconds since the job started (libvirt's ``time_elapsed``)."""
+        return int((time.monotonic() - self.started) * 1000)
+
 
 class TestSnapshot(NamedTuple):
     """One snapshot: its place in the tree and the domain definition it can bring back."""
