@@ -64,6 +64,14 @@ class Attr:
         except ValueError:
             raise fail(el, f"invalid value '{value}' for attribute '{self.xml}'") from None
 
+    def adopted(self, value: str, el: etree._Element, adopt: bool) -> Any:
+        """``value`` of ``el`` parsed; ``adopt``: rewritten in ``el`` as it is written, in
+        place (the attribute keeps its position)."""
+        typed = self.parse(value, el)
+        if adopt and (written := self.rewritten(value, typed)) is not None:
+            el.set(self.xml, written)
+        return typed
+
     def rewritten(self, value: str, typed: Any) -> str | None:
         """The text ``typed`` (parsed from ``value``) is written as, when that is not ``value``
         (``010`` -> ``10``, `` hvm `` -> ``hvm``); None when it is (an enum member looked up by
@@ -135,6 +143,7 @@ class Element:
     # derived from the declarations above when a subclass is created
     _ATTR_INDEX: ClassVar[dict[str, Attr]] = {}
     _TEXT_SPEC: ClassVar[Attr | None] = None
+    _TYPED_ATTRS: ClassVar[tuple[Attr, ...]] = ()
     _HAS_CHECK: ClassVar[bool] = False
 
     extra_attrs: tuple[tuple[str, str], ...] = ()
@@ -145,6 +154,7 @@ class Element:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._ATTR_INDEX = {spec.xml: spec for spec in cls.ATTRS}
+        cls._TYPED_ATTRS = tuple(spec for spec in cls.ATTRS if spec.type is not str)
         text = cls.TEXT
         cls._TEXT_SPEC = None if text is None or text is str else Attr(xml="text()", type=text)
         cls._HAS_CHECK = cls.check.__func__ is not Element.check.__func__  # type: ignore[attr-defined]
@@ -188,7 +198,14 @@ class Element:
         """Raise the errors :meth:`from_xml` raises for ``el`` and, with ``adopt``, make ``el``
         what it makes of it, without building the model (so :meth:`check` must not read the
         children in its values). The loop is :meth:`from_xml`'s, kept apart for speed."""
-        values = cls.own_values(el, adopt=adopt)
+        if cls._HAS_CHECK:
+            values = cls.own_values(el, adopt=adopt)
+        else:  # only typed values can be wrong: parse those alone
+            for spec in cls._TYPED_ATTRS:
+                value = el.get(spec.xml)
+                if value is not None:
+                    spec.adopted(value, el, adopt)
+            cls._own_text(el, adopt)
         if len(el):
             models = cls.CHILDREN
             for child in el:
@@ -219,27 +236,35 @@ class Element:
                 elif spec.type is str:
                     kwargs[spec.field] = value
                 else:
-                    typed = kwargs[spec.field] = spec.parse(value, el)
-                    if adopt and (written := spec.rewritten(value, typed)) is not None:
-                        el.set(name, written)  # in place: the attribute keeps its position
+                    kwargs[spec.field] = spec.adopted(value, el, adopt)
             if extra:
                 kwargs["extra_attrs"] = tuple(extra)
             if len(items) > 1:
                 kwargs["attr_order"] = tuple(el.keys())
-        if cls.TEXT is not None:
-            text = el.text
-            if text is not None:
-                raw = text if cls.TEXT is str else text.strip()
-                spec = cls._TEXT_SPEC
-                if spec is None:
-                    kwargs["text"] = raw
-                else:
-                    value = kwargs["text"] = spec.parse(raw, el)
-                    if adopt and (written := spec.rewritten(text, value)) is not None:
-                        el.text = written
-        elif adopt and el.text is not None:
-            el.text = None
+        text = cls._own_text(el, adopt)
+        if text is not None:
+            kwargs["text"] = text
         return kwargs
+
+    @classmethod
+    def _own_text(cls, el: etree._Element, adopt: bool) -> Any:
+        """The (typed) value of ``el``'s text, None when it has none; ``adopt``: as
+        :meth:`from_xml` says, for the text."""
+        text = el.text
+        if cls.TEXT is None:
+            if adopt and text is not None:
+                el.text = None
+            return None
+        if text is None:
+            return None
+        raw = text if cls.TEXT is str else text.strip()
+        spec = cls._TEXT_SPEC
+        if spec is None:
+            return raw
+        value = spec.parse(raw, el)
+        if adopt and (written := spec.rewritten(text, value)) is not None:
+            el.text = written
+        return value
 
     @classmethod
     def check(cls, el: etree._Element, values: dict[str, Any]) -> None:
