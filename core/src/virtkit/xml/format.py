@@ -84,8 +84,15 @@ def format_domain(
     ``secure``: keep secrets such as ``<graphics passwd=...>``.
     ``migratable``: the form sent to a migration destination: no live-only values either.
     """
-    root = definition.tree()
     id = definition.id if id is None else id
+    stored = definition._built
+    if (
+        stored is not None
+        and definition._blank_free
+        and _written_as_is(stored, id=id, inactive=inactive, secure=secure, migratable=migratable)
+    ):
+        return to_string(stored, blank_free=True)  # nothing to change: no copy to make
+    root = definition.tree()
     root.attrib.pop("id", None)
     if id is not None and id >= 0 and not inactive:
         attrib = dict(root.attrib)
@@ -99,4 +106,18 @@ def format_domain(
         for path, name in SECRET_ATTRIBUTES:
             for el in find_all(root, path):
                 el.attrib.pop(name, None)
-    return to_string(root, blank_free=drop_blank_text(root))
+    return to_string(root, blank_free=definition._blank_free or drop_blank_text(root))
+
+
+def _written_as_is(
+    root: etree._Element, *, id: int | None, inactive: bool, secure: bool, migratable: bool
+) -> bool:
+    """Whether :func:`format_domain` leaves ``root`` as it is for this form: no id to write or
+    drop, no live-only value or secret to drop."""
+    if root.get("id") is not None or (id is not None and id >= 0 and not inactive):
+        return False
+    if (inactive or migratable) and find_all(root, _LIVE_VALUE_HOLDERS):
+        return False
+    return secure or not any(
+        el.get(name) is not None for path, name in SECRET_ATTRIBUTES for el in find_all(root, path)
+    )

@@ -49,9 +49,12 @@ HAS_COMMENTS = etree.XPath("boolean(//comment() | //processing-instruction())")
 _ATTRIBUTE_COUNT = etree.XPath("count(//@*)")
 #: ... and in lxml's text: apostrophes and carriage returns (escaped otherwise), empty text
 #: (``<a></a>``), namespaces and ``<metadata>`` (libvirt declares and quotes them its own way),
-#: entity references, and the elements libvirt never writes empty
+#: entity references, the elements libvirt never writes empty, and comments and processing
+#: instructions (text holding ``<`` is escaped, so these marks come only from such nodes)
 _UNLIKE_LIBVIRT_MARKS = (
     "'",
+    "<!--",
+    "<?",
     "&#13;",
     "></",
     "xmlns",
@@ -98,8 +101,8 @@ _BLANKS = etree.XPath("//*[*]/text()")
 def _by_lxml(root: etree._Element, blank_free: bool) -> str | None:
     """``root`` written by lxml's serializer, when that gives exactly libvirt's layout once its
     double quotes are single ones; None when the tree holds anything it would write otherwise."""
-    if (HAS_COMMENTS if blank_free else _UNLIKE_LIBVIRT)(root):
-        return None
+    if not blank_free and _UNLIKE_LIBVIRT(root):
+        return None  # (comments and processing instructions show in the text, see the marks)
     text: str = etree.tostring(root, encoding="unicode", pretty_print=True, with_tail=False)
     if any(mark in text for mark in _UNLIKE_LIBVIRT_MARKS):
         return None
