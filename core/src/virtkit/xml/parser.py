@@ -7,7 +7,12 @@ from lxml import etree
 from virtkit.errors import XMLError
 
 PARSER = etree.XMLParser(
-    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=False
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    huge_tree=False,
+    remove_comments=False,
+    remove_blank_text=True,
 )
 
 
