@@ -80,14 +80,20 @@ def _with_uuid(definition: DomainDef, uuid: uuidlib.UUID) -> DomainDef:
 
 
 def _check_conflicts(
-    host: QemuHost, same_name: DomainEntry | None, uuid: uuidlib.UUID, *, allow_same: bool
+    host: QemuHost,
+    same_name: DomainEntry | None,
+    uuid: uuidlib.UUID,
+    *,
+    allow_same: bool,
+    generated: bool = False,
 ) -> DomainEntry | None:
     """``same_name``, the existing domain of the new one's name, when it has this UUID too (if
-    ``allow_same``); raise when another domain has the name or the UUID. The caller holds the
-    store's lock."""
+    ``allow_same``); raise when another domain has the name or the UUID. ``generated``: the
+    UUID was drawn at random just now, so no other domain can have it and the definitions
+    are not read to look for one. The caller holds the store's lock."""
     if same_name is not None and same_name.uuid == uuid and allow_same:
         return same_name
-    clash = same_name or host.entry_with_uuid(uuid)
+    clash = same_name or (None if generated else host.entry_with_uuid(uuid))
     if clash is not None:
         raise DomainExistsError(
             f"domain '{clash.name}' already exists with uuid {clash.uuid}"
@@ -99,17 +105,18 @@ def _check_conflicts(
 def define(host: QemuHost, definition: DomainDef) -> DomainEntry:
     _check_name(definition)
     name = definition.name
-    keeps_uuid = definition.uuid is None  # a redefinition without UUID keeps the domain's
+    # without a UUID, a redefinition keeps the domain's and a new domain gets a random one
+    no_uuid = definition.uuid is None
     definition = canonical_definition(definition, inactive=True)
     root = definition.tree()
     uuid = _canonical_uuid(root)
     build_from_tree(root)  # refuses what QEMU cannot do before anything is written
     with host.store.lock():
         same_name = host.entry_by_name(name)
-        if keeps_uuid and same_name is not None:
+        if no_uuid and same_name is not None:
             uuid = same_name.uuid
             definition = _with_uuid(definition, uuid)
-        existing = _check_conflicts(host, same_name, uuid, allow_same=True)
+        existing = _check_conflicts(host, same_name, uuid, allow_same=True, generated=no_uuid)
         xml = definition.to_xml()
         host.store.write_config(name, xml)
     entry = DomainEntry(
@@ -252,10 +259,13 @@ def create_transient(
 ) -> DomainEntry:
     _check_name(definition)
     name = definition.name
+    generated = definition.uuid is None
     definition = canonical_definition(definition, inactive=False)
     uuid = _canonical_uuid(definition.tree())
     with host.store.lock():  # held through the launch so no define can take the name meanwhile
-        _check_conflicts(host, host.entry_by_name(name), uuid, allow_same=False)
+        _check_conflicts(
+            host, host.entry_by_name(name), uuid, allow_same=False, generated=generated
+        )
         start_domain(
             host,
             name,
