@@ -38,6 +38,17 @@ def test_whitespace_only_formatting_is_normalised() -> None:
     assert same_tree(FAITHFUL, parse_domain(squashed).to_xml()) is None
 
 
+def test_whitespace_that_is_content_survives_the_parser_dropping_indentation() -> None:
+    text = (
+        "<domain type='kvm'><name>n</name><description>   </description><metadata>"
+        "<app:note xmlns:app='urn:x'>a <b>bold</b> <i>c</i> </app:note></metadata></domain>"
+    )
+    d = parse_domain(text)
+    assert d.description == "   "  # an element holding only whitespace keeps it
+    # mixed content keeps the spaces between its words and elements
+    assert '<app:note xmlns:app="urn:x">a <b>bold</b> <i>c</i> </app:note>' in d.to_xml()
+
+
 def test_typed_values() -> None:
     d = parse_domain(FAITHFUL)
     assert d.type is DomainType.KVM
