@@ -12,7 +12,6 @@ import uuid as uuidlib
 from collections.abc import Sequence
 
 import attrs
-from lxml import etree
 from virtkit.constants import (
     DomainEventDefinedDetail,
     DomainEventResumedDetail,
@@ -50,9 +49,12 @@ SHUTDOWN_POLL = 0.1
 # ---------------------------------------------------------------------- definitions
 
 
-def _check_name(definition: DomainDef) -> None:
-    if "/" in definition.name or definition.name.startswith(".") or "\0" in definition.name:
-        raise XMLError(f"domain name '{definition.name}' cannot contain '/' or start with '.'")
+def _checked_name(definition: DomainDef) -> str:
+    """The domain's name, refused when it cannot name its files."""
+    name = definition.name
+    if "/" in name or name.startswith(".") or "\0" in name:
+        raise XMLError(f"domain name '{name}' cannot contain '/' or start with '.'")
+    return name
 
 
 def canonical_definition(definition: DomainDef, *, inactive: bool) -> DomainDef:
@@ -63,10 +65,12 @@ def canonical_definition(definition: DomainDef, *, inactive: bool) -> DomainDef:
     return canonical_qemu(definition, caps, inactive=inactive)
 
 
-def _canonical_uuid(root: etree._Element) -> uuidlib.UUID:
-    """The UUID in the tree of a canonical definition (always there), read without modelling
-    the definition."""
-    return uuidlib.UUID(root.findtext("uuid"))
+def _canonical_uuid(definition: DomainDef) -> uuidlib.UUID:
+    """The UUID of a canonical definition (always there), read without modelling or copying
+    its tree."""
+    uuid = definition.uuid
+    assert uuid is not None
+    return uuid
 
 
 def _with_uuid(definition: DomainDef, uuid: uuidlib.UUID) -> DomainDef:
@@ -103,14 +107,12 @@ def _check_conflicts(
 
 
 def define(host: QemuHost, definition: DomainDef) -> DomainEntry:
-    _check_name(definition)
-    name = definition.name
+    name = _checked_name(definition)
     # without a UUID, a redefinition keeps the domain's and a new domain gets a random one
     no_uuid = definition.uuid is None
     definition = canonical_definition(definition, inactive=True)
-    root = definition.tree()
-    uuid = _canonical_uuid(root)
-    build_from_tree(root)  # refuses what QEMU cannot do before anything is written
+    uuid = _canonical_uuid(definition)
+    build_from_tree(definition.tree())  # refuses what QEMU cannot do before anything is written
     with host.store.lock():
         same_name = host.entry_by_name(name)
         if no_uuid and same_name is not None:
@@ -257,11 +259,10 @@ def start_domain(
 def create_transient(
     host: QemuHost, definition: DomainDef, *, paused: bool, autodestroy: bool
 ) -> DomainEntry:
-    _check_name(definition)
-    name = definition.name
+    name = _checked_name(definition)
     generated = definition.uuid is None
     definition = canonical_definition(definition, inactive=False)
-    uuid = _canonical_uuid(definition.tree())
+    uuid = _canonical_uuid(definition)
     with host.store.lock():  # held through the launch so no define can take the name meanwhile
         _check_conflicts(
             host, host.entry_by_name(name), uuid, allow_same=False, generated=generated
