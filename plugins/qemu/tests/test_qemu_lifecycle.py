@@ -225,6 +225,22 @@ def test_failed_start_leaves_nothing(
     assert not running_qemus()
 
 
+def test_define_refuses_an_emulator_that_is_gone_though_it_was_found_before(
+    conn: virtkit.Connection, firmware_xml: Any, tmp_path: Path
+) -> None:
+    emulator = tmp_path / "qemu-system-x86_64"
+    emulator.symlink_to("/usr/bin/qemu-system-x86_64")
+    xml = firmware_xml("own-emulator").replace(
+        "<devices>", f"<devices><emulator>{emulator}</emulator>"
+    )
+    dom = conn.define_xml(xml)  # found (and remembered)
+    assert f"<emulator>{emulator}</emulator>" in dom.xml_desc()
+    emulator.unlink()
+    with pytest.raises(ConfigUnsupportedError, match=f"emulator '{emulator}' not found"):
+        conn.define_xml(xml)
+    assert dom.xml_desc() == conn.lookup_by_name("own-emulator").xml_desc()
+
+
 def test_transient_domain_and_name_clash(conn: virtkit.Connection, firmware_xml: Any) -> None:
     conn.define_xml(firmware_xml("taken"))
     with pytest.raises(DomainExistsError):

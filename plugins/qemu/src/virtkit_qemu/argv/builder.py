@@ -8,6 +8,7 @@ Runtime plumbing (monitors, pidfile, ``-S``, ``-daemonize``) is added by
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid as uuidlib
 from collections.abc import Callable
@@ -164,12 +165,29 @@ def emulator_path(root: etree._Element) -> str:
     emulator = next(device_children(root, "emulator"), None)
     text = emulator.text if emulator is not None else None
     name = text.strip() if text else DEFAULT_EMULATOR
-    path = shutil.which(name)
+    path = _find_on_path(name)
     if path is None:
         raise ConfigUnsupportedError(
             f"emulator '{name}' not found: install QEMU (Debian: qemu-system-x86) or name an "
             "existing binary in <devices><emulator>"
         )
+    return path
+
+
+_FOUND: dict[tuple[str, str | None], str] = {}
+"""Emulators found by :func:`_find_on_path`, by name and ``PATH``."""
+
+
+def _find_on_path(name: str) -> str | None:
+    """``shutil.which(name)``, remembered: a path found before is checked with one
+    ``access(2)`` call instead of the three ``which`` makes (every define and start looks)."""
+    key = (name, os.environ.get("PATH"))
+    path = _FOUND.get(key)
+    if path is not None and os.access(path, os.X_OK):
+        return path
+    path = shutil.which(name)
+    if path is not None:
+        _FOUND[key] = path
     return path
 
 
