@@ -76,7 +76,7 @@ def qemu_demo() -> None:
         run(uri, "define", str(xml))
         run(uri, "start", "demo")
         run(uri, "list", "--all")
-        first = wait_for_counter(serial, 2)
+        wait_for_counter(serial, 2)
         show_console(serial)
         run(uri, "snapshot-create-as", "demo", "counting", "taken while the counter runs")
         at_snapshot = serial_counters(serial)[-1]
@@ -93,8 +93,10 @@ def qemu_demo() -> None:
         drop = next((i for i in range(1, len(seen)) if seen[i] < seen[i - 1]), None)
         if drop is None:
             sys.exit(f"demo stopped: the counter did not go back after the revert: {seen}")
-        print(f"  after the revert the counter went from {seen[drop - 1]} back to {seen[drop]}:"
-              " guest memory is the snapshot's")
+        print(
+            f"  after the revert the counter went from {seen[drop - 1]} back to {seen[drop]}:"
+            " guest memory is the snapshot's"
+        )
         save_file = root / "demo.save"
         run(uri, "save", "demo", str(save_file))
         run(uri, "domstate", "demo", "--reason")
@@ -107,8 +109,9 @@ def qemu_demo() -> None:
         run(uri, "domstate", "demo", "--reason")
         run(uri, "undefine", "demo", "--snapshots-metadata")
     finally:
-        subprocess.run([VIRTKIT, "-c", f"qemu:///embed?root={root}", "destroy", "demo"],
-                       capture_output=True)
+        subprocess.run(
+            [VIRTKIT, "-c", f"qemu:///embed?root={root}", "destroy", "demo"], capture_output=True
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -139,8 +142,10 @@ def main() -> None:
     if shutil.which("qemu-system-x86_64") and shutil.which("qemu-img"):
         qemu_demo()
     else:
-        print("qemu-system-x86_64 is not installed here: showing the library on the in-memory "
-              "test driver instead (scripts/setup.sh installs QEMU on Debian)")
+        print(
+            "qemu-system-x86_64 is not installed here: showing the library on the in-memory "
+            "test driver instead (scripts/setup.sh installs QEMU on Debian)"
+        )
         test_driver_demo()
 
 
