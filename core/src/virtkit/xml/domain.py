@@ -159,9 +159,6 @@ class DomainDef(Element):
     #: a :func:`canonical` result); copied instead of rebuilt. Such a definition models its
     #: ``children`` from it only when they are first read (see :func:`domain_from_tree`).
     _built: etree._Element | None = attrs.field(default=None, init=False, eq=False, repr=False)
-    #: no whitespace text stands beside child elements in :attr:`_built` (a :func:`canonical`
-    #: result, whose indentation was dropped once): formatting need not look for it
-    _blank_free: bool = attrs.field(default=False, init=False, eq=False, repr=False)
 
     def __getattr__(self, name: str) -> Any:
         # only reached for a field not set yet: the children of a definition made by
@@ -261,7 +258,7 @@ class DomainDef(Element):
     def to_xml(self) -> str:
         """The faithful document as text, in libvirt's layout."""
         root = self.tree()
-        return to_string(root, blank_free=self._blank_free or drop_blank_text(root))
+        return to_string(root, blank_free=drop_blank_text(root))
 
     def tree(self) -> etree._Element:
         """A fresh, mutable lxml copy of the document's root element."""
@@ -310,22 +307,18 @@ _CHILDREN_SLOT = Element.__dict__["children"]
 :meth:`DomainDef.__getattr__`."""
 
 
-def domain_from_tree(
-    root: etree._Element, *, built: bool = False, blank_free: bool = False
-) -> DomainDef:
+def domain_from_tree(root: etree._Element, *, built: bool = False) -> DomainDef:
     """A :class:`DomainDef` from an lxml ``<domain>`` element (no semantic checks).
 
     ``built``: ``root`` holds only what :meth:`DomainDef.tree` writes (it was built from a
     model and changed by code, not parsed from input), so the definition keeps it as its tree
     and models its children only when they are first read; the caller must not change
-    ``root`` afterwards. ``blank_free``: and no whitespace text stands beside its child
-    elements (as :func:`~virtkit.xml.serialize.drop_blank_text` leaves it)."""
+    ``root`` afterwards."""
     if not built:
         return DomainDef.from_xml(root)
     definition = DomainDef(**DomainDef.own_values(root), nsmap=tuple(root.nsmap.items()))
     object.__delattr__(definition, "children")
     object.__setattr__(definition, "_built", root)
-    object.__setattr__(definition, "_blank_free", blank_free)
     return definition
 
 

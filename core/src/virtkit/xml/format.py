@@ -6,7 +6,7 @@ from lxml import etree
 
 from virtkit.xml.domain import DomainDef
 from virtkit.xml.search import find_all
-from virtkit.xml.serialize import drop_blank_text, to_string
+from virtkit.xml.serialize import drop_blank_text, is_blank_free, to_string
 
 #: attributes holding secrets, dropped unless the caller may see them (``secure``)
 SECRET_ATTRIBUTES = (("devices/graphics", "passwd"),)
@@ -84,40 +84,41 @@ def format_domain(
     ``secure``: keep secrets such as ``<graphics passwd=...>``.
     ``migratable``: the form sent to a migration destination: no live-only values either.
     """
-    id = definition.id if id is None else id
+    if id is None:
+        id = definition.id
+    written_id = str(id) if id is not None and id >= 0 and not inactive else None
+    drop_live = inactive or migratable
     stored = definition._built
     if (
         stored is not None
-        and definition._blank_free
-        and _written_as_is(stored, id=id, inactive=inactive, secure=secure, migratable=migratable)
+        and written_id is None
+        and stored.get("id") is None
+        and not (drop_live and find_all(stored, _LIVE_VALUE_HOLDERS))
+        and (secure or not _secrets(stored))
+        and is_blank_free(stored)
     ):
         return to_string(stored, blank_free=True)  # nothing to change: no copy to make
     root = definition.tree()
     root.attrib.pop("id", None)
-    if id is not None and id >= 0 and not inactive:
+    if written_id is not None:
         attrib = dict(root.attrib)
         root.attrib.clear()
         root.set("type", attrib.pop("type", ""))
-        root.set("id", str(id))
+        root.set("id", written_id)
         root.attrib.update(attrib)
-    if inactive or migratable:
+    if drop_live:
         _drop_live_values(root)
     if not secure:
-        for path, name in SECRET_ATTRIBUTES:
-            for el in find_all(root, path):
-                el.attrib.pop(name, None)
-    return to_string(root, blank_free=definition._blank_free or drop_blank_text(root))
+        for el, name in _secrets(root):
+            del el.attrib[name]
+    return to_string(root, blank_free=drop_blank_text(root))
 
 
-def _written_as_is(
-    root: etree._Element, *, id: int | None, inactive: bool, secure: bool, migratable: bool
-) -> bool:
-    """Whether :func:`format_domain` leaves ``root`` as it is for this form: no id to write or
-    drop, no live-only value or secret to drop."""
-    if root.get("id") is not None or (id is not None and id >= 0 and not inactive):
-        return False
-    if (inactive or migratable) and find_all(root, _LIVE_VALUE_HOLDERS):
-        return False
-    return secure or not any(
-        el.get(name) is not None for path, name in SECRET_ATTRIBUTES for el in find_all(root, path)
-    )
+def _secrets(root: etree._Element) -> list[tuple[etree._Element, str]]:
+    """The elements of ``root`` holding a secret, each with the attribute that holds it."""
+    return [
+        (el, name)
+        for path, name in SECRET_ATTRIBUTES
+        for el in find_all(root, path)
+        if el.get(name) is not None
+    ]

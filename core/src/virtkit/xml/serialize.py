@@ -98,6 +98,12 @@ def drop_blank_text(root: etree._Element) -> bool:
 _BLANKS = etree.XPath("//*[*]/text()")
 
 
+def is_blank_free(root: etree._Element) -> bool:
+    """Whether no text at all stands beside child elements (what :func:`drop_blank_text`
+    leaves), looked at without changing the tree."""
+    return not _BLANKS(root)
+
+
 def _by_lxml(root: etree._Element, blank_free: bool) -> str | None:
     """``root`` written by lxml's serializer, when that gives exactly libvirt's layout once its
     double quotes are single ones; None when the tree holds anything it would write otherwise."""

@@ -23,7 +23,6 @@ from lxml import etree
 from virtkit.xml.canonical import cputune, devices, general
 from virtkit.xml.canonical.context import Context
 from virtkit.xml.domain import DomainDef, domain_from_tree
-from virtkit.xml.serialize import drop_blank_text
 
 Step = Callable[[etree._Element, Context], None]
 
@@ -79,8 +78,7 @@ def canonical(
     ctx = context or Context()
     for step in steps:
         step(root, ctx)
-    # the input's indentation goes now, once, instead of from each copy formatted later
-    return domain_from_tree(root, built=True, blank_free=drop_blank_text(root))
+    return domain_from_tree(root, built=True)
 
 
 __all__ = ["GENERIC_STEPS", "Context", "Step", "canonical"]
