@@ -14,7 +14,7 @@ from virtkit.xml.devices import Devices
 from virtkit.xml.node import Attr, Element, Unknown, fail, text_element
 from virtkit.xml.os import OS
 from virtkit.xml.parser import parse_root
-from virtkit.xml.serialize import HAS_COMMENTS, drop_blank_text, to_string
+from virtkit.xml.serialize import HAS_COMMENTS, drop_blank_text, is_blank_free, to_string
 from virtkit.xml.units import to_kib
 
 
@@ -257,6 +257,8 @@ class DomainDef(Element):
 
     def to_xml(self) -> str:
         """The faithful document as text, in libvirt's layout."""
+        if self._built is not None and is_blank_free(self._built):
+            return to_string(self._built, blank_free=True)  # nothing to drop: no copy to make
         root = self.tree()
         return to_string(root, blank_free=drop_blank_text(root))
 
@@ -267,6 +269,11 @@ class DomainDef(Element):
         root = etree.Element(self.TAG, nsmap=dict(self.nsmap))
         self.fill(root)
         return root
+
+    def read_tree(self) -> etree._Element:
+        """The document's root element for reading only: the definition's own tree when it
+        keeps one (which must not be changed), else one built as :meth:`tree` builds it."""
+        return self._built if self._built is not None else self.tree()
 
 
 def parse_domain(text: str | bytes) -> DomainDef:

@@ -61,7 +61,7 @@ def canonical_definition(definition: DomainDef, *, inactive: bool) -> DomainDef:
     """libvirt's canonical form of ``definition`` for the emulator it names: driver defaults,
     default devices and controllers, PCI addresses (which the command line then follows), and
     what must stay stable from one start to the next (a UUID, a MAC address per interface)."""
-    caps = probe_caps(emulator_path(definition.tree()))
+    caps = probe_caps(emulator_path(definition.read_tree()))
     return canonical_qemu(definition, caps, inactive=inactive)
 
 

@@ -75,7 +75,7 @@ def canonical_qemu(
         arch=caps.arch,
         inactive=inactive,
         caps=caps,
-        video_type=devices.default_video_model(definition.tree(), caps),
+        video_type=devices.default_video_model(definition.read_tree(), caps),
     )
     return canonical(definition, steps=QEMU_STEPS, context=context)
 
