@@ -453,3 +453,26 @@ def test_pause_by_another_process_reaches_this_connections_listeners(
     wait_event(seen, "shared", DomainEventType.RESUMED)
     assert seen.empty() or all(e[1] != DomainEventType.SUSPENDED for e in list(seen.queue))
     dom.destroy()
+
+
+def test_a_pause_made_outside_virtkit_after_its_own_is_recorded_and_reported(
+    conn: virtkit.Connection, firmware_xml: Any, uri: str
+) -> None:
+    """The watcher passes over the events of this process's own suspend and resume (they are
+    recorded already), but not a ``stop`` sent to QEMU's monitor by someone else afterwards."""
+    from virtkit_qemu.qmp import Monitor
+
+    seen = events_of(conn)
+    dom = conn.define_xml(firmware_xml("outside"))
+    dom.create()
+    wait_event(seen, "outside", DomainEventType.STARTED)
+    dom.suspend()
+    dom.resume()
+    wait_event(seen, "outside", DomainEventType.RESUMED)
+    time.sleep(0.2)  # the watcher has passed over the suspend's and resume's own events
+    store = QemuStore(state_roots(ConnectURI.parse(uri), "qemu"))
+    with Monitor(store.runtime_paths(dom.uuid()).qmp, name="outside") as mon:
+        mon.execute("stop")
+    wait_event(seen, "outside", DomainEventType.SUSPENDED)
+    assert dom.state() == (DomainState.PAUSED, DomainPausedReason.UNKNOWN)
+    dom.destroy()

@@ -63,6 +63,8 @@ class QemuStore:
         self.state = StateStore(roots.state_dir)
         # Run-time files describe live processes and mean nothing after a reboot: no fsync.
         self.run = StateStore(roots.run_dir, durable=False)
+        self.written: dict[uuidlib.UUID, DomainStatus] = {}
+        """The last status this process wrote of each domain (the status file may be newer)."""
 
     def lock(self) -> contextlib.AbstractContextManager[None]:
         """The lock guarding definitions and status of every domain of this root."""
@@ -127,6 +129,7 @@ class QemuStore:
             batch.write_text(f"status/{status.name}.json", status.to_json())
             if live_xml is not None:
                 batch.write_text(f"live/{status.name}.xml", live_xml)
+        self.written[status.uuid] = status
 
     def remove_status(self, name: str) -> None:
         with self.run.transaction() as batch:

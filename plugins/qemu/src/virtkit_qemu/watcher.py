@@ -187,6 +187,8 @@ class EventWatcher:
         stamp = event.get("timestamp", {})
         when = stamp.get("seconds", 0) + stamp.get("microseconds", 0) / 1e6
         store = self.host.store
+        if self._reported_here(status, when):
+            return
         with store.lock():
             current = self._current(status)
             if current is None:
@@ -203,6 +205,19 @@ class EventWatcher:
                     )
                     store.write_status(current)
         self._report(current)
+
+    def _reported_here(self, status: DomainStatus, when: float) -> bool:
+        """Whether this process wrote a status of ``status``'s QEMU after the event at ``when``
+        (its own suspend or resume, say) and reported that status's state: the event is then
+        accounted for, and :meth:`_state_change` is spared the lock and the read. A change made
+        by another process since comes with an event of its own, later than that status."""
+        mine = self.host.store.written.get(status.uuid)
+        return (
+            mine is not None
+            and (mine.pid, mine.started) == (status.pid, status.started)
+            and when <= mine.changed_at
+            and self.host.seen_state.get(status.uuid) == mine.state
+        )
 
     def _report(self, current: DomainStatus) -> None:
         seen = self.host.seen_state.get(current.uuid)
