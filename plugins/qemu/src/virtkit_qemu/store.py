@@ -63,8 +63,9 @@ class QemuStore:
         self.state = StateStore(roots.state_dir)
         # Run-time files describe live processes and mean nothing after a reboot: no fsync.
         self.run = StateStore(roots.run_dir, durable=False)
-        self.written: dict[uuidlib.UUID, DomainStatus] = {}
-        """The last status this process wrote of each domain (the status file may be newer)."""
+        self.written: dict[str, DomainStatus] = {}
+        """The last status this process wrote of each domain by name, while it has one (the
+        status file may be newer)."""
 
     def lock(self) -> contextlib.AbstractContextManager[None]:
         """The lock guarding definitions and status of every domain of this root."""
@@ -129,12 +130,13 @@ class QemuStore:
             batch.write_text(f"status/{status.name}.json", status.to_json())
             if live_xml is not None:
                 batch.write_text(f"live/{status.name}.xml", live_xml)
-        self.written[status.uuid] = status
+        self.written[status.name] = status
 
     def remove_status(self, name: str) -> None:
         with self.run.transaction() as batch:
             batch.remove(f"status/{name}.json")
             batch.remove(f"live/{name}.xml")
+        self.written.pop(name, None)
 
     def status_names(self) -> list[str]:
         return self.run.list("status", ".json")

@@ -211,7 +211,7 @@ class EventWatcher:
         (its own suspend or resume, say) and reported that status's state: the event is then
         accounted for, and :meth:`_state_change` is spared the lock and the read. A change made
         by another process since comes with an event of its own, later than that status."""
-        mine = self.host.store.written.get(status.uuid)
+        mine = self.host.store.written.get(status.name)
         return (
             mine is not None
             and (mine.pid, mine.started) == (status.pid, status.started)
