@@ -11,15 +11,13 @@ from virtkit_qemu.qmp import Monitor
 
 
 def live_xml(config_xml: str, domain_id: int, mon: Monitor) -> str:
+    """``config_xml`` as it runs: with its id, and what QEMU chose (asked only when the
+    definition leaves something to it)."""
     root = parse_root(config_xml, "domain")
     root.set("id", str(domain_id))
-    ptys = {
-        c["label"]: c["filename"].removeprefix("pty:")
-        for c in mon.execute("query-chardev")
-        if str(c.get("filename", "")).startswith("pty:")
-    }
     devices = root.find("devices")
     if devices is not None:
+        ptys = _ptys(mon) if _has_pty(devices) else {}
         for index, serial in enumerate(devices.findall("serial")):
             target = serial.find("target")
             port = target.get("port", str(index)) if target is not None else str(index)
@@ -38,6 +36,20 @@ def live_xml(config_xml: str, domain_id: int, mon: Monitor) -> str:
             if vnc.get("service"):
                 graphics.set("port", str(vnc["service"]))
     return str(etree.tostring(root, encoding="unicode")) + "\n"
+
+
+def _has_pty(devices: etree._Element) -> bool:
+    """Whether a serial port or console of ``devices`` is a pty (QEMU picks its path)."""
+    return any(el.get("type", "pty") == "pty" for el in devices.iterchildren("serial", "console"))
+
+
+def _ptys(mon: Monitor) -> dict[str, str]:
+    """Character device label -> the pty QEMU opened for it."""
+    return {
+        c["label"]: c["filename"].removeprefix("pty:")
+        for c in mon.execute("query-chardev")
+        if str(c.get("filename", "")).startswith("pty:")
+    }
 
 
 def _set_pty(el: etree._Element, path: str | None) -> None:
