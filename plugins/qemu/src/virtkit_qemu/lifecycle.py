@@ -34,7 +34,7 @@ from virtkit.xml.parser import parse_root
 
 from virtkit_qemu import process, reaper
 from virtkit_qemu.argv import build_command
-from virtkit_qemu.argv.builder import build_from_tree, emulator_path, memory_kib
+from virtkit_qemu.argv.builder import emulator_path, memory_kib
 from virtkit_qemu.canonical import canonical_qemu
 from virtkit_qemu.canonical.probe import probe_caps
 from virtkit_qemu.host import DomainEntry, QemuHost, snapshot_support
@@ -112,7 +112,7 @@ def define(host: QemuHost, definition: DomainDef) -> DomainEntry:
     no_uuid = definition.uuid is None
     definition = canonical_definition(definition, inactive=True)
     uuid = _canonical_uuid(definition)
-    build_from_tree(definition.tree())  # refuses what QEMU cannot do before anything is written
+    build_command(definition)  # refuses what QEMU cannot do before anything is written
     with host.store.lock():
         same_name = host.entry_by_name(name)
         if no_uuid and same_name is not None:

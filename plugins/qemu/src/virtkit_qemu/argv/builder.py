@@ -111,12 +111,9 @@ def memory_kib(el: etree._Element) -> int:
 
 
 def build_command(definition: DomainDef) -> QemuCommand:
-    """Translate ``definition``; raise ``ConfigUnsupportedError`` for what QEMU cannot do here."""
-    return build_from_tree(definition.tree())
-
-
-def build_from_tree(root: etree._Element) -> QemuCommand:
-    """:func:`build_command` of a domain's lxml tree (a copy of its own: it may change it)."""
+    """Translate ``definition``; raise ``ConfigUnsupportedError`` for what QEMU cannot do here.
+    Its tree is read, never changed."""
+    root = definition.read_tree()
     check_children(root, TOP_LEVEL)
     top = first_children(root)
     name = (text_of(top.get("name")) or "").strip()
@@ -371,7 +368,7 @@ def _devices(ctx: BuildContext, devices_el: etree._Element | None) -> None:
     if "graphics" not in ctx.counters:
         ctx.add("-display", "none")
     elif not has_video:
-        devices.add_video(ctx, etree.SubElement(devices_el, "video"))
+        devices.add_video(ctx, etree.Element("video"))  # the default card, not in the XML
 
 
 def _index(ctrl: etree._Element) -> int:
