@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import virtkit
+from virtkit import hookimpl
 from virtkit.connection import Connection, record_matches
 from virtkit.constants import ConnectListAllDomainsFlags as ListFlags
 from virtkit.constants import DomainState
@@ -382,6 +383,39 @@ def test_list_filters_on_a_live_node(conn: Connection) -> None:
     transient.snapshot_create_xml("<domainsnapshot><name>s</name></domainsnapshot>")
     assert names(ListFlags.HAS_SNAPSHOT) == ["transient"]
     assert [r.name for r in conn.list_all_domain_records(ListFlags.INACTIVE)] == ["off"]
+
+
+class LookupLog:
+    """An extension that records how the driver is asked to find domains."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str | None, uuid.UUID | None]] = []
+
+    @hookimpl(wrapper=True)
+    def virtkit_connect_lookup_domain(
+        self, name: str | None, uuid: uuid.UUID | None, id: int | None
+    ) -> Any:
+        self.asked.append((name, uuid))
+        return (yield)
+
+
+def test_a_handle_finds_its_domain_by_name_then_by_uuid(node_uri: Callable[[str], str]) -> None:
+    """A handle's record is asked for by name (drivers find a name without reading every
+    domain); only when that name is gone or names another domain is the UUID searched."""
+    log = LookupLog()
+    with virtkit.open(node_uri("node"), extensions=[log]) as conn:
+        dom = conn.define_xml(XML.format(name="first"))
+        assert dom.state()[0] == DomainState.SHUTOFF
+        assert log.asked == [("first", None)]
+        new_uuid = uuid.uuid4()
+        dom.undefine()
+        conn.define_xml(
+            XML.format(name="first").replace("</name>", f"</name><uuid>{new_uuid}</uuid>")
+        )
+        log.asked.clear()
+        with pytest.raises(VirtError, match=str(dom.uuid())):
+            dom.state()  # its name now belongs to another domain: not that one's record
+        assert log.asked == [("first", None), (None, dom.uuid())]
 
 
 def test_closing_twice_is_harmless_and_context_manager_closes(

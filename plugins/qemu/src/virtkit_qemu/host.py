@@ -95,10 +95,6 @@ class QemuHost:
         self.ctx = ctx
         self.store = store
         self.connection_id = uuidlib.uuid4().hex
-        self.names: dict[uuidlib.UUID, str] = {}
-        """The name of each domain in the last record this process made of it (every handle
-        comes from one): where :meth:`entry_with_uuid` looks first. Another process may have
-        undefined or replaced the domain since, so what is found there is checked."""
         self.seen_state: dict[uuidlib.UUID, DomainState] = {}
         """The run state (running or paused) last reported to this connection's listeners: the
         event watcher reports a change made by another process, not one made here."""
@@ -133,15 +129,8 @@ class QemuHost:
         return [e for e in found if e is not None]
 
     def entry_with_uuid(self, uuid: uuidlib.UUID) -> DomainEntry | None:
-        """The domain with this UUID: under the name of its last record, else found by
-        reading the UUIDs of the definitions and of the transient domains' status only (a
-        third of what :meth:`entries` reads per domain)."""
-        name = self.names.get(uuid)
-        if name is not None:
-            entry = self.entry_by_name(name)
-            if entry is not None and entry.uuid == uuid:
-                return entry
-            self.names.pop(uuid, None)
+        """The domain with this UUID, found by reading the UUIDs of the definitions and of the
+        transient domains' status only (a third of what :meth:`entries` reads per domain)."""
         configs = self.store.config_names()
         for name in configs:
             xml = self.store.config_xml(name)
@@ -180,7 +169,6 @@ class QemuHost:
         return entry
 
     def record(self, entry: DomainEntry) -> DomainRecord:
-        self.names[entry.uuid] = entry.name
         status = entry.status
         return DomainRecord(
             name=entry.name,
