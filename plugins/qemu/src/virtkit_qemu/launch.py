@@ -1,5 +1,6 @@
-"""Starting one QEMU: spawn it daemonized and stopped (``-S``), run the steps that must happen
-before its CPUs run (plug taps, receive a saved image, load a snapshot), then ``cont``.
+"""Starting one QEMU: spawn it daemonized, stopped (``-S``) when steps must happen before its
+CPUs run (plug taps, receive a saved image, load a snapshot) or it is to stay paused, run them,
+then ``cont``; a plain boot runs from the start, with no ``cont`` to wait for.
 
 A launch either returns a running QEMU or raises having left no process, socket or pidfile.
 """
@@ -50,6 +51,8 @@ class LaunchPlan:
     :ivar steps: run in order before the CPUs start (after ``incoming`` has been loaded).
     :ivar spawned: told of the new QEMU as soon as it runs, before anything else is done
         through its monitor (the event watcher attaches then); raising fails the launch.
+    :ivar inspect: run last through the monitor, the CPUs started or not (to read what QEMU
+        chose); raising fails the launch.
     """
 
     name: str
@@ -60,6 +63,13 @@ class LaunchPlan:
     incoming: Incoming | None = None
     steps: Sequence[PreRunStep] = ()
     spawned: Callable[[RunningQemu], None] | None = None
+    inspect: PreRunStep | None = None
+
+    @property
+    def stopped(self) -> bool:
+        """Whether QEMU starts with its CPUs stopped: something must happen before they run,
+        or they are to stay stopped."""
+        return self.paused or self.incoming is not None or bool(self.steps or self.command.taps)
 
 
 @attrs.frozen(kw_only=True)
@@ -69,11 +79,11 @@ class RunningQemu:
     paths: RuntimePaths
 
 
-def runtime_args(paths: RuntimePaths, *, incoming: bool) -> list[str]:
+def runtime_args(paths: RuntimePaths, *, incoming: bool, stopped: bool) -> list[str]:
     """Monitors, pidfile and daemon mode; ``-no-shutdown`` so a guest power-off leaves QEMU
     for the driver to reap and record (see :mod:`virtkit_qemu.watcher`)."""
     args = [
-        "-S",
+        *(["-S"] if stopped else []),
         "-daemonize",
         "-no-shutdown",
         "-msg",
@@ -99,7 +109,9 @@ def launch(plan: LaunchPlan) -> RunningQemu:
     folder = plan.paths.folder
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True, mode=0o700)
-    argv = plan.command.argv + runtime_args(plan.paths, incoming=plan.incoming is not None)
+    argv = plan.command.argv + runtime_args(
+        plan.paths, incoming=plan.incoming is not None, stopped=plan.stopped
+    )
     log_start = plan.log.stat().st_size if plan.log.exists() else 0
     try:
         with open(plan.log, "ab") as log:
@@ -135,15 +147,18 @@ def launch(plan: LaunchPlan) -> RunningQemu:
             )
         if plan.spawned is not None:
             plan.spawned(qemu)
-        with Monitor(plan.paths.qmp, name=plan.name) as mon:
+        # lazy: a plain boot of a domain without ptys sends no command at all
+        with Monitor(plan.paths.qmp, name=plan.name, lazy=True) as mon:
             for ifname, bridge in plan.command.taps:
                 plug_tap(ifname, bridge)
             if plan.incoming is not None and plan.incoming.fd is not None:
                 receive(mon, plan.incoming, plan.name)
             for step in plan.steps:
                 step(mon)
-            if not plan.paused:
+            if plan.stopped and not plan.paused:
                 mon.execute("cont")
+            if plan.inspect is not None:
+                plan.inspect(mon)
     except BaseException as exc:
         kill(qemu)
         if isinstance(exc, VirtError):

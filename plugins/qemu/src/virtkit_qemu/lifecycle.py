@@ -193,7 +193,7 @@ def start_domain(
     found: list[str] = []
 
     def read_live_xml(mon: Monitor) -> None:
-        """The last pre-run step: what QEMU chose (ptys, VNC port), over launch's monitor."""
+        """What QEMU chose (ptys, VNC port), over launch's monitor."""
         found.append(live_xml(xml, domain_id, mon))
 
     def watch(qemu: RunningQemu) -> None:
@@ -214,8 +214,9 @@ def start_domain(
             log=host.store.log_path(name),
             paused=request.paused,
             incoming=request.incoming,
-            steps=[*request.steps, read_live_xml],
+            steps=request.steps,
             spawned=watch,
+            inspect=read_live_xml,
         )
     )
     try:

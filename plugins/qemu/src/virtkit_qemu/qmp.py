@@ -58,16 +58,26 @@ class Monitor:
     ...     mon.execute("cont")
     """
 
-    def __init__(self, socket_path: Path, *, name: str, session: QMPClient | None = None) -> None:
+    def __init__(
+        self,
+        socket_path: Path,
+        *,
+        name: str,
+        session: QMPClient | None = None,
+        lazy: bool = False,
+    ) -> None:
         """With ``session``, commands go through that already connected client (the event
-        watcher's), which entering and leaving neither connect nor close."""
+        watcher's), which entering and leaving neither connect nor close. ``lazy``: connect at
+        the first command, not on entering (a block that may send none costs no connection)."""
         self.socket_path = socket_path
         self.name = name
         self._client = session if session is not None else QMPClient(name)
         self._shared = session is not None
+        self._lazy = lazy
+        self._opened = False
 
     def __enter__(self) -> Monitor:
-        if not self._shared:
+        if not self._shared and not self._lazy:
             self.connect()
         return self
 
@@ -80,6 +90,7 @@ class Monitor:
         self.close()
 
     def connect(self, timeout: float = CONNECT_TIMEOUT) -> None:
+        self._opened = True
         try:
             run(asyncio.wait_for(self._client.connect(str(self.socket_path)), timeout))
         except Exception as exc:
@@ -91,7 +102,7 @@ class Monitor:
 
     def close(self) -> None:
         """Disconnect; an error the session ended with (QEMU gone) is not raised again."""
-        if self._shared:
+        if self._shared or not self._opened:
             return
         with contextlib.suppress(Exception):
             run(self._client.disconnect())
@@ -102,6 +113,7 @@ class Monitor:
 
     def call(self, command: str, arguments: dict[str, Any], timeout: float = 30.0) -> Any:
         """:meth:`execute` with the arguments as a dict (for names like ``command-line``)."""
+        self._open()
         try:
             return run(self._client.execute(command, arguments or None), timeout)
         except ExecuteError as exc:
@@ -114,6 +126,11 @@ class Monitor:
                 f"{exc or type(exc).__name__}"
             ) from exc
 
+    def _open(self) -> None:
+        """Connect a lazy monitor at its first use."""
+        if not self._shared and not self._opened:
+            self.connect()
+
     def human(self, command_line: str) -> str:
         """Run an HMP command (``savevm``, ``loadvm``...) and return its output."""
         return str(self.call("human-monitor-command", {"command-line": command_line}))
@@ -122,5 +139,6 @@ class Monitor:
         """Pass file descriptor ``fd`` to QEMU under ``fdname`` (QMP ``getfd``)."""
         if self._shared:
             raise QmpError("file descriptors are passed on a monitor connection of one's own")
+        self._open()
         self._client.send_fd_scm(fd)
         self.execute("getfd", fdname=fdname)
