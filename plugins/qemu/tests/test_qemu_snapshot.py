@@ -220,3 +220,30 @@ def test_external_snapshot_of_shut_off_domain_merged_offline(dom: virtkit.Domain
     )  # fmt: skip
     assert "Pattern verification failed" not in check.stdout
     assert dom.snapshot_num() == 0
+
+
+def test_a_transient_domain_takes_its_snapshot_metadata_with_it(
+    conn: virtkit.Connection, firmware_xml: Callable[..., str], qcow2_disk: Callable[..., str]
+) -> None:
+    """As in libvirt: once a transient domain is gone, a later domain of its name starts with
+    no snapshots (it used to inherit the gone one's)."""
+    xml = firmware_xml("passing", devices=qcow2_disk())
+    transient = conn.create_xml(xml)
+    transient.snapshot_create_xml(SNAP.format("s1", ""))
+    assert transient.snapshot_num() == 1
+    transient.destroy()
+    successor = conn.define_xml(xml)
+    assert successor.snapshot_num() == 0 and successor.record().snapshot_count == 0
+
+
+def test_a_transient_domain_reverted_into_a_new_qemu_keeps_its_snapshots(
+    conn: virtkit.Connection, firmware_xml: Callable[..., str], qcow2_disk: Callable[..., str]
+) -> None:
+    """Reverting a running transient domain to a disk-only snapshot stops its QEMU and starts
+    a new one: the domain is transient all along, but its snapshots stay."""
+    transient = conn.create_xml(firmware_xml("fleeting-snap", devices=qcow2_disk()))
+    ext = transient.snapshot_create_xml(SNAP.format("ext", ""), disk_only=True)
+    transient.revert_to_snapshot(ext, running=True)
+    assert transient.state()[0] == DomainState.RUNNING
+    assert [s.get_name() for s in transient.list_all_snapshots()] == ["ext"]
+    transient.destroy()

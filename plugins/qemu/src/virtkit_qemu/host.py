@@ -238,9 +238,13 @@ class QemuHost:
             notify(status)
         return status
 
-    def stop_and_record(self, status: DomainStatus, reason: DomainShutoffReason) -> bool:
+    def stop_and_record(
+        self, status: DomainStatus, reason: DomainShutoffReason, *, restarting: bool = False
+    ) -> bool:
         """Make sure ``status``'s QEMU is gone, record the domain shut off with ``reason``, tell
-        extensions and event listeners. ``False`` when someone else already recorded it."""
+        extensions and event listeners. ``False`` when someone else already recorded it.
+        ``restarting``: the domain is started again at once (a revert into a new QEMU), so a
+        transient one keeps its snapshots meanwhile."""
         with self.store.lock():
             current = self.store.status(status.name)
             if current is None or current.pid != status.pid or current.started != status.started:
@@ -250,13 +254,21 @@ class QemuHost:
             xml = self.store.live_xml(status.name) or self.store.config_xml(status.name) or ""
             if status.runtime_dir:
                 shutil.rmtree(status.runtime_dir, ignore_errors=True)
-            self.record_stopped(status, reason)
+            self.record_stopped(status, reason, keep_snapshots=restarting)
         self.after_stop(status, reason, xml)
         return True
 
-    def record_stopped(self, status: DomainStatus, reason: DomainShutoffReason) -> None:
-        """Write the shut-off status (a transient domain disappears). Hold the store lock."""
+    def record_stopped(
+        self, status: DomainStatus, reason: DomainShutoffReason, *, keep_snapshots: bool = False
+    ) -> None:
+        """Write the shut-off status. A transient domain disappears, with its snapshot metadata
+        unless ``keep_snapshots`` (as in libvirt: a later domain of its name must not inherit
+        them); the metadata goes first, so that a crash between leaves the status to redo it.
+        Hold the store lock."""
         if status.transient or self.store.config_xml(status.name) is None:
+            snapshots = snapshot_support()
+            if snapshots is not None and not keep_snapshots:
+                snapshots.remove_metadata(self, status.name)
             self.store.remove_status(status.name)
             return
         stopped = DomainStatus(

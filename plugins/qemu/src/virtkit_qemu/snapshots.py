@@ -132,7 +132,8 @@ def _with_parent(definition: SnapshotDef, parent: str | None, domain_xml: str | 
 
 
 def start_from_snapshot(host: QemuHost, entry: DomainEntry, snapshot: str, flags: int) -> None:
-    """Start the inactive domain in the snapshot's state (the start routine's snapshot path).
+    """Start the inactive domain in the snapshot's state (the start routine's snapshot path);
+    a transient ``entry`` (a running one whose QEMU a revert replaces) starts transient again.
 
     The new QEMU loads the snapshot before its CPUs run (a disk-only snapshot boots from its
     disks). The images are guarded, so a failure anywhere puts them back; the saved config
@@ -163,6 +164,7 @@ def start_from_snapshot(host: QemuHost, entry: DomainEntry, snapshot: str, flags
             lifecycle.StartRequest(
                 xml=config,
                 paused=bool(flags & DomainCreateFlags.START_PAUSED),
+                transient=entry.config is None,
                 steps=steps,
                 reason=DomainRunningReason.FROM_SNAPSHOT,
                 event=Started.FROM_SNAPSHOT,
@@ -520,22 +522,24 @@ class SnapshotHooks:
                         code=ErrorCode.SNAPSHOT_REVERT_RISKY,
                     )
             if status is None:
-                self._revert_stopped(dom, snap, config, run=run, paused=paused)
+                self._revert_stopped(entry, snap, config, run=run, paused=paused)
                 return
             with _RunningGuard(host, entry, status):
-                host.stop_and_record(status, DomainShutoffReason.FROM_SNAPSHOT)
-                self._revert_stopped(dom, snap, config, run=run, paused=paused)
+                host.stop_and_record(status, DomainShutoffReason.FROM_SNAPSHOT, restarting=True)
+                self._revert_stopped(entry, snap, config, run=run, paused=paused)
 
     def _revert_stopped(
-        self, dom: DomainRef, snap: SnapshotDef, config: str, *, run: bool, paused: bool
+        self, entry: DomainEntry, snap: SnapshotDef, config: str, *, run: bool, paused: bool
     ) -> None:
-        """Revert the shut-off domain: start it from the snapshot, or revert only its disks."""
+        """Revert the shut-off domain ``entry`` (as it was before its QEMU stopped, if it ran:
+        a transient one exists only in it then): start it from the snapshot, or revert only
+        its disks. The caller holds the job lock."""
         assert snap.name is not None
         if run:
             start_flags = DomainCreateFlags.START_PAUSED if paused else DomainCreateFlags.NONE
-            self.virtkit_domain_start(dom, int(start_flags), snapshot=snap.name)  # type: ignore[attr-defined]
+            start_from_snapshot(self.host, entry, snap.name, int(start_flags))
             return
-        entry = self.host.get(dom)
+        entry = self.host.get(entry.ref)
         self._revert_offline(entry, tree(self.host, entry.name), snap, config)
 
     def _revert_in_place(
