@@ -63,7 +63,7 @@ class LaunchPlan:
     incoming: Incoming | None = None
     steps: Sequence[PreRunStep] = ()
     spawned: Callable[[RunningQemu], None] | None = None
-    inspect: PreRunStep | None = None
+    inspect: Callable[[Monitor], None] | None = None
 
     @property
     def stopped(self) -> bool:
