@@ -261,9 +261,7 @@ class Connection:
         self, *, name: str | None = None, uuid: Any = None, id: int | None = None
     ) -> DomainRecord:
         """The current record of one domain (state, id, flags) in one driver call."""
-        record = self._call(
-            "virtkit_connect_lookup_domain", change=False, name=name, uuid=uuid, id=id
-        )
+        record = self._find_record(name=name, uuid=uuid, id=id)
         if record is None:
             what = (
                 f"name '{name}'"
@@ -271,7 +269,16 @@ class Connection:
                 else (f"UUID '{uuid}'" if uuid is not None else f"id {id}")
             )
             raise NoDomainError(f"domain not found: no domain with matching {what}")
-        assert isinstance(record, DomainRecord)
+        return record
+
+    def _find_record(
+        self, *, name: str | None = None, uuid: Any = None, id: int | None = None
+    ) -> DomainRecord | None:
+        """:meth:`lookup_record`, ``None`` when there is no such domain."""
+        record = self._call(
+            "virtkit_connect_lookup_domain", change=False, name=name, uuid=uuid, id=id
+        )
+        assert record is None or isinstance(record, DomainRecord)
         return record
 
     def lookup_by_name(self, name: str) -> Domain:

@@ -57,9 +57,7 @@ class Domain:
 
         Looked up by the handle's name, which drivers find without reading every domain, and
         by UUID only when that name is gone or names another domain now."""
-        found: DomainRecord | None = self._conn._call(
-            "virtkit_connect_lookup_domain", change=False, name=self._ref.name, uuid=None, id=None
-        )
+        found = self._conn._find_record(name=self._ref.name)
         if found is not None and found.uuid == self._ref.uuid:
             return found
         return self._conn.lookup_record(uuid=self._ref.uuid)
