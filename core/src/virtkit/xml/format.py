@@ -6,7 +6,7 @@ from lxml import etree
 
 from virtkit.xml.domain import DomainDef
 from virtkit.xml.search import find_all
-from virtkit.xml.serialize import drop_blank_text, is_blank_free, to_string
+from virtkit.xml.serialize import drop_blank_text, to_string
 
 #: attributes holding secrets, dropped unless the caller may see them (``secure``)
 SECRET_ATTRIBUTES = (("devices/graphics", "passwd"),)
@@ -95,9 +95,8 @@ def format_domain(
         and stored.get("id") is None
         and not (drop_live and find_all(stored, _LIVE_VALUE_HOLDERS))
         and (secure or not _secrets(stored))
-        and is_blank_free(stored)
     ):
-        return to_string(stored, blank_free=True)  # nothing to change: no copy to make
+        return definition.to_xml()  # nothing to change: written as it is, without a copy
     root = definition.tree()
     root.attrib.pop("id", None)
     if written_id is not None:
