@@ -118,17 +118,18 @@ def test_pvh_guest_console_through_the_cli(
     (``xl console`` over ``ssh -t``) as it ticks, Ctrl+] leaves, and destroy stops it.
 
     A PVH guest runs on the SVM that QEMU's TCG emulates for the test host, which now and then
-    triple-faults the guest (Xen then reboots it, its console ends, it may vanish): such a run,
-    recognised by a new triple-fault line in Xen's log, is tried again with a new guest."""
+    triple-faults the guest (Xen then reboots it, its console ends, it may vanish) or makes its
+    kernel panic (Xen then destroys it): such a run, recognised by a new triple-fault line in
+    Xen's log or a new panic in the guest's console log, is tried again with a new guest."""
     for attempt in range(1, PVH_ATTEMPTS + 1):
-        faults = set(xen_host.emulation_faults())
+        faults = set(xen_host.emulation_faults("vk-pvh"))
         try:
             dom = conn.create_xml(guest_xml("vk-pvh", pvh=True))
             assert "pvh" in xen_host.run("xl list -l vk-pvh | grep -m1 '\"type\"'")
             seen = _console_through_the_cli(xen_uri, "vk-pvh")
             break
         except (AssertionError, VirtError):
-            new_faults = [f for f in xen_host.emulation_faults() if f not in faults]
+            new_faults = [f for f in xen_host.emulation_faults("vk-pvh") if f not in faults]
             if attempt == PVH_ATTEMPTS or not new_faults:
                 raise
             print(f"the emulated CPU failed the guest, a new one is tried: {new_faults}")

@@ -123,10 +123,14 @@ class XenHost:
         )
         return done.stdout
 
-    def emulation_faults(self) -> list[str]:
-        """Xen's log lines saying a guest triple-faulted, oldest first: what the SVM that
-        QEMU's TCG emulates for this host does now and then to HVM and PVH guests."""
-        return self.run("xl dmesg | grep ' Triple fault' || true").splitlines()
+    def emulation_faults(self, guest: str) -> list[str]:
+        """What the SVM that QEMU's TCG emulates for this host does now and then to HVM and
+        PVH guests, oldest first: Xen's log lines saying a guest triple-faulted, and the lines
+        of ``guest``'s console log (numbered) where its kernel panicked."""
+        return self.run(
+            "xl dmesg | grep ' Triple fault';"
+            f" grep -n 'Kernel panic' /var/log/xen/console/guest-{guest}.log; true"
+        ).splitlines()
 
     def destroy_guest(self, name: str) -> None:
         """Destroy guest ``name`` if it exists, also while Xen restarts it (between its old
