@@ -7,7 +7,10 @@ extends it with its own defaults::
     steps = (*GENERIC_STEPS[:-2], add_default_controllers, *GENERIC_STEPS[-2:])
     canonical(definition, steps=steps)
 
-The ordering steps come last so that anything added earlier lands in libvirt's order. Steps
+The ordering steps come last so that anything added earlier lands in libvirt's order. A
+step marked with :func:`acts_on` is skipped in a tree without the elements it acts on, and a
+marked step that creates elements says which with :func:`creates` (see
+:mod:`~virtkit.xml.canonical.census`). Steps
 work on the lxml tree, not on the typed model, so that they reach elements the model keeps
 verbatim (``<cputune>``, character devices, ...); the result is a
 :class:`~virtkit.xml.domain.DomainDef` wrapping the tree: formatting it copies the tree
@@ -21,6 +24,7 @@ from collections.abc import Callable, Sequence
 from lxml import etree
 
 from virtkit.xml.canonical import cputune, devices, general
+from virtkit.xml.canonical.census import acts_on, creates, plan, tags_in
 from virtkit.xml.canonical.context import Context
 from virtkit.xml.domain import DomainDef, domain_from_tree
 
@@ -76,9 +80,16 @@ def canonical(
     """``definition`` with libvirt's post-parse defaults applied (a new object)."""
     root = definition.tree()
     ctx = context or Context()
-    for step in steps:
+    present = tags_in(root)
+    for step, needs, created in plan(tuple(steps)):
+        if needs is not None and needs.isdisjoint(present):
+            continue
         step(root, ctx)
+        if created is None:
+            present = tags_in(root)
+        else:
+            present |= created
     return domain_from_tree(root, built=True)
 
 
-__all__ = ["GENERIC_STEPS", "Context", "Step", "canonical"]
+__all__ = ["GENERIC_STEPS", "Context", "Step", "acts_on", "canonical", "creates"]

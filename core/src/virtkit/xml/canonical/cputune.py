@@ -6,6 +6,7 @@ from __future__ import annotations
 from lxml import etree
 
 from virtkit.xml.bitmap import format_bitmap, parse_bitmap
+from virtkit.xml.canonical.census import acts_on, creates
 from virtkit.xml.canonical.context import Context
 from virtkit.xml.canonical.order import CPUTUNE_ORDER, first_child, sort_children
 from virtkit.xml.units import bytes_per_unit
@@ -16,6 +17,8 @@ def _max_vcpus(root: etree._Element) -> int:
     return int((vcpu.text or "1").strip()) if vcpu is not None else 1
 
 
+@acts_on("cputune")
+@creates()
 def expand_scheduler(root: etree._Element, ctx: Context) -> None:
     """``<vcpusched vcpus='0-1'>`` becomes one entry per vCPU (likewise ``iothreadsched``),
     sorted by id, as libvirt stores a scheduler per thread."""
@@ -50,6 +53,8 @@ def _pretty_size(size: int) -> tuple[int, str]:
     return size, unit
 
 
+@acts_on("cputune")
+@creates()
 def limit_resctrl(root: etree._Element, ctx: Context) -> None:
     """Cache and memory-bandwidth allocations keep only vCPUs the domain has (an allocation
     left with none is dropped); allocations come before monitors; cache sizes in the largest
@@ -73,6 +78,8 @@ def limit_resctrl(root: etree._Element, ctx: Context) -> None:
                 cache.set("unit", unit)
 
 
+@acts_on("cputune")
+@creates()
 def order_cputune(root: etree._Element, ctx: Context) -> None:
     cputune = first_child(root, "cputune")
     if cputune is not None:

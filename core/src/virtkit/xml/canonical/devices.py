@@ -8,6 +8,7 @@ import secrets
 
 from lxml import etree
 
+from virtkit.xml.canonical.census import acts_on, creates
 from virtkit.xml.canonical.context import Context
 from virtkit.xml.canonical.order import (
     DEVICES_ORDER,
@@ -47,6 +48,8 @@ def _disk_index(dev: str) -> int | None:
     return index - 1
 
 
+@acts_on("disk")
+@creates()
 def order_disks(root: etree._Element, ctx: Context) -> None:
     """Disks on one bus (as written: a missing bus matches only other missing ones) are kept
     in the order of their target names, the way libvirt inserts each disk it parses."""
@@ -89,6 +92,8 @@ def _target_index(disk: etree._Element) -> int:
 _PREFIX_BUSES = (("hd", "ide"), ("sd", "scsi"), ("vd", "virtio"), ("xvd", "xen"), ("ubd", "uml"))
 
 
+@acts_on("disk")
+@creates()
 def disk_defaults(root: etree._Element, ctx: Context) -> None:
     """Disks are ``device='disk'`` unless said otherwise; a target without a bus gets the one
     its name implies (``fd`` floppy, ``hd`` IDE, ``sd`` SCSI, ``vd`` virtio, ``xvd`` Xen)."""
@@ -105,6 +110,8 @@ def disk_defaults(root: etree._Element, ctx: Context) -> None:
             set_attrs_first(target, {"dev": dev, "bus": bus})
 
 
+@acts_on("disk")
+@creates("address")
 def assign_drive_addresses(root: etree._Element, ctx: Context) -> None:
     """Disks on IDE, floppy, SCSI and SATA buses get a drive address from their target name."""
     devices = first_child(root, "devices")
@@ -147,6 +154,8 @@ def _needs(devices: etree._Element, kind: str, index: int) -> bool:
     )
 
 
+@acts_on("disk", "channel", "console", "smartcard")
+@creates("controller")
 def implicit_controllers(root: etree._Element, ctx: Context) -> None:
     """The controllers devices need but the input left out (libvirt adds them while parsing)."""
     devices = first_child(root, "devices")
@@ -177,6 +186,8 @@ def implicit_controllers(root: etree._Element, ctx: Context) -> None:
         _add_controller(devices, "ccid", 0)
 
 
+@acts_on("controller")
+@creates()
 def controller_indexes(root: etree._Element, ctx: Context) -> None:
     """A controller without ``index`` takes the lowest free index of its type."""
     devices = first_child(root, "devices")
@@ -194,6 +205,8 @@ def controller_indexes(root: etree._Element, ctx: Context) -> None:
             set_attrs_first(ctrl, {"type": ctrl.get("type", ""), "index": str(index)})
 
 
+@acts_on("interface")
+@creates("mac")
 def generate_macs(root: etree._Element, ctx: Context) -> None:
     """An interface without a MAC address gets a random one in QEMU/KVM's 52:54:00 prefix."""
     for interface in device_children(root, "interface"):
@@ -202,6 +215,8 @@ def generate_macs(root: etree._Element, ctx: Context) -> None:
             interface.insert(0, etree.Element("mac", {"address": f"52:54:00:{tail}"}))
 
 
+@acts_on("hostdev", "watchdog", "rng")
+@creates()
 def device_defaults(root: etree._Element, ctx: Context) -> None:
     """Host devices are not managed unless said; a watchdog resets the guest; a random number
     generator reads ``/dev/random``."""
@@ -218,6 +233,8 @@ def device_defaults(root: etree._Element, ctx: Context) -> None:
             backend.text = "/dev/random"
 
 
+@acts_on("input")
+@creates()
 def input_buses(root: etree._Element, ctx: Context) -> None:
     """A mouse or keyboard without a bus sits on PS/2 in an x86 HVM guest, on the Xen bus in a
     paravirtual one, and on USB elsewhere; tablets are USB."""
@@ -234,6 +251,8 @@ def input_buses(root: etree._Element, ctx: Context) -> None:
             device.set("bus", "usb")
 
 
+@acts_on("filesystem")
+@creates()
 def filesystems(root: etree._Element, ctx: Context) -> None:
     """Filesystems pass through the host's permissions unless told otherwise; RAM filesystem
     sizes in KiB."""
@@ -247,6 +266,8 @@ def filesystems(root: etree._Element, ctx: Context) -> None:
             source.set("units", "KiB")
 
 
+@acts_on("smartcard")
+@creates("address")
 def smartcard_addresses(root: etree._Element, ctx: Context) -> None:
     """Each smartcard gets a CCID slot on controller 0."""
     devices = first_child(root, "devices")
@@ -259,6 +280,8 @@ def smartcard_addresses(root: etree._Element, ctx: Context) -> None:
             )
 
 
+@acts_on("source")
+@creates("protocol")
 def chardev_sources(root: etree._Element, ctx: Context) -> None:
     """Sources carry their mode (connect by default); UDP lists bind before connect; TCP states
     its protocol; a UNIX source without a path says nothing and is dropped."""
@@ -281,6 +304,8 @@ def chardev_sources(root: etree._Element, ctx: Context) -> None:
             list(dev.iterchildren("source"))[-1].addnext(protocol)
 
 
+@acts_on("graphics")
+@creates("listen")
 def graphics_listens(root: etree._Element, ctx: Context) -> None:
     """VNC, SPICE and RDP consoles: ports, ``autoport`` and ``<listen>`` as libvirt fills in."""
     devices = first_child(root, "devices")
@@ -372,6 +397,8 @@ def _spice_ports(graphics: etree._Element) -> None:
     graphics.insert(0, etree.Element("listen", {"type": "none"}))
 
 
+@acts_on("graphics")
+@creates("video", "model")
 def implicit_video(root: etree._Element, ctx: Context) -> None:
     """A graphical console without a video device gets one (``ctx.video_type``)."""
     if ctx.video_type is None or not has_element(root, "graphics"):
@@ -385,6 +412,8 @@ def implicit_video(root: etree._Element, ctx: Context) -> None:
     etree.SubElement(video, "model", {"type": ctx.video_type})
 
 
+@acts_on("graphics")
+@creates("input")
 def graphics_inputs(root: etree._Element, ctx: Context) -> None:
     """An x86 guest with a graphical console gets a PS/2 (Xen: Xen bus) mouse and keyboard.
 
@@ -416,6 +445,8 @@ _VIDEO_VRAM = {
 }
 
 
+@acts_on("video")
+@creates()
 def video_defaults(root: etree._Element, ctx: Context) -> None:
     """The first video device is the primary one; models get one head and their default
     video memory."""
@@ -445,6 +476,8 @@ def video_defaults(root: etree._Element, ctx: Context) -> None:
         set_attrs_first(model, {k: model.get(k, "") for k in order if model.get(k) is not None})
 
 
+@acts_on("address")
+@creates()
 def pci_addresses(root: etree._Element, ctx: Context) -> None:
     """PCI addresses in libvirt's spelling: ``0x0000:0x00:0x0a.0x0``."""
     widths = (("domain", 4), ("bus", 2), ("slot", 2), ("function", 1))
@@ -484,6 +517,8 @@ def _place(devices: etree._Element, el: etree._Element, before: etree._Element |
         devices.remove(previous)
 
 
+@acts_on("serial", "parallel", "console")
+@creates("target", "serial", "console")
 def chardev_targets(root: etree._Element, ctx: Context) -> None:
     """Serial and parallel ports are numbered in order; an HVM guest's first console is its
     first serial port (created from the console when there is none)."""
@@ -552,6 +587,7 @@ def _serial_console(
 _CHILD_ORDERS = {"disk": DISK_ORDER, "interface": INTERFACE_ORDER}
 
 
+@creates()
 def order_devices(root: etree._Element, ctx: Context) -> None:
     """Devices in libvirt's order (by kind; same kinds keep their order), and the children of
     disks and interfaces in the order libvirt writes them."""

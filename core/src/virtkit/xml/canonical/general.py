@@ -7,6 +7,7 @@ import uuid as uuidlib
 from lxml import etree
 
 from virtkit.xml.bitmap import bitmap_attributes, format_bitmap, parse_bitmap
+from virtkit.xml.canonical.census import acts_on, creates
 from virtkit.xml.canonical.context import Context
 from virtkit.xml.canonical.order import (
     DOMAIN_ORDER,
@@ -54,18 +55,21 @@ def _kib_text(el: etree._Element) -> None:
     el.set("unit", "KiB")
 
 
+@creates()
 def drop_inactive_id(root: etree._Element, ctx: Context) -> None:
     """An inactive (persistent) definition has no domain id."""
     if ctx.inactive:
         root.attrib.pop("id", None)
 
 
+@creates("uuid")
 def generate_uuid(root: etree._Element, ctx: Context) -> None:
     """A definition without ``<uuid>`` gets a random one, as libvirt gives it."""
     if first_child(root, "uuid") is None:
         insert_child(root, "uuid", DOMAIN_ORDER).text = str(uuidlib.uuid4())
 
 
+@creates()
 def normalise_memory_units(root: etree._Element, ctx: Context) -> None:
     """Every memory amount in KiB with ``unit='KiB'``, as libvirt stores them."""
     for el in _MEMORY_AMOUNTS(root):
@@ -77,6 +81,7 @@ def normalise_memory_units(root: etree._Element, ctx: Context) -> None:
             el.set("unit", "KiB")
 
 
+@creates("currentMemory")
 def default_memory(root: etree._Element, ctx: Context) -> None:
     """``<currentMemory>`` defaults to (and is capped at) ``<memory>``.
 
@@ -93,6 +98,7 @@ def default_memory(root: etree._Element, ctx: Context) -> None:
         current.text = memory.text
 
 
+@creates("vcpu")
 def default_vcpu(root: etree._Element, ctx: Context) -> None:
     """``<vcpu placement='static'>N</vcpu>`` (one vCPU when absent; ``auto`` when NUMA memory
     placement is automatic and no cpuset is given); ``current`` only when it differs from the
@@ -113,6 +119,7 @@ def default_vcpu(root: etree._Element, ctx: Context) -> None:
         del vcpu.attrib["current"]
 
 
+@creates("numatune", "memory")
 def default_numatune(root: etree._Element, ctx: Context) -> None:
     """Automatic vCPU placement implies automatic (strict) memory placement; memory without a
     nodeset follows the vCPU placement; the global policy comes before per-node ones."""
@@ -134,6 +141,8 @@ def default_numatune(root: etree._Element, ctx: Context) -> None:
     sort_children(numatune, ("memory", "memnode"))
 
 
+@acts_on("iothreadids")
+@creates("iothread")
 def default_iothreads(root: etree._Element, ctx: Context) -> None:
     """``<iothreadids>`` lists as many threads as ``<iothreads>`` says, the missing ones with
     the lowest free ids."""
@@ -152,6 +161,7 @@ def default_iothreads(root: etree._Element, ctx: Context) -> None:
         candidate += 1
 
 
+@creates()
 def normalise_bitmaps(root: etree._Element, ctx: Context) -> None:
     """CPU and node sets in libvirt's shortest spelling (``1-2,5-7,^6`` -> ``1-2,5,7``); the
     scheduler sets of ``<cputune>`` are expanded to one entry per thread instead."""
@@ -161,6 +171,7 @@ def normalise_bitmaps(root: etree._Element, ctx: Context) -> None:
             el.set(name, format_bitmap(parse_bitmap(value)))
 
 
+@creates("devices")
 def ensure_devices(root: etree._Element, ctx: Context) -> None:
     """libvirt always writes ``<devices>``, even empty."""
     if first_child(root, "devices") is None:
@@ -170,6 +181,7 @@ def ensure_devices(root: etree._Element, ctx: Context) -> None:
 _has_device_boot = etree.XPath("boolean(devices/*/boot[@order])")
 
 
+@creates("boot")
 def default_os(root: etree._Element, ctx: Context) -> None:
     """``<type arch=...>`` defaults to the host architecture; an HVM guest with neither a boot
     order nor per-device boot entries boots from the first disk."""
@@ -190,6 +202,8 @@ def default_os(root: etree._Element, ctx: Context) -> None:
     sort_children(os_el, OS_ORDER)
 
 
+@acts_on("numa")
+@creates()
 def numa_cells(root: etree._Element, ctx: Context) -> None:
     """NUMA cells numbered in order when they do not say, and ordered by id."""
     numa = find_first(root, "cpu/numa") if has_element(root, "numa") else None
@@ -202,6 +216,8 @@ def numa_cells(root: etree._Element, ctx: Context) -> None:
             numa.append(cell)
 
 
+@acts_on("features")
+@creates()
 def default_features(root: etree._Element, ctx: Context) -> None:
     """Features in libvirt's order; ``<hyperv>`` enlightenments are ``mode='custom'`` unless
     said otherwise."""
@@ -214,6 +230,8 @@ def default_features(root: etree._Element, ctx: Context) -> None:
     sort_children(features, FEATURES_ORDER)
 
 
+@acts_on("cpu")
+@creates()
 def default_cpu(root: etree._Element, ctx: Context) -> None:
     """A CPU with a model is ``mode='custom' match='exact'``, its model may fall back, its
     features are required; a topology has one die unless said."""
@@ -243,6 +261,8 @@ def default_cpu(root: etree._Element, ctx: Context) -> None:
         topology.attrib.update(attrib)
 
 
+@acts_on("seclabel")
+@creates()
 def default_seclabels(root: etree._Element, ctx: Context) -> None:
     """Dynamic and static security labels relabel resources unless told not to."""
     for label in root.iterchildren("seclabel"):
@@ -250,12 +270,14 @@ def default_seclabels(root: etree._Element, ctx: Context) -> None:
             label.set("relabel", "no" if label.get("type") == "static" else "yes")
 
 
+@creates("clock")
 def default_clock(root: etree._Element, ctx: Context) -> None:
     """``<clock offset='utc'/>`` when absent."""
     if first_child(root, "clock") is None:
         insert_child(root, "clock", DOMAIN_ORDER, {"offset": "utc"})
 
 
+@creates("on_poweroff", "on_reboot", "on_crash")
 def default_lifecycle(root: etree._Element, ctx: Context) -> None:
     """``on_poweroff`` destroy, ``on_reboot`` restart, ``on_crash`` destroy when absent."""
     for tag, action in (
@@ -267,6 +289,7 @@ def default_lifecycle(root: etree._Element, ctx: Context) -> None:
             insert_child(root, tag, DOMAIN_ORDER).text = action
 
 
+@creates()
 def order_domain(root: etree._Element, ctx: Context) -> None:
     """The children of ``<domain>`` in libvirt's order."""
     sort_children(root, DOMAIN_ORDER)

@@ -7,6 +7,7 @@ import copy
 
 from lxml import etree
 from virtkit.xml import Context
+from virtkit.xml.canonical.census import acts_on, creates
 from virtkit.xml.canonical.order import device_children, first_child, set_attrs_first
 
 from virtkit_qemu.canonical.context import (
@@ -46,6 +47,8 @@ def _default_target_type(arch: str, machine: str) -> str | None:
     return None
 
 
+@acts_on("serial")
+@creates("target", "model")
 def serial_targets(root: etree._Element, ctx: Context) -> None:
     """Serial ports without a target type (or the old ``isa-serial`` that meant the default)
     get the machine's usual one (an address on a USB or PCI bus says which); each target
@@ -79,6 +82,7 @@ def serial_targets(root: etree._Element, ctx: Context) -> None:
             etree.SubElement(target, "model", {"name": model})
 
 
+@creates("address")
 def spapr_vio_addresses(root: etree._Element, ctx: Context) -> None:
     """pseries serial ports on the VIO bus get the next free register from 0x30000000;
     registers are written with eight digits."""
@@ -104,6 +108,8 @@ def spapr_vio_addresses(root: etree._Element, ctx: Context) -> None:
         address.set("reg", f"0x{reg:08x}")
 
 
+@acts_on("console")
+@creates("address")
 def console_addresses(root: etree._Element, ctx: Context) -> None:
     """The first console of type serial is the first serial port: it shows that port's
     address."""
@@ -134,6 +140,8 @@ def _is_virtio(channel: etree._Element) -> bool:
     return any(t.get("type") == "virtio" for t in channel.iterchildren("target"))
 
 
+@acts_on("channel")
+@creates("address")
 def virtio_serial_addresses(root: etree._Element, ctx: Context) -> None:
     """virtio channels get the lowest free port of the first virtio-serial controller with
     one (port 0 is kept for a console)."""

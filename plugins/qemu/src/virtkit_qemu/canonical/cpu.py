@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from lxml import etree
 from virtkit.xml import Context
+from virtkit.xml.canonical.census import acts_on, creates
 from virtkit.xml.canonical.order import DOMAIN_ORDER, first_child, insert_child, set_attrs_first
 
 from virtkit_qemu.canonical.context import accel_of, caps_of, is_x86, platform_of
@@ -16,6 +17,7 @@ _CPU_ARCHES = ("i686", "x86_64", "ppc64", "ppc64le", "s390x", "armv7l", "aarch64
 _CHECKS = {"host-passthrough": "none", "maximum": "none", "host-model": "partial"}
 
 
+@creates("cpu", "model")
 def default_cpu_model(root: etree._Element, ctx: Context) -> None:
     """A guest CPU without a model runs the machine type's default model (when QEMU reports
     one), checked by nobody; a default of ``host`` is the host model."""
@@ -42,6 +44,8 @@ def default_cpu_model(root: etree._Element, ctx: Context) -> None:
     cpu.insert(0, element)
 
 
+@acts_on("cpu")
+@creates()
 def cpu_check(root: etree._Element, ctx: Context) -> None:
     """The default ``check`` of each CPU mode (a custom CPU under TCG is not checked); a
     host-passthrough CPU on x86 is not migratable unless QEMU can filter its features; an

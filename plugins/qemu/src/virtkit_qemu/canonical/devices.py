@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from lxml import etree
 from virtkit.xml import Context
+from virtkit.xml.canonical.census import acts_on, creates
 from virtkit.xml.canonical.order import (
     DEVICES_ORDER,
     device_children,
@@ -32,6 +33,7 @@ from virtkit_qemu.canonical.context import (
 )
 
 
+@creates()
 def resolve_machine(root: etree._Element, ctx: Context) -> None:
     """A missing machine type is the emulator's default; an alias (``pc``, ``q35``) becomes the
     machine type it stands for."""
@@ -115,6 +117,7 @@ def _add_input(devices: etree._Element, kind: str, bus: str) -> None:
         insert_child(devices, "input", DEVICES_ORDER, {"type": kind, "bus": bus})
 
 
+@creates("input", "controller", "memballoon", "panic", "master")
 def default_devices(root: etree._Element, ctx: Context) -> None:
     """USB controller 0, the root PCI controller, SATA on q35, PS/2 inputs on x86 PCs, the
     memory balloon and the panic notifier the machine type comes with."""
@@ -209,6 +212,8 @@ def _has_machine_panic(devices: etree._Element, arch: str) -> bool:
     return any(p.get("model") in (None, own) for p in devices.iterchildren("panic"))
 
 
+@acts_on("panic")
+@creates()
 def panic_models(root: etree._Element, ctx: Context) -> None:
     """A panic device without a model is the machine's own: pseries, s390, else ISA."""
     bare = [p for p in devices_named(root, "panic") if p.get("model") is None]
@@ -225,6 +230,7 @@ def panic_models(root: etree._Element, ctx: Context) -> None:
         panic.set("model", model)
 
 
+@creates("audio")
 def default_audio(root: etree._Element, ctx: Context) -> None:
     """A domain without ``<audio>`` gets one: SPICE audio for a SPICE console, none when a
     local display (SDL, D-Bus) passes the host's audio through, else a silent backend."""
@@ -240,6 +246,8 @@ def default_audio(root: etree._Element, ctx: Context) -> None:
     insert_child(devices, "audio", DEVICES_ORDER, {"id": "1", "type": kind})
 
 
+@acts_on("controller")
+@creates("master")
 def usb_controller_models(root: etree._Element, ctx: Context) -> None:
     """A USB controller without a model gets the machine's usual one when QEMU has it; a USB1
     companion of a USB2 controller says which of its ports it serves."""
@@ -272,6 +280,8 @@ def usb_controller_models(root: etree._Element, ctx: Context) -> None:
             ctrl.set("model", model)
 
 
+@acts_on("controller")
+@creates()
 def scsi_controller_models(root: etree._Element, ctx: Context) -> None:
     """A SCSI controller without a model gets the one libvirt picks for the machine."""
     bare = [c for c in controllers(root, "scsi") if c.get("model") is None]
@@ -295,6 +305,8 @@ def scsi_controller_models(root: etree._Element, ctx: Context) -> None:
         ctrl.set("model", model)
 
 
+@acts_on("disk")
+@creates("driver")
 def disk_drivers(root: etree._Element, ctx: Context) -> None:
     """Disks are files unless said, opened by QEMU's own block layer (``<driver
     name='qemu'>``) and, when the format is not given, as raw images; LUKS encryption is done
@@ -342,6 +354,8 @@ def default_video_model(root: etree._Element, caps: QemuCaps) -> str | None:
     return None
 
 
+@acts_on("video")
+@creates("model")
 def video_models(root: etree._Element, ctx: Context) -> None:
     """A video device without a model type gets the default one; QXL has 16 MiB of VGA
     memory unless said; the one marked primary comes first."""
@@ -363,6 +377,8 @@ def video_models(root: etree._Element, ctx: Context) -> None:
             model.set("vgamem", "16384")
 
 
+@acts_on("source")
+@creates()
 def network_sources(root: etree._Element, ctx: Context) -> None:
     """An iSCSI target without a LUN means LUN 0; a Gluster server listens on port 24007
     unless said."""
@@ -377,6 +393,8 @@ def network_sources(root: etree._Element, ctx: Context) -> None:
                     host.set("port", "24007")
 
 
+@acts_on("interface")
+@creates("model")
 def net_models(root: etree._Element, ctx: Context) -> None:
     """An interface without a model gets the machine's usual NIC (virtio for vDPA); a model
     libvirt knows is written in lower case."""
@@ -411,6 +429,8 @@ _NET_MODELS = (("rtl8139", "rtl8139"), ("e1000", "e1000"), ("virtio", "virtio-ne
 _KNOWN_NET_MODELS = ("virtio", "e1000", "e1000e", "rtl8139", "virtio-transitional")
 
 
+@acts_on("hostdev")
+@creates()
 def hostdev_attributes(root: etree._Element, ctx: Context) -> None:
     """A host device says its mode, type and management before anything else."""
     for hostdev in devices_named(root, "hostdev"):
@@ -418,6 +438,8 @@ def hostdev_attributes(root: etree._Element, ctx: Context) -> None:
         set_attrs_first(hostdev, first)
 
 
+@acts_on("vsock")
+@creates()
 def vsock_models(root: etree._Element, ctx: Context) -> None:
     """A vsock device is a virtio one unless said."""
     for vsock in devices_named(root, "vsock"):
@@ -425,6 +447,8 @@ def vsock_models(root: etree._Element, ctx: Context) -> None:
             set_attrs_first(vsock, {"model": "virtio"})
 
 
+@acts_on("tpm")
+@creates()
 def tpm_defaults(root: etree._Element, ctx: Context) -> None:
     """A TPM is the sPAPR one on pseries, else TIS; an emulated TPM is version 2.0 where only
     that exists (sPAPR, CRB, ARM ``virt``), else 1.2."""
@@ -441,6 +465,8 @@ def tpm_defaults(root: etree._Element, ctx: Context) -> None:
             backend.set("version", "2.0" if two else "1.2")
 
 
+@acts_on("shmem")
+@creates("model", "size", "msi")
 def shmem_defaults(root: etree._Element, ctx: Context) -> None:
     """Shared memory is an ``ivshmem`` of 4 MiB unless said (a doorbell one has no size of its
     own); a doorbell with a server signals through ioeventfd."""
@@ -465,6 +491,7 @@ def shmem_defaults(root: etree._Element, ctx: Context) -> None:
                 msi.set("ioeventfd", "on")
 
 
+@creates("address")
 def dimm_slots(root: etree._Element, ctx: Context) -> None:
     """Memory modules plugged as DIMMs take the lowest free DIMM slot."""
     modules = list(device_children(root, "memory"))

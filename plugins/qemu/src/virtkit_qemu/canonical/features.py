@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from lxml import etree
 from virtkit.xml import Context
+from virtkit.xml.canonical.census import acts_on, creates
 from virtkit.xml.canonical.order import DOMAIN_ORDER, FEATURES_ORDER, first_child, insert_child
 
 from virtkit_qemu.canonical.context import accel_of, caps_of, is_arm_virt, platform_of
 
 
+@creates("features", "gic")
 def default_gic(root: etree._Element, ctx: Context) -> None:
     """An ARM ``virt`` guest has a GIC; without a version it gets the one the accelerator
     provides."""
@@ -28,6 +30,8 @@ def default_gic(root: etree._Element, ctx: Context) -> None:
 _SWITCHES = ("pmu", "vmcoreinfo", "pvspinlock", "htm", "nested-hv", "ccf-assist")
 
 
+@acts_on("features")
+@creates()
 def feature_switches(root: etree._Element, ctx: Context) -> None:
     """A switch feature written without a state is on."""
     for features in root.iterchildren("features"):

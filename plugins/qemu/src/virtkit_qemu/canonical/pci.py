@@ -14,6 +14,7 @@ from __future__ import annotations
 import attrs
 from lxml import etree
 from virtkit.xml import Context
+from virtkit.xml.canonical.census import creates
 from virtkit.xml.canonical.order import first_child
 
 from virtkit_qemu.argv.context import first_children
@@ -432,6 +433,7 @@ def _controller_details(plan: _Plan) -> None:
             ctrl.append(address)
 
 
+@creates("address", "controller", "model", "target")
 def assign_pci_addresses(root: etree._Element, ctx: Context) -> None:
     """Addresses for the devices that have none, adding the buses they need."""
     element = first_child(root, "devices")

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from lxml import etree
 from virtkit.xml import Context
+from virtkit.xml.canonical.census import creates
 from virtkit.xml.canonical.order import first_child
 
 from virtkit_qemu.canonical.context import caps_of, is_arm_virt, is_s390, platform_of
@@ -37,6 +38,7 @@ def _wanting(devices: etree._Element) -> Iterator[etree._Element]:
                 yield el
 
 
+@creates("address")
 def ccw_addresses(root: etree._Element, ctx: Context) -> None:
     """Each virtio device of an s390 guest without an address gets the next free device
     number on channel subsystem 0xfe; device numbers are written with four digits, boot load
@@ -66,6 +68,7 @@ def ccw_addresses(root: etree._Element, ctx: Context) -> None:
         etree.SubElement(el, "address", attrib)
 
 
+@creates("address")
 def mmio_addresses(root: etree._Element, ctx: Context) -> None:
     """On an ARM ``virt`` or ``vexpress`` board and a RISC-V ``virt`` one, virtio devices use
     virtio-mmio when QEMU has it and the guest has no PCI Express root (or already uses
