@@ -135,3 +135,26 @@ def test_graphics_ports(graphics: str, expected: str) -> None:
     out = format_domain(canonical(parse_domain(text)))
     assert expected in out
     validate(out)
+
+
+def test_pci_addresses_are_spelled_as_libvirt_spells_them() -> None:
+    """Decimal, upper-case, short or misordered addresses are written again; one already in
+    libvirt's spelling is left as it is."""
+    devices = (
+        "<interface type='user'><mac address='52:54:00:00:00:01'/>"
+        "<address type='pci' slot='3' bus='0' domain='0' function='0'/></interface>"
+        "<interface type='user'><mac address='52:54:00:00:00:02'/>"
+        "<address type='pci' domain='0x0000' bus='0x00' slot='0x0A' function='0x1'/></interface>"
+        "<interface type='user'><mac address='52:54:00:00:00:03'/>"
+        "<address type='pci' domain='0x0000' bus='0x00' slot='0x05' function='0x0' "
+        "multifunction='on'/></interface>"
+    )
+    xml = canonical(
+        parse_domain(f"<domain type='kvm'><name>p</name><devices>{devices}</devices></domain>")
+    ).to_xml()
+    assert re.findall(r"<address [^>]*>", xml) == [
+        "<address type='pci' domain='0x0000' bus='0x00' slot='0x03' function='0x0'/>",
+        "<address type='pci' domain='0x0000' bus='0x00' slot='0x0a' function='0x1'/>",
+        "<address type='pci' domain='0x0000' bus='0x00' slot='0x05' function='0x0' "
+        "multifunction='on'/>",
+    ]

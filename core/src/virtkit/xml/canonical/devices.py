@@ -482,6 +482,8 @@ def pci_addresses(root: etree._Element, ctx: Context) -> None:
     """PCI addresses in libvirt's spelling: ``0x0000:0x00:0x0a.0x0``."""
     widths = (("domain", 4), ("bus", 2), ("slot", 2), ("function", 1))
     for address in find_all(root, "devices//address[@type='pci']"):
+        if _spelled_pci(address):
+            continue
         spelled = {"type": "pci"}
         for name, width in widths:
             try:
@@ -489,6 +491,18 @@ def pci_addresses(root: etree._Element, ctx: Context) -> None:
             except ValueError:
                 spelled[name] = address.get(name, "")
         set_attrs_first(address, spelled)
+
+
+#: the attributes of a PCI address in libvirt's spelling and order, and their values
+_PCI_KEYS = ["type", "domain", "bus", "slot", "function"]
+_PCI_VALUES = re.compile(r"pci 0x[0-9a-f]{4} 0x[0-9a-f]{2} 0x[0-9a-f]{2} 0x[0-9a-f]")
+
+
+def _spelled_pci(address: etree._Element) -> bool:
+    """Whether ``address`` is spelled as :func:`pci_addresses` writes it (as those the driver
+    assigns are): one pattern match instead of four numbers parsed and written again."""
+    keys = address.keys()
+    return keys[:5] == _PCI_KEYS and bool(_PCI_VALUES.fullmatch(" ".join(address.values()[:5])))
 
 
 #: serial port kinds that can back the first console of an HVM guest
