@@ -85,3 +85,20 @@ def test_a_failed_write_leaves_the_old_file_and_no_leftover(
     assert store.read_text("domains/vm1.xml") == "old"
     assert os.listdir(store.directory / ".staging") == []
     assert "sync_folders=False" in repr(store)
+
+
+def test_one_batch_can_leave_the_folders_of_a_syncing_store_unsynced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``transaction(sync_folders=False)`` on a store that syncs its folders: a lone write as
+    above; the store's other changes still sync their folder."""
+    syncing = StateStore(tmp_path / "state")
+    syncing.write_text("snapshots/vm1/current", "s1")
+    calls = record_syscalls(monkeypatch)
+    with syncing.transaction(sync_folders=False) as batch:
+        batch.write_text("snapshots/vm1/current", "s2")
+    assert calls == ["fsync file", "rename current"]
+    calls.clear()
+    syncing.write_text("snapshots/vm1/current", "s3")
+    assert calls == ["fsync file", "rename current", "fsync folder"]
+    assert syncing.read_text("snapshots/vm1/current") == "s3"

@@ -79,13 +79,14 @@ class StateStore:
             lock.release()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Transaction]:
+    def transaction(self, *, sync_folders: bool | None = None) -> Iterator[Transaction]:
         """Hold the lock and collect changes; apply them all when the block ends normally,
-        none when it raises."""
+        none when it raises. ``sync_folders`` overrides the store's own for this batch (see
+        the class: ``False`` lets a power loss undo a lone change, never tear it)."""
         with self.lock():
             batch = Transaction(self)
             yield batch
-            batch._commit()
+            batch._commit(self.sync_folders if sync_folders is None else sync_folders)
 
     # ------------------------------------------------------------------ files
 

@@ -59,7 +59,7 @@ class Transaction:
     def _under_removed_tree(self, rel: str) -> bool:
         return any(is_within(rel, tree) for tree in self._trees)
 
-    def _commit(self) -> None:
+    def _commit(self, sync_folders: bool) -> None:
         if self._writes or self._removes or self._trees:
             commit(
                 self._store.directory,
@@ -67,5 +67,5 @@ class Transaction:
                 self._removes,
                 self._trees,
                 durable=self._store.durable,
-                sync_folders=self._store.sync_folders,
+                sync_folders=sync_folders,
             )
