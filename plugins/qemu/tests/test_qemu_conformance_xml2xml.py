@@ -19,8 +19,7 @@ from virtkit.testing.conformance import (
 )
 from virtkit.xml import format_domain, parse_domain
 from virtkit.xml.parser import PARSER
-from virtkit_qemu.canonical import QEMU_STEPS, QemuCaps, QemuContext, canonical_qemu
-from virtkit_qemu.canonical.devices import default_video_model
+from virtkit_qemu.canonical import QEMU_STEPS, QemuCaps, canonical_qemu, qemu_context
 
 pytestmark = pytest.mark.conformance
 
@@ -87,13 +86,7 @@ def test_qemu_census_marks_hold_on_libvirts_definitions() -> None:
             continue
         try:
             tree = parse_domain(case.input.read_bytes()).tree()
-            caps = caps_for(case)
-            context = QemuContext(
-                arch=caps.arch,
-                inactive=case.flags["mode"] == "inactive",
-                caps=caps,
-                video_type=default_video_model(tree, caps),
-            )
+            context = qemu_context(tree, caps_for(case), inactive=case.flags["mode"] == "inactive")
             found = wrong_marks(tree, QEMU_STEPS, context)
         except VirtError:
             continue

@@ -27,7 +27,6 @@ def wrong_marks(root: etree._Element, steps: Sequence[Step], ctx: Context) -> li
         if skipped and etree.tostring(root) != text:
             wrong.append(f"{name} changed a tree without any of {sorted(needs or ())}")
         created = step_creates(step)
-        new = tags_in(root) - before - (created or frozenset())
-        if created is not None and new:
+        if created is not None and (new := tags_in(root) - before - created):
             wrong.append(f"{name} created {sorted(new)} without declaring it")
     return wrong

@@ -26,7 +26,7 @@ _CREATES: dict[Callable[..., None], frozenset[str]] = {}
 
 #: a step, the tags it acts on (``None``: it always runs), the tags of the elements it creates
 #: (``None``: any)
-PlannedStep = tuple[Callable[..., None], "frozenset[str] | None", "frozenset[str] | None"]
+PlannedStep = tuple[Callable[..., None], frozenset[str] | None, frozenset[str] | None]
 
 
 def acts_on(*tags: str) -> Callable[[S], S]:

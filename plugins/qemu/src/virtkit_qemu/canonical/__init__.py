@@ -7,6 +7,7 @@ and shows in ``dumpxml --inactive``.
 
 from __future__ import annotations
 
+from lxml import etree
 from virtkit.xml import GENERIC_STEPS, DomainDef, Step, canonical
 from virtkit.xml.canonical import devices as generic
 
@@ -66,18 +67,23 @@ def _steps() -> tuple[Step, ...]:
 QEMU_STEPS = _steps()
 
 
+def qemu_context(root: etree._Element, caps: QemuCaps, *, inactive: bool) -> QemuContext:
+    """What :data:`QEMU_STEPS` run with for the ``<domain>`` ``root`` (read, not changed) on
+    an emulator with ``caps``, in the inactive form or the live one."""
+    return QemuContext(
+        arch=caps.arch,
+        inactive=inactive,
+        caps=caps,
+        video_type=devices.default_video_model(root, caps),
+    )
+
+
 def canonical_qemu(
     definition: DomainDef, caps: QemuCaps | None = None, *, inactive: bool = False
 ) -> DomainDef:
     """``definition`` in the QEMU driver's canonical form for an emulator with ``caps``."""
-    caps = caps or QemuCaps()
-    context = QemuContext(
-        arch=caps.arch,
-        inactive=inactive,
-        caps=caps,
-        video_type=devices.default_video_model(definition.read_tree(), caps),
-    )
+    context = qemu_context(definition.read_tree(), caps or QemuCaps(), inactive=inactive)
     return canonical(definition, steps=QEMU_STEPS, context=context)
 
 
-__all__ = ["QEMU_STEPS", "QemuCaps", "QemuContext", "caps_of", "canonical_qemu"]
+__all__ = ["QEMU_STEPS", "QemuCaps", "QemuContext", "caps_of", "canonical_qemu", "qemu_context"]
