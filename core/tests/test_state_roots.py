@@ -19,6 +19,7 @@ def test_system_uses_etc_var_lib_and_run() -> None:
         config_dir=Path("/etc/virtkit/qemu"),
         state_dir=Path("/var/lib/virtkit/qemu"),
         run_dir=Path("/run/virtkit/qemu"),
+        cache_dir=Path("/var/cache/virtkit/qemu"),
     )
 
 
@@ -26,10 +27,12 @@ def test_session_follows_xdg_variables(monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "rt"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     assert roots("qemu:///session") == StateRoots(
         config_dir=tmp_path / "cfg/virtkit/qemu",
         state_dir=tmp_path / "data/virtkit/qemu",
         run_dir=tmp_path / "rt/virtkit/qemu",
+        cache_dir=tmp_path / "cache/virtkit/qemu",
     )
 
 
@@ -44,12 +47,16 @@ def test_session_defaults_to_home_and_cache_without_runtime_dir(
         config_dir=tmp_path / ".config/virtkit/qemu",
         state_dir=tmp_path / ".local/share/virtkit/qemu",
         run_dir=tmp_path / ".cache/virtkit/qemu/run",
+        cache_dir=tmp_path / ".cache/virtkit/qemu",
     )
 
 
 def test_embed_uses_the_given_root(tmp_path: Path) -> None:
     assert roots(f"qemu:///embed?root={tmp_path}/vm/") == StateRoots(
-        config_dir=tmp_path / "vm/etc", state_dir=tmp_path / "vm/lib", run_dir=tmp_path / "vm/run"
+        config_dir=tmp_path / "vm/etc",
+        state_dir=tmp_path / "vm/lib",
+        run_dir=tmp_path / "vm/run",
+        cache_dir=tmp_path / "vm/cache",
     )
 
 

@@ -6,6 +6,7 @@ good (its folder fsynced): back after a power loss, it would resume a stale gues
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -104,7 +105,8 @@ def test_a_new_snapshot_is_on_disk_before_the_current_pointer_moves_to_it(
     dom.undefine_flags(snapshots_metadata=True)
 
 
-# A process that redefines the domain and dies (SIGKILL) just before or just after the rename.
+# A process that redefines the domain and dies (SIGKILL) just before or just after the rename
+# of its definition (other renames, such as the capability cache's, go through).
 DYING_DEFINE = textwrap.dedent(
     """
     import os, signal, sys
@@ -112,6 +114,8 @@ DYING_DEFINE = textwrap.dedent(
     uri, xml, when = sys.argv[1], sys.stdin.read(), sys.argv[2]
     real = os.replace
     def dying(src, dst):
+        if not str(dst).endswith("/domains/crash.xml"):
+            return real(src, dst)
         if when == "after":
             real(src, dst)
         os.kill(os.getpid(), signal.SIGKILL)
@@ -165,6 +169,56 @@ def test_emulator_capabilities_are_asked_again_when_the_binary_changes(
     os.utime(wrapper, ns=(mtime + 1_000_000_000, mtime + 1_000_000_000))
     again = probe_caps(str(wrapper))
     assert again is not caps and again == caps
+
+
+PROBE = (
+    "import sys; from pathlib import Path; from virtkit_qemu.canonical.probe import probe_caps; "
+)
+PROBE += "print(sorted(probe_caps(sys.argv[1], Path(sys.argv[2])).flags))"
+
+
+def test_emulator_capabilities_are_kept_on_disk_for_the_next_process(
+    qemu_binary: str, tmp_path: Path
+) -> None:
+    """A new process reads the probe's answers from the cache folder instead of running QEMU;
+    a module installed beside the binary, or an unreadable cache file, makes it ask again."""
+    runs = tmp_path / "runs"
+    wrapper = tmp_path / "bin" / "qemu-system-x86_64"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\necho "$1" >> {runs}\nexec {qemu_binary} "$@"\n')
+    wrapper.chmod(0o755)
+    modules = tmp_path / "lib" / "x86_64-linux-gnu" / "qemu"  # PREFIX/lib/*/qemu
+    modules.mkdir(parents=True)
+    cache = tmp_path / "cache"
+
+    def probe() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", PROBE, str(wrapper), str(cache)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout
+
+    def asked() -> int:
+        return len(runs.read_text().split()) if runs.exists() else 0
+
+    flags = probe()
+    assert "'VGA'" in flags and asked() == 2  # -machine help, -device help
+    assert [p.name for p in cache.iterdir()] == [
+        f"{str(wrapper).strip('/').replace('/', '_')}.json"
+    ]
+    assert probe() == flags and asked() == 2  # read from the cache
+    (modules / "hw-display-qxl.so").touch()  # the folder changed: devices may have come
+    assert probe() == flags and asked() == 4
+    assert probe() == flags and asked() == 4
+    next(cache.iterdir()).write_text("{not json")
+    assert probe() == flags and asked() == 6
+    assert probe() == flags and asked() == 6
+    kept = json.loads(next(cache.iterdir()).read_text())
+    kept["answers"]["-device"] = 'name "VGA"'  # a string where QEMU's lines belong
+    next(cache.iterdir()).write_text(json.dumps(kept))
+    assert probe() == flags and asked() == 8
 
 
 def test_a_used_managed_save_image_is_deleted_for_good(

@@ -166,7 +166,7 @@ class QemuDriver(SnapshotHooks, MigrationHooks):  # type: ignore[misc]  # a mixi
                 f"unsupported native format '{native_format}': "
                 "the QEMU driver converts to qemu-argv only"
             )
-        definition = lifecycle.canonical_definition(definition, inactive=False)
+        definition = lifecycle.canonical_definition(self.host, definition, inactive=False)
         return subprocess.list2cmdline(build_command(definition).argv)
 
     # ------------------------------------------------------------------ lifecycle

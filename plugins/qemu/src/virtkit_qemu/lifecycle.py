@@ -57,11 +57,11 @@ def _checked_name(definition: DomainDef) -> str:
     return name
 
 
-def canonical_definition(definition: DomainDef, *, inactive: bool) -> DomainDef:
+def canonical_definition(host: QemuHost, definition: DomainDef, *, inactive: bool) -> DomainDef:
     """libvirt's canonical form of ``definition`` for the emulator it names: driver defaults,
     default devices and controllers, PCI addresses (which the command line then follows), and
     what must stay stable from one start to the next (a UUID, a MAC address per interface)."""
-    caps = probe_caps(emulator_path(definition.read_tree()))
+    caps = probe_caps(emulator_path(definition.read_tree()), host.store.capabilities)
     return canonical_qemu(definition, caps, inactive=inactive)
 
 
@@ -110,7 +110,7 @@ def define(host: QemuHost, definition: DomainDef) -> DomainEntry:
     name = _checked_name(definition)
     # without a UUID, a redefinition keeps the domain's and a new domain gets a random one
     no_uuid = definition.uuid is None
-    definition = canonical_definition(definition, inactive=True)
+    definition = canonical_definition(host, definition, inactive=True)
     uuid = _canonical_uuid(definition)
     build_command(definition)  # refuses what QEMU cannot do before anything is written
     with host.store.lock():
@@ -262,7 +262,7 @@ def create_transient(
 ) -> DomainEntry:
     name = _checked_name(definition)
     generated = definition.uuid is None
-    definition = canonical_definition(definition, inactive=False)
+    definition = canonical_definition(host, definition, inactive=False)
     uuid = _canonical_uuid(definition)
     with host.store.lock():  # held through the launch so no define can take the name meanwhile
         _check_conflicts(

@@ -63,6 +63,9 @@ class QemuStore:
         self.state = StateStore(roots.state_dir)
         # Run-time files describe live processes and mean nothing after a reboot: no fsync.
         self.run = StateStore(roots.run_dir, durable=False)
+        self.capabilities = roots.cache_dir / "capabilities"
+        """Where the emulators' answers to the capability probe are kept (see
+        :func:`virtkit_qemu.canonical.probe.probe_caps`)."""
         self.written: dict[str, DomainStatus] = {}
         """The last status this process wrote of each domain by name, while it has one (the
         status file may be newer)."""

@@ -1,15 +1,20 @@
 """The :class:`QemuCaps` of an installed ``qemu-system`` binary, as the canonical steps use it.
 
 Asks the binary twice (``-machine help``, ``-device help``, ~0.1 s together) and keeps the
-answer per binary path and modification time, so an upgraded QEMU is asked again.
+answers per process and, given a folder, on disk as libvirt keeps its capabilities cache: a
+new process (each ``virtkit define``) reads them instead of running QEMU. Both are keyed by the
+binary (path, size, modification time, inode) and the modification times of QEMU's module
+folders, so an upgraded QEMU, or one that gained modules (devices), is asked again.
 """
 
 from __future__ import annotations
 
-import functools
+import contextlib
+import json
 import os
 import re
 import subprocess
+from pathlib import Path
 
 from virtkit.errors import HostSystemError
 
@@ -26,22 +31,85 @@ _ALIAS = re.compile(r"\(alias of (\S+)\)")
 _DEVICE_LINE = re.compile(r'^name "([^"]+)"')
 
 
-def probe_caps(emulator: str) -> QemuCaps:
-    """The capabilities of the ``qemu-system`` binary at path ``emulator`` (cached).
+def probe_caps(emulator: str, cache: Path | None = None) -> QemuCaps:
+    """The capabilities of the ``qemu-system`` binary at path ``emulator``, kept per process
+    and, when ``cache`` names a folder, in a file there.
 
     :raises HostSystemError: the binary cannot be run or does not answer.
     """
     try:
-        mtime = os.stat(emulator).st_mtime_ns
+        binary = os.stat(emulator)
     except OSError as exc:
         raise HostSystemError(f"cannot read the emulator {emulator}: {exc.strerror}") from exc
-    return _probe(emulator, mtime)
+    key = (emulator, binary.st_size, binary.st_mtime_ns, binary.st_ino)
+    caps = _PROBED.get(key)
+    if caps is None:
+        identity = (*key[1:], *_module_times(emulator))
+        caps = _PROBED[key] = _caps(emulator, _answers(emulator, identity, cache))
+    return caps
 
 
-@functools.lru_cache(maxsize=8)
-def _probe(emulator: str, mtime: int) -> QemuCaps:
-    machines = parse_machines(_ask(emulator, "-machine"))
-    devices = {m.group(1) for line in _ask(emulator, "-device") if (m := _DEVICE_LINE.match(line))}
+_PROBED: dict[tuple[str, int, int, int], QemuCaps] = {}
+"""The capabilities found by this process, by binary path, size, modification time and inode."""
+
+#: what is asked of QEMU: ``OPTION help`` for each
+_OPTIONS = ("-machine", "-device")
+
+
+def _module_times(emulator: str) -> tuple[int, ...]:
+    """The modification times of the folders QEMU loads device modules from, beside the
+    binary (``PREFIX/lib/qemu``, ``PREFIX/lib/*/qemu``, ``PREFIX/lib64/qemu``; 0: none):
+    installing a module changes what ``-device help`` lists."""
+    prefix = Path(os.path.realpath(emulator)).parent.parent
+    folders = {*prefix.glob("lib/*/qemu"), prefix / "lib" / "qemu", prefix / "lib64" / "qemu"}
+    times = []
+    for folder in sorted(folders):
+        try:
+            times.append(folder.stat().st_mtime_ns)
+        except OSError:
+            times.append(0)
+    return tuple(times)
+
+
+def _answers(emulator: str, identity: tuple[int, ...], cache: Path | None) -> dict[str, list[str]]:
+    """QEMU's lines for each of :data:`_OPTIONS`: from the cache file when it holds this
+    binary's with the same ``identity``, else asked of QEMU (and written there)."""
+    file = cache / (emulator.strip("/").replace("/", "_") + ".json") if cache else None
+    if file is not None:
+        try:
+            kept = json.loads(file.read_text(encoding="utf-8"))
+            if kept["emulator"] == emulator and tuple(kept["identity"]) == identity:
+                answers = {option: kept["answers"][option] for option in _OPTIONS}
+                if all(
+                    isinstance(lines, list) and all(isinstance(line, str) for line in lines)
+                    for lines in answers.values()
+                ):
+                    return answers
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # none yet, or unreadable: ask QEMU
+    answers = {option: _ask(emulator, option) for option in _OPTIONS}
+    if file is not None:
+        _keep(file, {"emulator": emulator, "identity": identity, "answers": answers})
+    return answers
+
+
+def _keep(file: Path, data: dict[str, object]) -> None:
+    """Write the cache file whole (a new file renamed over the old); a cache that cannot be
+    written is only a cache, so the failure is ignored."""
+    staged = file.with_name(f".{file.name}.{os.getpid()}")
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        staged.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(staged, file)
+    except OSError:
+        with contextlib.suppress(OSError):
+            staged.unlink(missing_ok=True)
+
+
+def _caps(emulator: str, answers: dict[str, list[str]]) -> QemuCaps:
+    machines = parse_machines(answers["-machine"])
+    lines = answers["-device"]
+    devices = {m.group(1) for line in lines if (m := _DEVICE_LINE.match(line))}
     flags = {_DEVICE_FLAGS.get(name, name) for name in devices} & _FLAGS
     return QemuCaps(arch=_arch(emulator), flags=frozenset(flags) | _ALWAYS, machines=machines)
 
