@@ -18,9 +18,9 @@ import shutil
 import uuid as uuidlib
 from collections.abc import Callable
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import attrs
-from qemu.qmp import QMPClient
 from virtkit.constants import (
     DomainEventStoppedDetail,
     DomainEventType,
@@ -37,6 +37,9 @@ from virtkit_qemu import process
 from virtkit_qemu.qmp import Monitor
 from virtkit_qemu.status import DomainStatus, Owner
 from virtkit_qemu.store import QemuStore
+
+if TYPE_CHECKING:
+    from qemu.qmp import QMPClient
 
 STOP_EVENT = {
     DomainShutoffReason.SHUTDOWN: DomainEventStoppedDetail.SHUTDOWN,

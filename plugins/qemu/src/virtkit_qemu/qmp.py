@@ -5,20 +5,27 @@ loop (:func:`loop`), and :class:`Monitor` submits coroutines to it. Each domain'
 monitors: the *command* socket, opened for the length of one operation (QEMU serves one client
 at a time, so operations from several processes queue up there), and the *event* socket, held
 by one process's :mod:`virtkit_qemu.watcher`.
+
+``asyncio`` and ``qemu.qmp`` are imported at first use (here and in the watcher): a process
+that talks to no QEMU (``virtkit define``, ``virtkit list`` with nothing running) does not pay
+their ~25 ms import.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
 from collections.abc import Coroutine
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from qemu.qmp import ExecuteError, QMPClient
 from virtkit.errors import OperationFailedError
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from qemu.qmp import QMPClient
 
 T = TypeVar("T")
 
@@ -31,6 +38,8 @@ _loop_guard = threading.Lock()
 
 def loop() -> asyncio.AbstractEventLoop:
     """The process's QMP event loop, started on first use in a daemon thread."""
+    import asyncio
+
     global _loop
     with _loop_guard:
         if _loop is None or _loop.is_closed():
@@ -44,6 +53,8 @@ def loop() -> asyncio.AbstractEventLoop:
 
 def run(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
     """Run ``coro`` on the QMP loop and wait for its result."""
+    import asyncio
+
     return asyncio.run_coroutine_threadsafe(coro, loop()).result(timeout)
 
 
@@ -69,6 +80,8 @@ class Monitor:
         """With ``session``, commands go through that already connected client (the event
         watcher's), which entering and leaving neither connect nor close. ``lazy``: connect at
         the first command, not on entering (a block that may send none costs no connection)."""
+        from qemu.qmp import QMPClient
+
         self.socket_path = socket_path
         self.name = name
         self._client = session if session is not None else QMPClient(name)
@@ -90,6 +103,8 @@ class Monitor:
         self.close()
 
     def connect(self, timeout: float = CONNECT_TIMEOUT) -> None:
+        import asyncio
+
         self._opened = True
         try:
             run(asyncio.wait_for(self._client.connect(str(self.socket_path)), timeout))
@@ -113,6 +128,8 @@ class Monitor:
 
     def call(self, command: str, arguments: dict[str, Any], timeout: float = 30.0) -> Any:
         """:meth:`execute` with the arguments as a dict (for names like ``command-line``)."""
+        from qemu.qmp import ExecuteError
+
         self._open()
         try:
             return run(self._client.execute(command, arguments or None), timeout)

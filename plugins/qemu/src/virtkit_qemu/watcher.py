@@ -13,16 +13,14 @@ store's lock, which other threads hold while they wait on the loop.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-from qemu.qmp import QMPClient, Runstate
 from virtkit.constants import (
     DomainEventResumedDetail,
     DomainEventShutdownDetail,
@@ -39,6 +37,11 @@ from virtkit_qemu import process, qmp
 from virtkit_qemu.host import QemuHost
 from virtkit_qemu.qmp import Monitor, QmpError
 from virtkit_qemu.status import DomainStatus
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from qemu.qmp import QMPClient
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +79,8 @@ class EventWatcher:
             return
         if time.monotonic() - self._failed.get(key, -RETRY_AFTER) < RETRY_AFTER:
             return
+        import asyncio  # (at first use: see virtkit_qemu.qmp)
+
         paths = self.host.store.runtime_paths(status.uuid)
         self._settled[key] = threading.Event()
         self._tasks[key] = asyncio.run_coroutine_threadsafe(
@@ -85,6 +90,8 @@ class EventWatcher:
     def session(self, status: DomainStatus) -> QMPClient | None:
         """The connected event session of ``status``'s QEMU, if this watcher holds it (or gets
         it within :data:`SESSION_WAIT`). Never call it on the QMP loop."""
+        from qemu.qmp import Runstate
+
         key = (status.pid or 0, status.started or 0)
         settled = self._settled.get(key)
         if settled is not None:
@@ -99,6 +106,10 @@ class EventWatcher:
         self._worker.shutdown(wait=True, cancel_futures=False)
 
     async def _follow(self, status: DomainStatus, path: str, key: tuple[int, int]) -> None:
+        import asyncio
+
+        from qemu.qmp import QMPClient, Runstate
+
         client = QMPClient(f"{status.name}-events")
         try:
             await asyncio.wait_for(client.connect(path), ATTACH_TIMEOUT)
