@@ -494,7 +494,12 @@ def test_linux_guest_back_and_forth(
     for hop, (flags, params) in enumerate(settings):
         dom = dom.migrate(conns[hop % 2], flags, params)
         assert dom.state()[0] == DomainState.RUNNING
-        assert_counting_on(serial)
+        try:
+            assert_counting_on(serial)
+        except TimeoutError as exc:  # say which hop left the guest silent, and how it ended
+            job = dom.job_info(completed=True)
+            hop_was = f"hop {hop} ({F(flags)!r}, {params}), job {job}"
+            raise TimeoutError(f"after {hop_was}: {exc}") from exc
     assert src.lookup_by_name("linux").is_active() and dst.list_all_domains() == []
 
 
