@@ -22,7 +22,7 @@ from virtkit.xml.canonical.order import (
     sort_children,
 )
 from virtkit.xml.checks import chardev_elements
-from virtkit.xml.search import find_all, find_first, has_element
+from virtkit.xml.search import find_all, find_first
 from virtkit.xml.units import to_kib
 
 #: disk bus -> (controller type, units per bus, buses per controller)
@@ -53,8 +53,6 @@ def _disk_index(dev: str) -> int | None:
 def order_disks(root: etree._Element, ctx: Context) -> None:
     """Disks on one bus (as written: a missing bus matches only other missing ones) are kept
     in the order of their target names, the way libvirt inserts each disk it parses."""
-    if not has_element(root, "disk"):
-        return
     devices = first_child(root, "devices")
     disks = list(devices.iterchildren("disk")) if devices is not None else []
     if devices is None or len(disks) < 2:
@@ -115,7 +113,7 @@ def disk_defaults(root: etree._Element, ctx: Context) -> None:
 def assign_drive_addresses(root: etree._Element, ctx: Context) -> None:
     """Disks on IDE, floppy, SCSI and SATA buses get a drive address from their target name."""
     devices = first_child(root, "devices")
-    if devices is None or not has_element(devices, "disk"):
+    if devices is None:
         return
     for disk in devices.iterchildren("disk"):
         target = first_child(disk, "target")
@@ -159,7 +157,7 @@ def _needs(devices: etree._Element, kind: str, index: int) -> bool:
 def implicit_controllers(root: etree._Element, ctx: Context) -> None:
     """The controllers devices need but the input left out (libvirt adds them while parsing)."""
     devices = first_child(root, "devices")
-    if devices is None or not has_element(devices, "disk", "channel", "console", "smartcard"):
+    if devices is None:
         return
     drives = []  # (bus, drive address) of the disks that have one
     for disk in devices.iterchildren("disk"):
@@ -191,7 +189,7 @@ def implicit_controllers(root: etree._Element, ctx: Context) -> None:
 def controller_indexes(root: etree._Element, ctx: Context) -> None:
     """A controller without ``index`` takes the lowest free index of its type."""
     devices = first_child(root, "devices")
-    if devices is None or not has_element(devices, "controller"):
+    if devices is None:
         return
     used: dict[str | None, set[int]] = {}
     for ctrl in devices.iterchildren("controller"):
@@ -220,8 +218,6 @@ def generate_macs(root: etree._Element, ctx: Context) -> None:
 def device_defaults(root: etree._Element, ctx: Context) -> None:
     """Host devices are not managed unless said; a watchdog resets the guest; a random number
     generator reads ``/dev/random``."""
-    if not has_element(root, "hostdev", "watchdog", "rng"):
-        return
     for hostdev in find_all(root, "devices/hostdev[@mode='subsystem']"):
         if hostdev.get("managed") is None:
             hostdev.set("managed", "no")
@@ -271,7 +267,7 @@ def filesystems(root: etree._Element, ctx: Context) -> None:
 def smartcard_addresses(root: etree._Element, ctx: Context) -> None:
     """Each smartcard gets a CCID slot on controller 0."""
     devices = first_child(root, "devices")
-    if devices is None or not has_element(devices, "smartcard"):
+    if devices is None:
         return
     for slot, card in enumerate(devices.iterchildren("smartcard")):
         if first_child(card, "address") is None:
@@ -285,8 +281,6 @@ def smartcard_addresses(root: etree._Element, ctx: Context) -> None:
 def chardev_sources(root: etree._Element, ctx: Context) -> None:
     """Sources carry their mode (connect by default); UDP lists bind before connect; TCP states
     its protocol; a UNIX source without a path says nothing and is dropped."""
-    if not has_element(root, "source"):
-        return
     for dev in chardev_elements(root):
         kind = dev.get("type")
         sources = list(dev.iterchildren("source"))
@@ -309,7 +303,7 @@ def chardev_sources(root: etree._Element, ctx: Context) -> None:
 def graphics_listens(root: etree._Element, ctx: Context) -> None:
     """VNC, SPICE and RDP consoles: ports, ``autoport`` and ``<listen>`` as libvirt fills in."""
     devices = first_child(root, "devices")
-    if devices is None or not has_element(devices, "graphics"):
+    if devices is None:
         return
     for graphics in devices.iterchildren("graphics"):
         kind = graphics.get("type")
@@ -401,8 +395,6 @@ def _spice_ports(graphics: etree._Element) -> None:
 @creates("video", "model")
 def implicit_video(root: etree._Element, ctx: Context) -> None:
     """A graphical console without a video device gets one (``ctx.video_type``)."""
-    if ctx.video_type is None or not has_element(root, "graphics"):
-        return
     devices = first_child(root, "devices")
     if ctx.video_type is None or devices is None or first_child(devices, "graphics") is None:
         return
@@ -418,8 +410,6 @@ def graphics_inputs(root: etree._Element, ctx: Context) -> None:
     """An x86 guest with a graphical console gets a PS/2 (Xen: Xen bus) mouse and keyboard.
 
     Not a generic step: the QEMU and Xen drivers add these, libvirt's generic parser does not."""
-    if not has_element(root, "graphics"):
-        return
     devices = first_child(root, "devices")
     os_type = find_first(root, "os/type")
     arch = os_type.get("arch") if os_type is not None else None
@@ -450,8 +440,6 @@ _VIDEO_VRAM = {
 def video_defaults(root: etree._Element, ctx: Context) -> None:
     """The first video device is the primary one; models get one head and their default
     video memory."""
-    if not has_element(root, "video"):
-        return
     for number, model in enumerate(find_all(root, "devices/video/model")):
         kind = model.get("type")
         if kind == "none":
@@ -537,7 +525,7 @@ def chardev_targets(root: etree._Element, ctx: Context) -> None:
     """Serial and parallel ports are numbered in order; an HVM guest's first console is its
     first serial port (created from the console when there is none)."""
     devices = first_child(root, "devices")
-    if devices is None or not has_element(devices, "serial", "parallel", "console"):
+    if devices is None:
         return
     serials = list(devices.iterchildren("serial"))
     consoles = list(devices.iterchildren("console"))

@@ -206,7 +206,7 @@ def default_os(root: etree._Element, ctx: Context) -> None:
 @creates()
 def numa_cells(root: etree._Element, ctx: Context) -> None:
     """NUMA cells numbered in order when they do not say, and ordered by id."""
-    numa = find_first(root, "cpu/numa") if has_element(root, "numa") else None
+    numa = find_first(root, "cpu/numa")
     if numa is not None:
         for number, cell in enumerate(numa.iterchildren("cell")):
             if cell.get("id") is None:
