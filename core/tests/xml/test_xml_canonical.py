@@ -72,17 +72,13 @@ def test_drivers_extend_the_pipeline() -> None:
     assert out.index("<uuid>") < out.index("<genid>") < out.index("<memory")
 
 
-def test_driver_defaults_for_graphical_consoles() -> None:
-    from virtkit.xml.canonical import devices
-
+def test_video_for_a_graphical_console_only_with_a_driver_model() -> None:
     source = (
         (GOLDEN / "basic-in.xml").read_text().replace("<video>", "<!--").replace("</video>", "-->")
     )
     d = parse_domain(source)
     assert "<input" not in canonical(d).to_xml() and "<video>" not in canonical(d).to_xml()
-    steps = (*GENERIC_STEPS[:-2], devices.graphics_inputs, *GENERIC_STEPS[-2:])
-    out = format_domain(canonical(d, steps=steps, context=Context(video_type="cirrus")))
-    assert "<input type='mouse' bus='ps2'/>\n    <input type='keyboard' bus='ps2'/>" in out
+    out = format_domain(canonical(d, context=Context(video_type="cirrus")))
     assert "<model type='cirrus' vram='16384' heads='1' primary='yes'/>" in out
     validate(out)
 

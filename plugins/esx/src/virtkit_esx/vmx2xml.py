@@ -18,16 +18,11 @@ from virtkit_esx.paths import MissingFileError, PathMapper
 from virtkit_esx.vmxfile import VMXConfig, VMXError, unescape
 
 #: libvirt builds a VMX definition in memory, so the defaults only its XML parser adds
-#: (``<boot dev='hd'/>``, video heads, PS/2 inputs for graphics) do not apply
+#: (``<boot dev='hd'/>``, video heads) do not apply
 STEPS = tuple(
     s
     for s in GENERIC_STEPS
-    if s
-    not in (
-        canonical_general.default_os,
-        canonical_devices.video_defaults,
-        canonical_devices.graphics_inputs,
-    )
+    if s not in (canonical_general.default_os, canonical_devices.video_defaults)
 )
 
 SCSI_MODELS = {

@@ -404,26 +404,6 @@ def implicit_video(root: etree._Element, ctx: Context) -> None:
     etree.SubElement(video, "model", {"type": ctx.video_type})
 
 
-@acts_on("graphics")
-@creates("input")
-def graphics_inputs(root: etree._Element, ctx: Context) -> None:
-    """An x86 guest with a graphical console gets a PS/2 (Xen: Xen bus) mouse and keyboard.
-
-    Not a generic step: the QEMU and Xen drivers add these, libvirt's generic parser does not."""
-    devices = first_child(root, "devices")
-    os_type = find_first(root, "os/type")
-    arch = os_type.get("arch") if os_type is not None else None
-    if devices is None or first_child(devices, "graphics") is None:
-        return
-    if arch not in (None, "i686", "x86_64"):
-        return
-    hvm = os_type is not None and (os_type.text or "").strip() == "hvm"
-    bus = "ps2" if hvm else "xen"
-    for kind in ("mouse", "keyboard"):
-        if devices.find(f"input[@type='{kind}'][@bus='{bus}']") is None:
-            insert_child(devices, "input", DEVICES_ORDER, {"type": kind, "bus": bus})
-
-
 #: video memory (KiB) libvirt gives a model that does not say (virDomainVideoDefaultRAM)
 _VIDEO_VRAM = {
     "vga": 16384,
