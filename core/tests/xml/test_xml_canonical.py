@@ -154,3 +154,91 @@ def test_pci_addresses_are_spelled_as_libvirt_spells_them() -> None:
         "<address type='pci' domain='0x0000' bus='0x00' slot='0x05' function='0x0' "
         "multifunction='on'/>",
     ]
+
+
+def _canonical_of(devices: str = "", *, extra: str = "") -> etree._Element:
+    """The canonical tree of a small domain with ``extra`` top-level elements and
+    ``devices``."""
+    text = (
+        "<domain type='kvm'><name>c</name><memory unit='KiB'>65536</memory>"
+        f"{extra}<devices>{devices}</devices></domain>"
+    )
+    return etree.fromstring(canonical(parse_domain(text)).to_xml().encode())
+
+
+@pytest.mark.parametrize(
+    ("written", "stored"),
+    [
+        ("<tseg>48</tseg>", "48"),
+        ("<tseg unit='KiB'>49152</tseg>", "48"),
+        ("<tseg unit='G'>1</tseg>", "1024"),
+    ],
+)
+def test_smm_tseg_is_stored_in_mib(written: str, stored: str) -> None:
+    root = _canonical_of(extra=f"<features><smm state='on'>{written}</smm></features>")
+    tseg = root.find("features/smm/tseg")
+    assert (tseg.get("unit"), tseg.text) == ("MiB", stored)
+
+
+def test_filesystem_modes_are_four_octal_digits_and_vhost_user_has_no_access_mode() -> None:
+    root = _canonical_of(
+        "<filesystem type='mount' accessmode='mapped' fmode='644' dmode='0755'>"
+        "<source dir='/srv'/><target dir='srv'/></filesystem>"
+        "<filesystem type='mount'><driver type='virtiofs'/><source socket='/run/fs.sock'/>"
+        "<target dir='tag'/></filesystem>"
+        "<filesystem type='mount'><source dir='/data'/><target dir='data'/></filesystem>"
+    )
+    mapped, vhost_user, plain = root.findall("devices/filesystem")
+    assert (mapped.get("fmode"), mapped.get("dmode")) == ("0644", "0755")
+    assert vhost_user.get("accessmode") is None
+    assert plain.get("accessmode") == "passthrough"
+
+
+def test_usb_redirection_rules_are_spelled_as_libvirt_writes_them() -> None:
+    root = _canonical_of(
+        "<redirfilter>"
+        "<usbdev class='8' vendor='0x15e1' product='0x2007' version='9.4' allow='yes'/>"
+        "<usbdev class='-1' vendor='-1' product='-1' version='-1' allow='no'/>"
+        "</redirfilter>"
+    )
+    specific, catch_all = root.findall("devices/redirfilter/usbdev")
+    assert dict(specific.attrib) == {
+        "class": "0x08",
+        "vendor": "0x15E1",
+        "product": "0x2007",
+        "version": "9.40",
+        "allow": "yes",
+    }
+    assert dict(catch_all.attrib) == {"allow": "no"}
+
+
+def test_memory_total_comes_from_the_numa_cells_when_missing() -> None:
+    text = (
+        "<domain type='kvm'><name>n</name><vcpu>2</vcpu><cpu><numa>"
+        "<cell id='0' cpus='0' memory='1' unit='MiB'/><cell id='1' cpus='1' memory='2048'/>"
+        "</numa></cpu></domain>"
+    )
+    d = canonical(parse_domain(text))
+    assert d.memory_kib == 1024 + 2048 and d.current_memory_kib == 3072
+    given = canonical(parse_domain(text.replace("<vcpu>", "<memory>4096</memory><vcpu>")))
+    assert given.memory_kib == 4096  # a total that is given stays
+
+
+def test_numa_distances_are_completed_symmetrically() -> None:
+    text = (
+        "<domain type='kvm'><name>n</name><memory>3072</memory><vcpu>3</vcpu><cpu><numa>"
+        "<cell id='1' cpus='1' memory='1024'/>"
+        "<cell id='0' cpus='0' memory='1024'><distances>"
+        "<sibling id='2' value='31'/><sibling id='1' value='21'/></distances></cell>"
+        "<cell id='2' cpus='2' memory='1024'><distances><sibling id='0' value='41'/>"
+        "</distances></cell></numa></cpu></domain>"
+    )
+    root = etree.fromstring(canonical(parse_domain(text)).to_xml().encode())
+
+    def distances(cell: str) -> list[tuple[str, str]]:
+        path = f"cpu/numa/cell[@id='{cell}']/distances/sibling"
+        return [(s.get("id"), s.get("value")) for s in root.findall(path)]
+
+    assert distances("0") == [("0", "10"), ("1", "21"), ("2", "31")]
+    assert distances("1") == [("0", "21"), ("1", "10")]
+    assert distances("2") == [("0", "41"), ("2", "10")]  # its own value wins over symmetry

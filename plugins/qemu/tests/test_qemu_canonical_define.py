@@ -11,7 +11,9 @@ import pytest
 import virtkit
 from lxml import etree
 from virtkit.constants import DomainState, DomainXMLFlags
+from virtkit.xml import parse_domain
 from virtkit_qemu.argv.accel import kvm_problem
+from virtkit_qemu.canonical import QemuCaps, canonical_qemu
 from virtkit_qemu.canonical.probe import parse_machines, probe_caps
 from virtkit_qemu.qmp import Monitor
 
@@ -112,3 +114,19 @@ def test_machine_list_parsing() -> None:
     newest = machines[("pc-i440fx-9.0", "tcg")]
     assert (newest.alias, newest.default) == ("pc", True)
     assert machines[("pc-i440fx-8.2", "kvm")].alias is None
+
+
+def test_vcpus_no_numa_cell_lists_join_cell_0() -> None:
+    def cells(vcpus: int, cell0: str, cell1: str) -> list[str | None]:
+        text = (
+            f"<domain type='qemu'><name>n</name><memory>2048</memory><vcpu>{vcpus}</vcpu>"
+            "<os><type arch='x86_64' machine='pc'>hvm</type></os><cpu><numa>"
+            f"<cell id='0' {cell0} memory='1024'/><cell id='1' {cell1} memory='1024'/>"
+            "</numa></cpu></domain>"
+        )
+        tree = canonical_qemu(parse_domain(text), QemuCaps(), inactive=True).read_tree()
+        return [cell.get("cpus") for cell in tree.iterfind("cpu/numa/cell")]
+
+    assert cells(12, "cpus='0'", "cpus='2-4,6'") == ["0-1,5,7-11", "2-4,6"]
+    assert cells(4, "cpus='0-1'", "cpus='2-3'") == ["0-1", "2-3"]  # all listed: unchanged
+    assert cells(3, "", "cpus='1'") == ["0,2", "1"]  # a memory-only cell 0 takes them too

@@ -58,6 +58,7 @@ GENERIC_STEPS: tuple[Step, ...] = (
     devices.device_defaults,
     devices.input_buses,
     devices.filesystems,
+    devices.redirfilter_usbdevs,
     devices.smartcard_addresses,
     devices.chardev_sources,
     devices.graphics_listens,

@@ -34,6 +34,9 @@ _DRIVE_BUSES = {
 }
 
 
+#: a file or folder mode libvirt accepts (at most 0777)
+_OCTAL_MODE = re.compile(r"0*[0-7]{1,3}")
+
 _DISK_NAME = re.compile(r"(?:fd|hd|sd|vd|xvd|ubd)([a-z]+)\d*")
 
 
@@ -250,16 +253,57 @@ def input_buses(root: etree._Element, ctx: Context) -> None:
 @acts_on("filesystem")
 @creates()
 def filesystems(root: etree._Element, ctx: Context) -> None:
-    """Filesystems pass through the host's permissions unless told otherwise; RAM filesystem
-    sizes in KiB."""
+    """Filesystems pass through the host's permissions unless told otherwise (a vhost-user
+    one, served from a socket, has no access mode); file and folder modes in four octal
+    digits; RAM filesystem sizes in KiB."""
     for fs in device_children(root, "filesystem"):
-        if fs.get("accessmode") is None:
+        if fs.get("accessmode") is None and fs.find("source[@socket]") is None:
             set_attrs_first(fs, {"type": fs.get("type", "mount"), "accessmode": "passthrough"})
+        for name in ("fmode", "dmode"):
+            mode = fs.get(name)
+            if mode is not None and _OCTAL_MODE.fullmatch(mode):
+                fs.set(name, f"{int(mode, 8):04o}")
         source = fs.find("source[@usage]")
         if fs.get("type") == "ram" and source is not None:
             usage = to_kib(int(source.get("usage", "0")), source.get("units"))
             source.set("usage", str(usage))
             source.set("units", "KiB")
+
+
+@acts_on("usbdev")
+@creates()
+def redirfilter_usbdevs(root: etree._Element, ctx: Context) -> None:
+    """USB redirection filter rules in libvirt's spelling: ``-1`` (any) is left out, the class
+    has two upper-case hex digits and vendor and product four, the version is ``M.mm`` (a
+    one-digit minor is tenths: ``9.4`` is ``9.40``)."""
+    for devices in root.iterchildren("devices"):
+        for rule in devices.iterfind("redirfilter/usbdev"):
+            for name, digits in (("class", 2), ("vendor", 4), ("product", 4), ("version", 0)):
+                value = rule.get(name)
+                if value == "-1":
+                    del rule.attrib[name]
+                elif value is not None:
+                    rule.set(
+                        name, _usb_version(value) if name == "version" else _hex(value, digits)
+                    )
+
+
+def _hex(value: str, digits: int) -> str:
+    """``value`` (decimal, or hex with ``0x``) as ``0x`` and upper-case hex digits; an
+    unreadable value is left for validation to refuse."""
+    try:
+        return f"0x{int(value, 0):0{digits}X}"
+    except ValueError:
+        return value
+
+
+def _usb_version(value: str) -> str:
+    """A USB version ``major.minor`` as libvirt writes it back (``1.1`` -> ``1.10``)."""
+    match = re.fullmatch(r"(\d{1,2})\.(\d{1,2})", value)
+    if match is None:
+        return value
+    major, minor = match.groups()
+    return f"{int(major)}.{int(minor) * (10 if len(minor) == 1 else 1):02d}"
 
 
 @acts_on("smartcard")

@@ -18,8 +18,8 @@ from virtkit.xml.canonical.order import (
     set_attrs_first,
     sort_children,
 )
-from virtkit.xml.search import find_first, has_element
-from virtkit.xml.units import to_kib
+from virtkit.xml.search import find_all, find_first, has_element
+from virtkit.xml.units import bytes_per_unit, to_kib
 
 #: the elements holding a scaled amount of memory (written back in KiB), found in one search:
 #: as text, or in the attribute :data:`_MEMORY_ATTRIBUTE` names
@@ -81,13 +81,23 @@ def normalise_memory_units(root: etree._Element, ctx: Context) -> None:
             el.set("unit", "KiB")
 
 
-@creates("currentMemory")
+@creates("memory", "currentMemory")
 def default_memory(root: etree._Element, ctx: Context) -> None:
-    """``<currentMemory>`` defaults to (and is capped at) ``<memory>``.
+    """A definition without a memory total (or a zero one) takes the sum of its NUMA cells;
+    ``<currentMemory>`` defaults to (and is capped at) ``<memory>``.
 
-    The total is not recomputed from the NUMA cells: libvirt does that only when a driver
-    asks for an ABI update on a new definition (a driver step can)."""
+    A total that is given is not recomputed from the NUMA cells: libvirt does that only when
+    a driver asks for an ABI update on a new definition (a driver step can)."""
     memory = first_child(root, "memory")
+    if memory is None or int(memory.text or 0) == 0:
+        cells = sum(
+            to_kib(int(cell.get("memory", "0")), cell.get("unit"))
+            for cell in find_all(root, "cpu/numa/cell")
+        )
+        if cells:
+            if memory is None:
+                memory = insert_child(root, "memory", DOMAIN_ORDER, {"unit": "KiB"})
+            memory.text = str(cells)
     if memory is None:
         return
     current = first_child(root, "currentMemory")
@@ -203,17 +213,52 @@ def default_os(root: etree._Element, ctx: Context) -> None:
 
 
 @acts_on("numa")
-@creates()
+@creates("distances", "sibling")
 def numa_cells(root: etree._Element, ctx: Context) -> None:
-    """NUMA cells numbered in order when they do not say, and ordered by id."""
+    """NUMA cells numbered in order when they do not say, their distances completed, and
+    ordered by id."""
     numa = find_first(root, "cpu/numa")
     if numa is not None:
         for number, cell in enumerate(numa.iterchildren("cell")):
             if cell.get("id") is None:
                 set_attrs_first(cell, {"id": str(number)})
+        if find_first(numa, "cell/distances") is not None:
+            _complete_distances(list(numa.iterchildren("cell")))
         cells = sorted(numa.iterchildren("cell"), key=lambda c: int(c.get("id", "0")))
         for cell in cells:
             numa.append(cell)
+
+
+def _complete_distances(cells: list[etree._Element]) -> None:
+    """libvirt's reading of NUMA distances, cell by cell in document order: a cell that lists
+    a sibling is 10 from itself, and the sibling gets the same distance back unless it
+    gives one; each cell with distances lists them by sibling id."""
+    try:
+        table: dict[int, dict[int, int]] = {}
+        for cell in cells:
+            own = int(cell.get("id", ""))
+            for sibling in cell.iterfind("distances/sibling"):
+                other, value = int(sibling.get("id", "")), int(sibling.get("value", ""))
+                table.setdefault(own, {own: _LOCAL_DISTANCE})[other] = value
+                table.setdefault(other, {other: _LOCAL_DISTANCE}).setdefault(own, value)
+    except ValueError:
+        return  # unreadable ids and values are left for validation to refuse
+    for cell in cells:
+        distances = table.get(int(cell.get("id", "")))
+        if distances is None:
+            continue
+        element = first_child(cell, "distances")
+        if element is None:
+            element = etree.Element("distances")
+            cell.insert(0, element)
+        for old in list(element):
+            element.remove(old)
+        for other, value in sorted(distances.items()):
+            etree.SubElement(element, "sibling", {"id": str(other), "value": str(value)})
+
+
+#: the distance of a NUMA cell from itself
+_LOCAL_DISTANCE = 10
 
 
 @acts_on("features")
@@ -227,7 +272,23 @@ def default_features(root: etree._Element, ctx: Context) -> None:
     hyperv = first_child(features, "hyperv")
     if hyperv is not None and hyperv.get("mode") is None:
         set_attrs_first(hyperv, {"mode": "custom"})
+    smm = first_child(features, "smm")
+    tseg = first_child(smm, "tseg") if smm is not None else None
+    if tseg is not None:
+        _tseg_in_mib(tseg)
     sort_children(features, FEATURES_ORDER)
+
+
+def _tseg_in_mib(tseg: etree._Element) -> None:
+    """The SMM TSEG size in whole MiB (MiB when no unit is given), as libvirt stores it; a
+    size libvirt cannot read is left for validation to refuse."""
+    try:
+        size = int((tseg.text or "").strip()) * bytes_per_unit(tseg.get("unit"), "MiB")
+    except ValueError:
+        return
+    tseg.text = str(size >> 20)
+    tseg.attrib.clear()
+    tseg.set("unit", "MiB")
 
 
 @acts_on("cpu")

@@ -24,6 +24,7 @@ _BEFORE: dict[Step, tuple[Step, ...]] = {
         devices.default_audio,
         cpu.default_cpu_model,
         cpu.cpu_check,
+        cpu.numa_fill_node0,
         features.default_gic,
         features.feature_switches,
     ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from lxml import etree
 from virtkit.xml import Context
+from virtkit.xml.bitmap import format_bitmap, parse_bitmap
 from virtkit.xml.canonical.census import acts_on, creates
 from virtkit.xml.canonical.order import DOMAIN_ORDER, first_child, insert_child, set_attrs_first
 
@@ -77,3 +78,30 @@ def cpu_check(root: etree._Element, ctx: Context) -> None:
     ):
         first["migratable"] = "off"
     set_attrs_first(cpu, first)
+
+
+@acts_on("numa")
+@creates()
+def numa_fill_node0(root: etree._Element, ctx: Context) -> None:
+    """When the NUMA cells list fewer vCPUs than the domain has, the vCPUs no other cell
+    claims go to cell 0 (QEMU would otherwise leave them outside every node)."""
+    vcpu = first_child(root, "vcpu")
+    cells = list(root.iterfind("cpu/numa/cell"))
+    if not cells or vcpu is None:
+        return
+    try:
+        count = int((vcpu.text or "").strip())
+        cpus = {int(cell.get("id", "")): _cell_cpus(cell) for cell in cells}
+    except ValueError:
+        return  # unreadable: left for validation to refuse
+    if sum(len(listed) for listed in cpus.values()) >= count or 0 not in cpus:
+        return
+    claimed = set().union(*(listed for node, listed in cpus.items() if node != 0))
+    node0 = next(cell for cell in cells if int(cell.get("id", "")) == 0)
+    node0.set("cpus", format_bitmap(set(range(count)) - claimed))
+
+
+def _cell_cpus(cell: etree._Element) -> frozenset[int]:
+    """The vCPUs a NUMA cell lists (none for a memory-only cell)."""
+    listed = cell.get("cpus")
+    return parse_bitmap(listed) if listed else frozenset()
