@@ -130,3 +130,51 @@ def test_vcpus_no_numa_cell_lists_join_cell_0() -> None:
     assert cells(12, "cpus='0'", "cpus='2-4,6'") == ["0-1,5,7-11", "2-4,6"]
     assert cells(4, "cpus='0-1'", "cpus='2-3'") == ["0-1", "2-3"]  # all listed: unchanged
     assert cells(3, "", "cpus='1'") == ["0,2", "1"]  # a memory-only cell 0 takes them too
+
+
+def _q35_controllers(controllers: str) -> dict[tuple[str, str, str], tuple[str, ...]]:
+    """(type, index, model) -> (port, bus, slot, function) of each controller of a q35
+    domain's canonical form."""
+    text = (
+        "<domain type='qemu'><name>q</name><memory>65536</memory>"
+        "<os><type arch='x86_64' machine='q35'>hvm</type></os>"
+        f"<devices>{controllers}</devices></domain>"
+    )
+    tree = canonical_qemu(parse_domain(text), QemuCaps(), inactive=True).read_tree()
+    found = {}
+    for ctrl in tree.iterfind("devices/controller"):
+        target, address = ctrl.find("target"), ctrl.find("address")
+        port = target.get("port", "") if target is not None else ""
+        place = (
+            tuple(address.get(k, "") for k in ("bus", "slot", "function"))
+            if address is not None
+            else ()
+        )
+        found[(ctrl.get("type"), ctrl.get("index"), ctrl.get("model"))] = (port, *place)
+    return found
+
+
+def test_switch_downstream_ports_sit_on_the_upstream_port_numbered_by_slot() -> None:
+    found = _q35_controllers(
+        "<controller type='pci' index='0' model='pcie-root'/>"
+        "<controller type='pci' index='1' model='pcie-root-port'/>"
+        "<controller type='pci' index='2' model='pcie-switch-upstream-port'/>"
+        "<controller type='pci' index='3' model='pcie-switch-downstream-port'/>"
+        "<controller type='pci' index='4' model='pcie-switch-downstream-port'/>"
+    )
+    assert found[("pci", "2", "pcie-switch-upstream-port")] == ("", "0x01", "0x00", "0x0")
+    assert found[("pci", "3", "pcie-switch-downstream-port")] == ("0x0", "0x02", "0x00", "0x0")
+    assert found[("pci", "4", "pcie-switch-downstream-port")] == ("0x1", "0x02", "0x01", "0x0")
+
+
+def test_usb2_companions_without_index_join_their_set_and_set_1_sits_in_slot_1a() -> None:
+    found = _q35_controllers(
+        "<controller type='usb' model='ich9-ehci1'/><controller type='usb' model='ich9-uhci1'/>"
+        "<controller type='usb' model='ich9-ehci1'/><controller type='usb' model='ich9-uhci1'/>"
+        "<controller type='usb' model='ich9-uhci1'/>"
+    )
+    assert found[("usb", "0", "ich9-ehci1")][1:] == ("0x00", "0x1d", "0x7")
+    assert found[("usb", "0", "ich9-uhci1")][1:] == ("0x00", "0x1d", "0x0")
+    assert found[("usb", "1", "ich9-ehci1")][1:] == ("0x00", "0x1a", "0x7")
+    assert found[("usb", "1", "ich9-uhci1")][1:] == ("0x00", "0x1a", "0x0")
+    assert ("usb", "2", "ich9-uhci1") in found  # set 1 has its uhci1: a new set

@@ -190,7 +190,9 @@ def implicit_controllers(root: etree._Element, ctx: Context) -> None:
 @acts_on("controller")
 @creates()
 def controller_indexes(root: etree._Element, ctx: Context) -> None:
-    """A controller without ``index`` takes the lowest free index of its type."""
+    """A controller without ``index`` takes the lowest free index of its type; an ICH9 USB2
+    controller (EHCI or a UHCI companion) joins the set of the USB controller before it when
+    that one is of the family too and its set lacks this model."""
     devices = first_child(root, "devices")
     if devices is None:
         return
@@ -198,12 +200,36 @@ def controller_indexes(root: etree._Element, ctx: Context) -> None:
     for ctrl in devices.iterchildren("controller"):
         if ctrl.get("index") is not None:
             used.setdefault(ctrl.get("type"), set()).add(int(ctrl.get("index", "0")))
+    usb2_sets: dict[str, set[str]] = {}  # index -> the USB2 models it has
+    previous_usb: etree._Element | None = None
     for ctrl in devices.iterchildren("controller"):
+        kind, model = ctrl.get("type"), ctrl.get("model") or ""
         if ctrl.get("index") is None:
-            taken = used.setdefault(ctrl.get("type"), set())
-            index = next(i for i in range(len(taken) + 1) if i not in taken)
-            taken.add(index)
-            set_attrs_first(ctrl, {"type": ctrl.get("type", ""), "index": str(index)})
+            joined = previous_usb is not None and _joins_usb2_set(model, previous_usb, usb2_sets)
+            if joined and previous_usb is not None:
+                index = int(previous_usb.get("index", "0"))
+            else:
+                taken = used.setdefault(kind, set())
+                index = next(i for i in range(len(taken) + 1) if i not in taken)
+                taken.add(index)
+            set_attrs_first(ctrl, {"type": kind or "", "index": str(index)})
+        if kind == "usb":
+            if model in _USB2_FAMILY:
+                usb2_sets.setdefault(ctrl.get("index", ""), set()).add(model)
+            previous_usb = ctrl
+
+
+#: the ICH9 USB2 controller and its USB1 companions, which share a bus number
+_USB2_FAMILY = ("ich9-ehci1", "ich9-uhci1", "ich9-uhci2", "ich9-uhci3")
+
+
+def _joins_usb2_set(model: str, previous: etree._Element, sets: dict[str, set[str]]) -> bool:
+    """Whether a USB controller of ``model`` without an index takes ``previous``'s."""
+    return (
+        model in _USB2_FAMILY
+        and previous.get("model") in _USB2_FAMILY
+        and model not in sets.get(previous.get("index", ""), set())
+    )
 
 
 @acts_on("interface")

@@ -28,6 +28,7 @@ from virtkit_qemu.canonical.context import (
 from virtkit_qemu.canonical.devices import add_controllers
 from virtkit_qemu.canonical.pci_devices import (
     DMI_BRIDGE,
+    DOWNSTREAM_PORT,
     PCI,
     PCI_BRIDGE,
     PCIE,
@@ -46,7 +47,7 @@ _BUSES = {
     "pcie-to-pci-bridge": (1, 31, {PCI}),
     "pcie-root-port": (0, 0, {PCIE, PCIE_PCI_BRIDGE}),
     "pcie-switch-downstream-port": (0, 0, {PCIE, PCIE_PCI_BRIDGE}),
-    "pcie-switch-upstream-port": (0, 31, set()),
+    "pcie-switch-upstream-port": (0, 31, {DOWNSTREAM_PORT}),
     "pci-expander-bus": (0, 31, {PCI, PCI_BRIDGE}),
     "pcie-expander-bus": (0, 31, {ROOT_PORT}),
 }
@@ -262,6 +263,10 @@ class _Plan:
         return None
 
 
+#: q35's slots for the first two sets of ICH9 USB2 controllers, by controller index
+_Q35_USB2_SLOTS = {0: 0x1D, 1: 0x1A}
+
+
 def _fixed_slots(plan: _Plan) -> None:
     """The addresses the chipset fixes, the primary video card, and the virtio IOMMU (built
     into the root bus)."""
@@ -281,14 +286,15 @@ def _fixed_slots(plan: _Plan) -> None:
     elif is_q35(machine) and 0 in addresses.buses:
         for ctrl in devices.each("controller"):
             kind, index, model = ctrl.get("type"), _int(ctrl.get("index")), ctrl.get("model")
-            if not plan.wanted(ctrl) or index != 0:
+            usb_slot = _Q35_USB2_SLOTS.get(index) if kind == "usb" else None
+            if not plan.wanted(ctrl):
                 continue
-            if kind == "sata":
+            if kind == "sata" and index == 0:
                 plan.place(ctrl, 0, 0x1F, 2)
-            elif kind == "usb" and model == "ich9-ehci1":
-                plan.place(ctrl, 0, 0x1D, 7)
-            elif kind == "usb" and (model or "").startswith("ich9-uhci"):
-                plan.place(ctrl, 0, 0x1D, int(model[-1]) - 1)
+            elif usb_slot is not None and model == "ich9-ehci1":
+                plan.place(ctrl, 0, usb_slot, 7)
+            elif usb_slot is not None and (model or "").startswith("ich9-uhci"):
+                plan.place(ctrl, 0, usb_slot, int(model[-1]) - 1)
         for ctrl in devices.each("controller"):
             if ctrl.get("type") != "pci" or ctrl.get("model") != "dmi-to-pci-bridge":
                 continue
@@ -412,8 +418,10 @@ def _controller_details(plan: _Plan) -> None:
         address = children.get("address")
         if model in ("pcie-root-port", "pcie-switch-downstream-port"):
             defaults["chassis"] = str(index)
-            if address is not None:
-                port = (_int(address.get("slot")) << 3) + _int(address.get("function"))
+            if address is not None:  # a switch's ports are numbered by slot
+                port = _int(address.get("slot"))
+                if model == "pcie-root-port":
+                    port = (port << 3) + _int(address.get("function"))
                 defaults["port"] = f"0x{port:x}"
         elif model == "pci-bridge":
             defaults["chassisNr"] = str(index)

@@ -11,13 +11,14 @@ from virtkit.xml.canonical.order import first_child
 
 #: how a device or controller connects: a conventional PCI endpoint, a PCI Express endpoint,
 #: or the controllers that only fit particular buses
-PCI, PCIE, ROOT_PORT, DMI_BRIDGE, PCIE_PCI_BRIDGE, PCI_BRIDGE = (
+PCI, PCIE, ROOT_PORT, DMI_BRIDGE, PCIE_PCI_BRIDGE, PCI_BRIDGE, DOWNSTREAM_PORT = (
     "pci",
     "pcie",
     "root-port",
     "dmi-to-pci-bridge",
     "pcie-to-pci-bridge",
     "pci-bridge",
+    "switch-downstream-port",
 )
 
 _PCIE_MODELS = {"virtio", "e1000e", "qemu-xhci", "nec-xhci", "vmxnet3", "igb"}
@@ -30,6 +31,7 @@ _PCI_CONTROLLER_KINDS = {
     "pcie-to-pci-bridge": PCIE_PCI_BRIDGE,
     "pci-bridge": PCI_BRIDGE,
     "pcie-switch-upstream-port": PCIE,
+    "pcie-switch-downstream-port": DOWNSTREAM_PORT,
     "pci-expander-bus": PCI,
     "pcie-expander-bus": ROOT_PORT,
 }
