@@ -242,3 +242,25 @@ def test_numa_distances_are_completed_symmetrically() -> None:
     assert distances("0") == [("0", "10"), ("1", "21"), ("2", "31")]
     assert distances("1") == [("0", "21"), ("1", "10")]
     assert distances("2") == [("0", "41"), ("2", "10")]  # its own value wins over symmetry
+
+
+def test_device_children_are_written_in_libvirts_order() -> None:
+    root = _canonical_of(
+        "<interface type='network'><source network='default'/><model type='virtio'/>"
+        "<port isolated='yes'/><mac address='52:54:00:00:00:01'/></interface>"
+        "<interface type='hostdev'><mac address='52:54:00:00:00:02'/>"
+        "<source><address type='pci' domain='0' bus='6' slot='18' function='1'/></source>"
+        "<driver name='vfio'/></interface>"
+        "<serial type='file'><target port='0'/><log file='/tmp/log'/>"
+        "<source path='/tmp/serial'/></serial>"
+        "<memballoon model='virtio'><address type='pci' domain='0x0000' bus='0x00' "
+        "slot='0x05' function='0x0'/><stats period='10'/></memballoon>"
+    )
+
+    def children(path: str) -> list[str]:
+        return [child.tag for child in root.find(path)]
+
+    assert children("devices/interface[@type='network']") == ["mac", "source", "port", "model"]
+    assert children("devices/interface[@type='hostdev']") == ["mac", "driver", "source"]
+    assert children("devices/serial") == ["source", "log", "target"]
+    assert children("devices/memballoon") == ["stats", "address"]

@@ -178,3 +178,21 @@ def test_usb2_companions_without_index_join_their_set_and_set_1_sits_in_slot_1a(
     assert found[("usb", "1", "ich9-ehci1")][1:] == ("0x00", "0x1a", "0x7")
     assert found[("usb", "1", "ich9-uhci1")][1:] == ("0x00", "0x1a", "0x0")
     assert ("usb", "2", "ich9-uhci1") in found  # set 1 has its uhci1: a new set
+
+
+def test_expander_buses_get_bus_numbers_two_below_the_lowest_taken() -> None:
+    text = (
+        "<domain type='qemu'><name>x</name><memory>65536</memory>"
+        "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>"
+        "<controller type='pci' index='0' model='pci-root'/>"
+        "<controller type='pci' index='1' model='pci-expander-bus'/>"
+        "<controller type='pci' index='2' model='pci-expander-bus'><target busNr='200'/>"
+        "</controller><controller type='pci' index='3' model='pci-expander-bus'/>"
+        "</devices></domain>"
+    )
+    tree = canonical_qemu(parse_domain(text), QemuCaps(), inactive=True).read_tree()
+    numbers = [
+        c.find("target").get("busNr")
+        for c in tree.iterfind("devices/controller[@model='pci-expander-bus']")
+    ]
+    assert numbers == ["198", "200", "196"]

@@ -11,9 +11,12 @@ from lxml import etree
 from virtkit.xml.canonical.census import acts_on, creates
 from virtkit.xml.canonical.context import Context
 from virtkit.xml.canonical.order import (
+    CHARDEV_ORDER,
     DEVICES_ORDER,
     DISK_ORDER,
+    HOSTDEV_INTERFACE_ORDER,
     INTERFACE_ORDER,
+    MEMBALLOON_ORDER,
     device_children,
     first_child,
     first_child_with,
@@ -636,16 +639,27 @@ def _serial_console(
 
 
 #: the devices whose children libvirt writes in an order of their own
-_CHILD_ORDERS = {"disk": DISK_ORDER, "interface": INTERFACE_ORDER}
+_CHILD_ORDERS = {
+    "disk": DISK_ORDER,
+    "interface": INTERFACE_ORDER,
+    "serial": CHARDEV_ORDER,
+    "parallel": CHARDEV_ORDER,
+    "console": CHARDEV_ORDER,
+    "channel": CHARDEV_ORDER,
+    "memballoon": MEMBALLOON_ORDER,
+}
 
 
 @creates()
 def order_devices(root: etree._Element, ctx: Context) -> None:
     """Devices in libvirt's order (by kind; same kinds keep their order), and the children of
-    disks and interfaces in the order libvirt writes them."""
+    disks, interfaces, character devices and the balloon in the order libvirt writes them."""
     devices = first_child(root, "devices")
     if devices is None:
         return
     sort_children(devices, DEVICES_ORDER)
     for device in devices.iterchildren(*_CHILD_ORDERS):
-        sort_children(device, _CHILD_ORDERS[device.tag])
+        if device.tag == "interface" and device.get("type") == "hostdev":
+            sort_children(device, HOSTDEV_INTERFACE_ORDER)
+        else:
+            sort_children(device, _CHILD_ORDERS[device.tag])

@@ -140,9 +140,13 @@ DISK_ORDER = (
 INTERFACE_ORDER = (
     "mac",
     "source",
+    "vlan",
     "virtualport",
+    "bandwidth",
+    "port",
     "ip",
     "route",
+    "portForward",
     "script",
     "downscript",
     "backenddomain",
@@ -157,9 +161,17 @@ INTERFACE_ORDER = (
     "link",
     "mtu",
     "coalesce",
-    "port",
     *DEVICE_INFO_ORDER,
 )
+
+#: children of <interface type='hostdev'>: the host device's driver comes before its source
+HOSTDEV_INTERFACE_ORDER = ("mac", "driver", *(t for t in INTERFACE_ORDER[1:] if t != "driver"))
+
+#: children of <serial>, <parallel>, <console> and <channel>
+CHARDEV_ORDER = ("source", "protocol", "log", "target", *DEVICE_INFO_ORDER)
+
+#: children of <memballoon>
+MEMBALLOON_ORDER = ("stats", *DEVICE_INFO_ORDER, "driver")
 
 #: children of <features>, in the order of libvirt's feature table
 FEATURES_ORDER = (
@@ -237,6 +249,9 @@ _RANKS = {
         DEVICE_INFO_ORDER,
         DISK_ORDER,
         INTERFACE_ORDER,
+        HOSTDEV_INTERFACE_ORDER,
+        CHARDEV_ORDER,
+        MEMBALLOON_ORDER,
         FEATURES_ORDER,
         CPUTUNE_ORDER,
     )

@@ -397,10 +397,20 @@ def _multifunction(addresses: list[etree._Element]) -> None:
 
 def _controller_details(plan: _Plan) -> None:
     """PCI controllers name their QEMU model; ports and bridges get their chassis and port,
-    pseries host bridges their index."""
+    pseries host bridges their index, expander buses a bus number (libvirt's pick: two below
+    the lowest one taken, 254 for the first)."""
     caps = plan.caps
     pseries = plan.machine.startswith("pseries")
     host_bridges = 0
+    lowest_bus_nr = min(
+        (
+            _int(t.get("busNr"))
+            for c in plan.devices.pci_controllers
+            for t in c.iterchildren("target")
+            if t.get("busNr")
+        ),
+        default=256,
+    )
     for ctrl in plan.devices.pci_controllers:
         model = ctrl.get("model") or ""
         index = _int(ctrl.get("index"))
@@ -428,6 +438,12 @@ def _controller_details(plan: _Plan) -> None:
         elif model == "pci-root" and pseries:
             defaults["index"] = str(host_bridges)
             host_bridges += 1
+        elif model in ("pci-expander-bus", "pcie-expander-bus") and lowest_bus_nr > 2:
+            target = children.get("target")
+            if target is None or target.get("busNr") is None:
+                # two below the lowest bus number taken: the expander's own bridge uses one
+                lowest_bus_nr -= 2
+                defaults["busNr"] = str(lowest_bus_nr)
         if defaults:
             target = children.get("target")
             if target is None:
