@@ -264,3 +264,23 @@ def test_device_children_are_written_in_libvirts_order() -> None:
     assert children("devices/interface[@type='hostdev']") == ["mac", "driver", "source"]
     assert children("devices/serial") == ["source", "log", "target"]
     assert children("devices/memballoon") == ["stats", "address"]
+
+
+def test_controllers_keep_libvirts_insertion_order() -> None:
+    root = _canonical_of(
+        "<controller type='usb' index='1' model='ich9-uhci1'/>"
+        "<controller type='pci' index='0' model='pci-root'/>"
+        "<controller type='usb' index='0' model='ich9-uhci2'/>"
+        "<controller type='usb' index='0' model='ich9-ehci1'/>"
+        "<controller type='usb' model='qemu-xhci'/>"
+        "<controller type='usb' index='1' model='ich9-ehci1'/>"
+    )
+    found = [(c.get("type"), c.get("index"), c.get("model")) for c in root.iter("controller")]
+    assert found == [
+        ("usb", "0", "ich9-ehci1"),  # a USB2 controller before its companions
+        ("usb", "0", "ich9-uhci2"),
+        ("usb", "1", "ich9-ehci1"),
+        ("usb", "1", "ich9-uhci1"),  # ordered by index
+        ("usb", "2", "qemu-xhci"),  # no index: after the last of its type, then numbered
+        ("pci", "0", "pci-root"),  # another type keeps its place after the first USB one
+    ]

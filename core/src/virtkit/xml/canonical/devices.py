@@ -3,6 +3,7 @@ device sources, graphics listens, video, and libvirt's device order."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import secrets
 
@@ -193,12 +194,14 @@ def implicit_controllers(root: etree._Element, ctx: Context) -> None:
 @acts_on("controller")
 @creates()
 def controller_indexes(root: etree._Element, ctx: Context) -> None:
-    """A controller without ``index`` takes the lowest free index of its type; an ICH9 USB2
+    """Controllers in the order libvirt's parser keeps them; a controller without ``index``
+    takes the lowest free index of its type; an ICH9 USB2
     controller (EHCI or a UHCI companion) joins the set of the USB controller before it when
     that one is of the family too and its set lacks this model."""
     devices = first_child(root, "devices")
     if devices is None:
         return
+    _order_controllers(list(devices.iterchildren("controller")))
     used: dict[str | None, set[int]] = {}
     for ctrl in devices.iterchildren("controller"):
         if ctrl.get("index") is not None:
@@ -220,6 +223,50 @@ def controller_indexes(root: etree._Element, ctx: Context) -> None:
             if model in _USB2_FAMILY:
                 usb2_sets.setdefault(ctrl.get("index", ""), set()).add(model)
             previous_usb = ctrl
+
+
+def _order_controllers(controllers: list[etree._Element]) -> None:
+    """Put ``controllers`` (in document order) where libvirt's parser inserts each: among
+    those of its type, before the first with a higher index and before the USB companions
+    of its own index when it is not one (see :func:`_companion`); one without an index after
+    the last of its type.
+    Other controllers keep their order."""
+
+    def index(ctrl: etree._Element) -> int:
+        text = ctrl.get("index")
+        return int(text) if text is not None and text.isdigit() else -1
+
+    placed: list[etree._Element] = []
+    for new in controllers:
+        at = None
+        for pos in range(len(placed) - 1, -1, -1):
+            old = placed[pos]
+            if old.get("type") != new.get("type"):
+                continue
+            if new.get("index") is None:
+                at = pos + 1
+                break
+            if index(old) > index(new) or (
+                index(old) == index(new) and not _companion(new) and _companion(old)
+            ):
+                at = pos
+            elif at is None:
+                at = pos + 1
+        placed.insert(len(placed) if at is None else at, new)
+    if placed == controllers:
+        return
+    if placed[0] is not controllers[0]:
+        controllers[0].addprevious(placed[0])
+    for before, after in itertools.pairwise(placed):
+        before.addnext(after)
+
+
+def _companion(ctrl: etree._Element) -> bool:
+    """Whether ``ctrl`` is a USB1 companion of a USB2 controller (libvirt counts the ICH9
+    UHCI models as such before it adds their ``<master>``)."""
+    return first_child(ctrl, "master") is not None or (ctrl.get("model") or "").startswith(
+        "ich9-uhci"
+    )
 
 
 #: the ICH9 USB2 controller and its USB1 companions, which share a bus number
