@@ -47,6 +47,7 @@ GENERIC_STEPS: tuple[Step, ...] = (
     general.default_clock,
     general.default_lifecycle,
     general.ensure_devices,
+    devices.order_controllers,
     cputune.expand_scheduler,
     cputune.limit_resctrl,
     devices.order_disks,

@@ -194,14 +194,12 @@ def implicit_controllers(root: etree._Element, ctx: Context) -> None:
 @acts_on("controller")
 @creates()
 def controller_indexes(root: etree._Element, ctx: Context) -> None:
-    """Controllers in the order libvirt's parser keeps them; a controller without ``index``
-    takes the lowest free index of its type; an ICH9 USB2
+    """A controller without ``index`` takes the lowest free index of its type; an ICH9 USB2
     controller (EHCI or a UHCI companion) joins the set of the USB controller before it when
     that one is of the family too and its set lacks this model."""
     devices = first_child(root, "devices")
     if devices is None:
         return
-    _order_controllers(list(devices.iterchildren("controller")))
     used: dict[str | None, set[int]] = {}
     for ctrl in devices.iterchildren("controller"):
         if ctrl.get("index") is not None:
@@ -225,12 +223,21 @@ def controller_indexes(root: etree._Element, ctx: Context) -> None:
             previous_usb = ctrl
 
 
-def _order_controllers(controllers: list[etree._Element]) -> None:
-    """Put ``controllers`` (in document order) where libvirt's parser inserts each: among
+@acts_on("controller")
+@creates()
+def order_controllers(root: etree._Element, ctx: Context) -> None:
+    """The controllers written in the definition where libvirt's parser inserts each: among
     those of its type, before the first with a higher index and before the USB companions
     of its own index when it is not one (see :func:`_companion`); one without an index after
-    the last of its type.
-    Other controllers keep their order."""
+    the last of its type. Other controllers keep their order. (The controllers the later
+    steps add are appended, as libvirt adds them.)"""
+    controllers = [c for d in root.iterchildren("devices") for c in d.iterchildren("controller")]
+    if controllers:
+        _insertion_order(controllers)
+
+
+def _insertion_order(controllers: list[etree._Element]) -> None:
+    """Reorder ``controllers`` (in document order) as :func:`order_controllers` says."""
 
     def index(ctrl: etree._Element) -> int:
         text = ctrl.get("index")
