@@ -196,3 +196,39 @@ def test_expander_buses_get_bus_numbers_two_below_the_lowest_taken() -> None:
         for c in tree.iterfind("devices/controller[@model='pci-expander-bus']")
     ]
     assert numbers == ["198", "200", "196"]
+
+
+def test_a_definition_without_emulator_stores_the_one_the_driver_runs(
+    conn: virtkit.Connection, qemu_binary: str
+) -> None:
+    dom = conn.define_xml(
+        f"<domain type='{GUEST_TYPE}'><name>no-emulator</name><memory unit='MiB'>64</memory>"
+        "<os><type arch='x86_64' machine='pc'>hvm</type></os></domain>"
+    )
+    tree = etree.fromstring(dom.xml_desc(DomainXMLFlags.INACTIVE).encode())
+    assert tree.findtext("devices/emulator") == qemu_binary
+    assert tree.find("devices")[0].tag == "emulator"  # first, where libvirt writes it
+
+
+def test_transitional_virtio_devices_are_conventional_pci_on_q35() -> None:
+    text = (
+        "<domain type='qemu'><name>t</name><memory>65536</memory>"
+        "<os><type arch='x86_64' machine='q35'>hvm</type></os><devices>"
+        "<controller type='virtio-serial' index='0' model='virtio-transitional'/>"
+        "<controller type='scsi' index='0' model='virtio-non-transitional'/>"
+        "<hostdev mode='subsystem' type='scsi_host' model='virtio-transitional'>"
+        "<source protocol='vhost' wwpn='naa.5123456789abcde0'/></hostdev>"
+        "</devices></domain>"
+    )
+    caps = QemuCaps(flags=frozenset({"pcie-root-port", "pcie-pci-bridge"}))
+    tree = canonical_qemu(parse_domain(text), caps, inactive=True).read_tree()
+    buses = {
+        c.get("index"): c.get("model") for c in tree.iterfind("devices/controller[@type='pci']")
+    }
+
+    def bus_model(path: str) -> str | None:
+        return buses[str(int(tree.find(f"{path}/address").get("bus"), 16))]
+
+    assert bus_model("devices/controller[@type='virtio-serial']") == "pcie-to-pci-bridge"
+    assert bus_model("devices/hostdev") == "pcie-to-pci-bridge"
+    assert bus_model("devices/controller[@type='scsi']") == "pcie-root-port"

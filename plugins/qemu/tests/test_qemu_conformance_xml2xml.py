@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from functools import cache
 
+import attrs
 import pytest
 from lxml import etree
 from virtkit.errors import VirtError
@@ -20,6 +21,7 @@ from virtkit.testing.conformance import (
 from virtkit.xml import format_domain, parse_domain
 from virtkit.xml.parser import PARSER
 from virtkit_qemu.canonical import QEMU_STEPS, QemuCaps, canonical_qemu, qemu_context
+from virtkit_qemu.canonical.caps import Machine
 
 pytestmark = pytest.mark.conformance
 
@@ -45,14 +47,40 @@ def caps_for(case: Case) -> QemuCaps:
     os_type = etree.fromstring(case.input.read_bytes(), PARSER).find("os/type")
     arch = os_type.get("arch") if os_type is not None else None
     gic = _HOST_GIC[case.flags.get("gic", "GIC_NONE")]
-    return QemuCaps.from_flag_ids(arch or "x86_64", list(spec.get("flags", [])), gic)
+    caps = QemuCaps.from_flag_ids(arch or "x86_64", list(spec.get("flags", [])), gic)
+    if caps.arch in ("i686", "x86_64"):  # the test's machines: pc (the default), isapc
+        machines = [
+            Machine(name=n, accel=a, default=n == "pc")
+            for n in ("pc", "isapc")
+            for a in ("kvm", "tcg")
+        ]
+        caps = attrs.evolve(caps, machines=tuple(machines))
+    return caps
+
+
+#: the emulator binaries of libvirt's test capabilities, by guest architecture (others:
+#: ``qemu-system-ARCH``)
+_TEST_EMULATORS = {"i686": "i386", "armv6l": "arm", "armv7l": "arm", "ppc64le": "ppc64"}
+
+
+def emulator_for(case: Case, caps: QemuCaps) -> str:
+    """The emulator libvirt's test gives a definition that names none: its capabilities'
+    binary for the guest's architecture (the host's when the definition names none)."""
+    assert case.input is not None
+    os_type = etree.fromstring(case.input.read_bytes(), PARSER).find("os/type")
+    arch = (os_type.get("arch") if os_type is not None else None) or caps.arch
+    return f"/usr/bin/qemu-system-{_TEST_EMULATORS.get(arch, arch)}"
 
 
 def check_case(case: Case) -> None:
     assert case.input is not None
     inactive = case.flags["mode"] == "inactive"
+    caps = caps_for(case)
     definition = canonical_qemu(
-        parse_domain(case.input.read_bytes()), caps_for(case), inactive=inactive
+        parse_domain(case.input.read_bytes()),
+        caps,
+        inactive=inactive,
+        emulator=emulator_for(case, caps),
     )
     output = format_domain(definition, inactive=inactive, secure=True)
     if output != expected_text(case):
@@ -86,7 +114,13 @@ def test_qemu_census_marks_hold_on_libvirts_definitions() -> None:
             continue
         try:
             tree = parse_domain(case.input.read_bytes()).tree()
-            context = qemu_context(tree, caps_for(case), inactive=case.flags["mode"] == "inactive")
+            caps = caps_for(case)
+            context = qemu_context(
+                tree,
+                caps,
+                inactive=case.flags["mode"] == "inactive",
+                emulator=emulator_for(case, caps),
+            )
             found = wrong_marks(tree, QEMU_STEPS, context)
         except VirtError:
             continue

@@ -61,8 +61,9 @@ def canonical_definition(host: QemuHost, definition: DomainDef, *, inactive: boo
     """libvirt's canonical form of ``definition`` for the emulator it names: driver defaults,
     default devices and controllers, PCI addresses (which the command line then follows), and
     what must stay stable from one start to the next (a UUID, a MAC address per interface)."""
-    caps = probe_caps(emulator_path(definition.read_tree()), host.store.capabilities)
-    return canonical_qemu(definition, caps, inactive=inactive)
+    emulator = emulator_path(definition.read_tree())
+    caps = probe_caps(emulator, host.store.capabilities)
+    return canonical_qemu(definition, caps, inactive=inactive, emulator=emulator)
 
 
 def _canonical_uuid(definition: DomainDef) -> uuidlib.UUID:

@@ -20,6 +20,7 @@ from virtkit_qemu.canonical.context import QemuContext, caps_of
 _BEFORE: dict[Step, tuple[Step, ...]] = {
     generic.order_disks: (
         devices.resolve_machine,
+        devices.default_emulator,
         devices.default_devices,
         devices.default_audio,
         cpu.default_cpu_model,
@@ -68,22 +69,32 @@ def _steps() -> tuple[Step, ...]:
 QEMU_STEPS = _steps()
 
 
-def qemu_context(root: etree._Element, caps: QemuCaps, *, inactive: bool) -> QemuContext:
+def qemu_context(
+    root: etree._Element, caps: QemuCaps, *, inactive: bool, emulator: str | None = None
+) -> QemuContext:
     """What :data:`QEMU_STEPS` run with for the ``<domain>`` ``root`` (read, not changed) on
-    an emulator with ``caps``, in the inactive form or the live one."""
+    the emulator ``emulator`` with ``caps``, in the inactive form or the live one."""
     return QemuContext(
         arch=caps.arch,
         inactive=inactive,
         caps=caps,
         video_type=devices.default_video_model(root, caps),
+        emulator=emulator,
     )
 
 
 def canonical_qemu(
-    definition: DomainDef, caps: QemuCaps | None = None, *, inactive: bool = False
+    definition: DomainDef,
+    caps: QemuCaps | None = None,
+    *,
+    inactive: bool = False,
+    emulator: str | None = None,
 ) -> DomainDef:
-    """``definition`` in the QEMU driver's canonical form for an emulator with ``caps``."""
-    context = qemu_context(definition.read_tree(), caps or QemuCaps(), inactive=inactive)
+    """``definition`` in the QEMU driver's canonical form for the emulator binary
+    ``emulator`` (named when the definition names none) with ``caps``."""
+    context = qemu_context(
+        definition.read_tree(), caps or QemuCaps(), inactive=inactive, emulator=emulator
+    )
     return canonical(definition, steps=QEMU_STEPS, context=context)
 
 

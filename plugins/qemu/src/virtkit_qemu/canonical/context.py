@@ -15,6 +15,9 @@ from virtkit_qemu.canonical.caps import QemuCaps
 @attrs.frozen(kw_only=True)
 class QemuContext(Context):
     caps: QemuCaps = attrs.field(factory=QemuCaps)
+    #: the emulator binary a definition without ``<emulator>`` is given (the one the driver
+    #: runs for it); None gives none
+    emulator: str | None = None
 
 
 def caps_of(ctx: Context) -> QemuCaps:

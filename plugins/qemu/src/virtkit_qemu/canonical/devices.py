@@ -18,6 +18,7 @@ from virtkit.xml.canonical.order import (
 from virtkit_qemu.argv.defaults import is_q35
 from virtkit_qemu.canonical.caps import QemuCaps
 from virtkit_qemu.canonical.context import (
+    QemuContext,
     accel_of,
     caps_of,
     controllers,
@@ -54,6 +55,15 @@ def resolve_machine(root: etree._Element, ctx: Context) -> None:
 
 #: the suffix of ``qemu-system-*`` -> libvirt's name of the architecture
 _EMULATOR_ARCHES = {"i386": "i686", "arm": "armv7l"}
+
+
+@creates("emulator")
+def default_emulator(root: etree._Element, ctx: Context) -> None:
+    """A definition that names no emulator names the one the driver runs for it."""
+    emulator = ctx.emulator if isinstance(ctx, QemuContext) else None
+    devices = first_child(root, "devices")
+    if emulator and devices is not None and first_child(devices, "emulator") is None:
+        insert_child(devices, "emulator", DEVICES_ORDER).text = emulator
 
 
 def _emulator_arch(root: etree._Element) -> str | None:

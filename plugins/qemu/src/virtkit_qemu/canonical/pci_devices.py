@@ -48,17 +48,23 @@ def controller_kind(ctrl: etree._Element, pcie: bool) -> str | None:
     if kind == "scsi":
         if model in ("ibmvscsi",):
             return None
-        return PCIE if pcie and model in ("virtio-scsi", "vhost-scsi") else PCI
+        if model == "vhost-scsi":
+            return PCIE if pcie else PCI
+        return _model_kind(model, pcie) if (model or "").startswith("virtio") else PCI
     if kind == "virtio-serial":
-        return PCIE if pcie else PCI
+        return _model_kind(model or "virtio", pcie)
     if kind == "sata":
         return PCIE if pcie else PCI
     return None
 
 
 def _model_kind(model: str | None, pcie: bool) -> str:
-    if pcie and (model in _PCIE_MODELS or (model or "").startswith("virtio")):
-        return PCIE if not (model or "").endswith("-transitional") else PCI
+    """A transitional virtio device is conventional PCI; a modern or non-transitional one,
+    and the PCI Express models, are PCI Express on a PCI Express machine."""
+    name = model or ""
+    transitional = name.endswith("-transitional") and not name.endswith("-non-transitional")
+    if pcie and (name in _PCIE_MODELS or name.startswith("virtio")):
+        return PCI if transitional else PCIE
     return PCI
 
 
@@ -93,7 +99,9 @@ def device_order(
             yield net, PCIE if pcie else PCI
     for hostdev in kinds.get("hostdev", ()):
         kind = hostdev.get("type")
-        if kind in ("pci", "scsi_host") or hostdev.get("model") == "vfio-pci":
+        if kind == "scsi_host":  # a vhost-scsi device: virtio, transitional or not
+            yield hostdev, _model_kind(hostdev.get("model") or "virtio", pcie)
+        elif kind == "pci" or hostdev.get("model") == "vfio-pci":
             yield hostdev, PCIE if pcie else PCI
     for balloon in kinds.get("memballoon", ()):
         if balloon.get("model") in ("virtio", "virtio-transitional", "virtio-non-transitional"):
