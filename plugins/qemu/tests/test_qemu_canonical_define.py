@@ -232,3 +232,19 @@ def test_transitional_virtio_devices_are_conventional_pci_on_q35() -> None:
     assert bus_model("devices/controller[@type='virtio-serial']") == "pcie-to-pci-bridge"
     assert bus_model("devices/hostdev") == "pcie-to-pci-bridge"
     assert bus_model("devices/controller[@type='scsi']") == "pcie-root-port"
+
+
+def test_root_ports_fill_free_functions_of_slots_holding_root_ports() -> None:
+    placed = "".join(
+        "<controller type='pci' model='pcie-root-port'>"
+        f"<address type='pci' slot='2' function='{function}'/></controller>"
+        for function in range(3)
+    )
+    found = _q35_controllers(
+        "<controller type='pci' model='pcie-root'/>"
+        + placed
+        + "<controller type='pci' model='pcie-root-port'/>" * 9
+    )
+    ports = [found[("pci", str(index), "pcie-root-port")] for index in range(4, 13)]
+    assert [place[1:] for place in ports[:8]] == [("0x00", "0x01", f"0x{f}") for f in range(8)]
+    assert ports[8] == ("0x13", "0x00", "0x02", "0x3")  # slot 1 is full: slot 2's function 3

@@ -70,6 +70,8 @@ class Bus:
     index: int
     model: str
     used: dict[int, set[int]] = attrs.field(factory=dict)
+    #: the slots that hold root ports, whose free functions take more root ports
+    aggregate: set[int] = attrs.field(factory=set)
 
     def accepts(self, kind: str) -> bool:
         return kind in _BUSES.get(self.model, (0, 0, set()))[2]
@@ -77,6 +79,18 @@ class Bus:
     def free_slot(self) -> int | None:
         first, last, _ = _BUSES.get(self.model, (1, 0, set()))
         return next((s for s in range(first, last + 1) if not self.used.get(s)), None)
+
+    def free_port_function(self) -> tuple[int, int] | None:
+        """Where a root port goes: the lowest slot that is free (function 0) or holds root
+        ports and has a free function (libvirt packs them eight to a slot)."""
+        first, last, _ = _BUSES.get(self.model, (1, 0, set()))
+        for slot in range(first, last + 1):
+            used = self.used.get(slot)
+            if not used:
+                return slot, 0
+            if slot in self.aggregate and len(used) < 8:
+                return slot, min(set(range(8)) - used)
+        return None
 
 
 @attrs.define
@@ -88,17 +102,31 @@ class Addresses:
     def in_use(self, bus: int, slot: int) -> bool:
         return bool(self.buses[bus].used.get(slot)) if bus in self.buses else False
 
-    def take(self, bus: int, slot: int, function: int) -> None:
+    def take(self, bus: int, slot: int, function: int, *, root_port: bool = False) -> None:
         if bus in self.buses:
             self.buses[bus].used.setdefault(slot, set()).add(function)
+            if root_port:
+                self.buses[bus].aggregate.add(slot)
 
-    def next_free(self, kind: str) -> tuple[int, int] | None:
+    def next_free(self, kind: str) -> tuple[int, int, int] | None:
+        """The first bus, slot and function free for a device of ``kind``."""
         for index in sorted(self.buses):
             bus = self.buses[index]
-            slot = bus.free_slot() if bus.accepts(kind) else None
+            if not bus.accepts(kind):
+                continue
+            if kind == ROOT_PORT:
+                found = bus.free_port_function()
+                if found is not None:
+                    return bus.index, *found
+                continue
+            slot = bus.free_slot()
             if slot is not None:
-                return bus.index, slot
+                return bus.index, slot, 0
         return None
+
+
+def _is_root_port(el: etree._Element | None) -> bool:
+    return el is not None and el.tag == "controller" and el.get("model") == "pcie-root-port"
 
 
 def _is_empty_pci(address: etree._Element) -> bool:
@@ -181,7 +209,10 @@ class _Devices:
             if address.get("type") != "pci" or _is_empty_pci(address):
                 continue
             addresses.take(
-                _int(address.get("bus")), _int(address.get("slot")), _int(address.get("function"))
+                _int(address.get("bus")),
+                _int(address.get("slot")),
+                _int(address.get("function")),
+                root_port=_is_root_port(address.getparent()),
             )
         return addresses
 
@@ -209,7 +240,7 @@ class _Plan:
         return address is None or _is_empty_pci(address)
 
     def place(self, el: etree._Element, bus: int, slot: int, function: int = 0) -> None:
-        self.addresses.take(bus, slot, function)
+        self.addresses.take(bus, slot, function, root_port=_is_root_port(el))
         self.placed_at[el] = (bus, slot, function)
         if not self.dry_run:
             self._write(el, bus, slot, function)
@@ -229,37 +260,37 @@ class _Plan:
         """The PCI addresses of all devices once this run has written its own."""
         return [a for a in self.devices.addresses if a.get("type") == "pci"] + self.added
 
-    def reserve_next(
-        self, el: etree._Element, kind: str, function: int = 0
-    ) -> tuple[int, int] | None:
+    def reserve_next(self, el: etree._Element, kind: str, function: int = 0) -> None:
+        """Place ``el`` at the first free address for ``kind`` (a root port: at the free
+        function found; anything else: at ``function`` of a free slot)."""
         found = self.addresses.next_free(kind)
         if found is None and self.dry_run:
             found = self._grow(kind)
         if found is not None:
-            self.place(el, *found, function)
-        return found
+            bus, slot, free_function = found
+            self.place(el, bus, slot, free_function if kind == ROOT_PORT else function)
 
-    def _grow(self, kind: str) -> tuple[int, int] | None:
+    def _grow(self, kind: str) -> tuple[int, int, int] | None:
         """Add the buses a device of ``kind`` needs (a dry run finds out how many)."""
         index = max(self.addresses.buses) + 1
         if kind == PCIE:
             self.grown.append("pcie-root-port")
             self.addresses.buses[index] = Bus(index, "pcie-root-port")
-            return index, 0
+            return index, 0, 0
         if kind == PCI and self.pcie_machine and self.caps.has("pcie-pci-bridge"):
             self.grown += ["pcie-root-port", "pcie-to-pci-bridge"]
             self.addresses.buses[index] = Bus(index, "pcie-root-port", {0: {0}})
             self.addresses.buses[index + 1] = Bus(index + 1, "pcie-to-pci-bridge")
-            return index + 1, 1
+            return index + 1, 1, 0
         if kind == PCI and self.pcie_machine:
             self.grown += ["dmi-to-pci-bridge", "pci-bridge"]
             self.addresses.buses[index] = Bus(index, "dmi-to-pci-bridge", {0: {0}})
             self.addresses.buses[index + 1] = Bus(index + 1, "pci-bridge")
-            return index + 1, 1
+            return index + 1, 1, 0
         if kind in (PCI, PCI_BRIDGE) and not self.pcie_machine:
             self.grown.append("pci-bridge")
             self.addresses.buses[index] = Bus(index, "pci-bridge")
-            return index, 1
+            return index, 1, 0
         return None
 
 
@@ -331,19 +362,10 @@ def _fixed_slots(plan: _Plan) -> None:
 
 def _assign(plan: _Plan) -> None:
     _fixed_slots(plan)
-    previous_port: tuple[int, int, int] | None = None
     for ctrl in plan.devices.pci_controllers:
         kind = controller_kind(ctrl, plan.pcie_machine)
-        if kind is None or not plan.wanted(ctrl):
-            continue
-        if kind == ROOT_PORT and previous_port and previous_port[2] < 7:
-            bus, slot, function = previous_port[0], previous_port[1], previous_port[2] + 1
-            plan.place(ctrl, bus, slot, function)
-            previous_port = (bus, slot, function)
-            continue
-        found = plan.reserve_next(ctrl, kind)
-        if found and kind == ROOT_PORT:
-            previous_port = (found[0], found[1], 0)
+        if kind is not None and plan.wanted(ctrl):
+            plan.reserve_next(ctrl, kind)
     for el, kind in device_order(plan.devices.by_tag, plan.pcie_machine):
         if not plan.wanted(el):
             continue
