@@ -248,3 +248,26 @@ def test_root_ports_fill_free_functions_of_slots_holding_root_ports() -> None:
     ports = [found[("pci", str(index), "pcie-root-port")] for index in range(4, 13)]
     assert [place[1:] for place in ports[:8]] == [("0x00", "0x01", f"0x{f}") for f in range(8)]
     assert ports[8] == ("0x13", "0x00", "0x02", "0x3")  # slot 1 is full: slot 2's function 3
+
+
+def test_missing_pci_buses_are_added_as_bridges_after_the_written_ones() -> None:
+    text = (
+        "<domain type='qemu'><name>b</name><memory>65536</memory>"
+        "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>"
+        "<controller type='pci' index='2' model='pci-bridge'/>"
+        "<interface type='user'><model type='e1000'/>"
+        "<address type='pci' domain='0x0000' bus='0x03' slot='0x06' function='0x0'/></interface>"
+        "</devices></domain>"
+    )
+    tree = canonical_qemu(parse_domain(text), QemuCaps(), inactive=True).read_tree()
+    pci = [
+        (c.get("index"), c.get("model")) for c in tree.iterfind("devices/controller[@type='pci']")
+    ]
+    assert pci == [
+        ("2", "pci-bridge"),
+        ("0", "pci-root"),  # appended, as libvirt adds it
+        ("1", "pci-bridge"),
+        ("3", "pci-bridge"),  # the interface's bus
+    ]
+    for bridge in tree.iterfind("devices/controller[@model='pci-bridge']"):
+        assert bridge.find("address").get("bus") == "0x00", "bridges plug into the root bus"

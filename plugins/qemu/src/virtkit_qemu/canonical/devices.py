@@ -179,7 +179,11 @@ def default_devices(root: etree._Element, ctx: Context) -> None:
     if sata and _find_controller(devices, "sata", 0) is None:
         insert_controller(devices, "sata", 0)
     if (pci_root or pcie_root) and _find_controller(devices, "pci", 0) is None:
-        insert_controller(devices, "pci", 0, "pcie-root" if pcie_root else "pci-root")
+        # appended, as libvirt adds it: after the PCI controllers the definition has
+        root_model = "pcie-root" if pcie_root else "pci-root"
+        insert_child(
+            devices, "controller", DEVICES_ORDER, {"type": "pci", "index": "0", "model": root_model}
+        )
     if balloon and first_child(devices, "memballoon") is None:
         insert_child(devices, "memballoon", DEVICES_ORDER, {"model": "virtio"})
     if usb_inputs and first_child(devices, "graphics") is not None:

@@ -15,7 +15,7 @@ import attrs
 from lxml import etree
 from virtkit.xml import Context
 from virtkit.xml.canonical.census import creates
-from virtkit.xml.canonical.order import first_child
+from virtkit.xml.canonical.order import DEVICES_ORDER, first_child, insert_child
 
 from virtkit_qemu.argv.context import first_children
 from virtkit_qemu.argv.defaults import is_q35
@@ -479,6 +479,26 @@ def _controller_details(plan: _Plan) -> None:
             ctrl.append(address)
 
 
+def _add_missing_bridges(element: etree._Element, devices: _Devices, addresses: Addresses) -> bool:
+    """On a conventional PCI machine, a pci-bridge for every bus number below the highest one
+    a controller or an address names that no controller has, appended in order as libvirt
+    adds them; whether any was added."""
+    named = [
+        _int(a.get("bus"))
+        for a in devices.addresses
+        if a.get("type") == "pci" and not _is_empty_pci(a) and _int(a.get("domain")) == 0
+    ]
+    missing = [i for i in range(1, max([*addresses.buses, *named]) + 1) if i not in addresses.buses]
+    for index in missing:
+        insert_child(
+            element,
+            "controller",
+            DEVICES_ORDER,
+            {"type": "pci", "index": str(index), "model": "pci-bridge"},
+        )
+    return bool(missing)
+
+
 @creates("address", "controller", "model", "target")
 def assign_pci_addresses(root: etree._Element, ctx: Context) -> None:
     """Addresses for the devices that have none, adding the buses they need."""
@@ -490,6 +510,9 @@ def assign_pci_addresses(root: etree._Element, ctx: Context) -> None:
     root_bus = addresses.buses.get(0)
     if root_bus is None or root_bus.model not in ("pci-root", "pcie-root"):
         return
+    if root_bus.model == "pci-root" and _add_missing_bridges(element, devices, addresses):
+        devices = _Devices.read(root)
+        addresses = devices.buses()
     pcie = root_bus.model == "pcie-root"
     caps = caps_of(ctx)
     machine = platform_of(root, caps)[1]
