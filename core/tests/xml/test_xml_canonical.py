@@ -284,3 +284,23 @@ def test_controllers_keep_libvirts_insertion_order() -> None:
         ("usb", "2", "qemu-xhci"),  # no index: after the last of its type, then numbered
         ("pci", "0", "pci-root"),  # another type keeps its place after the first USB one
     ]
+
+
+def test_disk_and_controller_attributes_come_in_libvirts_order() -> None:
+    root = _canonical_of(
+        "<disk device='cdrom' type='volume'><source volume='v' pool='p'/>"
+        "<target bus='ide' dev='hdc'/></disk>"
+        "<disk device='disk'><source file='/tmp/a.img'/><target dev='vda'/></disk>"
+        "<controller model='none' type='usb' index='0'/>"
+    )
+    volume, plain = root.findall("devices/disk")
+    assert volume.items()[:2] == [("type", "volume"), ("device", "cdrom")]
+    assert volume.find("source").items() == [("pool", "p"), ("volume", "v")]
+    assert volume.find("target").items() == [("dev", "hdc"), ("bus", "ide")]
+    assert plain.items()[:2] == [("type", "file"), ("device", "disk")]  # file by default
+    assert plain.find("target").items() == [("dev", "vda"), ("bus", "virtio")]
+    assert root.find("devices/controller").items() == [
+        ("type", "usb"),
+        ("index", "0"),
+        ("model", "none"),
+    ]

@@ -101,18 +101,30 @@ _PREFIX_BUSES = (("hd", "ide"), ("sd", "scsi"), ("vd", "virtio"), ("xvd", "xen")
 @creates()
 def disk_defaults(root: etree._Element, ctx: Context) -> None:
     """Disks are ``device='disk'`` unless said otherwise; a target without a bus gets the one
-    its name implies (``fd`` floppy, ``hd`` IDE, ``sd`` SCSI, ``vd`` virtio, ``xvd`` Xen)."""
+    its name implies (``fd`` floppy, ``hd`` IDE, ``sd`` SCSI, ``vd`` virtio, ``xvd`` Xen);
+    the attributes libvirt writes first come first (type and device; a volume's pool and
+    volume; the target's dev and bus)."""
     for disk in device_children(root, "disk"):
-        if disk.get("device") is None:
-            set_attrs_first(disk, {"type": disk.get("type", "file"), "device": "disk"})
+        set_attrs_first(
+            disk, {"type": disk.get("type", "file"), "device": disk.get("device", "disk")}
+        )
+        source = first_child(disk, "source")
+        if source is not None and source.get("pool") is not None:
+            set_attrs_first(source, _present(source, ("pool", "volume")))
         target = first_child(disk, "target")
-        if target is None or target.get("bus") is not None:
+        if target is None:
             continue
         dev = target.get("dev", "")
-        bus = "fdc" if disk.get("device") == "floppy" else None
+        bus = target.get("bus") or ("fdc" if disk.get("device") == "floppy" else None)
         bus = bus or next((b for prefix, b in _PREFIX_BUSES if dev.startswith(prefix)), None)
         if bus:
-            set_attrs_first(target, {"dev": dev, "bus": bus})
+            target.set("bus", bus)
+        set_attrs_first(target, _present(target, ("dev", "bus")))
+
+
+def _present(el: etree._Element, names: tuple[str, ...]) -> dict[str, str]:
+    """Those of the attributes ``names`` that ``el`` has, in that order, with their values."""
+    return {name: value for name in names if (value := el.get(name)) is not None}
 
 
 @acts_on("disk")
@@ -216,7 +228,8 @@ def controller_indexes(root: etree._Element, ctx: Context) -> None:
                 taken = used.setdefault(kind, set())
                 index = next(i for i in range(len(taken) + 1) if i not in taken)
                 taken.add(index)
-            set_attrs_first(ctrl, {"type": kind or "", "index": str(index)})
+            ctrl.set("index", str(index))
+        set_attrs_first(ctrl, {"type": kind or "", **_present(ctrl, ("index", "model"))})
         if kind == "usb":
             if model in _USB2_FAMILY:
                 usb2_sets.setdefault(ctrl.get("index", ""), set()).add(model)
