@@ -304,3 +304,15 @@ def test_disk_and_controller_attributes_come_in_libvirts_order() -> None:
         ("index", "0"),
         ("model", "none"),
     ]
+
+
+def test_backing_chains_are_written_as_libvirt_writes_them() -> None:
+    root = _canonical_of(
+        "<disk type='file' device='disk'><source file='/tmp/top.qcow2'/>"
+        "<backingStore type='file'><source file='/tmp/base.qcow2'>\n  </source>"
+        "<backingStore/><format type='qcow2'/></backingStore>"
+        "<target dev='vda' bus='virtio'/></disk>"
+    )
+    store = root.find("devices/disk/backingStore")
+    assert [child.tag for child in store] == ["format", "source", "backingStore"]
+    assert store.find("source").text is None  # white space only: written empty

@@ -68,6 +68,7 @@ GENERIC_STEPS: tuple[Step, ...] = (
     devices.chardev_targets,
     devices.pci_addresses,
     cputune.order_cputune,
+    devices.blank_texts,
     devices.order_devices,
     general.order_domain,
 )

@@ -12,6 +12,7 @@ from lxml import etree
 from virtkit.xml.canonical.census import acts_on, creates
 from virtkit.xml.canonical.context import Context
 from virtkit.xml.canonical.order import (
+    BACKING_STORE_ORDER,
     CHARDEV_ORDER,
     DEVICES_ORDER,
     DISK_ORDER,
@@ -717,10 +718,22 @@ _CHILD_ORDERS = {
 }
 
 
+@acts_on("devices")
+@creates()
+def blank_texts(root: etree._Element, ctx: Context) -> None:
+    """A device element with nothing but white space inside is written empty (libvirt keeps
+    no text there: it reads such elements into attributes)."""
+    for devices in root.iterchildren("devices"):
+        for el in devices.iter(etree.Element):  # elements only, not comments
+            if el.text is not None and len(el) == 0 and not el.text.strip():
+                el.text = None
+
+
 @creates()
 def order_devices(root: etree._Element, ctx: Context) -> None:
     """Devices in libvirt's order (by kind; same kinds keep their order), and the children of
-    disks, interfaces, character devices and the balloon in the order libvirt writes them."""
+    disks (and their backing stores), interfaces, character devices and the balloon in the
+    order libvirt writes them."""
     devices = first_child(root, "devices")
     if devices is None:
         return
@@ -730,3 +743,6 @@ def order_devices(root: etree._Element, ctx: Context) -> None:
             sort_children(device, HOSTDEV_INTERFACE_ORDER)
         else:
             sort_children(device, _CHILD_ORDERS[device.tag])
+        if device.tag == "disk":
+            for store in device.iter("backingStore"):
+                sort_children(store, BACKING_STORE_ORDER)

@@ -170,6 +170,9 @@ HOSTDEV_INTERFACE_ORDER = ("mac", "driver", *(t for t in INTERFACE_ORDER[1:] if 
 #: children of <serial>, <parallel>, <console> and <channel>
 CHARDEV_ORDER = ("source", "protocol", "log", "target", *DEVICE_INFO_ORDER)
 
+#: children of a disk's <backingStore>
+BACKING_STORE_ORDER = ("format", "source", "backingStore")
+
 #: children of <memballoon>
 MEMBALLOON_ORDER = ("stats", *DEVICE_INFO_ORDER, "driver")
 
@@ -251,6 +254,7 @@ _RANKS = {
         INTERFACE_ORDER,
         HOSTDEV_INTERFACE_ORDER,
         CHARDEV_ORDER,
+        BACKING_STORE_ORDER,
         MEMBALLOON_ORDER,
         FEATURES_ORDER,
         CPUTUNE_ORDER,
