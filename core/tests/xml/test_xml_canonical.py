@@ -316,3 +316,30 @@ def test_backing_chains_are_written_as_libvirt_writes_them() -> None:
     store = root.find("devices/disk/backingStore")
     assert [child.tag for child in store] == ["format", "source", "backingStore"]
     assert store.find("source").text is None  # white space only: written empty
+
+
+def test_scsi_host_devices_take_free_units_and_get_their_controllers() -> None:
+    hostdev = (
+        "<hostdev mode='subsystem' type='scsi'><source><adapter name='scsi_host{n}'/>"
+        "<address bus='0' target='0' unit='{n}'/></source>{address}</hostdev>"
+    )
+    taken = "<address type='drive' controller='0' bus='0' target='0' unit='2'/>"
+    root = _canonical_of(
+        "<controller type='usb' index='0'/><controller type='scsi' index='0' model='lsilogic'/>"
+        + hostdev.format(n=0, address=taken)
+        + "".join(hostdev.format(n=n, address="") for n in range(1, 9))
+    )
+    units = [
+        (a.get("controller"), a.get("unit"))
+        for a in root.iterfind("devices/hostdev/address[@type='drive']")
+    ]
+    assert units == [
+        ("0", "2"),
+        *[("0", str(u)) for u in (0, 1, 3, 4, 5, 6)],
+        ("1", "0"),
+        ("1", "1"),
+    ]
+    scsi = [
+        (c.get("index"), c.get("model")) for c in root.iterfind("devices/controller[@type='scsi']")
+    ]
+    assert scsi == [("0", "lsilogic"), ("1", "lsilogic")]  # the new one keeps the model

@@ -53,6 +53,7 @@ GENERIC_STEPS: tuple[Step, ...] = (
     devices.order_disks,
     devices.disk_defaults,
     devices.assign_drive_addresses,
+    devices.scsi_hostdev_addresses,
     devices.implicit_controllers,
     devices.controller_indexes,
     devices.generate_macs,

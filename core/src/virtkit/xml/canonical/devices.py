@@ -160,9 +160,60 @@ def assign_drive_addresses(root: etree._Element, ctx: Context) -> None:
         )
 
 
-def _add_controller(devices: etree._Element, kind: str, index: int) -> None:
+#: the units of one SCSI controller a host device is given (libvirt's narrow bus)
+_SCSI_UNITS = 7
+
+
+@acts_on("hostdev")
+@creates("address")
+def scsi_hostdev_addresses(root: etree._Element, ctx: Context) -> None:
+    """A SCSI host device without an address takes the first free unit (of 7) on the first
+    SCSI controller that has one, counting the units its SCSI disks and host devices use."""
+    devices = first_child(root, "devices")
+    if devices is None:
+        return
+    hostdevs = [h for h in devices.iterchildren("hostdev") if h.get("type") == "scsi"]
+    if all(first_child(h, "address") is not None for h in hostdevs):
+        return
+    used = {
+        (int(a.get("controller", "0")), int(a.get("unit", "0")))
+        for device in (*devices.iterchildren("disk"), *hostdevs)
+        if device.tag == "hostdev" or _bus(device) == "scsi"
+        for a in device.iterchildren("address")
+        if a.get("type") == "drive" and a.get("bus", "0") == "0" and a.get("target", "0") == "0"
+    }
+    for hostdev in hostdevs:
+        if first_child(hostdev, "address") is not None:
+            continue
+        controller = 0
+        while (unit := _free_unit(used, controller)) is None:
+            controller += 1
+        used.add((controller, unit))
+        etree.SubElement(
+            hostdev,
+            "address",
+            {
+                "type": "drive",
+                "controller": str(controller),
+                "bus": "0",
+                "target": "0",
+                "unit": str(unit),
+            },
+        )
+
+
+def _free_unit(used: set[tuple[int, int]], controller: int) -> int | None:
+    return next((u for u in range(_SCSI_UNITS) if (controller, u) not in used), None)
+
+
+def _add_controller(
+    devices: etree._Element, kind: str, index: int, model: str | None = None
+) -> None:
     """Append a controller after the existing ones, as libvirt inserts implicit controllers."""
-    insert_child(devices, "controller", DEVICES_ORDER, {"type": kind, "index": str(index)})
+    attrib = {"type": kind, "index": str(index)}
+    if model is not None:
+        attrib["model"] = model
+    insert_child(devices, "controller", DEVICES_ORDER, attrib)
 
 
 def _needs(devices: etree._Element, kind: str, index: int) -> bool:
@@ -172,7 +223,7 @@ def _needs(devices: etree._Element, kind: str, index: int) -> bool:
     )
 
 
-@acts_on("disk", "channel", "console", "smartcard")
+@acts_on("disk", "channel", "console", "smartcard", "hostdev")
 @creates("controller")
 def implicit_controllers(root: etree._Element, ctx: Context) -> None:
     """The controllers devices need but the input left out (libvirt adds them while parsing)."""
@@ -202,6 +253,32 @@ def implicit_controllers(root: etree._Element, ctx: Context) -> None:
             _add_controller(devices, "virtio-serial", index)
     if first_child(devices, "smartcard") is not None and _needs(devices, "ccid", 0):
         _add_controller(devices, "ccid", 0)
+    _scsi_hostdev_controllers(devices)
+
+
+def _scsi_hostdev_controllers(devices: etree._Element) -> None:
+    """SCSI controllers up to the highest one a SCSI host device names, of the model of the
+    last existing controller such a device was found on."""
+    highest, model = -1, None
+    for hostdev in devices.iterchildren("hostdev"):
+        address = first_child_with(hostdev, "address", "type", "drive")
+        if hostdev.get("type") != "scsi" or address is None:
+            continue
+        controller = int(address.get("controller", "0"))
+        if controller > highest:
+            highest = controller
+            existing = next(
+                (
+                    c.get("model")
+                    for c in devices.iterchildren("controller")
+                    if c.get("type") == "scsi" and c.get("index") == str(controller)
+                ),
+                None,
+            )
+            model = existing or model
+    for index in range(highest + 1):
+        if _needs(devices, "scsi", index):
+            _add_controller(devices, "scsi", index, model)
 
 
 @acts_on("controller")
