@@ -343,3 +343,15 @@ def test_scsi_host_devices_take_free_units_and_get_their_controllers() -> None:
         (c.get("index"), c.get("model")) for c in root.iterfind("devices/controller[@type='scsi']")
     ]
     assert scsi == [("0", "lsilogic"), ("1", "lsilogic")]  # the new one keeps the model
+
+
+def test_interface_coalescing_without_a_frame_limit_is_left_out() -> None:
+    nic = "<interface type='network'><source network='default'/>{}</interface>"
+    root = _canonical_of(
+        nic.format("<coalesce><rx><frames max='7'/></rx></coalesce>")
+        + nic.format("<coalesce><rx><frames max='0'/></rx></coalesce>")
+        + nic.format("<coalesce><rx/></coalesce>")
+    )
+    kept = [i.find("coalesce/rx/frames") for i in root.iterfind("devices/interface")]
+    assert [None if f is None else f.get("max") for f in kept] == ["7", None, None]
+    assert len(root.findall("devices/interface/coalesce")) == 1

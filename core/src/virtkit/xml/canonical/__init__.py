@@ -57,6 +57,7 @@ GENERIC_STEPS: tuple[Step, ...] = (
     devices.implicit_controllers,
     devices.controller_indexes,
     devices.generate_macs,
+    devices.interface_coalesce,
     devices.device_defaults,
     devices.input_buses,
     devices.filesystems,

@@ -390,6 +390,19 @@ def generate_macs(root: etree._Element, ctx: Context) -> None:
             interface.insert(0, etree.Element("mac", {"address": f"52:54:00:{tail}"}))
 
 
+@acts_on("coalesce")
+@creates()
+def interface_coalesce(root: etree._Element, ctx: Context) -> None:
+    """An interface's coalescing that sets no received-frames maximum above 0 says nothing,
+    and libvirt leaves it out."""
+    for interface in device_children(root, "interface"):
+        for coalesce in list(interface.iterchildren("coalesce")):
+            frames = coalesce.find("rx/frames")
+            limit = frames.get("max", "0") if frames is not None else "0"
+            if limit.isdigit() and int(limit) == 0:
+                interface.remove(coalesce)
+
+
 @acts_on("hostdev", "watchdog", "rng")
 @creates()
 def device_defaults(root: etree._Element, ctx: Context) -> None:
