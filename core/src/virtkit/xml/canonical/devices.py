@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import re
 import secrets
+from collections.abc import Sequence
 
 from lxml import etree
 
@@ -123,7 +124,7 @@ def disk_defaults(root: etree._Element, ctx: Context) -> None:
         set_attrs_first(target, _present(target, ("dev", "bus")))
 
 
-def _present(el: etree._Element, names: tuple[str, ...]) -> dict[str, str]:
+def _present(el: etree._Element, names: Sequence[str]) -> dict[str, str]:
     """Those of the attributes ``names`` that ``el`` has, in that order, with their values."""
     return {name: value for name in names if (value := el.get(name)) is not None}
 
@@ -307,7 +308,8 @@ def controller_indexes(root: etree._Element, ctx: Context) -> None:
                 index = next(i for i in range(len(taken) + 1) if i not in taken)
                 taken.add(index)
             ctrl.set("index", str(index))
-        set_attrs_first(ctrl, {"type": kind or "", **_present(ctrl, ("index", "model"))})
+        if ctrl.keys()[:3] != _CONTROLLER_FIRST:  # (the common case: already so)
+            set_attrs_first(ctrl, _present(ctrl, _CONTROLLER_FIRST))
         if kind == "usb":
             if model in _USB2_FAMILY:
                 usb2_sets.setdefault(ctrl.get("index", ""), set()).add(model)
@@ -366,6 +368,9 @@ def _companion(ctrl: etree._Element) -> bool:
         "ich9-uhci"
     )
 
+
+#: the attributes libvirt writes first on a controller
+_CONTROLLER_FIRST = ["type", "index", "model"]
 
 #: the ICH9 USB2 controller and its USB1 companions, which share a bus number
 _USB2_FAMILY = ("ich9-ehci1", "ich9-uhci1", "ich9-uhci2", "ich9-uhci3")
