@@ -271,3 +271,30 @@ def test_missing_pci_buses_are_added_as_bridges_after_the_written_ones() -> None
     ]
     for bridge in tree.iterfind("devices/controller[@model='pci-bridge']"):
         assert bridge.find("address").get("bus") == "0x00", "bridges plug into the root bus"
+
+
+def test_s390_pci_addresses_get_zpci_identifiers_given_ones_first() -> None:
+    def hostdev(n: int, zpci: str) -> str:
+        address = f"<address type='pci'>{zpci}</address>" if zpci else ""
+        return (
+            "<hostdev mode='subsystem' type='pci' managed='no'><driver name='vfio'/><source>"
+            f"<address domain='0x000{n}' bus='0x00' slot='0x00' function='0x0'/></source>"
+            f"{address}</hostdev>"
+        )
+
+    text = (
+        "<domain type='qemu'><name>z</name><memory>65536</memory>"
+        "<os><type arch='s390x' machine='s390-ccw-virtio'>hvm</type></os><devices>"
+        + hostdev(1, "<zpci uid='0x10' fid='0x1'/>")
+        + hostdev(2, "")
+        + hostdev(3, "<zpci uid='0x53'/>")
+        + "</devices></domain>"
+    )
+    caps = QemuCaps(arch="s390x", flags=frozenset({"zpci"}))
+    tree = canonical_qemu(parse_domain(text), caps, inactive=True).read_tree()
+    ids = [(z.get("uid"), z.get("fid")) for z in tree.iterfind("devices/hostdev/address/zpci")]
+    assert ids == [
+        ("0x0010", "0x00000001"),
+        ("0x0001", "0x00000002"),  # after the given ones are complete
+        ("0x0053", "0x00000000"),  # completed first: the lowest free fid
+    ]

@@ -38,6 +38,7 @@ _BEFORE: dict[Step, tuple[Step, ...]] = {
         virtio_addresses.ccw_addresses,
         virtio_addresses.mmio_addresses,
         pci.assign_pci_addresses,
+        pci.zpci_addresses,
         chardevs.console_addresses,
     ),
 }

@@ -14,8 +14,8 @@ from __future__ import annotations
 import attrs
 from lxml import etree
 from virtkit.xml import Context
-from virtkit.xml.canonical.census import creates
-from virtkit.xml.canonical.order import DEVICES_ORDER, first_child, insert_child
+from virtkit.xml.canonical.census import acts_on, creates
+from virtkit.xml.canonical.order import DEVICES_ORDER, first_child, insert_child, set_attrs_first
 
 from virtkit_qemu.argv.context import first_children
 from virtkit_qemu.argv.defaults import is_q35
@@ -23,6 +23,7 @@ from virtkit_qemu.canonical.caps import QemuCaps
 from virtkit_qemu.canonical.context import (
     caps_of,
     is_i440fx,
+    is_s390,
     platform_of,
 )
 from virtkit_qemu.canonical.devices import add_controllers
@@ -532,3 +533,77 @@ def assign_pci_addresses(root: etree._Element, ctx: Context) -> None:
         plan.write()
     _multifunction(plan.pci_addresses())
     _controller_details(plan)
+
+
+#: the kinds of devices that have zPCI identifiers, in the order libvirt walks them
+#: (character devices have none, nor have PCI controllers)
+_ZPCI_DEVICES = (
+    "disk",
+    "interface",
+    "sound",
+    "hostdev",
+    "video",
+    "controller",
+    "smartcard",
+    "input",
+    "filesystem",
+    "watchdog",
+    "memballoon",
+    "rng",
+    "shmem",
+    "memory",
+    "vsock",
+)
+
+#: zPCI identifiers: (attribute, lowest value, hex digits)
+_ZPCI_IDS = (("uid", 1, 4), ("fid", 0, 8))
+
+
+@acts_on("address")
+@creates("zpci")
+def zpci_addresses(root: etree._Element, ctx: Context) -> None:
+    """On s390 with zPCI, every PCI address has a ``<zpci>`` uid (from 1) and fid (from 0):
+    first the addresses that give one complete it, in libvirt's device order, then the
+    others get the lowest identifiers still free."""
+    caps = caps_of(ctx)
+    if not (caps.has("zpci") and is_s390(platform_of(root, caps)[0])):
+        return
+    addresses = [
+        address
+        for devices in root.iterchildren("devices")
+        for tag in _ZPCI_DEVICES
+        for device in devices.iterchildren(tag)
+        if not (tag == "controller" and device.get("type") == "pci")
+        for address in device.iterchildren("address")
+        if address.get("type") == "pci"
+    ]
+    used: dict[str, set[int]] = {name: set() for name, _, _ in _ZPCI_IDS}
+    given = [z for a in addresses for z in a.iterchildren("zpci") if z.get("uid") or z.get("fid")]
+    for zpci in given:
+        _complete_zpci(zpci, used)
+    for address in addresses:
+        zpci = first_child(address, "zpci")
+        if zpci is None:
+            _complete_zpci(etree.SubElement(address, "zpci"), used)
+        elif zpci not in given:
+            _complete_zpci(zpci, used)
+
+
+def _complete_zpci(zpci: etree._Element, used: dict[str, set[int]]) -> None:
+    """Give ``zpci`` the identifiers it lacks (the lowest free ones) and take them all."""
+    values = {}
+    for name, lowest, digits in _ZPCI_IDS:
+        text = zpci.get(name)
+        try:
+            value = int(text, 0) if text is not None else None
+        except ValueError:
+            return  # unreadable: left for validation to refuse
+        if value is None:
+            value = lowest
+            while value in used[name]:
+                value += 1
+        used[name].add(value)
+        values[name] = f"0x{value:0{digits}x}"
+    set_attrs_first(zpci, values)
+    for name, value in values.items():
+        zpci.set(name, value)
