@@ -355,3 +355,18 @@ def test_interface_coalescing_without_a_frame_limit_is_left_out() -> None:
     kept = [i.find("coalesce/rx/frames") for i in root.iterfind("devices/interface")]
     assert [None if f is None else f.get("max") for f in kept] == ["7", None, None]
     assert len(root.findall("devices/interface/coalesce")) == 1
+
+
+def test_virtio_options_of_an_interface_are_kept_only_for_virtio() -> None:
+    nic = (
+        "<interface type='network'><source network='default'/><model type='{}'/>"
+        "<driver name='vhost' queues='{}'/><backend tap='/dev/net/tun' vhost='/dev/vhost-net'/>"
+        "</interface>"
+    )
+    root = _canonical_of(nic.format("e1000", 4) + nic.format("virtio", 1) + nic.format("virtio", 4))
+    e1000, single, multi = root.findall("devices/interface")
+    assert e1000.find("driver") is None
+    assert dict(e1000.find("backend").attrib) == {"tap": "/dev/net/tun"}
+    assert dict(single.find("driver").attrib) == {"name": "vhost"}  # one queue: the default
+    assert multi.find("driver").get("queues") == "4"
+    assert multi.find("backend").get("vhost") == "/dev/vhost-net"

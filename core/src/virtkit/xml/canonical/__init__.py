@@ -48,6 +48,7 @@ GENERIC_STEPS: tuple[Step, ...] = (
     general.default_lifecycle,
     general.ensure_devices,
     devices.order_controllers,
+    devices.interface_virtio_options,
     cputune.expand_scheduler,
     cputune.limit_resctrl,
     devices.order_disks,

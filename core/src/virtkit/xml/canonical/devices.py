@@ -395,6 +395,28 @@ def generate_macs(root: etree._Element, ctx: Context) -> None:
             interface.insert(0, etree.Element("mac", {"address": f"52:54:00:{tail}"}))
 
 
+@acts_on("interface")
+@creates()
+def interface_virtio_options(root: etree._Element, ctx: Context) -> None:
+    """libvirt reads an interface's ``<driver>`` options and vhost backend only for a virtio
+    model (or a host device's driver), and a queue count only above 1: the rest is left out."""
+    for interface in device_children(root, "interface"):
+        if interface.get("type") == "hostdev":
+            continue
+        model = first_child(interface, "model")
+        if model is None or not (model.get("type") or "").startswith("virtio"):
+            for driver in list(interface.iterchildren("driver")):
+                interface.remove(driver)
+            for backend in list(interface.iterchildren("backend")):
+                backend.attrib.pop("vhost", None)
+                if not backend.attrib and len(backend) == 0:
+                    interface.remove(backend)
+            continue
+        for driver in interface.iterchildren("driver"):
+            if driver.get("queues") == "1":
+                del driver.attrib["queues"]
+
+
 @acts_on("coalesce")
 @creates()
 def interface_coalesce(root: etree._Element, ctx: Context) -> None:
