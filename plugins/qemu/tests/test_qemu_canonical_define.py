@@ -116,15 +116,32 @@ def test_machine_list_parsing() -> None:
     assert machines[("pc-i440fx-8.2", "kvm")].alias is None
 
 
+def _canonical_tree(
+    devices: str,
+    *,
+    machine: str = "pc",
+    arch: str = "x86_64",
+    caps: QemuCaps | None = None,
+    extra: str = "",
+) -> etree._Element:
+    """The inactive canonical tree of a small QEMU domain with ``devices`` (and ``extra``
+    top-level elements)."""
+    text = (
+        f"<domain type='qemu'><name>t</name><memory>65536</memory>{extra}"
+        f"<os><type arch='{arch}' machine='{machine}'>hvm</type></os>"
+        f"<devices>{devices}</devices></domain>"
+    )
+    definition = canonical_qemu(parse_domain(text), caps or QemuCaps(arch=arch), inactive=True)
+    return definition.read_tree()
+
+
 def test_vcpus_no_numa_cell_lists_join_cell_0() -> None:
     def cells(vcpus: int, cell0: str, cell1: str) -> list[str | None]:
-        text = (
-            f"<domain type='qemu'><name>n</name><memory>2048</memory><vcpu>{vcpus}</vcpu>"
-            "<os><type arch='x86_64' machine='pc'>hvm</type></os><cpu><numa>"
-            f"<cell id='0' {cell0} memory='1024'/><cell id='1' {cell1} memory='1024'/>"
-            "</numa></cpu></domain>"
+        numa = (
+            f"<vcpu>{vcpus}</vcpu><cpu><numa><cell id='0' {cell0} memory='1024'/>"
+            f"<cell id='1' {cell1} memory='1024'/></numa></cpu>"
         )
-        tree = canonical_qemu(parse_domain(text), QemuCaps(), inactive=True).read_tree()
+        tree = _canonical_tree("", extra=numa)
         return [cell.get("cpus") for cell in tree.iterfind("cpu/numa/cell")]
 
     assert cells(12, "cpus='0'", "cpus='2-4,6'") == ["0-1,5,7-11", "2-4,6"]
@@ -135,12 +152,7 @@ def test_vcpus_no_numa_cell_lists_join_cell_0() -> None:
 def _q35_controllers(controllers: str) -> dict[tuple[str, str, str], tuple[str, ...]]:
     """(type, index, model) -> (port, bus, slot, function) of each controller of a q35
     domain's canonical form."""
-    text = (
-        "<domain type='qemu'><name>q</name><memory>65536</memory>"
-        "<os><type arch='x86_64' machine='q35'>hvm</type></os>"
-        f"<devices>{controllers}</devices></domain>"
-    )
-    tree = canonical_qemu(parse_domain(text), QemuCaps(), inactive=True).read_tree()
+    tree = _canonical_tree(controllers, machine="q35")
     found = {}
     for ctrl in tree.iterfind("devices/controller"):
         target, address = ctrl.find("target"), ctrl.find("address")
@@ -181,16 +193,12 @@ def test_usb2_companions_without_index_join_their_set_and_set_1_sits_in_slot_1a(
 
 
 def test_expander_buses_get_bus_numbers_two_below_the_lowest_taken() -> None:
-    text = (
-        "<domain type='qemu'><name>x</name><memory>65536</memory>"
-        "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>"
+    tree = _canonical_tree(
         "<controller type='pci' index='0' model='pci-root'/>"
         "<controller type='pci' index='1' model='pci-expander-bus'/>"
         "<controller type='pci' index='2' model='pci-expander-bus'><target busNr='200'/>"
         "</controller><controller type='pci' index='3' model='pci-expander-bus'/>"
-        "</devices></domain>"
     )
-    tree = canonical_qemu(parse_domain(text), QemuCaps(), inactive=True).read_tree()
     numbers = [
         c.find("target").get("busNr")
         for c in tree.iterfind("devices/controller[@model='pci-expander-bus']")
@@ -211,17 +219,14 @@ def test_a_definition_without_emulator_stores_the_one_the_driver_runs(
 
 
 def test_transitional_virtio_devices_are_conventional_pci_on_q35() -> None:
-    text = (
-        "<domain type='qemu'><name>t</name><memory>65536</memory>"
-        "<os><type arch='x86_64' machine='q35'>hvm</type></os><devices>"
+    tree = _canonical_tree(
         "<controller type='virtio-serial' index='0' model='virtio-transitional'/>"
         "<controller type='scsi' index='0' model='virtio-non-transitional'/>"
         "<hostdev mode='subsystem' type='scsi_host' model='virtio-transitional'>"
-        "<source protocol='vhost' wwpn='naa.5123456789abcde0'/></hostdev>"
-        "</devices></domain>"
+        "<source protocol='vhost' wwpn='naa.5123456789abcde0'/></hostdev>",
+        machine="q35",
+        caps=QemuCaps(flags=frozenset({"pcie-root-port", "pcie-pci-bridge"})),
     )
-    caps = QemuCaps(flags=frozenset({"pcie-root-port", "pcie-pci-bridge"}))
-    tree = canonical_qemu(parse_domain(text), caps, inactive=True).read_tree()
     buses = {
         c.get("index"): c.get("model") for c in tree.iterfind("devices/controller[@type='pci']")
     }
@@ -251,15 +256,11 @@ def test_root_ports_fill_free_functions_of_slots_holding_root_ports() -> None:
 
 
 def test_missing_pci_buses_are_added_as_bridges_after_the_written_ones() -> None:
-    text = (
-        "<domain type='qemu'><name>b</name><memory>65536</memory>"
-        "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>"
+    tree = _canonical_tree(
         "<controller type='pci' index='2' model='pci-bridge'/>"
         "<interface type='user'><model type='e1000'/>"
         "<address type='pci' domain='0x0000' bus='0x03' slot='0x06' function='0x0'/></interface>"
-        "</devices></domain>"
     )
-    tree = canonical_qemu(parse_domain(text), QemuCaps(), inactive=True).read_tree()
     pci = [
         (c.get("index"), c.get("model")) for c in tree.iterfind("devices/controller[@type='pci']")
     ]
@@ -282,16 +283,14 @@ def test_s390_pci_addresses_get_zpci_identifiers_given_ones_first() -> None:
             f"{address}</hostdev>"
         )
 
-    text = (
-        "<domain type='qemu'><name>z</name><memory>65536</memory>"
-        "<os><type arch='s390x' machine='s390-ccw-virtio'>hvm</type></os><devices>"
-        + hostdev(1, "<zpci uid='0x10' fid='0x1'/>")
+    tree = _canonical_tree(
+        hostdev(1, "<zpci uid='0x10' fid='0x1'/>")
         + hostdev(2, "")
-        + hostdev(3, "<zpci uid='0x53'/>")
-        + "</devices></domain>"
+        + hostdev(3, "<zpci uid='0x53'/>"),
+        machine="s390-ccw-virtio",
+        arch="s390x",
+        caps=QemuCaps(arch="s390x", flags=frozenset({"zpci"})),
     )
-    caps = QemuCaps(arch="s390x", flags=frozenset({"zpci"}))
-    tree = canonical_qemu(parse_domain(text), caps, inactive=True).read_tree()
     ids = [(z.get("uid"), z.get("fid")) for z in tree.iterfind("devices/hostdev/address/zpci")]
     assert ids == [
         ("0x0010", "0x00000001"),
