@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -175,43 +176,88 @@ class XenHost:
 
 def migration_pair() -> tuple[XenHost, XenHost]:
     """Two Xen hosts in ``sshd`` mode joined by a QEMU socket network on which they are
-    10.99.0.1 and 10.99.0.2 (their second NIC); each is reachable over SSH as usual."""
+    10.99.0.1 and 10.99.0.2 (their second NIC); each is reachable over SSH as usual. A pair
+    whose link does not come up is replaced (:data:`PAIR_ATTEMPTS`); the error names each
+    attempt's interfaces."""
+    problems = []
+    for _ in range(PAIR_ATTEMPTS):
+        hosts = _start_pair()
+        try:
+            problem = _link_problem(hosts)
+        except BaseException:
+            _stop_all(hosts)
+            raise
+        if problem is None:
+            return hosts[0], hosts[1]
+        _stop_all(hosts)
+        problems.append(problem)
+        warnings.warn(
+            f"Xen test hosts' link did not come up, starting a new pair: {problem}", stacklevel=2
+        )
+    raise AssertionError(
+        "the link between two Xen test hosts never came up: " + "; ".join(problems)
+    )
+
+
+def _stop_all(hosts: list[XenHost]) -> None:
+    for host in hosts:
+        host.stop()
+
+
+PAIR_ATTEMPTS = 2
+"""Pairs started before giving up on their link (once in CI it did not answer 60 pings)."""
+
+
+def _start_pair() -> list[XenHost]:
+    """Both hosts of :func:`migration_pair`, ready, with their addresses on the link."""
     link = free_port()
     hosts = []
-    for index, side in ((1, f"listen=127.0.0.1:{link}"), (2, f"connect=127.0.0.1:{link}")):
-        ssh_port = free_port()
-        net = (
-            f"-netdev user,id=n0,hostfwd=tcp:127.0.0.1:{ssh_port}-:22 "
-            "-device virtio-net-pci,netdev=n0 "
-            f"-netdev socket,id=n1,{side} -device virtio-net-pci,netdev=n1"
-        )
-        hosts.append(
-            XenHost(
-                f"xen-mig-{index}",
-                "sshd",
-                ssh_port,
-                net=net,
-                memory_mib=2048,
-                extra_args=("xenip=10.0.2.15/24", "xengw=10.0.2.2"),
-            )
-        )
-        time.sleep(2)  # the second host's socket connects to the first one's
     try:
+        for index, side in ((1, f"listen=127.0.0.1:{link}"), (2, f"connect=127.0.0.1:{link}")):
+            ssh_port = free_port()
+            net = (
+                f"-netdev user,id=n0,hostfwd=tcp:127.0.0.1:{ssh_port}-:22 "
+                "-device virtio-net-pci,netdev=n0 "
+                f"-netdev socket,id=n1,{side} -device virtio-net-pci,netdev=n1"
+            )
+            hosts.append(
+                XenHost(
+                    f"xen-mig-{index}",
+                    "sshd",
+                    ssh_port,
+                    net=net,
+                    memory_mib=2048,
+                    extra_args=("xenip=10.0.2.15/24", "xengw=10.0.2.2"),
+                )
+            )
+            time.sleep(2)  # the second host's socket connects to the first one's
         for index, host in enumerate(hosts, 1):
             host.wait_ready()
             host.run(
                 "NIC=$(ls /sys/class/net | grep -v -E '^(lo|vif|xenbr)' | sed -n 2p); "
                 f"ip link set $NIC up; ip addr add 10.99.0.{index}/24 dev $NIC"
             )
-        hosts[0].run(
-            "for i in $(seq 1 60); do ping -c1 -W1 10.99.0.2 >/dev/null && exit 0; sleep 1; done;"
-            " exit 1"
-        )
     except BaseException:
-        for host in hosts:
-            host.stop()
+        _stop_all(hosts)
         raise
-    return hosts[0], hosts[1]
+    return hosts
+
+
+def _link_problem(hosts: list[XenHost]) -> str | None:
+    """None when the first host reaches the second over the link within 60 pings, else what
+    each host's interfaces were then."""
+    ping = hosts[0].ssh(
+        "for i in $(seq 1 60); do ping -c1 -W1 10.99.0.2 >/dev/null && exit 0; sleep 1; done;"
+        " exit 1",
+        timeout=200,
+    )
+    if ping.returncode == 0:
+        return None
+    interfaces = [host.ssh("ip -br link; ip -br addr", 30).stdout.strip() for host in hosts]
+    return (
+        f"no answer from 10.99.0.2 (exit {ping.returncode}); host 1: {interfaces[0]!r}; "
+        f"host 2: {interfaces[1]!r}"
+    )
 
 
 def build_host_image() -> None:
