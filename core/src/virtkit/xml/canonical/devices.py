@@ -300,8 +300,7 @@ def controller_indexes(root: etree._Element, ctx: Context) -> None:
     for ctrl in devices.iterchildren("controller"):
         kind, model = ctrl.get("type"), ctrl.get("model") or ""
         if ctrl.get("index") is None:
-            joined = previous_usb is not None and _joins_usb2_set(model, previous_usb, usb2_sets)
-            if joined and previous_usb is not None:
+            if previous_usb is not None and _joins_usb2_set(model, previous_usb, usb2_sets):
                 index = int(previous_usb.get("index", "0"))
             else:
                 taken = used.setdefault(kind, set())
@@ -311,7 +310,7 @@ def controller_indexes(root: etree._Element, ctx: Context) -> None:
         if ctrl.keys()[:3] != _CONTROLLER_FIRST:  # (the common case: already so)
             set_attrs_first(ctrl, _present(ctrl, _CONTROLLER_FIRST))
         if kind == "usb":
-            if model in _USB2_FAMILY:
+            if model in USB2_FAMILY:
                 usb2_sets.setdefault(ctrl.get("index", ""), set()).add(model)
             previous_usb = ctrl
 
@@ -373,14 +372,14 @@ def _companion(ctrl: etree._Element) -> bool:
 _CONTROLLER_FIRST = ["type", "index", "model"]
 
 #: the ICH9 USB2 controller and its USB1 companions, which share a bus number
-_USB2_FAMILY = ("ich9-ehci1", "ich9-uhci1", "ich9-uhci2", "ich9-uhci3")
+USB2_FAMILY = ("ich9-ehci1", "ich9-uhci1", "ich9-uhci2", "ich9-uhci3")
 
 
 def _joins_usb2_set(model: str, previous: etree._Element, sets: dict[str, set[str]]) -> bool:
     """Whether a USB controller of ``model`` without an index takes ``previous``'s."""
     return (
-        model in _USB2_FAMILY
-        and previous.get("model") in _USB2_FAMILY
+        model in USB2_FAMILY
+        and previous.get("model") in USB2_FAMILY
         and model not in sets.get(previous.get("index", ""), set())
     )
 

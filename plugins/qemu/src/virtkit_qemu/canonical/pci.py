@@ -15,6 +15,7 @@ import attrs
 from lxml import etree
 from virtkit.xml import Context
 from virtkit.xml.canonical.census import acts_on, creates
+from virtkit.xml.canonical.devices import USB2_FAMILY
 from virtkit.xml.canonical.order import DEVICES_ORDER, first_child, insert_child, set_attrs_first
 
 from virtkit_qemu.argv.context import first_children
@@ -370,14 +371,10 @@ def _assign(plan: _Plan) -> None:
     for el, kind in device_order(plan.devices.by_tag, plan.pcie_machine):
         if not plan.wanted(el):
             continue
-        if el.tag == "controller" and el.get("model") in USB2_MODELS:
+        if el.tag == "controller" and el.get("model") in USB2_FAMILY:
             _place_usb2(plan, el, kind)
         else:
             plan.reserve_next(el, kind)
-
-
-#: the USB2 controller (function 7) and its USB1 companions, which share one slot
-USB2_MODELS = ("ich9-ehci1", "ich9-uhci1", "ich9-uhci2", "ich9-uhci3")
 
 
 def _place_usb2(plan: _Plan, ctrl: etree._Element, kind: str) -> None:
@@ -389,7 +386,7 @@ def _place_usb2(plan: _Plan, ctrl: etree._Element, kind: str) -> None:
         master = first_child(ctrl, "master")
         function = _int(master.get("startport")) // 2 if master is not None else 0
     for other in plan.devices.each("controller"):
-        if other is ctrl or other.get("type") != "usb" or other.get("model") not in USB2_MODELS:
+        if other is ctrl or other.get("type") != "usb" or other.get("model") not in USB2_FAMILY:
             continue
         if other.get("index") != ctrl.get("index"):
             continue
