@@ -207,7 +207,7 @@ def _free_unit(used: set[tuple[int, int]], controller: int) -> int | None:
     return next((u for u in range(_SCSI_UNITS) if (controller, u) not in used), None)
 
 
-def _add_controller(
+def append_controller(
     devices: etree._Element, kind: str, index: int, model: str | None = None
 ) -> None:
     """Append a controller after the existing ones, as libvirt inserts implicit controllers."""
@@ -244,16 +244,16 @@ def implicit_controllers(root: etree._Element, ctx: Context) -> None:
         kind = _DRIVE_BUSES[bus][0]
         for index in range(highest + 1):
             if _needs(devices, kind, index):
-                _add_controller(devices, kind, index)
+                append_controller(devices, kind, index)
     for dev in (*devices.iterchildren("channel"), *devices.iterchildren("console")):
         if first_child_with(dev, "target", "type", "virtio") is None:
             continue
         address = first_child_with(dev, "address", "type", "virtio-serial")
         index = int(address.get("controller", "0")) if address is not None else 0
         if _needs(devices, "virtio-serial", index):
-            _add_controller(devices, "virtio-serial", index)
+            append_controller(devices, "virtio-serial", index)
     if first_child(devices, "smartcard") is not None and _needs(devices, "ccid", 0):
-        _add_controller(devices, "ccid", 0)
+        append_controller(devices, "ccid", 0)
     _scsi_hostdev_controllers(devices)
 
 
@@ -279,7 +279,7 @@ def _scsi_hostdev_controllers(devices: etree._Element) -> None:
             model = existing or model
     for index in range(highest + 1):
         if _needs(devices, "scsi", index):
-            _add_controller(devices, "scsi", index, model)
+            append_controller(devices, "scsi", index, model)
 
 
 @acts_on("controller")

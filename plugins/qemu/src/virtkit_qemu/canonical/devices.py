@@ -7,6 +7,7 @@ from __future__ import annotations
 from lxml import etree
 from virtkit.xml import Context
 from virtkit.xml.canonical.census import acts_on, creates
+from virtkit.xml.canonical.devices import append_controller
 from virtkit.xml.canonical.order import (
     DEVICES_ORDER,
     device_children,
@@ -180,10 +181,7 @@ def default_devices(root: etree._Element, ctx: Context) -> None:
         insert_controller(devices, "sata", 0)
     if (pci_root or pcie_root) and _find_controller(devices, "pci", 0) is None:
         # appended, as libvirt adds it: after the PCI controllers the definition has
-        root_model = "pcie-root" if pcie_root else "pci-root"
-        insert_child(
-            devices, "controller", DEVICES_ORDER, {"type": "pci", "index": "0", "model": root_model}
-        )
+        append_controller(devices, "pci", 0, "pcie-root" if pcie_root else "pci-root")
     if balloon and first_child(devices, "memballoon") is None:
         insert_child(devices, "memballoon", DEVICES_ORDER, {"model": "virtio"})
     if usb_inputs and first_child(devices, "graphics") is not None:

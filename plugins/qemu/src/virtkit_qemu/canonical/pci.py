@@ -15,8 +15,8 @@ import attrs
 from lxml import etree
 from virtkit.xml import Context
 from virtkit.xml.canonical.census import acts_on, creates
-from virtkit.xml.canonical.devices import USB2_FAMILY
-from virtkit.xml.canonical.order import DEVICES_ORDER, first_child, insert_child, set_attrs_first
+from virtkit.xml.canonical.devices import USB2_FAMILY, append_controller
+from virtkit.xml.canonical.order import first_child, set_attrs_first
 
 from virtkit_qemu.argv.context import first_children
 from virtkit_qemu.argv.defaults import is_q35
@@ -488,12 +488,7 @@ def _add_missing_bridges(element: etree._Element, devices: _Devices, addresses: 
     ]
     missing = [i for i in range(1, max([*addresses.buses, *named]) + 1) if i not in addresses.buses]
     for index in missing:
-        insert_child(
-            element,
-            "controller",
-            DEVICES_ORDER,
-            {"type": "pci", "index": str(index), "model": "pci-bridge"},
-        )
+        append_controller(element, "pci", index, "pci-bridge")
     return bool(missing)
 
 
@@ -602,5 +597,3 @@ def _complete_zpci(zpci: etree._Element, used: dict[str, set[int]]) -> None:
         used[name].add(value)
         values[name] = f"0x{value:0{digits}x}"
     set_attrs_first(zpci, values)
-    for name, value in values.items():
-        zpci.set(name, value)
