@@ -45,15 +45,18 @@ while "done" not in seen:
 print(len(seen))
 """
 
-# Runs one change with os.replace or os.rename made fatal (SIGKILL) at their N-th call: the
-# store's moment of making staged content visible, or its journal's commit point.
+# Runs one change with a function (MODULE:NAME) made fatal (SIGKILL) at its N-th call: os.replace
+# or the swap of a non-durable change, the store's moment of making staged content visible;
+# os.rename, its journal's commit point.
 DYING_WRITER = """
-import os, signal, sys
+import importlib, os, signal, sys
 from pathlib import Path
 from virtkit.state import StateStore
 
 victim, when, mode, durable = sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5] == "1"
-real = getattr(os, victim)
+module_name, name = victim.split(":")
+module = importlib.import_module(module_name)
+real = getattr(module, name)
 calls = 0
 def dying(*args, **kwargs):
     global calls
@@ -61,7 +64,7 @@ def dying(*args, **kwargs):
     if calls == when:
         os.kill(os.getpid(), signal.SIGKILL)
     return real(*args, **kwargs)
-setattr(os, victim, dying)
+setattr(module, name, dying)
 
 store = StateStore(Path(sys.argv[1]), durable=durable)
 if mode == "write":
@@ -153,8 +156,8 @@ def prepare(tmp_path: Path) -> StateStore:
 
 def killed(store: StateStore, victim: str, when: int, mode: str, durable: bool) -> None:
     proc = python(DYING_WRITER, store.directory, victim, when, mode, int(durable))
-    proc.communicate(timeout=60)
-    assert proc.returncode == -signal.SIGKILL
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, f"the child never called {victim}: {err}"
 
 
 OLD = {
@@ -176,6 +179,10 @@ NEW = {
 # A process crash is survived alike by durable stores and by those that skip fsync (run state).
 DURABILITY = pytest.mark.parametrize("durable", [True, False], ids=["durable", "no-fsync"])
 
+#: what makes a lone change's staged content visible: a rename over the file when durable, a
+#: swap with it when not
+VISIBLE = {True: "os:replace", False: "virtkit.state.journal:replace_by_exchange"}
+
 
 def contents(store: StateStore) -> dict[str, str | None]:
     return {path: store.read_text(path) for path in OLD}
@@ -186,7 +193,7 @@ def test_crash_between_temp_write_and_rename_keeps_old_content(
     tmp_path: Path, durable: bool
 ) -> None:
     store = prepare(tmp_path)
-    killed(store, "replace", 1, "write", durable)
+    killed(store, VISIBLE[durable], 1, "write", durable)
     assert store.read_text("domains/vm1.xml") == "old vm1"
     assert store.list("domains") == ["vm1"]
     assert leftovers(store), "the child died before staging anything: the test proves nothing"
@@ -198,12 +205,25 @@ def test_crash_between_temp_write_and_rename_keeps_old_content(
     assert contents(store) == OLD
 
 
+def test_crash_between_swap_and_unlink_keeps_new_content(tmp_path: Path) -> None:
+    """A non-durable change swaps the new file in, then unlinks the old one now in staging:
+    a crash between the two leaves the new content in place, and the old is a leftover."""
+    store = prepare(tmp_path)
+    killed(store, "os:unlink", 1, "write", durable=False)
+    assert store.read_text("domains/vm1.xml") == "new vm1"
+    [leftover] = leftovers(store)
+    assert (store.directory / leftover).read_text() == "old vm1"
+    lock_in_a_new_process(store)
+    assert leftovers(store) == []
+    assert store.read_text("domains/vm1.xml") == "new vm1"
+
+
 @DURABILITY
 def test_crash_before_batch_commit_point_keeps_everything_old(
     tmp_path: Path, durable: bool
 ) -> None:
     store = prepare(tmp_path)
-    killed(store, "rename", 1, "batch", durable)  # the journal's rename is the commit point
+    killed(store, "os:rename", 1, "batch", durable)  # the journal's rename is the commit point
     assert contents(store) == OLD
     with store.lock():
         pass
@@ -215,7 +235,7 @@ def test_crash_before_batch_commit_point_keeps_everything_old(
 @DURABILITY
 def test_crash_mid_batch_is_finished_by_the_next_process(tmp_path: Path, durable: bool) -> None:
     store = prepare(tmp_path)
-    killed(store, "replace", 2, "batch", durable)  # first staged file in place, the rest not
+    killed(store, "os:replace", 2, "batch", durable)  # first staged file in place, the rest not
     half = contents(store)
     assert half != OLD and half != NEW
     assert all(half[path] in (OLD[path], NEW[path]) for path in OLD), "a file is unreadable"

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from virtkit.errors import HostSystemError, InvalidArgumentError
 from virtkit.state import StateStore
+from virtkit.state.files import replace_by_exchange
 
 
 @pytest.fixture
@@ -192,6 +193,44 @@ def test_a_store_without_durability_never_fsyncs_and_stays_atomic(
     assert synced == []
     assert visible_files(run) == {"status/vm1.json": "newer", "live/vm0.xml": "<domain/>"}
     assert leftover_entries(run) == []
+
+
+def test_a_lone_change_without_durability_swaps_the_file_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replacing an existing file of a non-durable store swaps it with the staged one (no
+    rename over it, which ext4 makes write the new data out at once); a new file, or a batch
+    (whose journal may replay), is renamed into place."""
+    run = StateStore(tmp_path / "run", durable=False)
+    run.write_text("status/vm1.json", "old")
+    renamed: list[str] = []
+    real_replace = os.replace
+
+    def replace(source: str, target: str) -> None:
+        renamed.append(target)
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", replace)
+    run.write_text("status/vm1.json", "new")
+    assert renamed == []
+    assert run.read_text("status/vm1.json") == "new"
+    assert leftover_entries(run) == []
+    run.write_text("status/vm2.json", "created")
+    with run.transaction() as batch:
+        batch.write_text("status/vm1.json", "newer")
+        batch.write_text("status/vm2.json", "two")
+    assert [os.path.basename(p) for p in renamed] == ["vm2.json", "vm1.json", "vm2.json"]
+    assert visible_files(run) == {"status/vm1.json": "newer", "status/vm2.json": "two"}
+
+
+def test_replace_by_exchange_needs_a_file_to_replace(tmp_path: Path) -> None:
+    source, target = tmp_path / "new", tmp_path / "target"
+    source.write_text("new")
+    assert not replace_by_exchange(str(source), str(target))
+    assert source.read_text() == "new" and not target.exists()
+    target.write_text("old")
+    assert replace_by_exchange(str(source), str(target))
+    assert target.read_text() == "new" and not source.exists()
 
 
 def leftover_entries(store: StateStore) -> list[str]:

@@ -10,8 +10,9 @@ Layout inside the folder (names starting with a dot are reserved for the store):
 A crash before the journal exists leaves the old state (staged files are garbage, which the next
 process to take the lock deletes); a crash after it is rolled forward by :func:`recover`, which
 the store runs whenever it takes its lock. Every step of :func:`apply` can be repeated, so a
-crash during recovery is recovered again. Each file is replaced by ``rename(2)``, so on its own
-it is always either wholly old or wholly new.
+crash during recovery is recovered again. Each file is replaced by ``rename(2)`` (a lone
+non-durable change swaps it in instead, see :func:`apply`), so on its own it is always either
+wholly old or wholly new.
 
 Durable batches survive power loss: staged contents are fsynced before the commit point, and the
 folders whose entries changed are fsynced before :func:`commit` returns. A single file costs two
@@ -37,7 +38,13 @@ from pathlib import Path
 import attrs
 
 from virtkit.errors import HostSystemError
-from virtkit.state.files import fsync_folder, make_folders, system_error, write_new_file
+from virtkit.state.files import (
+    fsync_folder,
+    make_folders,
+    replace_by_exchange,
+    system_error,
+    write_new_file,
+)
 
 JOURNAL = ".journal"
 STAGING = ".staging"
@@ -130,7 +137,12 @@ def commit(
     try:
         if plan.trees and not journal:
             make_folders(f"{base}/{TRASH}")
-        apply(root, plan, durable=durable and (journal or sync_folders))
+        apply(
+            root,
+            plan,
+            durable=durable and (journal or sync_folders),
+            swap=not (durable or journal),
+        )
         if journal:
             os.unlink(f"{base}/{JOURNAL}")
             if durable:
@@ -154,9 +166,12 @@ def _stage(staging: str, name: str, data: bytes, *, durable: bool) -> None:
         write_new_file(f"{staging}/{name}", data, durable=durable)
 
 
-def apply(root: Path, plan: Plan, *, durable: bool = True) -> None:
+def apply(root: Path, plan: Plan, *, durable: bool = True, swap: bool = False) -> None:
     """Carry out ``plan``; steps already done are skipped, so this can run again after a crash.
-    ``durable``: fsync the folders whose entries changed (staging excepted, see the module)."""
+    ``durable``: fsync the folders whose entries changed (staging excepted, see the module).
+    ``swap``: replace existing files by :func:`~virtkit.state.files.replace_by_exchange`, for
+    a change that is neither durable nor journaled (a replay would swap the old content back,
+    so no journal may name it; its leftover is a staged file that recovery drops)."""
     base = os.fspath(root)
     touched: set[str] = set()
     for rel, trash in plan.trees:
@@ -175,6 +190,8 @@ def apply(root: Path, plan: Plan, *, durable: bool = True) -> None:
     for rel, name in plan.writes:
         source, target = f"{base}/{STAGING}/{name}", f"{base}/{rel}"
         folder = os.path.dirname(target)
+        if swap and replace_by_exchange(source, target):
+            continue  # (no folder to fsync: a swap is never durable)
         try:
             os.replace(source, target)
         except FileNotFoundError:

@@ -27,9 +27,9 @@ class StateStore:
       store's lock, journal and staging area).
     - A durable store (the default) also survives power loss: a change is on disk when the call
       returns (a single file costs two fsyncs). A store made with ``durable=False`` never
-      fsyncs; its changes stay atomic against a process crash but may be lost or rolled back by
-      a power loss. Use it only for run-time state that means nothing after a reboot (pids,
-      sockets, the status of running processes).
+      fsyncs; its changes stay atomic against a process crash but may be lost, rolled back or
+      left empty by a power loss. Use it only for run-time state that means nothing after a
+      reboot (pids, sockets, the status of running processes).
     - A durable store made with ``sync_folders=False`` writes a single file as libvirt does
       (content fsynced, then renamed; one fsync): a power loss still leaves it wholly old or
       wholly new, but may undo a change that had returned. Batches of several changes stay
