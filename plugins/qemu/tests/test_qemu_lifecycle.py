@@ -490,23 +490,37 @@ def test_pause_by_another_process_reaches_this_connections_listeners(
 
 
 def test_a_pause_made_outside_virtkit_after_its_own_is_recorded_and_reported(
-    conn: virtkit.Connection, firmware_xml: Any, uri: str
+    conn: virtkit.Connection, firmware_xml: Any, uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The watcher passes over the events of this process's own suspend and resume (they are
-    recorded already), but not a ``stop`` sent to QEMU's monitor by someone else afterwards."""
+    recorded already) without waking its worker, but not a ``stop`` sent to QEMU's monitor by
+    someone else afterwards."""
     from virtkit_qemu.qmp import Monitor
+    from virtkit_qemu.watcher import STATE_EVENT_DELAY, EventWatcher
 
+    handled: list[str] = []
+    on_event = EventWatcher._on_event
+
+    def recording(watcher: EventWatcher, status: DomainStatus, event: dict[str, Any]) -> None:
+        handled.append(event["event"])
+        on_event(watcher, status, event)
+
+    monkeypatch.setattr(EventWatcher, "_on_event", recording)
     seen = events_of(conn)
     dom = conn.define_xml(firmware_xml("outside"))
     dom.create()
     wait_event(seen, "outside", DomainEventType.STARTED)
+    time.sleep(0.2)  # the watcher has attached and seen the start's own events
+    handled.clear()
     dom.suspend()
     dom.resume()
     wait_event(seen, "outside", DomainEventType.RESUMED)
-    time.sleep(0.2)  # the watcher has passed over the suspend's and resume's own events
+    time.sleep(STATE_EVENT_DELAY + 0.2)  # the watcher has passed over them
+    assert handled == [], "the worker was woken for this process's own suspend and resume"
     store = QemuStore(state_roots(ConnectURI.parse(uri), "qemu"))
     with Monitor(store.runtime_paths(dom.uuid()).qmp, name="outside") as mon:
         mon.execute("stop")
     wait_event(seen, "outside", DomainEventType.SUSPENDED)
+    assert handled == ["STOP"]
     assert dom.state() == (DomainState.PAUSED, DomainPausedReason.UNKNOWN)
     dom.destroy()
