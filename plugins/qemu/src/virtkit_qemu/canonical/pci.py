@@ -74,19 +74,25 @@ class Bus:
     used: dict[int, set[int]] = attrs.field(factory=dict)
     #: the slots that hold root ports, whose free functions take more root ports
     aggregate: set[int] = attrs.field(factory=set)
+    #: its first and last slot, and the kinds of device it accepts (from its model)
+    first: int = attrs.field(init=False)
+    last: int = attrs.field(init=False)
+    kinds: set[str] = attrs.field(init=False)
 
-    def accepts(self, kind: str) -> bool:
-        return kind in _BUSES.get(self.model, (0, 0, set()))[2]
+    def __attrs_post_init__(self) -> None:
+        self.first, self.last, self.kinds = _BUSES.get(self.model, (1, 0, set()))
 
     def free_slot(self) -> int | None:
-        first, last, _ = _BUSES.get(self.model, (1, 0, set()))
-        return next((s for s in range(first, last + 1) if not self.used.get(s)), None)
+        used = self.used
+        for slot in range(self.first, self.last + 1):
+            if not used.get(slot):
+                return slot
+        return None
 
     def free_port_function(self) -> tuple[int, int] | None:
         """Where a root port goes: the lowest slot that is free (function 0) or holds root
         ports and has a free function (libvirt packs them eight to a slot)."""
-        first, last, _ = _BUSES.get(self.model, (1, 0, set()))
-        for slot in range(first, last + 1):
+        for slot in range(self.first, self.last + 1):
             used = self.used.get(slot)
             if not used:
                 return slot, 0
@@ -114,7 +120,7 @@ class Addresses:
         """The first bus, slot and function free for a device of ``kind``."""
         for index in sorted(self.buses):
             bus = self.buses[index]
-            if not bus.accepts(kind):
+            if kind not in bus.kinds:
                 continue
             if kind == ROOT_PORT:
                 found = bus.free_port_function()
