@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from virtkit.state import StateStore
+from virtkit.state.lock import FolderLock, folder_lock
 
 COUNTER_WORKER = """
 import sys
@@ -105,6 +106,7 @@ with StateStore(Path(sys.argv[1])).lock():
 def python(script: str, *args: object) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(script), *map(str, args)],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -260,3 +262,53 @@ def test_kill_at_random_moments_never_leaves_a_torn_file(tmp_path: Path) -> None
             assert store.read_text("big.xml") in valid
         lock_in_a_new_process(store)
         assert leftovers(store) == []
+
+
+# Holds a removable lock until told (a line on stdin), then discards it ("discard") or just
+# releases it ("keep").
+REMOVABLE_HOLDER = """
+import sys
+from pathlib import Path
+from virtkit.state.lock import FolderLock
+
+lock = FolderLock(Path(sys.argv[1]), removable=True)
+lock.acquire()
+print("held", flush=True)
+sys.stdin.readline()
+if sys.argv[2] == "discard":
+    lock.discard()
+lock.release()
+"""
+
+
+def test_a_waiter_on_a_discarded_lock_locks_its_successor(tmp_path: Path) -> None:
+    """A process that waited on a lock file its holder discarded gets the lock on the file
+    made again at that path, so it still excludes everyone else; the file is gone when the
+    last holder discards it."""
+    path = tmp_path / "jobs" / "vm1.lock"
+    holder = python(REMOVABLE_HOLDER, path, "discard")
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    waiter = python(REMOVABLE_HOLDER, path, "discard")
+    time.sleep(0.3)  # the waiter is blocked on the holder's file by now
+    holder.communicate("go\n", timeout=30)
+    assert waiter.stdout is not None and waiter.stdout.readline() == "held\n"
+    mine = FolderLock(path, removable=True)
+    assert not mine.try_acquire(), "the waiter holds a file nobody else can find"
+    waiter.communicate("go\n", timeout=30)
+    assert waiter.returncode == 0
+    assert not path.exists()
+    assert mine.try_acquire()
+    mine.release()
+
+
+def test_a_discarded_lock_goes_when_its_outermost_hold_ends(tmp_path: Path) -> None:
+    lock = FolderLock(tmp_path / "vm1.lock", removable=True)
+    lock.acquire()
+    lock.acquire()
+    lock.discard()
+    lock.release()
+    assert (tmp_path / "vm1.lock").exists()
+    lock.release()
+    assert not (tmp_path / "vm1.lock").exists()
+    with pytest.raises(ValueError, match="not removable"):
+        folder_lock(tmp_path).discard()

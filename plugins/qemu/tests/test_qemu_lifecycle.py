@@ -327,6 +327,23 @@ def test_a_handle_follows_its_domain_defined_anew_under_another_name(
     assert conn.lookup_by_name("before").uuid() != dom.uuid()
 
 
+def test_a_domain_that_is_gone_leaves_no_job_files(
+    conn: virtkit.Connection, firmware_xml: Any, uri: str
+) -> None:
+    """A domain's job lock and last job's statistics go with it: undefined, or transient and
+    stopped (each domain defined anew would otherwise leave one more behind)."""
+    jobs = QemuStore(state_roots(ConnectURI.parse(uri), "qemu")).run.path("jobs")
+    dom = conn.define_xml(firmware_xml("kept"))
+    dom.create()
+    dom.managed_save()
+    assert sorted(p.suffix for p in jobs.iterdir()) == [".json", ".lock"]
+    dom.undefine_flags(managed_save=True)
+    fleeting = conn.create_xml(firmware_xml("fleeting"))
+    fleeting.suspend()
+    fleeting.destroy()
+    assert list(jobs.iterdir()) == []
+
+
 def test_undefine_running_domain_makes_it_transient(
     conn: virtkit.Connection, firmware_xml: Any
 ) -> None:

@@ -265,14 +265,16 @@ class QemuHost:
         self, status: DomainStatus, reason: DomainShutoffReason, *, keep_snapshots: bool = False
     ) -> None:
         """Write the shut-off status. A transient domain disappears, with its snapshot metadata
-        unless ``keep_snapshots`` (as in libvirt: a later domain of its name must not inherit
-        them); the metadata goes first, so that a crash between leaves the status to redo it.
-        Hold the store lock."""
+        and its job files unless ``keep_snapshots`` (it starts again at once; as in libvirt, a
+        later domain of its name must not inherit them); the metadata goes first, so that a
+        crash between leaves the status to redo it. Hold the store lock."""
         if status.transient or self.store.config_xml(status.name) is None:
             snapshots = snapshot_support()
             if snapshots is not None and not keep_snapshots:
                 snapshots.remove_metadata(self, status.name)
             self.store.remove_status(status.name)
+            if not keep_snapshots:
+                self.store.forget_jobs(status.uuid)
             return
         stopped = DomainStatus(
             name=status.name, uuid=status.uuid, state=DomainState.SHUTOFF, reason=reason

@@ -147,7 +147,7 @@ def undefine(host: QemuHost, ref: DomainRef, *, snapshot_metadata: bool) -> None
             host.store.write_status(attrs.evolve(entry.status, transient=True))
         else:  # the domain is gone, its last job's statistics with it (as in libvirt)
             host.store.remove_status(ref.name)
-            host.store.remove_completed_job(ref.uuid)
+            host.store.forget_jobs(ref.uuid)
     host.ctx.emit_event(ref, DomainEventType.UNDEFINED, int(DomainEventUndefinedDetail.REMOVED))
 
 

@@ -5,7 +5,8 @@
   part B keeps snapshot metadata here too
 - run store: ``status/<name>.json`` (:class:`DomainStatus`), ``live/<name>.xml`` (the XML the
   running QEMU was started from), ``d/<uuid12>/`` (sockets and pidfile of one QEMU), ``next-id``,
-  ``jobs/<uuid>/`` (a domain's job lock, and ``completed.json``: its last finished job)
+  ``jobs/<uuid>.lock`` (a domain's job lock) and ``jobs/<uuid>.json`` (its last finished job),
+  both removed once the domain is gone
 
 The config store writes a definition as libvirt does (content fsynced, then renamed over the
 old one; no fsync of the folder): a crash, power loss included, leaves the old or the new
@@ -30,7 +31,7 @@ from virtkit.constants import DomainJobType
 from virtkit.errors import ConfigUnsupportedError, HostSystemError
 from virtkit.records import JobInfo
 from virtkit.state import StateRoots, StateStore
-from virtkit.state.lock import folder_lock
+from virtkit.state.lock import FolderLock, file_lock
 
 from virtkit_qemu.status import DomainStatus
 
@@ -77,13 +78,24 @@ class QemuStore:
     @contextlib.contextmanager
     def job_lock(self, uuid: uuidlib.UUID) -> Iterator[None]:
         """Serialize operations on one domain, across processes."""
-        folder = self.run.path(f"jobs/{uuid}")
-        folder.mkdir(parents=True, exist_ok=True)
-        lock = folder_lock(folder)
+        lock = self._job_lock(uuid)
         lock.acquire()
         try:
             yield
         finally:
+            lock.release()
+
+    def _job_lock(self, uuid: uuidlib.UUID) -> FolderLock:
+        return file_lock(self.run.path(f"jobs/{uuid}.lock"), removable=True)
+
+    def forget_jobs(self, uuid: uuidlib.UUID) -> None:
+        """The domain is gone: remove its last job's statistics, and its job lock file unless
+        another thread or process holds it (busy with the domain); a hold of this thread's
+        own ends first. Hold the store lock."""
+        self.run.remove(f"jobs/{uuid}.json")
+        lock = self._job_lock(uuid)
+        if lock.try_acquire():
+            lock.discard()
             lock.release()
 
     # ------------------------------------------------------------------ definitions
@@ -150,7 +162,7 @@ class QemuStore:
     def completed_job(self, uuid: uuidlib.UUID) -> JobInfo:
         """The statistics of the domain's last finished job (``domjobinfo --completed``), as
         the process that ran it recorded them; an empty job when there was none."""
-        relpath = f"jobs/{uuid}/completed.json"
+        relpath = f"jobs/{uuid}.json"
         text = self.run.read_text(relpath)
         if not text:
             return JobInfo()
@@ -165,13 +177,8 @@ class QemuStore:
     def write_completed_job(self, uuid: uuidlib.UUID, job: JobInfo) -> None:
         """Record ``job`` as the domain's last finished job, for every process to read."""
         self.run.write_text(
-            f"jobs/{uuid}/completed.json", json.dumps({**job._asdict(), "stats": dict(job.stats)})
+            f"jobs/{uuid}.json", json.dumps({**job._asdict(), "stats": dict(job.stats)})
         )
-
-    def remove_completed_job(self, uuid: uuidlib.UUID) -> None:
-        """Forget the domain's last finished job (its job lock stays: another process may be
-        waiting on it)."""
-        self.run.remove(f"jobs/{uuid}/completed.json")
 
     def runtime_paths(self, uuid: uuidlib.UUID) -> RuntimePaths:
         paths = RuntimePaths(folder=self.run.path(f"d/{uuid.hex[:12]}"))
