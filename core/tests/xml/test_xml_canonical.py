@@ -180,6 +180,25 @@ def test_smm_tseg_is_stored_in_mib(written: str, stored: str) -> None:
     assert (tseg.get("unit"), tseg.text) == ("MiB", stored)
 
 
+@pytest.mark.parametrize(
+    ("written", "stored"),
+    [
+        ("<loader stateless='yes'>/bios.bin</loader>", [("type", "rom"), ("stateless", "yes")]),
+        (
+            "<loader secure='no' readonly='yes'>/efi.fd</loader>",
+            [("secure", "no"), ("readonly", "yes"), ("type", "rom")],
+        ),
+        ("<loader type='pflash'>/efi.fd</loader>", [("type", "pflash")]),
+        ("<loader stateless='yes'/>", [("stateless", "yes")]),
+    ],
+)
+def test_a_loader_named_by_its_path_alone_is_a_rom(
+    written: str, stored: list[tuple[str, str]]
+) -> None:
+    root = _canonical_of(extra=f"<os><type>hvm</type>{written}</os>")
+    assert root.find("os/loader").items() == stored
+
+
 def test_filesystem_modes_are_four_octal_digits_and_vhost_user_has_no_access_mode() -> None:
     root = _canonical_of(
         "<filesystem type='mount' accessmode='mapped' fmode='644' dmode='0755'>"

@@ -193,8 +193,9 @@ _has_device_boot = etree.XPath("boolean(devices/*/boot[@order])")
 
 @creates("boot")
 def default_os(root: etree._Element, ctx: Context) -> None:
-    """``<type arch=...>`` defaults to the host architecture; an HVM guest with neither a boot
-    order nor per-device boot entries boots from the first disk."""
+    """``<type arch=...>`` defaults to the host architecture; a loader named by its path
+    alone is a ROM; an HVM guest with neither a boot order nor per-device boot entries boots
+    from the first disk."""
     os_el = first_child(root, "os")
     if os_el is None:
         return
@@ -203,6 +204,13 @@ def default_os(root: etree._Element, ctx: Context) -> None:
         rest = dict(os_type.attrib)
         os_type.attrib.clear()
         os_type.attrib.update({"arch": ctx.arch, **rest})
+    loader = first_child(os_el, "loader")
+    if loader is not None and loader.get("type") is None and (loader.text or "").strip():
+        items = loader.items()  # libvirt writes readonly and secure before the type
+        ahead = [(key, value) for key, value in items if key in ("readonly", "secure")]
+        behind = [(key, value) for key, value in items if key not in ("readonly", "secure")]
+        loader.attrib.clear()
+        loader.attrib.update([*ahead, ("type", "rom"), *behind])
     is_hvm = os_type is not None and (os_type.text or "").strip() == "hvm"
     if has_element(root, "boot") and _has_device_boot(root):
         for boot in list(os_el.iterchildren("boot")):
