@@ -274,6 +274,8 @@ def test_device_children_are_written_in_libvirts_order() -> None:
         "<source path='/tmp/serial'/></serial>"
         "<memballoon model='virtio'><address type='pci' domain='0x0000' bus='0x00' "
         "slot='0x05' function='0x0'/><stats period='10'/></memballoon>"
+        "<channel type='qemu-vdagent'><source><mouse mode='client'/>"
+        "<clipboard copypaste='yes'/></source><target type='virtio'/></channel>"
     )
 
     def children(path: str) -> list[str]:
@@ -283,6 +285,7 @@ def test_device_children_are_written_in_libvirts_order() -> None:
     assert children("devices/interface[@type='hostdev']") == ["mac", "driver", "source"]
     assert children("devices/serial") == ["source", "log", "target"]
     assert children("devices/memballoon") == ["stats", "address"]
+    assert children("devices/channel/source") == ["clipboard", "mouse"]
 
 
 def test_controllers_keep_libvirts_insertion_order() -> None:

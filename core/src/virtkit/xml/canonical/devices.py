@@ -20,6 +20,7 @@ from virtkit.xml.canonical.order import (
     HOSTDEV_INTERFACE_ORDER,
     INTERFACE_ORDER,
     MEMBALLOON_ORDER,
+    VDAGENT_SOURCE_ORDER,
     device_children,
     first_child,
     first_child_with,
@@ -848,8 +849,8 @@ def blank_texts(root: etree._Element, ctx: Context) -> None:
 @creates()
 def order_devices(root: etree._Element, ctx: Context) -> None:
     """Devices in libvirt's order (by kind; same kinds keep their order), and the children of
-    disks (and their backing stores), interfaces, character devices and the balloon in the
-    order libvirt writes them."""
+    disks (and their backing stores), interfaces, character devices (and a vdagent's source)
+    and the balloon in the order libvirt writes them."""
     devices = first_child(root, "devices")
     if devices is None:
         return
@@ -862,3 +863,6 @@ def order_devices(root: etree._Element, ctx: Context) -> None:
         if device.tag == "disk":
             for store in device.iter("backingStore"):
                 sort_children(store, BACKING_STORE_ORDER)
+        elif device.get("type") == "qemu-vdagent":
+            for source in device.iterchildren("source"):
+                sort_children(source, VDAGENT_SOURCE_ORDER)

@@ -170,6 +170,9 @@ HOSTDEV_INTERFACE_ORDER = ("mac", "driver", *(t for t in INTERFACE_ORDER[1:] if 
 #: children of <serial>, <parallel>, <console> and <channel>
 CHARDEV_ORDER = ("source", "protocol", "log", "target", *DEVICE_INFO_ORDER)
 
+#: children of the <source> of a qemu-vdagent character device
+VDAGENT_SOURCE_ORDER = ("clipboard", "mouse")
+
 #: children of a disk's <backingStore>
 BACKING_STORE_ORDER = ("format", "source", "backingStore")
 
@@ -254,6 +257,7 @@ _RANKS = {
         INTERFACE_ORDER,
         HOSTDEV_INTERFACE_ORDER,
         CHARDEV_ORDER,
+        VDAGENT_SOURCE_ORDER,
         BACKING_STORE_ORDER,
         MEMBALLOON_ORDER,
         FEATURES_ORDER,
