@@ -183,6 +183,25 @@ def test_smm_tseg_is_stored_in_mib(written: str, stored: str) -> None:
 @pytest.mark.parametrize(
     ("written", "stored"),
     [
+        ("<disk type='network' device='cdrom'><target dev='hdc'/></disk>", "file"),
+        ("<disk type='volume' device='floppy'><target dev='fda'/></disk>", "file"),
+        ("<disk type='block' device='cdrom'><target dev='hdc'/></disk>", "block"),
+        (
+            "<disk type='network' device='cdrom'><source protocol='http' name='a.iso'>"
+            "<host name='example.org'/></source><target dev='hdc'/></disk>",
+            "network",
+        ),
+    ],
+)
+def test_an_empty_removable_drive_of_a_remote_type_is_a_file_drive(
+    written: str, stored: str
+) -> None:
+    assert _canonical_of(written).find("devices/disk").get("type") == stored
+
+
+@pytest.mark.parametrize(
+    ("written", "stored"),
+    [
         ("<loader stateless='yes'>/bios.bin</loader>", [("type", "rom"), ("stateless", "yes")]),
         (
             "<loader secure='no' readonly='yes'>/efi.fd</loader>",

@@ -106,12 +106,14 @@ def disk_defaults(root: etree._Element, ctx: Context) -> None:
     """Disks are ``device='disk'`` unless said otherwise; a target without a bus gets the one
     its name implies (``fd`` floppy, ``hd`` IDE, ``sd`` SCSI, ``vd`` virtio, ``xvd`` Xen);
     the attributes libvirt writes first come first (type and device; a volume's pool and
-    volume; the target's dev and bus)."""
+    volume; the target's dev and bus). An empty CD-ROM or floppy drive (no source) of a
+    network or volume type is a file drive."""
     for disk in device_children(root, "disk"):
-        set_attrs_first(
-            disk, {"type": disk.get("type", "file"), "device": disk.get("device", "disk")}
-        )
+        kind, device = disk.get("type", "file"), disk.get("device", "disk")
         source = first_child(disk, "source")
+        if source is None and kind in ("network", "volume") and device in ("cdrom", "floppy"):
+            kind = "file"
+        set_attrs_first(disk, {"type": kind, "device": device})
         if source is not None and source.get("pool") is not None:
             set_attrs_first(source, _present(source, ("pool", "volume")))
         target = first_child(disk, "target")
