@@ -297,3 +297,21 @@ def test_s390_pci_addresses_get_zpci_identifiers_given_ones_first() -> None:
         ("0x0001", "0x00000002"),  # after the given ones are complete
         ("0x0053", "0x00000000"),  # completed first: the lowest free fid
     ]
+
+
+@pytest.mark.parametrize(
+    ("graphics", "audio"),
+    [
+        ("", "none"),
+        ("<graphics type='vnc'/>", "none"),
+        ("<graphics type='spice'/>", "spice"),
+        ("<graphics type='egl-headless'/>", None),
+        ("<graphics type='egl-headless'/><graphics type='vnc'/>", "none"),
+        ("<graphics type='sdl'/>", None),
+    ],
+)
+def test_a_default_audio_backend_only_for_consoles_that_carry_sound(
+    graphics: str, audio: str | None
+) -> None:
+    found = _canonical_tree(graphics).find("devices/audio")
+    assert (found.get("type") if found is not None else None) == audio

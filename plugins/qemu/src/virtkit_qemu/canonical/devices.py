@@ -244,17 +244,17 @@ def panic_models(root: etree._Element, ctx: Context) -> None:
 
 @creates("audio")
 def default_audio(root: etree._Element, ctx: Context) -> None:
-    """A domain without ``<audio>`` gets one: SPICE audio for a SPICE console, none when a
-    local display (SDL, D-Bus) passes the host's audio through, else a silent backend."""
+    """A domain without ``<audio>`` gets one when it has no graphics or a VNC or SPICE console:
+    SPICE audio for a SPICE console, else a silent backend. None when a local display (SDL,
+    D-Bus) passes the host's audio through, nor for consoles without sound (egl-headless,
+    RDP, desktop)."""
     devices = first_child(root, "devices")
     if devices is None or first_child(devices, "audio") is not None:
         return
-    kind = "none"
-    for graphics in devices.iterchildren("graphics"):
-        if graphics.get("type") == "spice":
-            kind = "spice"
-        elif graphics.get("type") in ("sdl", "dbus"):
-            return
+    kinds = {graphics.get("type") for graphics in devices.iterchildren("graphics")}
+    if kinds & {"sdl", "dbus"} or (kinds and not kinds & {"vnc", "spice"}):
+        return
+    kind = "spice" if "spice" in kinds else "none"
     insert_child(devices, "audio", DEVICES_ORDER, {"id": "1", "type": kind})
 
 
