@@ -218,6 +218,41 @@ def test_a_loader_named_by_its_path_alone_is_a_rom(
     assert root.find("os/loader").items() == stored
 
 
+@pytest.mark.parametrize(
+    ("written", "stored"),
+    [
+        ("<feature enabled='yes' name='enrolled-keys'/>", ["enrolled-keys:yes", "secure-boot:yes"]),
+        ("<feature enabled='no' name='enrolled-keys'/>", ["enrolled-keys:no"]),
+        (
+            "<feature enabled='no' name='secure-boot'/>"
+            "<feature enabled='yes' name='enrolled-keys'/>",
+            ["enrolled-keys:yes", "secure-boot:no"],
+        ),
+    ],
+)
+def test_firmware_with_enrolled_keys_does_secure_boot_unless_told(
+    written: str, stored: list[str]
+) -> None:
+    root = _canonical_of(
+        extra=f"<os firmware='efi'><type>hvm</type><firmware>{written}</firmware></os>"
+    )
+    features = root.findall("os/firmware/feature")
+    assert [f"{f.get('name')}:{f.get('enabled')}" for f in features] == stored
+
+
+def test_numa_interconnects_are_written_after_the_cells() -> None:
+    root = _canonical_of(
+        extra="<vcpu>2</vcpu><cpu><numa><interconnects><latency initiator='0' target='0' "
+        "type='access' value='5'/></interconnects><cell id='1' cpus='1' memory='1024'/>"
+        "<cell id='0' cpus='0' memory='1024'/></numa></cpu>"
+    )
+    assert [(c.tag, c.get("id")) for c in root.find("cpu/numa")] == [
+        ("cell", "0"),
+        ("cell", "1"),
+        ("interconnects", None),
+    ]
+
+
 def test_filesystem_modes_are_four_octal_digits_and_vhost_user_has_no_access_mode() -> None:
     root = _canonical_of(
         "<filesystem type='mount' accessmode='mapped' fmode='644' dmode='0755'>"

@@ -315,3 +315,22 @@ def test_a_default_audio_backend_only_for_consoles_that_carry_sound(
 ) -> None:
     found = _canonical_tree(graphics).find("devices/audio")
     assert (found.get("type") if found is not None else None) == audio
+
+
+def test_a_block_copy_mirror_is_raw_unless_told() -> None:
+    """(The live form: an inactive definition keeps no mirror.)"""
+    text = (
+        "<domain type='qemu'><name>t</name><memory>65536</memory>"
+        "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>"
+        "<disk type='file'><source file='/a.img'/><target dev='vda' bus='virtio'/>"
+        "<mirror type='file' job='copy'><source file='/copy.img'/></mirror></disk>"
+        "<disk type='file'><source file='/b.img'/><target dev='vdb' bus='virtio'/>"
+        "<mirror type='file' job='copy'><format type='qcow2'/><source file='/c.img'/>"
+        "</mirror></disk></devices></domain>"
+    )
+    root = canonical_qemu(parse_domain(text), QemuCaps(arch="x86_64")).read_tree()
+    mirrors = root.findall("devices/disk/mirror")
+    assert [[(c.tag, c.get("type")) for c in m] for m in mirrors] == [
+        [("format", "raw"), ("source", None)],
+        [("format", "qcow2"), ("source", None)],
+    ]

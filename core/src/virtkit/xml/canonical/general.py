@@ -191,11 +191,11 @@ def ensure_devices(root: etree._Element, ctx: Context) -> None:
 _has_device_boot = etree.XPath("boolean(devices/*/boot[@order])")
 
 
-@creates("boot")
+@creates("boot", "feature")
 def default_os(root: etree._Element, ctx: Context) -> None:
-    """``<type arch=...>`` defaults to the host architecture; a loader named by its path
-    alone is a ROM; an HVM guest with neither a boot order nor per-device boot entries boots
-    from the first disk."""
+    """``<type arch=...>`` defaults to the host architecture; firmware with enrolled keys does
+    secure boot unless told; a loader named by its path alone is a ROM; an HVM guest with
+    neither a boot order nor per-device boot entries boots from the first disk."""
     os_el = first_child(root, "os")
     if os_el is None:
         return
@@ -204,6 +204,9 @@ def default_os(root: etree._Element, ctx: Context) -> None:
         rest = dict(os_type.attrib)
         os_type.attrib.clear()
         os_type.attrib.update({"arch": ctx.arch, **rest})
+    firmware = first_child(os_el, "firmware")
+    if firmware is not None:
+        _firmware_features(firmware)
     loader = first_child(os_el, "loader")
     if loader is not None and loader.get("type") is None and (loader.text or "").strip():
         items = loader.items()  # libvirt writes readonly and secure before the type
@@ -220,11 +223,24 @@ def default_os(root: etree._Element, ctx: Context) -> None:
     sort_children(os_el, OS_ORDER)
 
 
+def _firmware_features(firmware: etree._Element) -> None:
+    """Enrolled keys mean secure boot (a feature added unless the firmware names it); the
+    features in libvirt's order: enrolled-keys, then secure-boot."""
+    features = {f.get("name"): f for f in firmware.iterchildren("feature")}
+    enrolled = features.get("enrolled-keys")
+    if enrolled is not None and enrolled.get("enabled") == "yes" and "secure-boot" not in features:
+        secure = etree.SubElement(firmware, "feature", {"enabled": "yes", "name": "secure-boot"})
+        features["secure-boot"] = secure
+    for name in ("enrolled-keys", "secure-boot"):
+        if name in features:
+            firmware.append(features[name])
+
+
 @acts_on("numa")
 @creates("distances", "sibling")
 def numa_cells(root: etree._Element, ctx: Context) -> None:
     """NUMA cells numbered in order when they do not say, their distances completed, and
-    ordered by id."""
+    ordered by id; the interconnects between them after them."""
     numa = find_first(root, "cpu/numa")
     if numa is not None:
         for number, cell in enumerate(numa.iterchildren("cell")):
@@ -235,6 +251,8 @@ def numa_cells(root: etree._Element, ctx: Context) -> None:
         cells = sorted(numa.iterchildren("cell"), key=lambda c: int(c.get("id", "0")))
         for cell in cells:
             numa.append(cell)
+        for interconnects in list(numa.iterchildren("interconnects")):
+            numa.append(interconnects)  # written after the cells
 
 
 def _complete_distances(cells: list[etree._Element]) -> None:

@@ -318,11 +318,12 @@ def scsi_controller_models(root: etree._Element, ctx: Context) -> None:
 
 
 @acts_on("disk")
-@creates("driver")
+@creates("driver", "format")
 def disk_drivers(root: etree._Element, ctx: Context) -> None:
     """Disks are files unless said, opened by QEMU's own block layer (``<driver
-    name='qemu'>``) and, when the format is not given, as raw images; LUKS encryption is done
-    by QEMU; vhost-user disks cannot be snapshotted."""
+    name='qemu'>``) and, when the format is not given, as raw images (so is the copy a block
+    job mirrors them to); LUKS encryption is done by QEMU; vhost-user disks cannot be
+    snapshotted."""
     for disk in devices_named(root, "disk"):
         if disk.get("type") is None:
             set_attrs_first(disk, {"type": "file"})
@@ -340,6 +341,10 @@ def disk_drivers(root: etree._Element, ctx: Context) -> None:
         if fmt:
             first["type"] = fmt
         set_attrs_first(driver, first)
+        for mirror in disk.iterchildren("mirror"):
+            modern = mirror.get("type") and mirror.get("format") is None
+            if modern and first_child(mirror, "format") is None:
+                mirror.insert(0, etree.Element("format", {"type": "raw"}))
 
 
 def _virtio_machine(arch: str, machine: str) -> bool:
