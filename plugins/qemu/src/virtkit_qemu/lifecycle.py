@@ -286,10 +286,12 @@ def create_transient(
 
 
 def active_status(host: QemuHost, ref: DomainRef) -> DomainStatus:
-    entry = host.get(ref)
-    if not entry.active or entry.status is None:
-        raise OperationInvalidError(f"domain '{ref.name}' is not running")
-    return entry.status
+    """The status of ``ref``'s running QEMU, read without its definition."""
+    status = host.reconcile(ref.name)
+    if status is not None and status.active and status.uuid == ref.uuid:
+        return status
+    host.get(ref)  # gone or replaced: NoDomainError
+    raise OperationInvalidError(f"domain '{ref.name}' is not running")
 
 
 def monitor(host: QemuHost, status: DomainStatus) -> Monitor:
