@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from virtkit.state import StateStore
-from virtkit.state.lock import FolderLock, folder_lock
+from virtkit.state.lock import FolderLock, file_lock
 
 COUNTER_WORKER = """
 import sys
@@ -311,4 +311,4 @@ def test_a_discarded_lock_goes_when_its_outermost_hold_ends(tmp_path: Path) -> N
     lock.release()
     assert not (tmp_path / "vm1.lock").exists()
     with pytest.raises(ValueError, match="not removable"):
-        folder_lock(tmp_path).discard()
+        file_lock(tmp_path / ".lock").discard()

@@ -144,11 +144,6 @@ def file_lock(lock_file: Path, *, removable: bool = False) -> FolderLock:
         return lock
 
 
-def folder_lock(folder: Path) -> FolderLock:
-    """:func:`file_lock` on the lock file of the resolved path ``folder``."""
-    return file_lock(folder / ".lock")
-
-
 def _forget_locks_in_child() -> None:
     # A forked child inherits lock objects possibly held by threads that do not exist in it,
     # and copies of the descriptors holding the parent's flocks: a flock lasts until every copy

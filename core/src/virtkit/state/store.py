@@ -10,7 +10,7 @@ from pathlib import Path
 from virtkit.errors import HostSystemError, InvalidArgumentError
 from virtkit.state.files import FOLDER_MODE, system_error
 from virtkit.state.journal import recover
-from virtkit.state.lock import folder_lock
+from virtkit.state.lock import file_lock
 from virtkit.state.transaction import Transaction
 
 
@@ -55,6 +55,7 @@ class StateStore:
             raise system_error("create the state folder", exc) from exc
         self.directory = directory.resolve()
         self._base = os.fspath(self.directory)
+        self._lock_file = self.directory / ".lock"
         self.durable = durable
         self.sync_folders = sync_folders
 
@@ -69,7 +70,7 @@ class StateStore:
     def lock(self) -> Iterator[None]:
         """Hold the store exclusively (re-entrant in one thread). Taking it first finishes any
         change a crashed process left half-applied."""
-        lock = folder_lock(self.directory)
+        lock = file_lock(self._lock_file)
         outermost = lock.acquire()
         try:
             if outermost:
