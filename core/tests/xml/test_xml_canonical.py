@@ -253,6 +253,25 @@ def test_numa_interconnects_are_written_after_the_cells() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("cputune", "placement"),
+    [
+        ("", "auto"),
+        ("<cputune><emulatorpin cpuset='1'/></cputune>", "static"),
+        ("<cputune><vcpupin vcpu='0' cpuset='1'/></cputune>", "static"),
+        ("<cputune><iothreadpin iothread='1' cpuset='1'/></cputune>", "static"),
+    ],
+)
+def test_vcpus_follow_automatic_memory_placement_unless_something_is_pinned(
+    cputune: str, placement: str
+) -> None:
+    root = _canonical_of(
+        extra=f"<vcpu placement='static'>2</vcpu><iothreads>1</iothreads>{cputune}"
+        "<numatune><memory mode='strict' placement='auto'/></numatune>"
+    )
+    assert root.find("vcpu").get("placement") == placement
+
+
 def test_filesystem_modes_are_four_octal_digits_and_vhost_user_has_no_access_mode() -> None:
     root = _canonical_of(
         "<filesystem type='mount' accessmode='mapped' fmode='644' dmode='0755'>"

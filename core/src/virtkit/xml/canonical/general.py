@@ -111,8 +111,8 @@ def default_memory(root: etree._Element, ctx: Context) -> None:
 @creates("vcpu")
 def default_vcpu(root: etree._Element, ctx: Context) -> None:
     """``<vcpu placement='static'>N</vcpu>`` (one vCPU when absent; ``auto`` when NUMA memory
-    placement is automatic and no cpuset is given); ``current`` only when it differs from the
-    maximum."""
+    placement is automatic and nothing is pinned: no cpuset, no vCPU, emulator or I/O thread
+    pin); ``current`` only when it differs from the maximum."""
     vcpu = first_child(root, "vcpu")
     if vcpu is None:
         vcpu = insert_child(root, "vcpu", DOMAIN_ORDER)
@@ -121,12 +121,20 @@ def default_vcpu(root: etree._Element, ctx: Context) -> None:
         first_child(root, "numatune") is not None
         and find_first(root, "numatune/memory[@placement='auto']") is not None
     )
-    if auto_memory and not vcpu.get("cpuset"):
+    if auto_memory and not vcpu.get("cpuset") and not _has_pins(root):
         set_attrs_first(vcpu, {"placement": "auto"})
     elif vcpu.get("placement") is None:
         set_attrs_first(vcpu, {"placement": "static"})
     if vcpu.get("current") is not None and int(vcpu.get("current", "0")) == int(vcpu.text or 0):
         del vcpu.attrib["current"]
+
+
+def _has_pins(root: etree._Element) -> bool:
+    """Whether ``<cputune>`` pins a vCPU, the emulator or an I/O thread."""
+    cputune = first_child(root, "cputune")
+    return cputune is not None and any(
+        first_child(cputune, tag) is not None for tag in ("vcpupin", "emulatorpin", "iothreadpin")
+    )
 
 
 @creates("numatune", "memory")
