@@ -313,8 +313,11 @@ def _fixed_slots(plan: _Plan) -> None:
     video_slot = None
     if is_i440fx(machine) and 0 in addresses.buses:
         for ctrl in devices.each("controller"):
-            kind, index, model = ctrl.get("type"), _int(ctrl.get("index")), ctrl.get("model")
-            if not plan.wanted(ctrl) or index != 0:
+            kind = ctrl.get("type")
+            if kind not in ("ide", "usb") or _int(ctrl.get("index")) != 0:
+                continue  # (the chipset fixes nothing else; PCI controllers are most)
+            model = ctrl.get("model")
+            if not plan.wanted(ctrl):
                 continue
             if kind == "ide":
                 plan.place(ctrl, 0, 1, 1)
@@ -324,7 +327,10 @@ def _fixed_slots(plan: _Plan) -> None:
         video_slot = 2
     elif is_q35(machine) and 0 in addresses.buses:
         for ctrl in devices.each("controller"):
-            kind, index, model = ctrl.get("type"), _int(ctrl.get("index")), ctrl.get("model")
+            kind = ctrl.get("type")
+            if kind not in ("sata", "usb"):
+                continue  # (the chipset fixes nothing else; PCI controllers are most)
+            index, model = _int(ctrl.get("index")), ctrl.get("model")
             usb_slot = _Q35_USB2_SLOTS.get(index) if kind == "usb" else None
             if not plan.wanted(ctrl):
                 continue
