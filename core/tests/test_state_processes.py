@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from virtkit.state import StateStore
-from virtkit.state.lock import FolderLock, file_lock
+from virtkit.state.lock import FileLock, file_lock
 
 COUNTER_WORKER = """
 import sys
@@ -269,9 +269,9 @@ def test_kill_at_random_moments_never_leaves_a_torn_file(tmp_path: Path) -> None
 REMOVABLE_HOLDER = """
 import sys
 from pathlib import Path
-from virtkit.state.lock import FolderLock
+from virtkit.state.lock import FileLock
 
-lock = FolderLock(Path(sys.argv[1]), removable=True)
+lock = FileLock(Path(sys.argv[1]), removable=True)
 lock.acquire()
 print("held", flush=True)
 sys.stdin.readline()
@@ -292,7 +292,7 @@ def test_a_waiter_on_a_discarded_lock_locks_its_successor(tmp_path: Path) -> Non
     time.sleep(0.3)  # the waiter is blocked on the holder's file by now
     holder.communicate("go\n", timeout=30)
     assert waiter.stdout is not None and waiter.stdout.readline() == "held\n"
-    mine = FolderLock(path, removable=True)
+    mine = FileLock(path, removable=True)
     assert not mine.try_acquire(), "the waiter holds a file nobody else can find"
     waiter.communicate("go\n", timeout=30)
     assert waiter.returncode == 0
@@ -302,7 +302,7 @@ def test_a_waiter_on_a_discarded_lock_locks_its_successor(tmp_path: Path) -> Non
 
 
 def test_a_discarded_lock_goes_when_its_outermost_hold_ends(tmp_path: Path) -> None:
-    lock = FolderLock(tmp_path / "vm1.lock", removable=True)
+    lock = FileLock(tmp_path / "vm1.lock", removable=True)
     lock.acquire()
     lock.acquire()
     lock.discard()

@@ -11,7 +11,7 @@ from pathlib import Path
 from virtkit.errors import HostSystemError
 
 
-class FolderLock:
+class FileLock:
     """``fcntl.flock`` on a lock file (other processes) plus a ``threading.RLock`` (threads).
 
     :meth:`acquire` returns ``True`` for the outermost acquisition of the calling thread, the
@@ -128,19 +128,19 @@ class FolderLock:
         return HostSystemError(f"cannot open lock file {self._lock_file}: {exc.strerror or exc}")
 
 
-_LOCKS: dict[Path, FolderLock] = {}
+_LOCKS: dict[Path, FileLock] = {}
 _LOCKS_GUARD = threading.Lock()
 
 
-def file_lock(lock_file: Path, *, removable: bool = False) -> FolderLock:
-    """The one :class:`FolderLock` of this process on the resolved path ``lock_file``, shared
+def file_lock(lock_file: Path, *, removable: bool = False) -> FileLock:
+    """The one :class:`FileLock` of this process on the resolved path ``lock_file``, shared
     by every user of that file so that two of them exclude each other's threads instead of
     deadlocking. Look it up at each use: a forked child gets fresh locks, and a discarded
     lock is forgotten."""
     with _LOCKS_GUARD:
         lock = _LOCKS.get(lock_file)
         if lock is None:
-            lock = _LOCKS[lock_file] = FolderLock(lock_file, removable=removable)
+            lock = _LOCKS[lock_file] = FileLock(lock_file, removable=removable)
         return lock
 
 

@@ -31,7 +31,7 @@ from virtkit.constants import DomainJobType
 from virtkit.errors import ConfigUnsupportedError, HostSystemError
 from virtkit.records import JobInfo
 from virtkit.state import StateRoots, StateStore
-from virtkit.state.lock import FolderLock, file_lock
+from virtkit.state.lock import FileLock, file_lock
 
 from virtkit_qemu.status import DomainStatus
 
@@ -85,7 +85,7 @@ class QemuStore:
         finally:
             lock.release()
 
-    def _job_lock(self, uuid: uuidlib.UUID) -> FolderLock:
+    def _job_lock(self, uuid: uuidlib.UUID) -> FileLock:
         return file_lock(self.run.path(f"jobs/{uuid}.lock"), removable=True)
 
     def forget_jobs(self, uuid: uuidlib.UUID) -> None:

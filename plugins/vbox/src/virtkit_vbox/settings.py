@@ -19,7 +19,7 @@ import attrs
 from lxml import etree
 from virtkit.errors import XMLError
 from virtkit.state.files import fsync_folder, write_new_file
-from virtkit.state.lock import FolderLock
+from virtkit.state.lock import FileLock
 from virtkit.xml.parser import PARSER
 
 NS = "http://www.innotek.de/VirtualBox-settings"
@@ -332,7 +332,7 @@ class SettingsFile:
     def save(self, path: Path) -> None:
         """Write atomically (a new file renamed over the old one), locked across processes."""
         data = self.to_bytes()
-        lock = FolderLock(path.parent / f".{path.name}.lock")
+        lock = FileLock(path.parent / f".{path.name}.lock")
         lock.acquire()
         try:
             tmp = path.parent / f".{path.name}.new"
