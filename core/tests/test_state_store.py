@@ -223,11 +223,27 @@ def test_a_lone_change_without_durability_swaps_the_file_in(
     assert visible_files(run) == {"status/vm1.json": "newer", "status/vm2.json": "two"}
 
 
+def test_a_lone_change_without_durability_never_swaps_a_folder_away(tmp_path: Path) -> None:
+    run = StateStore(tmp_path / "run", durable=False)
+    (run.directory / "status" / "vm1.json").mkdir(parents=True)
+    (run.directory / "status" / "vm1.json" / "inside").write_text("kept")
+    with pytest.raises(HostSystemError):
+        run.write_text("status/vm1.json", "new")
+    assert (run.directory / "status" / "vm1.json" / "inside").read_text() == "kept"
+    assert leftover_entries(run) == []
+
+
 def test_replace_by_exchange_needs_a_file_to_replace(tmp_path: Path) -> None:
     source, target = tmp_path / "new", tmp_path / "target"
     source.write_text("new")
     assert not replace_by_exchange(str(source), str(target))
     assert source.read_text() == "new" and not target.exists()
+    target.mkdir()
+    (target / "inside").write_text("kept")
+    assert not replace_by_exchange(str(source), str(target))
+    assert (target / "inside").read_text() == "kept"
+    (target / "inside").unlink()
+    target.rmdir()
     target.write_text("old")
     assert replace_by_exchange(str(source), str(target))
     assert target.read_text() == "new" and not source.exists()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import stat
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -51,8 +52,8 @@ def _renameat2() -> Any:
 def replace_by_exchange(source: str, target: str) -> bool:
     """Put ``source`` in the place of the existing ``target`` as ``os.replace`` does, by
     swapping the two atomically (``renameat2`` with ``RENAME_EXCHANGE``) and then unlinking
-    ``source``, which holds the old content; ``False``, with nothing changed, where there is
-    no ``target`` or no such call (libc, kernel or file system).
+    ``source``, which holds the old content; ``False``, with nothing changed, where ``target``
+    is missing or a folder, or there is no such call (libc, kernel or file system).
 
     On ext4, a rename over an existing file makes the new file's data be allocated and written
     out at once (``auto_da_alloc``), which costs about 80 µs; a swap leaves it to write-back.
@@ -60,6 +61,11 @@ def replace_by_exchange(source: str, target: str) -> bool:
     state only. A crash before the unlink leaves the old content under ``source``."""
     renameat2 = _renameat2()
     if renameat2 is None:
+        return False
+    try:
+        if stat.S_ISDIR(os.lstat(target).st_mode):
+            return False  # a folder is never swapped out: os.replace refuses it
+    except FileNotFoundError:
         return False
     if renameat2(_AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(target), _RENAME_EXCHANGE):
         return False
