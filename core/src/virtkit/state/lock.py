@@ -33,23 +33,20 @@ class FileLock:
         self._discarded = False
 
     def acquire(self) -> bool:
-        self._thread_lock.acquire()
-        if self._depth == 0:
-            try:
-                self._fd = self._lock(blocking=True)
-            except BaseException:
-                self._thread_lock.release()
-                raise
-        self._depth += 1
+        self._take(blocking=True)
         return self._depth == 1
 
     def try_acquire(self) -> bool:
         """:meth:`acquire` if that needs no wait; whether the lock is held now."""
-        if not self._thread_lock.acquire(blocking=False):
+        return self._take(blocking=False)
+
+    def _take(self, *, blocking: bool) -> bool:
+        """Hold the lock, waiting for it when ``blocking``; whether it is held now."""
+        if not self._thread_lock.acquire(blocking=blocking):
             return False
         if self._depth == 0:
             try:
-                fd = self._lock(blocking=False)
+                fd = self._lock(blocking=blocking)
             except BaseException:
                 self._thread_lock.release()
                 raise
