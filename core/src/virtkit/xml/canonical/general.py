@@ -217,11 +217,8 @@ def default_os(root: etree._Element, ctx: Context) -> None:
         _firmware_features(firmware)
     loader = first_child(os_el, "loader")
     if loader is not None and loader.get("type") is None and (loader.text or "").strip():
-        items = loader.items()  # libvirt writes readonly and secure before the type
-        ahead = [(key, value) for key, value in items if key in ("readonly", "secure")]
-        behind = [(key, value) for key, value in items if key not in ("readonly", "secure")]
-        loader.attrib.clear()
-        loader.attrib.update([*ahead, ("type", "rom"), *behind])
+        ahead = {k: v for k, v in loader.items() if k in ("readonly", "secure")}
+        set_attrs_first(loader, {**ahead, "type": "rom"})  # libvirt writes those two first
     is_hvm = os_type is not None and (os_type.text or "").strip() == "hvm"
     if has_element(root, "boot") and _has_device_boot(root):
         for boot in list(os_el.iterchildren("boot")):
