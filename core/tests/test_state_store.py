@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from virtkit.errors import HostSystemError, InvalidArgumentError
-from virtkit.state import StateStore
+from virtkit.state import StateStore, files
 from virtkit.state.files import replace_by_exchange
 
 
@@ -124,6 +124,39 @@ def test_transaction_rolls_back_on_exception(store: StateStore) -> None:
         batch.remove_tree("snapshots")
         raise RuntimeError("hypervisor failed")
     assert visible_files(store) == before
+    assert os.listdir(store.directory / ".staging") == []  # what the batch staged is gone
+
+
+@pytest.mark.parametrize("durable", [True, False], ids=["durable", "no-fsync"])
+def test_a_batch_stages_what_it_writes_at_once(
+    tmp_path: Path, durable: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written content is staged while the batch goes on, its write-back started when the store
+    is durable (what the caller does next overlaps the disk's work); only the end of the batch
+    makes it visible."""
+    store = StateStore(tmp_path / "store", durable=durable)
+    store.write_text("domains/vm1.xml", "old")
+    started: list[str] = []
+    real_start = files._start_writeback
+    monkeypatch.setattr(
+        files,
+        "_start_writeback",
+        lambda fd: (
+            started.append(Path(os.readlink(f"/proc/self/fd/{fd}")).read_text()),
+            real_start(fd),
+        ),
+    )
+    with store.transaction() as batch:
+        batch.write_text("domains/vm1.xml", "new")
+        staged = [
+            (store.directory / ".staging" / n).read_text()
+            for n in os.listdir(store.directory / ".staging")
+        ]
+        assert staged == ["new"]
+        assert started == (["new"] if durable else [])
+        assert store.read_text("domains/vm1.xml") == "old"
+    assert store.read_text("domains/vm1.xml") == "new"
+    assert os.listdir(store.directory / ".staging") == []
 
 
 def test_transaction_that_cannot_be_staged_changes_nothing(store: StateStore) -> None:

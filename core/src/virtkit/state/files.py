@@ -1,5 +1,5 @@
-"""File-system primitives: write a new file (fsynced if durable), replace a file by swapping,
-fsync a folder, report errors."""
+"""File-system primitives: write a new file (fsynced if durable, or its write-back started to
+be waited for later), replace a file by swapping, fsync a folder, report errors."""
 
 from __future__ import annotations
 
@@ -17,21 +17,58 @@ FOLDER_MODE = 0o700
 FILE_MODE = 0o600
 
 
-def write_new_file(path: str | Path, data: bytes, *, durable: bool = True) -> None:
-    """Create ``path`` (it must not exist), write ``data`` and, when ``durable``, fsync it.
-    On failure the file is gone again."""
+def write_new_file(
+    path: str | Path, data: bytes, *, durable: bool = True, wait: bool = True
+) -> None:
+    """Create ``path`` (it must not exist), write ``data`` and, when ``durable``, fsync it; with
+    ``wait=False``, only start writing it out, for :func:`sync_file` to wait on later (the
+    caller works meanwhile). On failure the file is gone again."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
         if durable:
-            os.fsync(fd)
+            if wait:
+                os.fsync(fd)
+            else:
+                _start_writeback(fd)
     except BaseException:
         os.unlink(path)
         raise
     finally:
         os.close(fd)
+
+
+def sync_file(path: str | Path) -> None:
+    """fsync the file at ``path`` (its content, written earlier, is on disk when this returns)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+_SYNC_FILE_RANGE_WRITE = 2  # <linux/fs.h>
+
+
+@cache
+def _sync_file_range() -> Any:
+    """The C library's ``sync_file_range``, ``None`` where it has none."""
+    function = getattr(ctypes.CDLL(None, use_errno=True), "sync_file_range", None)
+    if function is not None:
+        function.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+        function.restype = ctypes.c_int
+    return function
+
+
+def _start_writeback(fd: int) -> None:
+    """Start writing the file's dirty pages to disk without waiting (``sync_file_range``): a
+    later fsync then waits only for what is left, mostly the file system's journal. A hint:
+    where the call is missing or fails, the fsync does all the work."""
+    function = _sync_file_range()
+    if function is not None:
+        function(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)
 
 
 _AT_FDCWD = -100

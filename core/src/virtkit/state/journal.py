@@ -32,7 +32,7 @@ import contextlib
 import json
 import os
 import shutil
-import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 import attrs
@@ -42,6 +42,7 @@ from virtkit.state.files import (
     fsync_folder,
     make_folders,
     replace_by_exchange,
+    sync_file,
     system_error,
     write_new_file,
 )
@@ -78,8 +79,33 @@ class Plan:
         )
 
 
+def stage(root: Path, name: str, text: str, *, durable: bool) -> None:
+    """Write ``text`` into the staging area as ``name`` (the caller holds the store's lock);
+    when ``durable``, its write-back starts now and :func:`commit` waits for it, so that what
+    the caller does in between overlaps the disk's work. Makes the staging folder if missing."""
+    path = f"{os.fspath(root)}/{STAGING}/{name}"
+    data = text.encode("utf-8")
+    try:
+        try:
+            write_new_file(path, data, durable=durable, wait=False)
+        except FileNotFoundError:
+            make_folders(os.path.dirname(path))
+            write_new_file(path, data, durable=durable, wait=False)
+    except OSError as exc:
+        raise system_error("stage a change to the state", exc) from exc
+
+
+def unstage(root: Path, names: Iterable[str]) -> None:
+    """Delete the staged files ``names`` (of a batch given up); one that cannot be deleted
+    is left for :func:`recover`."""
+    for name in names:
+        with contextlib.suppress(OSError):
+            os.unlink(f"{os.fspath(root)}/{STAGING}/{name}")
+
+
 def commit(
     root: Path,
+    txid: str,
     writes: dict[str, str],
     removes: set[str],
     trees: list[str],
@@ -87,33 +113,34 @@ def commit(
     durable: bool = True,
     sync_folders: bool = True,
 ) -> None:
-    """Apply a normalised batch to ``root`` (the caller holds the store's lock); ``durable``
-    and ``sync_folders``: fsync as the module says.
+    """Apply a normalised batch to ``root`` (the caller holds the store's lock): ``writes``
+    maps each relative path written to its file staged by :func:`stage`, ``txid`` names the
+    batch's journal and trash entries; ``durable`` and ``sync_folders``: fsync as the module
+    says.
 
-    Staging failures (disk full, a file where a folder should be) leave everything as it was.
+    Failures before the commit point (a file where a folder should be, a failing disk) leave
+    everything as it was, the staged files deleted.
     """
     base = os.fspath(root)
-    txid = uuid.uuid4().hex
     staging = f"{base}/{STAGING}"
-    staged: list[tuple[str, str]] = []
     journal = len(writes) + len(removes) + len(trees) > 1
     try:
-        for index, (rel, text) in enumerate(writes.items()):
-            if journal:  # a lone write finds these problems when it renames, undoing nothing
+        if journal:  # a lone write finds these problems when it renames, undoing nothing
+            for rel in writes:
                 target = f"{base}/{rel}"
                 if os.path.isdir(target) and not any(is_within(rel, tree) for tree in trees):
                     raise HostSystemError(f"cannot write {target}: it is a folder")
                 make_folders(os.path.dirname(target))
-            name = f"{txid}-{index}"
-            _stage(staging, name, text.encode("utf-8"), durable=durable)
-            staged.append((rel, name))
         for rel in removes:
             if os.path.isdir(f"{base}/{rel}"):
                 raise HostSystemError(f"cannot remove {base}/{rel} as a file: it is a folder")
+        if durable:
+            for name in writes.values():
+                sync_file(f"{staging}/{name}")
         plan = Plan(
             trees=tuple((rel, f"{txid}-{i}") for i, rel in enumerate(trees)),
             removes=tuple(sorted(removes)),
-            writes=tuple(staged),
+            writes=tuple(writes.items()),
         )
         if journal:
             if plan.trees:
@@ -126,11 +153,7 @@ def commit(
             if durable:
                 fsync_folder(base)
     except BaseException as exc:
-        for _, name in staged:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(f"{staging}/{name}")
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(f"{staging}/{txid}-journal")
+        unstage(root, [*writes.values(), f"{txid}-journal"])
         if isinstance(exc, OSError):
             raise system_error("stage a change to the state", exc) from exc
         raise
@@ -149,21 +172,10 @@ def commit(
                 fsync_folder(base)
     except OSError as exc:
         if not journal:  # a lone change that failed: nothing to finish later
-            for _, name in staged:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(f"{staging}/{name}")
+            unstage(root, writes.values())
         raise system_error("apply a committed change to the state", exc) from exc
     for _, trash in plan.trees:
         shutil.rmtree(f"{base}/{TRASH}/{trash}", ignore_errors=True)
-
-
-def _stage(staging: str, name: str, data: bytes, *, durable: bool) -> None:
-    """Write the new staged file ``name``, making the staging folder when it is missing."""
-    try:
-        write_new_file(f"{staging}/{name}", data, durable=durable)
-    except FileNotFoundError:
-        make_folders(staging)
-        write_new_file(f"{staging}/{name}", data, durable=durable)
 
 
 def apply(root: Path, plan: Plan, *, durable: bool = True, swap: bool = False) -> None:

@@ -86,7 +86,11 @@ class StateStore:
         the class: ``False`` lets a power loss undo a lone change, never tear it)."""
         with self.lock():
             batch = Transaction(self)
-            yield batch
+            try:
+                yield batch
+            except BaseException:
+                batch._discard()
+                raise
             batch._commit(self.sync_folders if sync_folders is None else sync_folders)
 
     # ------------------------------------------------------------------ files

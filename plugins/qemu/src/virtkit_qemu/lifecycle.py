@@ -113,15 +113,17 @@ def define(host: QemuHost, definition: DomainDef) -> DomainEntry:
     no_uuid = definition.uuid is None
     definition = canonical_definition(host, definition, inactive=True)
     uuid = _canonical_uuid(definition)
-    build_command(definition)  # refuses what QEMU cannot do before anything is written
-    with host.store.lock():
+    with host.store.lock(), host.store.config_batch() as batch:
         same_name = host.entry_by_name(name)
         if no_uuid and same_name is not None:
             uuid = same_name.uuid
             definition = _with_uuid(definition, uuid)
         existing = _check_conflicts(host, same_name, uuid, allow_same=True, generated=no_uuid)
         xml = definition.to_xml()
-        host.store.write_config(name, xml)
+        # staged, the definition heads for the disk while QEMU's command line is checked;
+        # a refusal leaves the old definition (or none) in place
+        host.store.stage_config(batch, name, xml)
+        build_command(definition)
     entry = DomainEntry(
         name=name,
         uuid=uuid,

@@ -30,7 +30,7 @@ import attrs
 from virtkit.constants import DomainJobType
 from virtkit.errors import ConfigUnsupportedError, HostSystemError
 from virtkit.records import JobInfo
-from virtkit.state import StateRoots, StateStore
+from virtkit.state import StateRoots, StateStore, Transaction
 from virtkit.state.lock import FileLock, file_lock
 
 from virtkit_qemu.status import DomainStatus
@@ -104,7 +104,17 @@ class QemuStore:
         return self.config.read_text(f"domains/{name}.xml")
 
     def write_config(self, name: str, xml: str) -> None:
-        self.config.write_text(f"domains/{name}.xml", xml)
+        with self.config_batch() as batch:
+            self.stage_config(batch, name, xml)
+
+    def config_batch(self) -> contextlib.AbstractContextManager[Transaction]:
+        """A transaction of the config store, for :meth:`stage_config`."""
+        return self.config.transaction()
+
+    def stage_config(self, batch: Transaction, name: str, xml: str) -> None:
+        """Write the definition of ``name`` in ``batch``: staged at once, on its way to the
+        disk while the batch goes on, in place when it ends."""
+        batch.write_text(f"domains/{name}.xml", xml)
 
     def remove_config(self, name: str) -> None:
         with self.config.transaction() as batch:
