@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from virtkit.errors import HostSystemError, InvalidArgumentError
-from virtkit.state.files import FOLDER_MODE, system_error
+from virtkit.state.files import FOLDER_MODE, read_file, system_error
 from virtkit.state.journal import recover
 from virtkit.state.lock import file_lock
 from virtkit.state.transaction import Transaction
@@ -126,12 +126,13 @@ class StateStore:
         """The file's text, or ``None`` when it does not exist."""
         path = self._text_path(relpath)
         try:
-            with open(path, encoding="utf-8") as file:
-                return file.read()
+            data = read_file(path)
         except FileNotFoundError:
             return None
         except OSError as exc:
             raise system_error("read", exc) from exc
+        try:
+            return data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise HostSystemError(f"cannot read {path}: it is not UTF-8 text ({exc})") from exc
 
