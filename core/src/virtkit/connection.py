@@ -179,7 +179,7 @@ class Connection:
         """Whether the driver implements hook ``virtkit_<operation>`` (or ``<operation>``)."""
         return (hook if hook.startswith("virtkit_") else f"virtkit_{hook}") in self._supported
 
-    def _domain(self, record: DomainRecord) -> Domain:
+    def _domain(self, record: DomainRecord | DomainRef) -> Domain:
         return Domain(self, DomainRef(name=record.name, uuid=record.uuid))
 
     @staticmethod
@@ -304,10 +304,10 @@ class Connection:
             flags |= DomainDefineFlags.VALIDATE
         self._check_call("virtkit_domain_define", change=True)
         definition = self._parse_domain_xml(xml)
-        record = self._call(
+        defined = self._call(
             "virtkit_domain_define", change=True, definition=definition, flags=flags
         )
-        return self._domain(record)
+        return self._domain(defined)
 
     def create_xml(
         self, xml: str, flags: int = 0, *, paused: bool = False, autodestroy: bool = False

@@ -106,14 +106,15 @@ def virtkit_connect_lookup_domain(
 
 
 @hookspec(firstresult=True)
-def virtkit_domain_define(definition: DomainDef, flags: int) -> DomainRecord:
+def virtkit_domain_define(definition: DomainDef, flags: int) -> DomainRef | DomainRecord:
     """Make ``definition`` persistent, creating the domain or replacing its inactive config.
 
     :param definition: the parsed domain XML, as the user wrote it. The driver applies its
         defaults (canonical form) and validation, and refuses what it cannot honour with
         :class:`virtkit.errors.ConfigUnsupportedError` naming the element.
     :param flags: :class:`virtkit.constants.DomainDefineFlags`.
-    :returns: the domain's record after the definition was written to disk.
+    :returns: the domain's reference (name and UUID) once the definition is on disk; its
+        record will do too. The facade needs only its identity.
     :raises DomainExistsError: another domain has the name or UUID.
     """
 

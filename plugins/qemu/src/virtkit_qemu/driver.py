@@ -131,8 +131,8 @@ class QemuDriver(SnapshotHooks, MigrationHooks):  # type: ignore[misc]  # a mixi
     # ------------------------------------------------------------------ definitions
 
     @hookimpl
-    def virtkit_domain_define(self, definition: DomainDef, flags: int) -> DomainRecord:
-        return self.host.record(lifecycle.define(self.host, definition))
+    def virtkit_domain_define(self, definition: DomainDef, flags: int) -> DomainRef:
+        return lifecycle.define(self.host, definition).ref
 
     @hookimpl
     def virtkit_domain_create_transient(self, definition: DomainDef, flags: int) -> DomainRecord:
