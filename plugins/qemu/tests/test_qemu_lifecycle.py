@@ -442,7 +442,10 @@ def test_full_device_set_runs_in_qemu(
 
 
 def test_kvm_refused_when_unusable(
-    conn: virtkit.Connection, firmware_xml: Any, monkeypatch: pytest.MonkeyPatch
+    conn: virtkit.Connection,
+    firmware_xml: Any,
+    qemu_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from virtkit_qemu.argv import builder
 
@@ -452,6 +455,8 @@ def test_kvm_refused_when_unusable(
     with pytest.raises(ConfigUnsupportedError, match="type='kvm'.*cannot open /dev/kvm"):
         conn.define_xml(firmware_xml("nokvm", dom_type="kvm"))
     assert conn.list_all_domains() == []
+    # the definition was staged while the command line was checked: gone with the refusal
+    assert os.listdir(qemu_root / "etc" / ".staging") == []
 
 
 def test_undefine_flags_remove_managed_save(

@@ -52,10 +52,10 @@ class Transaction:
         :raises HostSystemError: its content cannot be staged (a full disk, say).
         """
         rel = self._store.relative(relpath)
-        self._removes.discard(rel)
-        self._drop_write(rel)
         name = f"{self._id}-{next(self._names)}"
         stage(self._store.directory, name, text, durable=self._store.durable)
+        self._removes.discard(rel)
+        self._drop_write(rel)
         self._writes[rel] = text
         self._staged[rel] = name
 
