@@ -44,3 +44,16 @@ def test_inactive_form_drops_live_values() -> None:
     assert "vnet3" not in inactive and "<alias" not in inactive
     assert "port='5901'" in inactive  # a port the user chose is configuration
     validate(inactive)
+
+
+def test_containers_libvirt_never_writes_empty_keep_both_tags() -> None:
+    """``<devices>``, and ``<hyperv>`` with no enlightenment listed (``mode='passthrough'``),
+    come out with an open and a close tag, as libvirt's formatter writes them; an empty
+    ``<acpi/>`` stays self-closed."""
+    d = parse_domain(
+        "<domain type='kvm'><name>h</name><memory>1024</memory><os><type>hvm</type></os>"
+        "<features><acpi/><hyperv mode='passthrough'/></features><devices/></domain>"
+    )
+    text = d.to_xml()
+    assert "    <acpi/>\n    <hyperv mode='passthrough'>\n    </hyperv>\n" in text
+    assert "  <devices>\n  </devices>\n" in text

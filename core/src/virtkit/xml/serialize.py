@@ -36,8 +36,10 @@ _LIBXML_ATTR_ESCAPES = str.maketrans(
 _LIBXML_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _XML_NS = "http://www.w3.org/XML/1998/namespace"
 
-#: elements libvirt always writes with an open and a close tag, even when empty
-ALWAYS_OPEN = frozenset({"devices"})
+#: elements libvirt always writes with an open and a close tag, even when empty (``<hyperv>``:
+#: its formatter opens the enlightenments' list before it knows whether any is on, as with
+#: ``mode='passthrough'``, which lists none)
+ALWAYS_OPEN = frozenset({"devices", "hyperv"})
 
 
 #: what lxml's serializer writes differently from libvirt's layout, found in the tree: text
