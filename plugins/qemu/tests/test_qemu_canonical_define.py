@@ -14,6 +14,7 @@ from virtkit.constants import DomainState, DomainXMLFlags
 from virtkit.xml import parse_domain
 from virtkit_qemu.argv.accel import kvm_problem
 from virtkit_qemu.canonical import QemuCaps, canonical_qemu
+from virtkit_qemu.canonical.caps import Machine
 from virtkit_qemu.canonical.probe import parse_machines, probe_caps
 from virtkit_qemu.qmp import Monitor
 
@@ -334,3 +335,31 @@ def test_a_block_copy_mirror_is_raw_unless_told() -> None:
         [("format", "raw"), ("source", None)],
         [("format", "qcow2"), ("source", None)],
     ]
+
+
+@pytest.mark.parametrize(
+    ("arch", "machine", "host_models", "mode"),
+    [
+        ("s390x", "s390-ccw-virtio-4.2", {"kvm"}, "host-model"),
+        # KVM on these machine types runs no CPU model but the host's own
+        ("s390x", "s390-ccw-virtio-2.7", {"kvm"}, "host-passthrough"),
+        ("s390x", "s390-ccw-virtio-4.2", set(), "host-passthrough"),  # no host model known
+        ("ppc64", "pseries-7.1", {"kvm"}, "host-passthrough"),  # host-model is s390's alone
+    ],
+)
+def test_a_default_cpu_of_host_is_the_host_model_only_where_the_machine_runs_it(
+    arch: str, machine: str, host_models: set[str], mode: str
+) -> None:
+    typename = f"host-{arch}-cpu"
+    caps = QemuCaps(
+        arch=arch,
+        machines=(Machine(name=machine, accel="kvm", default=True, default_cpu=typename),),
+        host_models=frozenset(host_models),
+    )
+    text = (
+        "<domain type='kvm'><name>c</name><memory>65536</memory>"
+        f"<os><type arch='{arch}' machine='{machine}'>hvm</type></os><devices/></domain>"
+    )
+    cpu = canonical_qemu(parse_domain(text), caps, inactive=True).read_tree().find("cpu")
+    check = "partial" if mode == "host-model" else "none"
+    assert dict(cpu.attrib) == {"mode": mode, "check": check}

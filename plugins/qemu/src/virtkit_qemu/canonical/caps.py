@@ -65,6 +65,9 @@ class QemuCaps:
     #: the ARM GIC versions, newest first, with the accelerators that provide each
     #: (``kvm`` when the host kernel has it, ``tcg`` when QEMU emulates it)
     gic: tuple[tuple[int, frozenset[str]], ...] = ()
+    #: the accelerators for which QEMU reported the host's CPU model (what a host-model CPU
+    #: becomes)
+    host_models: frozenset[str] = frozenset()
     #: ``machines`` by accelerator, then by name and by alias (built once: steps ask per define)
     _by_name: dict[tuple[str, str], Machine] = attrs.field(init=False, eq=False, repr=False)
     _by_alias: dict[tuple[str, str], Machine] = attrs.field(init=False, eq=False, repr=False)
@@ -150,6 +153,7 @@ class QemuCaps:
         )
         return cls(
             gic=gic,
+            host_models=frozenset(h.get("type", "") for h in root.iterfind("hostCPU")),
             arch=(root.findtext("arch") or "x86_64").strip(),
             flags=frozenset(f.get("name", "") for f in root.iterfind("flag")),
             machines=tuple(machines),

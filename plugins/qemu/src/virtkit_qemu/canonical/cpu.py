@@ -9,7 +9,7 @@ from virtkit.xml.bitmap import format_bitmap, parse_bitmap
 from virtkit.xml.canonical.census import acts_on, creates
 from virtkit.xml.canonical.order import DOMAIN_ORDER, first_child, insert_child, set_attrs_first
 
-from virtkit_qemu.canonical.context import accel_of, caps_of, is_x86, platform_of
+from virtkit_qemu.canonical.context import accel_of, caps_of, is_s390, is_x86, platform_of
 
 #: architectures libvirt models guest CPUs of (KVM on ARM takes the host's)
 _CPU_ARCHES = ("i686", "x86_64", "ppc64", "ppc64le", "s390x", "armv7l", "aarch64")
@@ -17,11 +17,15 @@ _CPU_ARCHES = ("i686", "x86_64", "ppc64", "ppc64le", "s390x", "armv7l", "aarch64
 #: CPU mode -> the check libvirt assumes when none is given
 _CHECKS = {"host-passthrough": "none", "maximum": "none", "host-model": "partial"}
 
+#: s390 machine types on which KVM runs no CPU model but the host's own
+_S390_PASSTHROUGH_ONLY = frozenset(f"s390-ccw-virtio-2.{minor}" for minor in (4, 5, 6, 7))
+
 
 @creates("cpu", "model")
 def default_cpu_model(root: etree._Element, ctx: Context) -> None:
     """A guest CPU without a model runs the machine type's default model (when QEMU reports
-    one), checked by nobody; a default of ``host`` is the host model."""
+    one), checked by nobody. A default of ``host`` is the host model on s390 where QEMU
+    reports that model and the machine type can run it, else host-passthrough."""
     cpu = first_child(root, "cpu")
     if cpu is not None and (
         cpu.get("mode", "custom") != "custom" or first_child(cpu, "model") is not None
@@ -37,7 +41,13 @@ def default_cpu_model(root: etree._Element, ctx: Context) -> None:
     if cpu is None:
         cpu = insert_child(root, "cpu", DOMAIN_ORDER)
     if model == "host":
-        set_attrs_first(cpu, {"mode": "host-model", "check": "partial"})
+        host_model = (
+            is_s390(arch)
+            and accel in caps.host_models
+            and not (accel == "kvm" and machine in _S390_PASSTHROUGH_ONLY)
+        )
+        mode = "host-model" if host_model else "host-passthrough"
+        set_attrs_first(cpu, {"mode": mode, "check": _CHECKS[mode]})
         return
     set_attrs_first(cpu, {"mode": "custom", "match": "exact", "check": "none"})
     element = etree.Element("model", {"fallback": "forbid"})
