@@ -465,3 +465,16 @@ def test_virtio_options_of_an_interface_are_kept_only_for_virtio() -> None:
     assert dict(single.find("driver").attrib) == {"name": "vhost"}  # one queue: the default
     assert multi.find("driver").get("queues") == "4"
     assert multi.find("backend").get("vhost") == "/dev/vhost-net"
+
+
+def test_an_empty_genid_is_drawn_and_a_given_one_written_as_a_uuid() -> None:
+    def genid(element: str) -> str | None:
+        text = f"<domain type='kvm'><name>g</name>{element}<memory>1024</memory></domain>"
+        return canonical(parse_domain(text)).read_tree().findtext("genid")
+
+    drawn = [genid("<genid/>") for _ in range(2)]
+    assert all(re.fullmatch(r"[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}", g or "") for g in drawn)
+    assert drawn[0] != drawn[1]
+    given = "2B3A1E38-5E1C-4E3F-9B0D-21C1D4A3F5E7"
+    assert genid(f"<genid>{given}</genid>") == given.lower()
+    assert genid("") is None  # none asked for, none given

@@ -3,7 +3,9 @@ models and PCI addresses) against libvirt's expected files, in the inactive and 
 
 from __future__ import annotations
 
+import uuid
 from functools import cache
+from unittest import mock
 
 import attrs
 import pytest
@@ -72,16 +74,23 @@ def emulator_for(case: Case, caps: QemuCaps) -> str:
     return f"/usr/bin/qemu-system-{_TEST_EMULATORS.get(arch, arch)}"
 
 
+def _mocked_uuid4() -> uuid.UUID:
+    """What libvirt's tests draw for a random UUID: their random bytes come from a mock that
+    counts 0, 1, 2, ..."""
+    return uuid.UUID(bytes=bytes(range(16)), version=4)
+
+
 def check_case(case: Case) -> None:
     assert case.input is not None
     inactive = case.flags["mode"] == "inactive"
     caps = caps_for(case)
-    definition = canonical_qemu(
-        parse_domain(case.input.read_bytes()),
-        caps,
-        inactive=inactive,
-        emulator=emulator_for(case, caps),
-    )
+    with mock.patch("uuid.uuid4", _mocked_uuid4):
+        definition = canonical_qemu(
+            parse_domain(case.input.read_bytes()),
+            caps,
+            inactive=inactive,
+            emulator=emulator_for(case, caps),
+        )
     output = format_domain(definition, inactive=inactive, secure=True)
     if output != expected_text(case):
         raise AssertionError("output differs from libvirt's")

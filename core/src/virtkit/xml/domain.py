@@ -44,8 +44,14 @@ def _uuid(text: str) -> uuidlib.UUID:
     return uuidlib.UUID(text.strip())
 
 
+def _genid(text: str) -> uuidlib.UUID | None:
+    """A VM generation ID; empty asks for a random one (see ``canonical``)."""
+    return _uuid(text) if text.strip() else None
+
+
 Name = text_element("name")
 Uuid = text_element("uuid", _uuid)
+Genid = text_element("genid", _genid)
 Title = text_element("title")
 Description = text_element("description")
 
@@ -141,6 +147,7 @@ class DomainDef(Element):
     CHILDREN: ClassVar[dict[str, type[Element]]] = {
         "name": Name,
         "uuid": Uuid,
+        "genid": Genid,
         "title": Title,
         "description": Description,
         "memory": Memory,

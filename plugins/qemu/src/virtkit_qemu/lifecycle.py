@@ -84,6 +84,19 @@ def _with_uuid(definition: DomainDef, uuid: uuidlib.UUID) -> DomainDef:
     return domain_from_tree(root, built=True)
 
 
+def _with_new_genid(xml: str) -> str:
+    """``xml`` with a new VM generation ID when it has one (a guest resuming from a copy of
+    itself is told so, as libvirt tells it on a restore or a snapshot revert)."""
+    if "<genid" not in xml:
+        return xml
+    root = parse_domain(xml).tree()
+    genid = first_child(root, "genid")
+    if genid is None:
+        return xml
+    genid.text = str(uuidlib.uuid4())
+    return domain_from_tree(root, built=True).to_xml()
+
+
 def _check_conflicts(
     host: QemuHost,
     same_name: DomainEntry | None,
@@ -169,6 +182,8 @@ class StartRequest:
 
     :ivar reason: the running (or paused) reason recorded once it runs.
     :ivar event: the ``STARTED`` event detail.
+    :ivar new_genid: the guest resumes from a copy of itself (a restore, a snapshot revert):
+        its live XML and QEMU get a new VM generation ID, its definition keeps its own.
     """
 
     xml: str
@@ -179,6 +194,7 @@ class StartRequest:
     steps: Sequence[PreRunStep] = ()
     reason: DomainRunningReason = DomainRunningReason.BOOTED
     event: DomainEventStartedDetail = DomainEventStartedDetail.BOOTED
+    new_genid: bool = False
 
 
 def start_domain(
@@ -187,7 +203,8 @@ def start_domain(
     """Start the domain; its status is written only once QEMU runs. A failure leaves no process,
     socket or status behind."""
     ctx = host.ctx
-    xml = ctx.run_domain_hook(HookEvent.PREPARE, name, request.xml)
+    xml = _with_new_genid(request.xml) if request.new_genid else request.xml
+    xml = ctx.run_domain_hook(HookEvent.PREPARE, name, xml)
     xml = ctx.run_domain_hook(HookEvent.START, name, xml)
     definition = parse_domain(xml)
     command = build_command(definition)

@@ -272,6 +272,7 @@ def _start_from_image(
             incoming=Incoming(fd=fd, size=size, progress=progress),
             reason=DomainRunningReason.RESTORED,
             event=DomainEventStartedDetail.RESTORED,
+            new_genid=True,
         ),
     )
     host.store.write_completed_job(

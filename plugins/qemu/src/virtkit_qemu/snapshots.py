@@ -168,6 +168,7 @@ def start_from_snapshot(host: QemuHost, entry: DomainEntry, snapshot: str, flags
                 steps=steps,
                 reason=DomainRunningReason.FROM_SNAPSHOT,
                 event=Started.FROM_SNAPSHOT,
+                new_genid=True,
             ),
         )
     except BaseException as exc:

@@ -33,6 +33,7 @@ Step = Callable[[etree._Element, Context], None]
 GENERIC_STEPS: tuple[Step, ...] = (
     general.drop_inactive_id,
     general.generate_uuid,
+    general.generate_genid,
     general.normalise_memory_units,
     general.numa_cells,
     general.default_memory,

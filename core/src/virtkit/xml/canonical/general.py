@@ -69,6 +69,17 @@ def generate_uuid(root: etree._Element, ctx: Context) -> None:
         insert_child(root, "uuid", DOMAIN_ORDER).text = str(uuidlib.uuid4())
 
 
+@acts_on("genid")
+@creates()
+def generate_genid(root: etree._Element, ctx: Context) -> None:
+    """``<genid/>`` asks for a VM generation ID: libvirt draws a random one and writes it, as
+    it writes a given one, in a UUID's canonical form."""
+    genid = first_child(root, "genid")
+    if genid is not None:
+        text = (genid.text or "").strip()
+        genid.text = str(uuidlib.UUID(text) if text else uuidlib.uuid4())
+
+
 @creates()
 def normalise_memory_units(root: etree._Element, ctx: Context) -> None:
     """Every memory amount in KiB with ``unit='KiB'``, as libvirt stores them."""

@@ -39,6 +39,7 @@ DEFAULT_EMULATOR = "qemu-system-x86_64"
 TOP_LEVEL = {
     "name",
     "uuid",
+    "genid",
     "title",
     "description",
     "metadata",
@@ -141,6 +142,7 @@ def build_command(definition: DomainDef) -> QemuCommand:
     uuid = text_of(top.get("uuid"))
     if uuid is not None:
         ctx.add("-uuid", str(uuidlib.UUID(uuid.strip())))
+    _genid(ctx, top.get("genid"))
     ctx.add("-no-user-config")
     ctx.add("-nodefaults")
     machine_opts = [machine, f"accel={accel}", "usb=off", "dump-guest-core=off"]
@@ -155,6 +157,16 @@ def build_command(definition: DomainDef) -> QemuCommand:
     _seclabel(root)
     _devices(ctx, top.get("devices"))
     return QemuCommand(emulator=emulator, args=tuple(ctx.args), taps=tuple(ctx.taps), accel=accel)
+
+
+def _genid(ctx: BuildContext, genid: etree._Element | None) -> None:
+    """The guest's VM generation ID device; the canonical XML holds its value."""
+    if genid is None:
+        return
+    value = (genid.text or "").strip()
+    if not value:
+        raise unsupported(genid, "a <genid> without its value (define the domain to draw one)")
+    ctx.add("-device", f"vmgenid,guid={uuidlib.UUID(value)},id=vmgenid0")
 
 
 def emulator_path(root: etree._Element) -> str:
