@@ -95,7 +95,7 @@ QUICK_PER_REPEAT = 15
 """Samples per repeat of the operations that take a millisecond (define, suspend, resume): a
 median of a handful moves with every hiccup of the machine by more than the two sides differ
 (define: 5 a round put virtkit's ratio anywhere in 0.94-1.06 from one run to the next), and
-these samples cost about 10 ms a round."""
+these samples cost under 50 ms a round per side."""
 SNAPSHOTS_PER_REPEAT = 3
 """Snapshots created (and reverted to) per repeat: a snapshot with memory takes ~20 ms, most of
 it QEMU's own ``savevm``, whose time varies from one snapshot to the next."""
