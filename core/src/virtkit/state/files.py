@@ -63,41 +63,33 @@ def sync_file(path: str | Path) -> None:
         os.close(fd)
 
 
-_SYNC_FILE_RANGE_WRITE = 2  # <linux/fs.h>
-
-
 @cache
-def _sync_file_range() -> Any:
-    """The C library's ``sync_file_range``, ``None`` where it has none."""
-    function = getattr(ctypes.CDLL(None, use_errno=True), "sync_file_range", None)
+def _libc_function(name: str, *argtypes: Any) -> Any:
+    """The C library's function ``name`` taking ``argtypes`` and returning an ``int``; ``None``
+    where the library has none."""
+    function = getattr(ctypes.CDLL(None, use_errno=True), name, None)
     if function is not None:
-        function.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+        function.argtypes = argtypes
         function.restype = ctypes.c_int
     return function
+
+
+_SYNC_FILE_RANGE_WRITE = 2  # <linux/fs.h>
 
 
 def _start_writeback(fd: int) -> None:
     """Start writing the file's dirty pages to disk without waiting (``sync_file_range``): a
     later fsync then waits only for what is left, mostly the file system's journal. A hint:
     where the call is missing or fails, the fsync does all the work."""
-    function = _sync_file_range()
+    function = _libc_function(
+        "sync_file_range", ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint
+    )
     if function is not None:
         function(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)
 
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2  # <linux/fs.h>
-
-
-@cache
-def _renameat2() -> Any:
-    """The C library's ``renameat2``, ``None`` where it has none."""
-    function = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
-    if function is not None:
-        path = ctypes.c_char_p
-        function.argtypes = (ctypes.c_int, path, ctypes.c_int, path, ctypes.c_uint)
-        function.restype = ctypes.c_int
-    return function
 
 
 def replace_by_exchange(source: str, target: str) -> bool:
@@ -110,7 +102,8 @@ def replace_by_exchange(source: str, target: str) -> bool:
     out at once (``auto_da_alloc``), which costs about 80 µs; a swap leaves it to write-back.
     The new content is then not protected against power loss, so this is for non-durable
     state only. A crash before the unlink leaves the old content under ``source``."""
-    renameat2 = _renameat2()
+    path = ctypes.c_char_p
+    renameat2 = _libc_function("renameat2", ctypes.c_int, path, ctypes.c_int, path, ctypes.c_uint)
     if renameat2 is None:
         return False
     try:
