@@ -41,6 +41,7 @@ from virtkit.errors import HostSystemError
 from virtkit.state.files import (
     fsync_folder,
     make_folders,
+    read_file,
     replace_by_exchange,
     sync_file,
     system_error,
@@ -239,14 +240,13 @@ def _finish_journal(root: Path, base: str) -> bool:
     """Apply and remove the journal a crash left; whether there was one."""
     journal = f"{base}/{JOURNAL}"
     try:
-        with open(journal, encoding="utf-8") as file:
-            text = file.read()
+        data = read_file(journal)
     except FileNotFoundError:
         return False
     except OSError as exc:
         raise system_error("read the state journal", exc) from exc
     try:
-        plan = Plan.from_json(text)
+        plan = Plan.from_json(data.decode("utf-8"))
     except (ValueError, KeyError, TypeError) as exc:
         raise HostSystemError(
             f"state journal {journal} is damaged ({exc}): inspect the folder, then delete "
