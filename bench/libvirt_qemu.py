@@ -33,6 +33,7 @@ from harness import (
     Row,
     T,
     format_table,
+    interpreter,
     median_ms,
     require_libvirt,
     scratch_dir,
@@ -528,7 +529,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"\nlibvirt 9.0, {MEMORY_MIB} MiB firmware-only KVM guest: {args.repeats} rounds (define,"
-        f" suspend and resume {QUICK_PER_REPEAT} times a round), bare QEMU {args.bare_runs} runs"
+        f" suspend and resume {QUICK_PER_REPEAT} times a round), bare QEMU {args.bare_runs} runs;"
+        f" virtkit on {interpreter()}"
     )
     print(libvirt_table(results["libvirt"], bare))
     candidates: list[str | None] = [label for label in results if label != "libvirt"] or [None]
