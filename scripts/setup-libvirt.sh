@@ -7,7 +7,8 @@
 #
 # What it does (each step only when needed):
 # - Debian packages: libvirt-daemon, libvirt-daemon-driver-qemu, libvirt-daemon-driver-lxc,
-#   libvirt-clients (virsh), libvirt-dev and pkg-config (to build the Python binding);
+#   libvirt-clients (virsh), libvirt-dev, pkg-config and python3-dev (to build the Python
+#   binding: the .venv runs on Debian's python3, whose headers come apart);
 # - libvirt-python==9.0.0 into the repository's .venv (scripts/setup.sh makes the .venv);
 # - the user and group libvirt-qemu (the package's postinst does not create them here);
 # - /etc/libvirt/qemu.conf: QEMU runs as root, no security driver, stdio_handler "file";
@@ -28,7 +29,7 @@ sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
 
 LIBVIRT_PACKAGES=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-driver-lxc libvirt-clients
-                  libvirt-dev pkg-config qemu-system-x86 qemu-utils)
+                  libvirt-dev pkg-config python3-dev qemu-system-x86 qemu-utils)
 missing=()
 for pkg in "${LIBVIRT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
