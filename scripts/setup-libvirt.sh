@@ -20,7 +20,7 @@ start=0
 for arg in "$@"; do
     case "$arg" in
         --start) start=1 ;;
-        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "setup-libvirt.sh: unknown argument '$arg' (use --start or --help)" >&2; exit 2 ;;
     esac
 done
