@@ -129,6 +129,10 @@ def _error(text: str) -> str:
             "/domain/devices/disk (line 3): unknown value 'floppy-ish'",
         ),
         ("<domain type='kvm'><name>x</name>\n<memory unit='parsecs'>1</memory></domain>", "line 2"),
+        (
+            "<domain type='kvm'><name>x</name>\n<memory>lots</memory></domain>",
+            "/domain/memory (line 2): invalid value 'lots' for the element's text",
+        ),
         ("<domain type='kvm'><name>x</name><vcpu current='5'>4</vcpu></domain>", "current vCPUs 5"),
         ("<domain><name>x</name></domain>", "missing attribute 'type'"),
         ("<domain type='kvm'></domain>", "missing <name>"),

@@ -21,6 +21,9 @@ from virtkit.xml.parser import PARSER
 
 E = TypeVar("E", bound="Element")
 
+TEXT = "text()"
+"""The name of an element's text among its attributes (:class:`Attr`)."""
+
 
 def where(el: etree._Element) -> str:
     """``<path> (line N)`` of an element, for error messages."""
@@ -56,13 +59,17 @@ class Attr:
             member = self._members.get(value)
             if member is None:
                 allowed = ", ".join(self._members)
-                message = f"unknown value '{value}' for attribute '{self.xml}'"
+                message = f"unknown value '{value}' for {self._what()}"
                 raise fail(el, f"{message} (expected one of: {allowed})")
             return member
         try:
             return self.type(value)
         except ValueError:
-            raise fail(el, f"invalid value '{value}' for attribute '{self.xml}'") from None
+            raise fail(el, f"invalid value '{value}' for {self._what()}") from None
+
+    def _what(self) -> str:
+        """How errors name this value."""
+        return "the element's text" if self.xml == TEXT else f"attribute '{self.xml}'"
 
     def adopted(self, value: str, el: etree._Element, adopt: bool) -> Any:
         """``value`` of ``el`` parsed; ``adopt``: rewritten in ``el`` as it is written, in
@@ -156,7 +163,7 @@ class Element:
         cls._ATTR_INDEX = {spec.xml: spec for spec in cls.ATTRS}
         cls._TYPED_ATTRS = tuple(spec for spec in cls.ATTRS if spec.type is not str)
         text = cls.TEXT
-        cls._TEXT_SPEC = None if text is None or text is str else Attr(xml="text()", type=text)
+        cls._TEXT_SPEC = None if text is None or text is str else Attr(xml=TEXT, type=text)
         cls._HAS_CHECK = cls.check.__func__ is not Element.check.__func__  # type: ignore[attr-defined]
 
     # -- parse -------------------------------------------------------------------------------

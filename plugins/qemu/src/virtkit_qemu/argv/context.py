@@ -11,13 +11,13 @@ from virtkit_qemu.argv.defaults import PciAddress, PciSlots, format_pci, root_bu
 
 
 def where(el: etree._Element) -> str:
-    """``</domain/devices/disk[2]>``: how errors name an element (by path: line numbers would
+    """``/domain/devices/disk[2]``: how errors name an element (by path: line numbers would
     be those of the re-serialized definition, not of the user's file)."""
-    return f"<{el.getroottree().getpath(el)}>"
+    return str(el.getroottree().getpath(el))
 
 
 def unsupported(el: etree._Element, what: str) -> ConfigUnsupportedError:
-    return ConfigUnsupportedError(f"the QEMU driver does not support {what} in {where(el)}")
+    return ConfigUnsupportedError(f"the QEMU driver does not support {what} at {where(el)}")
 
 
 def allowed(el: etree._Element, attribute: str, values: tuple[str, ...], default: str) -> str:
