@@ -80,9 +80,12 @@ def test_define_start_suspend_resume_destroy(
     assert pid in running_qemus()
     info = dom.info()
     assert info.max_memory_kib == 64 * 1024 and info.vcpus == 1 and info.cpu_time_ns > 0
-    live = etree.fromstring(dom.xml_desc())
+    text = dom.xml_desc()
+    live = etree.fromstring(text)
     assert live.get("id") == str(dom.id())
     assert live.find("devices/serial/source").get("path").startswith("/dev/pts/")
+    # in libvirt's layout, as the inactive XML: an element a line, two-space indents
+    assert text.splitlines()[1] == "  <name>life</name>" and '"' not in text
 
     dom.suspend()
     assert dom.state() == (DomainState.PAUSED, DomainPausedReason.USER)

@@ -17,6 +17,7 @@ from lxml import etree
 from virtkit.constants import DomainState
 from virtkit.state import StateStore
 from virtkit.xml import DomainDef
+from virtkit.xml.serialize import to_string
 
 
 def process_start_time(pid: int) -> int | None:
@@ -107,7 +108,7 @@ def live_xml(definition: DomainDef, status: Status) -> str:
     for iface, host_name in zip(devices.findall("interface"), status.veths, strict=False):
         if iface.find("target") is None:
             etree.SubElement(iface, "target", dev=host_name)
-    return str(etree.tostring(root, encoding="unicode")) + "\n"
+    return to_string(root)
 
 
 def record_status(store: StateStore, status: Status, definition: DomainDef | None) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from lxml import etree
 from virtkit.errors import OperationInvalidError
 from virtkit.xml.parser import parse_root
+from virtkit.xml.serialize import to_string
 
 from virtkit_qemu.qmp import Monitor
 
@@ -35,7 +36,7 @@ def live_xml(config_xml: str, domain_id: int, mon: Monitor) -> str:
             vnc = mon.execute("query-vnc")
             if vnc.get("service"):
                 graphics.set("port", str(vnc["service"]))
-    return str(etree.tostring(root, encoding="unicode")) + "\n"
+    return to_string(root)
 
 
 def _has_pty(devices: etree._Element) -> bool:

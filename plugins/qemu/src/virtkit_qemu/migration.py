@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from lxml import etree
 from virtkit import hookimpl
 from virtkit.constants import DomainEventDefinedDetail as Defined
 from virtkit.constants import DomainEventResumedDetail as Resumed
@@ -63,6 +62,7 @@ from virtkit.records import (
 )
 from virtkit.xml import parse_domain
 from virtkit.xml.parser import parse_root
+from virtkit.xml.serialize import to_string
 
 from virtkit_qemu import lifecycle, migration_storage, saverestore
 from virtkit_qemu.host import QemuHost
@@ -114,7 +114,7 @@ def migratable_xml(live: str) -> str:
                 device.remove(source)
         if device.tag == "graphics" and device.get("autoport", "yes") == "yes":
             device.attrib.pop("port", None)
-    return str(etree.tostring(root, encoding="unicode")) + "\n"
+    return to_string(root)
 
 
 PARAMS = {
