@@ -172,6 +172,82 @@ def test_network_serial_console_and_graphics() -> None:
     assert command.taps == (("vnet7", "br0"),)
 
 
+GUEST_AGENT = (
+    "<controller type='virtio-serial' index='0'><address type='pci' bus='0' slot='6'/>"
+    "</controller><channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/>"
+    "<address type='virtio-serial' controller='0' bus='0' port='1'/></channel>"
+)
+
+
+def test_channels_are_ports_of_the_virtio_serial_bus() -> None:
+    """The guest agent's channel without a path listens in the domain's run-time folder, as
+    libvirt's does in its channel folder; a channel may name its socket, or be a pty."""
+    command = build_command(
+        parse_domain(
+            domain(
+                GUEST_AGENT + "<channel type='unix'><source mode='bind' path='/run/own.sock'/>"
+                "<target type='virtio' name='com.example.own,1'/></channel>"
+                "<channel type='pty'><target type='virtio'/></channel>"
+            )
+        ),
+        runtime_dir="/run/vk/d/0123",
+    )
+    args = command.argv
+    assert options(args, "-chardev") == [
+        "socket,id=charchannel0,path=/run/vk/d/0123/org.qemu.guest_agent.0,server=on,wait=off",
+        "socket,id=charchannel1,path=/run/own.sock,server=on,wait=off",
+        "pty,id=charchannel2",
+    ]
+    assert [d for d in options(args, "-device") if "virtio-serial" in d] == [
+        "virtio-serial-pci,id=virtio-serial0,bus=pci.0,addr=0x6",
+        "virtserialport,bus=virtio-serial0.0,nr=1,chardev=charchannel0,id=channel0,"
+        "name=org.qemu.guest_agent.0",
+        "virtserialport,bus=virtio-serial0.0,nr=2,chardev=charchannel1,id=channel1,"
+        "name=com.example.own,,1",  # QEMU's escape of a comma
+        "virtserialport,bus=virtio-serial0.0,nr=3,chardev=charchannel2,id=channel2",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("channel", "error", "message"),
+    [
+        (
+            "<channel type='pty'><target type='guestfwd' address='10.0.2.1' port='4600'/>"
+            "</channel>",
+            ConfigUnsupportedError,
+            "type='guestfwd' .*at /domain/devices/channel/target",
+        ),
+        ("<channel type='pty'/>", XMLError, "/domain/devices/channel has no <target"),
+        (
+            "<channel type='pty'><target type='virtio'/>"
+            "<address type='virtio-serial' controller='1'/></channel>",
+            ConfigUnsupportedError,
+            "controllers other than index 0",
+        ),
+        (
+            "<channel type='unix'><target type='virtio' name='../escape'/></channel>",
+            XMLError,
+            "target name '../escape' cannot name its socket",
+        ),
+        (
+            "<channel type='unix'><target type='virtio' name='" + "n" * 100 + "'/></channel>",
+            ConfigUnsupportedError,
+            "more than the 107 of a unix socket",
+        ),
+        (
+            "<controller type='virtio-serial' index='1'/>",
+            ConfigUnsupportedError,
+            "a second virtio-serial controller",
+        ),
+    ],
+)
+def test_channels_qemu_cannot_have_are_refused(
+    channel: str, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        build_command(parse_domain(domain(channel)), runtime_dir="/run/vk/d/0123")
+
+
 def test_q35_uses_its_builtin_sata_and_pcie_root() -> None:
     args = argv(
         domain(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import queue
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from virtkit.constants import (
     DomainShutoffReason,
     DomainState,
     DomainUndefineFlags,
+    DomainXMLFlags,
 )
 from virtkit.errors import (
     ConfigUnsupportedError,
@@ -483,7 +485,13 @@ def test_console_is_the_serial_pty(
         dom.open_console()
     dom.create()
     path = dom.open_console()
-    assert path == dom.open_console("serial0") == dom.open_console("console0")
+    assert path == dom.open_console("serial0")
+    # libvirt's live form: the console is the first serial port, under its alias, and only
+    # the console keeps the legacy tty attribute
+    live = etree.fromstring(dom.xml_desc())
+    serial, console = live.find("devices/serial"), live.find("devices/console")
+    assert serial.get("tty") is None and serial.find("source").get("path") == path
+    assert console.get("tty") == path and console.find("alias").get("name") == "serial0"
     fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
     try:
         assert os.isatty(fd)
@@ -494,6 +502,34 @@ def test_console_is_the_serial_pty(
     with pytest.raises(OperationInvalidError, match="no device 'serial9'"):
         dom.open_console("serial9")
     dom.destroy()
+
+
+def test_channels_listen_where_the_live_xml_says(
+    conn: virtkit.Connection, firmware_xml: Any, qemu_root: Path
+) -> None:
+    """The guest agent's channel as virt-install writes it (no path) listens on a socket in
+    the domain's run-time folder, which only the live XML shows; a pty channel is a console
+    to attach to by its alias."""
+    extra = (
+        "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
+        "<channel type='pty'><target type='virtio' name='com.example.pty'/></channel>"
+    )
+    dom = conn.define_xml(firmware_xml("agent", extra))
+    inactive = dom.xml_desc(DomainXMLFlags.INACTIVE)
+    assert etree.fromstring(inactive).findall("devices/channel/source") == []
+    dom.create()
+    agent, pty = etree.fromstring(dom.xml_desc()).findall("devices/channel")
+    path = agent.find("source").get("path")
+    assert agent.find("source").get("mode") == "bind"
+    assert path.startswith(f"{qemu_root}/run/") and path.endswith("/org.qemu.guest_agent.0")
+    assert [c.find("alias").get("name") for c in (agent, pty)] == ["channel0", "channel1"]
+    with socket.socket(socket.AF_UNIX) as client:
+        client.connect(path)  # QEMU listens there
+    tty = dom.open_console("channel1")
+    assert tty == pty.find("source").get("path") and os.path.exists(tty)
+    assert dom.xml_desc(DomainXMLFlags.INACTIVE) == inactive
+    dom.destroy()
+    assert not os.path.exists(path)
 
 
 def test_pause_by_another_process_reaches_this_connections_listeners(

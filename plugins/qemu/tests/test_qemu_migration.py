@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import virtkit
+from lxml import etree
 from stevedore import ExtensionManager
 from virtkit.constants import DomainJobType, DomainRunningReason, DomainState
 from virtkit.constants import DomainMigrateFlags as F
@@ -91,9 +92,15 @@ def dst(roots: tuple[Path, Path]) -> Iterator[virtkit.Connection]:
     yield from _open(roots[1])
 
 
+AGENT_CHANNEL = (
+    "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
+)
+
+
 @pytest.fixture
 def running(src: virtkit.Connection, firmware_xml: Callable[..., str]) -> virtkit.Domain:
-    dom = src.define_xml(firmware_xml("mig"))
+    """A running guest with QEMU's guest agent channel (its socket is chosen per host)."""
+    dom = src.define_xml(firmware_xml("mig", AGENT_CHANNEL))
     dom.create()
     return dom
 
@@ -141,6 +148,8 @@ def test_cli_live_persistent_undefinesource(
     moved = dst.lookup_by_name("mig")
     assert moved.state() == (DomainState.RUNNING, DomainRunningReason.MIGRATED)
     assert moved.is_persistent() and moved.uuid() == running.uuid()
+    agent = etree.fromstring(moved.xml_desc()).find("devices/channel/source")
+    assert agent.get("path").startswith(f"{b}/run/"), "the destination listens in its own root"
     assert running.connect().list_all_domains() == [], "the source still has the domain"
     assert qemus_under(a) == [] and len(qemus_under(b)) == 1 and source_pid != qemus_under(b)
 

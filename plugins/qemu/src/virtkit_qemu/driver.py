@@ -167,7 +167,9 @@ class QemuDriver(SnapshotHooks, MigrationHooks):  # type: ignore[misc]  # a mixi
                 "the QEMU driver converts to qemu-argv only"
             )
         definition = lifecycle.canonical_definition(self.host, definition, inactive=False)
-        return subprocess.list2cmdline(build_command(definition).argv)
+        assert definition.uuid is not None  # (the canonical form has one)
+        runtime_dir = str(self.host.store.runtime_paths(definition.uuid).folder)
+        return subprocess.list2cmdline(build_command(definition, runtime_dir=runtime_dir).argv)
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -207,14 +207,14 @@ def start_domain(
     xml = ctx.run_domain_hook(HookEvent.PREPARE, name, xml)
     xml = ctx.run_domain_hook(HookEvent.START, name, xml)
     definition = parse_domain(xml)
-    command = build_command(definition)
     paths = host.store.runtime_paths(uuid)
+    command = build_command(definition, runtime_dir=str(paths.folder))
     domain_id = host.store.next_id()  # an id lost to a failed start is not reused, as in libvirt
     found: list[str] = []
 
     def read_live_xml(mon: Monitor) -> None:
         """What QEMU chose (ptys, VNC port), over launch's monitor."""
-        found.append(live_xml(xml, domain_id, mon))
+        found.append(live_xml(xml, domain_id, mon, str(paths.folder)))
 
     def watch(qemu: RunningQemu) -> None:
         """Let the event watcher attach while the launch goes on, so that its session is ready

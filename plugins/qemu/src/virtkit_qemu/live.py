@@ -1,5 +1,5 @@
-"""The live XML of a running domain: its config plus what QEMU chose at start (the domain id,
-the pty of each serial port, the VNC port)."""
+"""The live XML of a running domain: its config plus what was chosen at start (the domain id,
+the pty of each serial port, the VNC port, the sockets of unix channels)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from virtkit.errors import OperationInvalidError
 from virtkit.xml.parser import parse_root
 from virtkit.xml.serialize import to_string
 
+from virtkit_qemu.argv.chardevs import channel_socket
 from virtkit_qemu.qmp import Monitor
 
 
-def live_xml(config_xml: str, domain_id: int, mon: Monitor) -> str:
+def live_xml(config_xml: str, domain_id: int, mon: Monitor, runtime_dir: str) -> str:
     """``config_xml`` as it runs: with its id, and what QEMU chose (asked only when the
-    definition leaves something to it)."""
+    definition leaves something to it), and where the unix channels without a path listen
+    (in ``runtime_dir``)."""
     root = parse_root(config_xml, "domain")
     root.set("id", str(domain_id))
     devices = root.find("devices")
@@ -25,12 +27,18 @@ def live_xml(config_xml: str, domain_id: int, mon: Monitor) -> str:
             _set_pty(serial, ptys.get(f"charserial{port}"))
             _set_alias(serial, f"serial{port}")
         for index, console in enumerate(devices.findall("console")):
+            # a serial console is the first serial port (libvirt's rule): same pty and alias
             target = console.find("target")
-            if target is None or target.get("type", "serial") == "serial":
-                _set_pty(console, ptys.get("charserial0"))
-            else:
-                _set_pty(console, ptys.get(f"charconsole{index}"))
-            _set_alias(console, f"console{index}")
+            serial = target is None or target.get("type", "serial") == "serial"
+            alias = "serial0" if serial else f"console{index}"
+            _set_pty(console, ptys.get(f"char{alias}"), tty=index == 0)
+            _set_alias(console, alias)
+        for index, channel in enumerate(devices.findall("channel")):
+            socket = channel_socket(channel, index, runtime_dir)
+            if socket is not None:
+                _source(channel).attrib.update({"mode": "bind", "path": socket})
+            _set_pty(channel, ptys.get(f"charchannel{index}"))
+            _set_alias(channel, f"channel{index}")
         graphics = devices.find("graphics[@type='vnc']")
         if graphics is not None and graphics.get("autoport", "yes") == "yes":
             vnc = mon.execute("query-vnc")
@@ -40,8 +48,10 @@ def live_xml(config_xml: str, domain_id: int, mon: Monitor) -> str:
 
 
 def _has_pty(devices: etree._Element) -> bool:
-    """Whether a serial port or console of ``devices`` is a pty (QEMU picks its path)."""
-    return any(el.get("type", "pty") == "pty" for el in devices.iterchildren("serial", "console"))
+    """Whether a serial port, console or channel of ``devices`` is a pty (QEMU picks its
+    path)."""
+    chardevs = devices.iterchildren("serial", "console", "channel")
+    return any(el.get("type", "pty") == "pty" for el in chardevs)
 
 
 def _ptys(mon: Monitor) -> dict[str, str]:
@@ -53,33 +63,48 @@ def _ptys(mon: Monitor) -> dict[str, str]:
     }
 
 
-def _set_pty(el: etree._Element, path: str | None) -> None:
+def _set_pty(el: etree._Element, path: str | None, *, tty: bool = False) -> None:
+    """Write where the pty device ``el`` is; ``tty``: in the attribute too (libvirt's legacy
+    form, which it keeps for the first console)."""
     if path is None or el.get("type", "pty") != "pty":
         return
-    el.set("tty", path)
+    if tty:
+        el.set("tty", path)
+    _source(el).set("path", path)
+
+
+def _source(el: etree._Element) -> etree._Element:
+    """The device's ``<source>``, made its first child when missing."""
     source = el.find("source")
     if source is None:
         source = etree.Element("source")
         el.insert(0, source)
-    source.set("path", path)
+    return source
 
 
 def _set_alias(el: etree._Element, name: str) -> None:
+    """Give the device ``<alias name=...>``, before its ``<address>`` as libvirt writes it."""
     alias = el.find("alias")
     if alias is None:
-        alias = etree.SubElement(el, "alias")
+        alias = etree.Element("alias")
+        address = el.find("address")
+        if address is not None:
+            address.addprevious(alias)
+        else:
+            el.append(alias)
     alias.set("name", name)
 
 
 def console_path(live: str, dev_name: str | None) -> str:
-    """Where the console ``dev_name`` (an alias such as ``serial0`` or ``console0``; the first
-    console or serial port when ``None``) can be reached: its pty, or its unix socket.
+    """Where the console ``dev_name`` (an alias: ``serial0``, ``console1``, ``channel0``...; the
+    first console or serial port when ``None``) can be reached: its pty, or its unix socket.
 
     :raises OperationInvalidError: no such device, or one that cannot be attached to.
     """
     root = parse_root(live, "domain")
     candidates = root.findall("devices/console") + root.findall("devices/serial")
     if dev_name is not None:
+        candidates += root.findall("devices/channel")
         candidates = [c for c in candidates if c.find(f"alias[@name='{dev_name}']") is not None]
     if not candidates:
         what = f"device '{dev_name}'" if dev_name else "console or serial device"
@@ -88,8 +113,8 @@ def console_path(live: str, dev_name: str | None) -> str:
     kind = device.get("type", "pty")
     source = device.find("source")
     path = source.get("path") if source is not None else None
-    if kind == "pty" and device.get("tty"):
-        return str(device.get("tty"))
+    if kind == "pty" and path:
+        return str(path)
     if kind == "unix" and path and source is not None and source.get("mode", "bind") == "bind":
         return str(path)
     raise OperationInvalidError(

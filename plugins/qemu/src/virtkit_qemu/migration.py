@@ -103,15 +103,21 @@ def _drop_record(host: QemuHost, name: str, side: str) -> None:
 # ---------------------------------------------------------------------- begin (source)
 
 
-def migratable_xml(live: str) -> str:
-    """The running definition without what this QEMU chose at start (id, ptys, VNC port)."""
+def migratable_xml(live: str, runtime_dir: str) -> str:
+    """The running definition without what was chosen at its start (id, ptys, VNC port, the
+    sockets of unix channels in ``runtime_dir``): the destination chooses its own."""
     root = parse_root(live, "domain")
     root.attrib.pop("id", None)
     for device in root.iterfind("devices/*"):
-        if device.tag in ("serial", "console") and device.get("type", "pty") == "pty":
+        kind = device.get("type", "pty")
+        if device.tag in ("serial", "console", "channel") and kind == "pty":
             device.attrib.pop("tty", None)
             for source in device.findall("source"):
                 device.remove(source)
+        if device.tag == "channel" and kind == "unix":
+            for source in device.findall("source"):
+                if os.path.dirname(source.get("path", "")) == runtime_dir:
+                    device.remove(source)
         if device.tag == "graphics" and device.get("autoport", "yes") == "yes":
             device.attrib.pop("port", None)
     return to_string(root)
@@ -161,7 +167,7 @@ def begin(host: QemuHost, ref: DomainRef, flags: int, params: dict[str, Any]) ->
             )
         if flags & F.POSTCOPY and flags & F.NON_SHARED_DISK:
             raise InvalidArgumentError("post-copy migration cannot copy storage")
-        xml = migratable_xml(host.xml(entry))
+        xml = migratable_xml(host.xml(entry), str(host.store.runtime_paths(ref.uuid).folder))
     disks = migration_storage.source_disks(xml, sizes=bool(flags & F.NON_SHARED_DISK))
     tree = SnapshotTree(host.store.state, ref.name)
     cookie = {

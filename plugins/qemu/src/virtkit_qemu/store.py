@@ -33,10 +33,8 @@ from virtkit.records import JobInfo
 from virtkit.state import StateRoots, StateStore, Transaction
 from virtkit.state.lock import FileLock, file_lock
 
+from virtkit_qemu.argv.defaults import SOCKET_PATH_MAX
 from virtkit_qemu.status import DomainStatus
-
-SOCKET_PATH_MAX = 107
-"""Longest unix socket path Linux accepts (``sun_path`` is 108 bytes with the NUL)."""
 
 
 @attrs.frozen(kw_only=True)

@@ -82,6 +82,7 @@ DEVICE_HANDLERS: dict[str, Callable[[BuildContext, etree._Element], None]] = {
     "input": devices.add_input,
     "memballoon": devices.add_memballoon,
     "rng": devices.add_rng,
+    "channel": chardevs.add_channel,
 }
 
 
@@ -111,9 +112,10 @@ def memory_kib(el: etree._Element) -> int:
     return value * UNITS[unit] // 1024
 
 
-def build_command(definition: DomainDef) -> QemuCommand:
+def build_command(definition: DomainDef, *, runtime_dir: str | None = None) -> QemuCommand:
     """Translate ``definition``; raise ``ConfigUnsupportedError`` for what QEMU cannot do here.
-    Its tree is read, never changed."""
+    Its tree is read, never changed. ``runtime_dir``: the folder of the QEMU's sockets (see
+    :func:`~virtkit_qemu.argv.chardevs.channel_socket`), when it is to run."""
     root = definition.read_tree()
     check_children(root, TOP_LEVEL)
     top = first_children(root)
@@ -134,7 +136,7 @@ def build_command(definition: DomainDef) -> QemuCommand:
         machine = type_el.get("machine", DEFAULT_MACHINE)
         if not (is_q35(machine) or is_i440fx(machine)):
             raise unsupported(type_el, f"machine type '{machine}' (pc, q35 and their versions)")
-    ctx = BuildContext(machine=machine)
+    ctx = BuildContext(machine=machine, runtime_dir=runtime_dir)
     emulator = emulator_path(root)
     accel = "kvm" if dom_type == "kvm" else "tcg"
 
@@ -405,11 +407,8 @@ def _controller(ctx: BuildContext, ctrl: etree._Element) -> None:
     elif kind in ("pci",):
         devices.add_pci_controller(ctx, ctrl)
     elif kind == "virtio-serial":
-        if "virtio-serial0" not in ctx.counters:
-            ctx.counters["virtio-serial0"] = 1
-            ctx.add(
-                "-device",
-                f"virtio-serial-pci,id=virtio-serial0,{ctx.pci_address(ctrl, where(ctrl))}",
-            )
+        if _index(ctrl) != 0:
+            raise unsupported(ctrl, f"a second virtio-serial controller (index {_index(ctrl)})")
+        chardevs.add_virtio_serial(ctx, ctx.pci_address(ctrl, where(ctrl)))
     else:
         raise unsupported(ctrl, f"controller type '{kind}'")

@@ -88,6 +88,8 @@ class BuildContext:
     serial_aliases: list[str] = attrs.field(factory=list)
     pci_buses: set[int] = attrs.field(factory=lambda: {0})
     """indexes of the PCI buses made so far (0: the machine's root bus)"""
+    runtime_dir: str | None = None
+    """the domain's run-time folder, where its unix channels without a path listen"""
 
     def __attrs_post_init__(self) -> None:
         self.pci = PciSlots(self.machine)

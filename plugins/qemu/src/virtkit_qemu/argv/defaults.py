@@ -14,6 +14,8 @@ DEFAULT_MACHINE = "pc"
 DEFAULT_NET_MODEL = "rtl8139"
 DEFAULT_VIDEO_MODEL = "vga"
 DEFAULT_SCSI_MODEL = "lsilogic"
+SOCKET_PATH_MAX = 107
+"""Longest unix socket path Linux accepts (``sun_path`` is 108 bytes with the NUL)."""
 
 
 def is_q35(machine: str) -> bool:
