@@ -248,6 +248,43 @@ def test_channels_qemu_cannot_have_are_refused(
         build_command(parse_domain(domain(channel)), runtime_dir="/run/vk/d/0123")
 
 
+def test_sound_cards_play_through_the_audio_backend() -> None:
+    """HD Audio cards get their codecs (one duplex codec unless told), the others are one
+    device; all play through the domain's ``<audio>``, its first unless a card names one."""
+    args = argv(
+        domain(
+            "<sound model='ich6'><address type='pci' bus='0' slot='4'/></sound>"
+            "<sound model='ich9'><codec type='micro'/><codec type='output'/>"
+            "<address type='pci' bus='0' slot='5'/></sound>"
+            "<sound model='ac97'><audio id='2'/><address type='pci' bus='0' slot='6'/></sound>"
+            "<audio id='1' type='none'/><audio id='2' type='none'/>"
+        )
+    )
+    assert [d for d in options(args, "-device") if "sound" in d] == [
+        "intel-hda,id=sound0,bus=pci.0,addr=0x4",
+        "hda-duplex,id=sound0-codec0,bus=sound0.0,cad=0,audiodev=audio1",
+        "ich9-intel-hda,id=sound1,bus=pci.0,addr=0x5",
+        "hda-micro,id=sound1-codec0,bus=sound1.0,cad=0,audiodev=audio1",
+        "hda-output,id=sound1-codec1,bus=sound1.0,cad=1,audiodev=audio1",
+        "AC97,id=sound2,audiodev=audio2,bus=pci.0,addr=0x6",
+    ]
+    assert options(args, "-audiodev") == ["none,id=audio1", "none,id=audio2"]
+
+
+@pytest.mark.parametrize(
+    ("sound", "named"),
+    [
+        ("<sound model='sb16'/><audio id='1' type='none'/>", "model='sb16'"),
+        ("<sound model='ich9'/>", "without an <audio> backend"),
+        ("<sound model='ac97'><codec type='duplex'/></sound><audio id='1'/>", "HD Audio only"),
+        ("<sound model='ich9'><codec type='loud'/></sound><audio id='1'/>", "type='loud'"),
+    ],
+)
+def test_sound_qemu_cannot_play_is_refused(sound: str, named: str) -> None:
+    with pytest.raises(ConfigUnsupportedError, match=named):
+        argv(domain(sound))
+
+
 def test_q35_uses_its_builtin_sata_and_pcie_root() -> None:
     args = argv(
         domain(

@@ -532,6 +532,21 @@ def test_channels_listen_where_the_live_xml_says(
     assert not os.path.exists(path)
 
 
+def test_sound_cards_start_with_the_guest(conn: virtkit.Connection, firmware_xml: Any) -> None:
+    """QEMU takes the sound cards as the command line gives them (HD Audio with a codec,
+    AC97, ES1370), on the PCI addresses of the canonical XML, with its silent backend."""
+    sounds = "<sound model='ich6'><codec type='micro'/></sound><sound model='ac97'/>"
+    dom = conn.define_xml(firmware_xml("sound", sounds + "<sound model='es1370'/>"))
+    dom.create()
+    assert dom.state()[0] == DomainState.RUNNING
+    live = etree.fromstring(dom.xml_desc())
+    cards = live.findall("devices/sound")
+    assert [c.get("model") for c in cards] == ["ich6", "ac97", "es1370"]
+    assert all(c.find("address").get("type") == "pci" for c in cards)
+    assert live.find("devices/audio").get("type") == "none"
+    dom.destroy()
+
+
 def test_pause_by_another_process_reaches_this_connections_listeners(
     conn: virtkit.Connection, firmware_xml: Any, uri: str
 ) -> None:

@@ -83,6 +83,7 @@ DEVICE_HANDLERS: dict[str, Callable[[BuildContext, etree._Element], None]] = {
     "memballoon": devices.add_memballoon,
     "rng": devices.add_rng,
     "channel": chardevs.add_channel,
+    "sound": devices.add_sound,
 }
 
 
@@ -390,8 +391,8 @@ def _index(ctrl: etree._Element) -> int:
 
 
 def _audio(ctx: BuildContext, audio: etree._Element) -> None:
-    """``<audio type='none'>``: the silent backend libvirt adds for graphics (no sound cards
-    here, so nothing else would use it)."""
+    """``<audio type='none'>``: the silent backend libvirt adds for graphics and sound cards
+    (the only one here: a guest's sound plays nowhere)."""
     check_children(audio, set())
     allowed(audio, "type", ("none",), "none")
     ctx.add("-audiodev", f"none,id=audio{integer(audio, 'id', 1)}")

@@ -1,5 +1,5 @@
 """The other ``<devices>`` children: interfaces, graphics, video, input, USB and PCI
-controllers, memory balloon, RNG."""
+controllers, memory balloon, RNG, sound."""
 
 from __future__ import annotations
 
@@ -37,6 +37,9 @@ VIDEO_MODELS = {
     "bochs": "bochs-display",
 }
 CIRRUS_VRAM_KIB = 16384
+#: sound model -> QEMU device; the HD Audio controllers carry codecs (``<codec type>``)
+SOUND_MODELS = {"ich6": "intel-hda", "ich9": "ich9-intel-hda", "ac97": "AC97", "es1370": "ES1370"}
+HDA_CODECS = {"duplex": "hda-duplex", "micro": "hda-micro", "output": "hda-output"}
 USB_MODELS = {"piix3-uhci": "piix3-usb-uhci", "qemu-xhci": "qemu-xhci", "nec-xhci": "nec-usb-xhci"}
 PCI_CONTROLLERS = {
     # libvirt's model -> QEMU device
@@ -269,3 +272,33 @@ def add_rng(ctx: BuildContext, rng: etree._Element) -> None:
         "-device",
         f"virtio-rng-pci,rng=objrng{index},id=rng{index},{ctx.pci_address(rng, where(rng))}",
     )
+
+
+def add_sound(ctx: BuildContext, sound: etree._Element) -> None:
+    """A sound card on the PCI bus playing through the domain's ``<audio>`` backend (its own
+    ``<audio id>`` or the first one); an HD Audio card gets its codecs, one duplex codec by
+    default, as libvirt gives it."""
+    check_children(sound, {"codec", "address", "alias", "audio"})
+    model = allowed(sound, "model", tuple(SOUND_MODELS), "")
+    audio = first_child(sound, "audio")
+    devices = sound.getparent()
+    if audio is None and devices is not None:
+        audio = first_child(devices, "audio")
+    if audio is None:
+        raise unsupported(sound, "a sound device without an <audio> backend")
+    audiodev = f"audio{integer(audio, 'id', 1)}"
+    alias = f"sound{ctx.count('sound')}"
+    placement = ctx.pci_address(sound, where(sound))
+    codecs = list(sound.iterchildren("codec"))
+    if model not in ("ich6", "ich9"):
+        if codecs:
+            raise unsupported(codecs[0], f"codecs on a sound model '{model}' (HD Audio only)")
+        ctx.add("-device", f"{SOUND_MODELS[model]},id={alias},audiodev={audiodev},{placement}")
+        return
+    ctx.add("-device", f"{SOUND_MODELS[model]},id={alias},{placement}")
+    kinds = [allowed(codec, "type", tuple(HDA_CODECS), "duplex") for codec in codecs]
+    for cad, kind in enumerate(kinds or ["duplex"]):
+        ctx.add(
+            "-device",
+            f"{HDA_CODECS[kind]},id={alias}-codec{cad},bus={alias}.0,cad={cad},audiodev={audiodev}",
+        )
