@@ -547,6 +547,29 @@ def test_sound_cards_start_with_the_guest(conn: virtkit.Connection, firmware_xml
     dom.destroy()
 
 
+def test_cli_ttyconsole_and_vncdisplay_of_a_running_guest(
+    conn: virtkit.Connection, firmware_xml: Any, uri: str
+) -> None:
+    dom = conn.define_xml(
+        firmware_xml("screens", "<graphics type='vnc' port='-1' listen='127.0.0.1'/>")
+    )
+    dom.create()
+
+    def virtkit_cli(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "virtkit.cli", "-c", uri, *args, "screens"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout
+
+    assert virtkit_cli("ttyconsole") == dom.open_console() + "\n\n"
+    port = int(etree.fromstring(dom.xml_desc()).find("devices/graphics").get("port"))
+    assert port >= 5900 and virtkit_cli("vncdisplay") == f"127.0.0.1:{port - 5900}\n\n"
+    dom.destroy()
+
+
 def test_pause_by_another_process_reaches_this_connections_listeners(
     conn: virtkit.Connection, firmware_xml: Any, uri: str
 ) -> None:
