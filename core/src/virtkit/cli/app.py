@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "vncdisplay": "domain_devices",
     "ttyconsole": "domain_devices",
     "define": "domain_define",
+    "edit": "domain_edit",
     "undefine": "domain_define",
     "create": "domain_define",
     "autostart": "domain_define",
