@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import virtkit
+from lxml import etree
 from virtkit.constants import DomainShutoffReason, DomainState
 from virtkit_qemu.guest_image import (
     READY_LINE,
@@ -93,3 +94,33 @@ def test_save_restore_and_managed_save_resume_the_guest(
 def test_acpi_shutdown_of_a_real_guest(guest: virtkit.Domain) -> None:
     guest.shutdown(timeout=60)
     assert guest.state() == (DomainState.SHUTOFF, DomainShutoffReason.SHUTDOWN)
+
+
+AGENT_CHANNEL = (
+    "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
+)
+
+
+def agent_state(dom: virtkit.Domain) -> str | None:
+    target = etree.fromstring(dom.xml_desc()).find("devices/channel/target")
+    return target.get("state") if target is not None else None
+
+
+def test_the_guest_agent_port_shows_connected_while_the_guest_holds_it(
+    conn: virtkit.Connection, linux_guest_xml: str, tmp_path: Path
+) -> None:
+    """The guest holds its agent port open once booted (as an agent does): the live XML says
+    ``connected``, asked of QEMU at each dump, and so again after a save and restore."""
+    dom = conn.define_xml(linux_guest_xml.replace("</devices>", AGENT_CHANNEL + "</devices>"))
+    dom.create(paused=True)
+    assert agent_state(dom) == "disconnected"  # nothing ran in the guest yet
+    dom.resume()
+    wait_for_serial(
+        tmp_path / "serial.log", lambda d: READY_LINE in d, timeout=BOOT_TIMEOUT, what="boot"
+    )
+    assert agent_state(dom) == "connected"
+    assert "state=" not in dom.xml_desc(inactive=True)
+    dom.save(str(tmp_path / "guest.save"))
+    conn.restore(str(tmp_path / "guest.save"))
+    assert agent_state(dom) == "connected"
+    dom.destroy()

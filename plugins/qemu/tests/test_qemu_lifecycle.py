@@ -523,6 +523,8 @@ def test_channels_listen_where_the_live_xml_says(
     assert agent.find("source").get("mode") == "bind"
     assert path.startswith(f"{qemu_root}/run/") and path.endswith("/org.qemu.guest_agent.0")
     assert [c.find("alias").get("name") for c in (agent, pty)] == ["channel0", "channel1"]
+    # no guest opened its port: the firmware runs no agent
+    assert [c.find("target").get("state") for c in (agent, pty)] == ["disconnected"] * 2
     with socket.socket(socket.AF_UNIX) as client:
         client.connect(path)  # QEMU listens there
     tty = dom.open_console("channel1")

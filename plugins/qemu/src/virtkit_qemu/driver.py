@@ -152,8 +152,7 @@ class QemuDriver(SnapshotHooks, MigrationHooks):  # type: ignore[misc]  # a mixi
 
     @hookimpl
     def virtkit_domain_get_xml(self, dom: DomainRef, flags: int) -> str:
-        entry = self.host.get(dom)
-        return self.host.xml(entry, inactive=bool(flags & DomainXMLFlags.INACTIVE))
+        return lifecycle.domain_xml(self.host, dom, inactive=bool(flags & DomainXMLFlags.INACTIVE))
 
     @hookimpl
     def virtkit_domain_set_autostart(self, dom: DomainRef, autostart: bool) -> None:

@@ -3,6 +3,8 @@
 The guest is Debian's kernel plus a busybox-static initramfs whose ``/init``:
 
 - loads the virtio, ACPI power button and evdev modules (in dependency order),
+- holds the port of QEMU's guest agent channel (``org.qemu.guest_agent.0``) open when the
+  domain has one, as a running agent does (it answers nothing: no agent runs),
 - starts busybox ``acpid`` holding the power button's event device open, then prints
   ``acpid ready`` (a power-button press after that line powers the guest off),
 - prints ``counter N`` on the serial console every :data:`COUNTER_PERIOD` seconds and, when a
@@ -35,7 +37,7 @@ import attrs
 
 KERNEL_META_PACKAGE = "linux-image-amd64"
 BUSYBOX_PACKAGE = "busybox-static"
-MODULES = ("virtio_pci", "virtio_blk", "evdev", "button")
+MODULES = ("virtio_pci", "virtio_blk", "virtio_console", "evdev", "button")
 """Modules the guest loads; their dependencies are found from each module's ``depends=``."""
 COUNTER_PERIOD = 0.25
 CMDLINE = "console=ttyS0 quiet panic=-1"
@@ -52,6 +54,15 @@ mkdir -p /var/log /var/run
 for m in $(cat /lib/modules/order); do insmod /lib/modules/$m.ko; done
 if grep -qs 0x0002 /sys/bus/virtio/devices/*/device; then
     until [ -b /dev/vda ]; do sleep 0.05; done
+fi
+if grep -qs 0x0003 /sys/bus/virtio/devices/*/device; then
+    n=0  # the ports appear once the host has announced them; a bus may have none
+    until ls /sys/class/virtio-ports/*/name >/dev/null 2>&1 || [ $n -ge 40 ]; do
+        sleep 0.05; n=$((n + 1))
+    done
+    for port in /sys/class/virtio-ports/*; do
+        if [ "$(cat $port/name)" = org.qemu.guest_agent.0 ]; then exec 3<>/dev/${port##*/}; fi
+    done
 fi
 acpid -f -c /etc/acpi &
 acpid_pid=$!

@@ -39,8 +39,8 @@ from virtkit_qemu.canonical import canonical_qemu
 from virtkit_qemu.canonical.probe import probe_caps
 from virtkit_qemu.host import DomainEntry, QemuHost, snapshot_support
 from virtkit_qemu.launch import Incoming, LaunchPlan, PreRunStep, RunningQemu, kill, launch
-from virtkit_qemu.live import live_xml
-from virtkit_qemu.qmp import Monitor
+from virtkit_qemu.live import live_xml, with_channel_states
+from virtkit_qemu.qmp import Monitor, QmpError
 from virtkit_qemu.status import DomainStatus
 
 SHUTDOWN_POLL = 0.1
@@ -389,6 +389,20 @@ def resume(host: QemuHost, ref: DomainRef) -> None:
         )
     host.seen_state[ref.uuid] = DomainState.RUNNING
     host.ctx.emit_event(ref, DomainEventType.RESUMED, int(DomainEventResumedDetail.UNPAUSED))
+
+
+def domain_xml(host: QemuHost, ref: DomainRef, *, inactive: bool) -> str:
+    """What ``dumpxml`` shows: the definition, or the live XML with the state of its virtio
+    channels asked of QEMU (the recorded XML alone when QEMU does not answer)."""
+    entry = host.get(ref)
+    xml = host.xml(entry, inactive=inactive)
+    if inactive or entry.status is None or not entry.active or "<channel" not in xml:
+        return xml
+    try:
+        with host.quick_monitor(entry.status) as mon:
+            return with_channel_states(xml, mon)
+    except QmpError:
+        return xml
 
 
 def info(host: QemuHost, ref: DomainRef) -> DomainInfo:

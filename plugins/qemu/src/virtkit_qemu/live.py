@@ -47,6 +47,20 @@ def live_xml(config_xml: str, domain_id: int, mon: Monitor, runtime_dir: str) ->
     return to_string(root)
 
 
+def with_channel_states(live: str, mon: Monitor) -> str:
+    """``live`` with the ``state`` of each virtio channel as QEMU reports it now, as libvirt
+    shows it: ``connected`` while the guest holds its port open (a guest agent that runs),
+    else ``disconnected``."""
+    root = parse_root(live, "domain")
+    opened = {c["label"]: c.get("frontend-open") for c in mon.execute("query-chardev")}
+    for index, channel in enumerate(root.findall("devices/channel")):
+        target = channel.find("target")
+        label = f"charchannel{index}"
+        if target is not None and target.get("type") == "virtio" and label in opened:
+            target.set("state", "connected" if opened[label] else "disconnected")
+    return to_string(root)
+
+
 def _has_pty(devices: etree._Element) -> bool:
     """Whether a serial port, console or channel of ``devices`` is a pty (QEMU picks its
     path)."""
