@@ -161,6 +161,29 @@ def test_save_and_restore(run: Run, conn: virtkit.Connection, tmp_path: Path) ->
     assert state(conn, "test") == DomainState.RUNNING
 
 
+def test_save_and_restore_choose_the_state_and_the_xml(
+    run: Run, conn: virtkit.Connection, tmp_path: Path
+) -> None:
+    """``--paused``/``--running`` at save say how the image resumes, at restore they
+    override it; ``--xml`` gives the domain XML to resume with."""
+    first, second = tmp_path / "first.save", tmp_path / "second.save"
+    assert run("save", "test", str(first), "--paused", "--verbose").exit_code == 0
+    assert run("restore", str(first)).exit_code == 0
+    assert state(conn, "test") == DomainState.PAUSED
+    assert run("save", "test", str(second), "--running").exit_code == 0
+    retitled = tmp_path / "retitled.xml"
+    xml = conn.lookup_by_name("test").xml_desc(inactive=True)
+    retitled.write_text(xml.replace("The test domain", "Restored with another XML"))
+    assert run("restore", str(second), "--xml", str(retitled)).exit_code == 0
+    assert state(conn, "test") == DomainState.RUNNING
+    assert "Restored with another XML" in conn.lookup_by_name("test").xml_desc()
+    assert run("managedsave", "test", "--paused").exit_code == 0
+    assert run("start", "test").exit_code == 0
+    assert state(conn, "test") == DomainState.PAUSED
+    both = run("save", "test", str(first), "--running", "--paused")
+    assert both.exit_code == 2 and "--running and --paused are mutually exclusive" in both.stderr
+
+
 def test_restore_of_missing_image(run: Run, tmp_path: Path) -> None:
     result = run("restore", str(tmp_path / "none.save"))
     assert result.exit_code == 1
