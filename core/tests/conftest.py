@@ -1,4 +1,5 @@
-"""Fixtures shared by core's tests: throwaway plugin distributions on ``sys.path``."""
+"""Fixtures shared by core's tests: throwaway plugin distributions on ``sys.path``, and the
+schemas validation uses."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from stevedore import ExtensionManager, _cache
+from virtkit.testing.conformance import corpus_root
+from virtkit.xml.validate import SCHEMA_DIR_VAR
 
 InstallPlugin = Callable[..., None]
 
@@ -56,3 +59,13 @@ def install_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     yield install
     for module in modules_made:
         sys.modules.pop(module, None)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def libvirt_schemas() -> Iterator[None]:
+    """Validation in these tests is against libvirt 9.0's schemas, those of the conformance
+    corpus (virtkit itself looks where libvirt installs them)."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv(SCHEMA_DIR_VAR, str(corpus_root() / "schemas"))
+    yield
+    patch.undo()

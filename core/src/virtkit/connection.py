@@ -299,10 +299,15 @@ class Connection:
         return self._domain(self.lookup_record(id=id))
 
     def define_xml(self, xml: str, flags: int = 0, *, validate: bool = False) -> Domain:
-        """Define (or redefine) a persistent domain from XML."""
+        """Define (or redefine) a persistent domain from XML; ``validate`` (or the flag
+        ``VALIDATE``): first against libvirt's RelaxNG schema (see :mod:`virtkit.xml.validate`)."""
         if validate:
             flags |= DomainDefineFlags.VALIDATE
         self._check_call("virtkit_domain_define", change=True)
+        if flags & DomainDefineFlags.VALIDATE:
+            from virtkit.xml import validate as validate_against_schema
+
+            validate_against_schema(xml)
         definition = self._parse_domain_xml(xml)
         defined = self._call(
             "virtkit_domain_define", change=True, definition=definition, flags=flags

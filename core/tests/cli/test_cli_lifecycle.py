@@ -27,9 +27,22 @@ def test_define_then_undefine(run: Run, conn: virtkit.Connection, demo_file: Pat
     assert [d.name() for d in conn.list_all_domains()] == ["test"]
 
 
-def test_define_with_validate(run: Run, conn: virtkit.Connection, demo_file: Path) -> None:
+def test_define_with_validate(
+    run: Run, conn: virtkit.Connection, demo_file: Path, tmp_path: Path
+) -> None:
+    """``--validate`` checks the file against libvirt's RelaxNG schema first: an element the
+    schema does not know is refused (without it, the faithful parser keeps it)."""
+    unknown = tmp_path / "unknown.xml"
+    xml = demo_file.read_text().replace("<vcpu>", "<futureboot/><vcpu>")
+    unknown.write_text(xml.replace("<name>demo</name>", "<name>future</name>"))
+    result = run("define", "--validate", str(unknown))
+    assert result.exit_code == 1
+    assert "does not validate against domain.rng" in result.stderr
+    assert [d.name() for d in conn.list_all_domains()] == ["test"]
     assert run("define", "--validate", str(demo_file)).exit_code == 0
     assert conn.lookup_by_name("demo").is_persistent()
+    kept = run("define", str(unknown))
+    assert kept.exit_code == 0, kept.stderr
 
 
 def test_start_from_managed_save_or_force_boot(run: Run, conn: virtkit.Connection) -> None:

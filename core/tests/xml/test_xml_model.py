@@ -187,6 +187,21 @@ def test_cpu_sets_must_name_something() -> None:
     assert "/domain/numatune/memory (line 3): invalid value of 'nodeset'" in _error(text)
 
 
+def test_schemas_are_where_libvirt_installs_them_unless_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from virtkit.errors import NoSupportError
+    from virtkit.xml import validate
+    from virtkit.xml.validate import SCHEMA_DIR_VAR, SYSTEM_SCHEMAS, schema_folder
+
+    monkeypatch.delenv(SCHEMA_DIR_VAR)
+    assert schema_folder() == SYSTEM_SCHEMAS == Path("/usr/share/libvirt/schemas")
+    monkeypatch.setenv(SCHEMA_DIR_VAR, str(tmp_path))
+    assert schema_folder() == tmp_path
+    with pytest.raises(NoSupportError, match=f"{tmp_path}/domain.rng is missing.*libvirt0"):
+        validate("<domain type='kvm'><name>x</name></domain>")
+
+
 def test_validate_names_the_line() -> None:
     from virtkit.xml import validate
 

@@ -1,25 +1,28 @@
-"""RelaxNG validation against libvirt's schemas (the folder is the conformance corpus's
-``schemas/`` unless given)."""
+"""RelaxNG validation against libvirt's schemas, which libvirt installs (virtkit does not
+ship them): ``$VIRTKIT_SCHEMA_DIR``, else :data:`SYSTEM_SCHEMAS`."""
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from pathlib import Path
 
 from lxml import etree
 
-from virtkit.errors import XMLError
+from virtkit.errors import NoSupportError, XMLError
 from virtkit.xml.parser import PARSER
 
 #: root element -> schema file
 SCHEMAS = {"domain": "domain.rng", "domainsnapshot": "domainsnapshot.rng"}
+SCHEMA_DIR_VAR = "VIRTKIT_SCHEMA_DIR"
+SYSTEM_SCHEMAS = Path("/usr/share/libvirt/schemas")
+"""Where libvirt installs its schemas (Debian's ``libvirt0``, Fedora's ``libvirt-libs``)."""
 
 
 def schema_folder() -> Path:
-    """libvirt's schemas as shipped with the conformance corpus."""
-    from virtkit.testing.conformance import corpus_root
-
-    return corpus_root() / "schemas"
+    """The folder of libvirt's schemas: ``$VIRTKIT_SCHEMA_DIR``, else :data:`SYSTEM_SCHEMAS`."""
+    value = os.environ.get(SCHEMA_DIR_VAR)
+    return Path(value) if value else SYSTEM_SCHEMAS
 
 
 @cache
@@ -30,8 +33,10 @@ def _schema(path: Path) -> etree.RelaxNG:
 def validate(text: str | bytes, *, schema: str | None = None, folder: Path | None = None) -> None:
     """Raise :class:`XMLError` naming the line when ``text`` does not validate.
 
-    ``schema``: the file name in ``folder`` (default: chosen by the root element).
-    """
+    ``schema``: the file name in ``folder`` (default: chosen by the root element; the folder
+    by :func:`schema_folder`).
+
+    :raises NoSupportError: the schema is not there (libvirt's schemas are not installed)."""
     data = text.encode() if isinstance(text, str) else text
     try:
         doc = etree.fromstring(data, PARSER)
@@ -40,7 +45,13 @@ def validate(text: str | bytes, *, schema: str | None = None, folder: Path | Non
     name = schema or SCHEMAS.get(str(doc.tag))
     if name is None:
         raise XMLError(f"no schema known for root element <{doc.tag}>")
-    rng = _schema((folder or schema_folder()) / name)
+    path = (folder or schema_folder()) / name
+    if not path.is_file():
+        raise NoSupportError(
+            f"cannot validate against libvirt's schemas: {path} is missing (install them, e.g. "
+            f"with Debian's libvirt0 package, or set {SCHEMA_DIR_VAR} to their folder)"
+        )
+    rng = _schema(path)
     if not rng.validate(doc):
         error = rng.error_log.last_error
         where = f"line {error.line}" if error is not None else "document"
