@@ -140,6 +140,15 @@ class DomainShutdownFlags(IntFlag):
     PARAVIRT = 16
 
 
+class DomainRebootFlags(IntFlag):
+    DEFAULT = 0
+    ACPI_POWER_BTN = 1
+    GUEST_AGENT = 2
+    INITCTL = 4
+    SIGNAL = 8
+    PARAVIRT = 16
+
+
 class DomainDestroyFlags(IntFlag):
     DEFAULT = 0
     GRACEFUL = 1

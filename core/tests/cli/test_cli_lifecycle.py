@@ -162,6 +162,25 @@ def test_autostart(run: Run, conn: virtkit.Connection) -> None:
     assert not conn.lookup_by_name("test").autostart()
 
 
+def test_shutdown_and_reboot_modes_and_graceful_destroy(
+    run: Run, conn: virtkit.Connection
+) -> None:
+    """``--mode`` reaches the driver, which refuses a mode it cannot honour (the test driver
+    has none); an unknown mode is a usage error; ``destroy --graceful``."""
+    refused = run("shutdown", "--mode", "agent", "test")
+    assert refused.exit_code == 1
+    assert refused.stderr == (
+        "error: Failed to shutdown domain 'test'\n"
+        "error: the test driver does not support shutdown with flag GUEST_AGENT\n"
+    )
+    assert state(conn, "test") == DomainState.RUNNING
+    unknown = run("reboot", "--mode", "acpi,telepathy", "test")
+    assert unknown.exit_code == 2 and "Unknown mode telepathy value" in unknown.stderr
+    assert run("reboot", "--mode", "acpi,agent", "test").exit_code == 0
+    assert run("destroy", "--graceful", "test").stdout == "Domain 'test' destroyed\n\n"
+    assert state(conn, "test") == DomainState.SHUTOFF
+
+
 def test_save_and_restore(run: Run, conn: virtkit.Connection, tmp_path: Path) -> None:
     image = tmp_path / "test.save"
     result = run("save", "test", str(image))

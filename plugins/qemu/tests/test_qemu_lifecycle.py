@@ -19,10 +19,15 @@ import pytest
 import virtkit
 from lxml import etree
 from virtkit.constants import (
+    DomainCreateFlags,
+    DomainDestroyFlags,
     DomainEventStoppedDetail,
     DomainEventType,
     DomainPausedReason,
+    DomainRebootFlags,
     DomainRunningReason,
+    DomainSaveRestoreFlags,
+    DomainShutdownFlags,
     DomainShutoffReason,
     DomainState,
     DomainUndefineFlags,
@@ -37,6 +42,7 @@ from virtkit.errors import (
 )
 from virtkit.state import state_roots
 from virtkit.uri import ConnectURI
+from virtkit_qemu import host as qemu_host
 from virtkit_qemu.status import DomainStatus
 from virtkit_qemu.store import QemuStore
 
@@ -530,6 +536,11 @@ def test_channels_listen_where_the_live_xml_says(
     tty = dom.open_console("channel1")
     assert tty == pty.find("source").get("path") and os.path.exists(tty)
     assert dom.xml_desc(DomainXMLFlags.INACTIVE) == inactive
+    # what a destination would run: without this QEMU's choices (id, ptys, the socket)
+    migratable = etree.fromstring(dom.xml_desc(migratable=True))
+    assert migratable.get("id") is None
+    assert migratable.findall("devices/channel/source") == []
+    assert migratable.find("devices/serial").get("tty") is None
     dom.destroy()
     assert not os.path.exists(path)
 
@@ -570,6 +581,62 @@ def test_cli_ttyconsole_and_vncdisplay_of_a_running_guest(
     port = int(etree.fromstring(dom.xml_desc()).find("devices/graphics").get("port"))
     assert port >= 5900 and virtkit_cli("vncdisplay") == f"127.0.0.1:{port - 5900}\n\n"
     dom.destroy()
+
+
+def test_flags_the_driver_cannot_honour_are_refused_and_change_nothing(
+    conn: virtkit.Connection, firmware_xml: Any, tmp_path: Path
+) -> None:
+    dom = conn.define_xml(firmware_xml("flags"))
+    with pytest.raises(ConfigUnsupportedError, match="start with flag START_BYPASS_CACHE"):
+        dom.create(DomainCreateFlags.START_BYPASS_CACHE)
+    assert not dom.is_active()
+    dom.create()
+    image = tmp_path / "flags.save"
+    refused = [
+        (lambda: dom.shutdown(DomainShutdownFlags.GUEST_AGENT), "shutdown with flag GUEST_AGENT"),
+        (
+            lambda: dom.reboot(DomainRebootFlags.INITCTL | DomainRebootFlags.SIGNAL),
+            "reboot with flags INITCTL, SIGNAL",
+        ),
+        (lambda: dom.xml_desc(DomainXMLFlags.UPDATE_CPU), "XML with flag UPDATE_CPU"),
+        (
+            lambda: dom.save(str(image), None, DomainSaveRestoreFlags.BYPASS_CACHE),
+            "save with flag BYPASS_CACHE",
+        ),
+        (lambda: dom.undefine_flags(DomainUndefineFlags.NVRAM), "undefine with flag NVRAM"),
+    ]
+    for call, message in refused:
+        with pytest.raises(
+            ConfigUnsupportedError, match=f"QEMU driver does not support .*{message}"
+        ):
+            call()
+        assert dom.state() == (DomainState.RUNNING, DomainRunningReason.BOOTED)
+    assert not image.exists() and dom.is_persistent()
+    dom.destroy(DomainDestroyFlags.GRACEFUL)  # QEMU ends on SIGTERM
+    assert dom.state() == (DomainState.SHUTOFF, DomainShutoffReason.DESTROYED)
+
+
+def test_a_graceful_destroy_fails_rather_than_kill(
+    conn: virtkit.Connection,
+    firmware_xml: Any,
+    qemu_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(qemu_host, "GRACEFUL_TIMEOUT", 0.3)
+    dom = conn.define_xml(firmware_xml("stubborn"))
+    dom.create()
+    pid = status_of(qemu_root, "stubborn").pid
+    os.kill(pid, signal.SIGSTOP)  # a stopped process acts on no signal but SIGKILL
+    try:
+        with pytest.raises(OperationFailedError, match="cannot stop domain 'stubborn' gracefully"):
+            dom.destroy(DomainDestroyFlags.GRACEFUL)
+        assert dom.state()[0] == DomainState.RUNNING and os.path.exists(f"/proc/{pid}")
+    finally:
+        os.kill(pid, signal.SIGCONT)  # ... and then ends on the SIGTERM it was sent
+    deadline = time.monotonic() + 10
+    while dom.is_active() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not dom.is_active()
 
 
 def test_pause_by_another_process_reaches_this_connections_listeners(

@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import ClassVar
 
 from virtkit import hookimpl
-from virtkit.constants import DomainCreateFlags, DomainUndefineFlags, DomainXMLFlags
+from virtkit.constants import DomainCreateFlags as Create
+from virtkit.constants import (
+    DomainDefineFlags,
+    DomainDestroyFlags,
+    DomainRebootFlags,
+    DomainSaveRestoreFlags,
+    DomainShutdownFlags,
+    DomainXMLFlags,
+)
+from virtkit.constants import DomainUndefineFlags as Undefine
 from virtkit.driver import DriverContext
 from virtkit.errors import (
     InvalidArgumentError,
@@ -23,6 +32,7 @@ from virtkit.errors import (
     NoSupportError,
     OperationInvalidError,
 )
+from virtkit.flags import refuse_flags
 from virtkit.records import DomainInfo, DomainRecord, DomainRef, JobInfo, ProgressCallback
 from virtkit.state import state_roots
 from virtkit.xml import DomainDef
@@ -39,6 +49,11 @@ from virtkit_qemu.watcher import EventWatcher
 
 snapshots = snapshot_support()
 SnapshotHooks: type = snapshots.SnapshotHooks if snapshots is not None else object
+
+DRIVER = "QEMU"
+"""The driver's name in the errors of :func:`~virtkit.flags.refuse_flags`."""
+SAVE_STATES = DomainSaveRestoreFlags.RUNNING | DomainSaveRestoreFlags.PAUSED
+"""The save and restore flags the driver honours (not ``BYPASS_CACHE``)."""
 """Part B's snapshot hook implementations (a mixin), when ``virtkit_qemu.snapshots`` exists."""
 
 _open_drivers: weakref.WeakSet[QemuDriver] = weakref.WeakSet()
@@ -132,27 +147,39 @@ class QemuDriver(SnapshotHooks, MigrationHooks):  # type: ignore[misc]  # a mixi
 
     @hookimpl
     def virtkit_domain_define(self, definition: DomainDef, flags: int) -> DomainRef:
+        refuse_flags(flags, DomainDefineFlags.VALIDATE, "define", DRIVER)  # (validated before)
         return lifecycle.define(self.host, definition).ref
 
     @hookimpl
     def virtkit_domain_create_transient(self, definition: DomainDef, flags: int) -> DomainRecord:
+        refuse_flags(flags, Create.START_PAUSED | Create.START_AUTODESTROY, "create", DRIVER)
         entry = lifecycle.create_transient(
             self.host,
             definition,
-            paused=bool(flags & DomainCreateFlags.START_PAUSED),
-            autodestroy=bool(flags & DomainCreateFlags.START_AUTODESTROY),
+            paused=bool(flags & Create.START_PAUSED),
+            autodestroy=bool(flags & Create.START_AUTODESTROY),
         )
         return self.host.record(entry)
 
     @hookimpl
     def virtkit_domain_undefine(self, dom: DomainRef, flags: int) -> None:
+        # (a managed save image is the facade's to check; an NVRAM file is the user's own)
+        supported = Undefine.MANAGED_SAVE | Undefine.SNAPSHOTS_METADATA | Undefine.KEEP_NVRAM
+        refuse_flags(flags, supported, "undefine", DRIVER)
         lifecycle.undefine(
-            self.host, dom, snapshot_metadata=bool(flags & DomainUndefineFlags.SNAPSHOTS_METADATA)
+            self.host, dom, snapshot_metadata=bool(flags & Undefine.SNAPSHOTS_METADATA)
         )
 
     @hookimpl
     def virtkit_domain_get_xml(self, dom: DomainRef, flags: int) -> str:
-        return lifecycle.domain_xml(self.host, dom, inactive=bool(flags & DomainXMLFlags.INACTIVE))
+        supported = DomainXMLFlags.SECURE | DomainXMLFlags.INACTIVE | DomainXMLFlags.MIGRATABLE
+        refuse_flags(flags, supported, "getting a domain's XML", DRIVER)
+        return lifecycle.domain_xml(
+            self.host,
+            dom,
+            inactive=bool(flags & DomainXMLFlags.INACTIVE),
+            migratable=bool(flags & DomainXMLFlags.MIGRATABLE),
+        )
 
     @hookimpl
     def virtkit_domain_set_autostart(self, dom: DomainRef, autostart: bool) -> None:
@@ -174,19 +201,21 @@ class QemuDriver(SnapshotHooks, MigrationHooks):  # type: ignore[misc]  # a mixi
 
     @hookimpl
     def virtkit_domain_start(self, dom: DomainRef, flags: int, snapshot: str | None) -> None:
+        supported = Create.START_PAUSED | Create.START_AUTODESTROY | Create.START_FORCE_BOOT
+        refuse_flags(flags, supported, "start", DRIVER)
         store = self.host.store
         with store.job_lock(dom.uuid):
             entry = self.host.get(dom)
             if entry.active:
                 raise OperationInvalidError(f"domain '{dom.name}' is already running")
-            paused = bool(flags & DomainCreateFlags.START_PAUSED)
+            paused = bool(flags & Create.START_PAUSED)
             if snapshot is not None:
                 if snapshots is None:
                     raise NoSupportError("starting from a snapshot needs virtkit_qemu.snapshots")
                 snapshots.start_from_snapshot(self.host, entry, snapshot, flags)
                 return
             image = store.managed_save_path(dom.name)
-            if image.exists() and not flags & DomainCreateFlags.START_FORCE_BOOT:
+            if image.exists() and not flags & Create.START_FORCE_BOOT:
                 saverestore.start_from_managed_save(self.host, entry, flags, paused=paused)
                 return
             lifecycle.start_domain(
@@ -196,21 +225,24 @@ class QemuDriver(SnapshotHooks, MigrationHooks):  # type: ignore[misc]  # a mixi
                 lifecycle.StartRequest(
                     xml=self.host.xml(entry, inactive=True),
                     paused=paused,
-                    autodestroy=bool(flags & DomainCreateFlags.START_AUTODESTROY),
+                    autodestroy=bool(flags & Create.START_AUTODESTROY),
                 ),
             )
             store.remove_managed_save(dom.name)  # a forced boot discards the managed save image
 
     @hookimpl
     def virtkit_domain_shutdown(self, dom: DomainRef, flags: int, timeout: float | None) -> None:
+        refuse_flags(flags, DomainShutdownFlags.ACPI_POWER_BTN, "shutdown", DRIVER)
         lifecycle.shutdown(self.host, dom, timeout)
 
     @hookimpl
     def virtkit_domain_destroy(self, dom: DomainRef, flags: int) -> None:
-        lifecycle.destroy(self.host, dom)
+        refuse_flags(flags, DomainDestroyFlags.GRACEFUL, "destroy", DRIVER)
+        lifecycle.destroy(self.host, dom, graceful=bool(flags & DomainDestroyFlags.GRACEFUL))
 
     @hookimpl
     def virtkit_domain_reboot(self, dom: DomainRef, flags: int) -> None:
+        refuse_flags(flags, DomainRebootFlags.ACPI_POWER_BTN, "reboot", DRIVER)
         lifecycle.reboot(self.host, dom)
 
     @hookimpl
@@ -247,18 +279,21 @@ class QemuDriver(SnapshotHooks, MigrationHooks):  # type: ignore[misc]  # a mixi
         flags: int,
         progress: ProgressCallback | None,
     ) -> None:
+        refuse_flags(flags, SAVE_STATES, "save", DRIVER)
         saverestore.save(self.host, dom, Path(path), xml, flags, progress)
 
     @hookimpl
     def virtkit_domain_restore(
         self, path: str, xml: str | None, flags: int, progress: ProgressCallback | None
     ) -> DomainRecord:
+        refuse_flags(flags, SAVE_STATES, "restore", DRIVER)
         return self.host.record(saverestore.restore(self.host, Path(path), xml, flags, progress))
 
     @hookimpl
     def virtkit_domain_managed_save(
         self, dom: DomainRef, flags: int, progress: ProgressCallback | None
     ) -> None:
+        refuse_flags(flags, SAVE_STATES, "managed save", DRIVER)
         saverestore.managed_save(self.host, dom, flags, progress)
 
     @hookimpl

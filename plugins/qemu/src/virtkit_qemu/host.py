@@ -29,7 +29,7 @@ from virtkit.constants import (
     HookEvent,
 )
 from virtkit.driver import DriverContext
-from virtkit.errors import NoDomainError
+from virtkit.errors import NoDomainError, OperationFailedError
 from virtkit.records import DomainRecord, DomainRef
 from virtkit.xml import DomainDef, parse_domain
 
@@ -40,6 +40,9 @@ from virtkit_qemu.store import QemuStore
 
 if TYPE_CHECKING:
     from qemu.qmp import QMPClient
+
+GRACEFUL_TIMEOUT = 10.0
+"""Seconds a graceful destroy waits for QEMU to end after SIGTERM (libvirt's wait)."""
 
 STOP_EVENT = {
     DomainShutoffReason.SHUTDOWN: DomainEventStoppedDetail.SHUTDOWN,
@@ -242,18 +245,35 @@ class QemuHost:
         return status
 
     def stop_and_record(
-        self, status: DomainStatus, reason: DomainShutoffReason, *, restarting: bool = False
+        self,
+        status: DomainStatus,
+        reason: DomainShutoffReason,
+        *,
+        restarting: bool = False,
+        graceful: bool = False,
     ) -> bool:
         """Make sure ``status``'s QEMU is gone, record the domain shut off with ``reason``, tell
         extensions and event listeners. ``False`` when someone else already recorded it.
         ``restarting``: the domain is started again at once (a revert into a new QEMU), so a
-        transient one keeps its snapshots meanwhile."""
+        transient one keeps its snapshots meanwhile. ``graceful``: SIGTERM only, waited for
+        :data:`GRACEFUL_TIMEOUT` seconds.
+
+        :raises OperationFailedError: ``graceful``, and QEMU did not end (nothing recorded)."""
         with self.store.lock():
             current = self.store.status(status.name)
             if current is None or current.pid != status.pid or current.started != status.started:
                 return False
             assert status.pid is not None and status.started is not None
-            process.terminate(status.pid, status.started, grace=0.15)
+            try:
+                if graceful:
+                    process.terminate(status.pid, status.started, GRACEFUL_TIMEOUT, kill=False)
+                else:
+                    process.terminate(status.pid, status.started, grace=0.15)
+            except TimeoutError as exc:
+                raise OperationFailedError(
+                    f"cannot stop domain '{status.name}' gracefully: {exc}; a destroy without "
+                    "the graceful flag kills it"
+                ) from exc
             xml = self.store.live_xml(status.name) or self.store.config_xml(status.name) or ""
             if status.runtime_dir:
                 shutil.rmtree(status.runtime_dir, ignore_errors=True)

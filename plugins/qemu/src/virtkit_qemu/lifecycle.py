@@ -39,7 +39,7 @@ from virtkit_qemu.canonical import canonical_qemu
 from virtkit_qemu.canonical.probe import probe_caps
 from virtkit_qemu.host import DomainEntry, QemuHost, snapshot_support
 from virtkit_qemu.launch import Incoming, LaunchPlan, PreRunStep, RunningQemu, kill, launch
-from virtkit_qemu.live import live_xml, with_channel_states
+from virtkit_qemu.live import live_xml, migratable_xml, with_channel_states
 from virtkit_qemu.qmp import Monitor, QmpError
 from virtkit_qemu.status import DomainStatus
 
@@ -317,9 +317,11 @@ def monitor(host: QemuHost, status: DomainStatus) -> Monitor:
     return Monitor(host.store.runtime_paths(status.uuid).qmp, name=status.name)
 
 
-def destroy(host: QemuHost, ref: DomainRef) -> None:
+def destroy(host: QemuHost, ref: DomainRef, *, graceful: bool = False) -> None:
+    """Stop QEMU at once (SIGTERM, then SIGKILL); ``graceful``: SIGTERM only, and fail if QEMU
+    does not end (see :meth:`QemuHost.stop_and_record`)."""
     status = active_status(host, ref)
-    if not host.stop_and_record(status, DomainShutoffReason.DESTROYED):
+    if not host.stop_and_record(status, DomainShutoffReason.DESTROYED, graceful=graceful):
         raise OperationInvalidError(f"domain '{ref.name}' is not running")
 
 
@@ -391,12 +393,17 @@ def resume(host: QemuHost, ref: DomainRef) -> None:
     host.ctx.emit_event(ref, DomainEventType.RESUMED, int(DomainEventResumedDetail.UNPAUSED))
 
 
-def domain_xml(host: QemuHost, ref: DomainRef, *, inactive: bool) -> str:
+def domain_xml(host: QemuHost, ref: DomainRef, *, inactive: bool, migratable: bool) -> str:
     """What ``dumpxml`` shows: the definition, or the live XML with the state of its virtio
-    channels asked of QEMU (the recorded XML alone when QEMU does not answer)."""
+    channels asked of QEMU (the recorded XML alone when QEMU does not answer); ``migratable``:
+    the live XML without what was chosen at start (see :func:`migratable_xml`)."""
     entry = host.get(ref)
     xml = host.xml(entry, inactive=inactive)
-    if inactive or entry.status is None or not entry.active or "<channel" not in xml:
+    if inactive or entry.status is None or not entry.active:
+        return xml
+    if migratable:
+        return migratable_xml(xml, str(host.store.runtime_paths(entry.uuid).folder))
+    if "<channel" not in xml:
         return xml
     try:
         with host.quick_monitor(entry.status) as mon:

@@ -3,6 +3,8 @@ the pty of each serial port, the VNC port, the sockets of unix channels)."""
 
 from __future__ import annotations
 
+import os
+
 from lxml import etree
 from virtkit.errors import OperationInvalidError
 from virtkit.xml.parser import parse_root
@@ -58,6 +60,26 @@ def with_channel_states(live: str, mon: Monitor) -> str:
         label = f"charchannel{index}"
         if target is not None and target.get("type") == "virtio" and label in opened:
             target.set("state", "connected" if opened[label] else "disconnected")
+    return to_string(root)
+
+
+def migratable_xml(live: str, runtime_dir: str) -> str:
+    """The running definition without what was chosen at its start (id, ptys, VNC port, the
+    sockets of unix channels in ``runtime_dir``): the destination chooses its own."""
+    root = parse_root(live, "domain")
+    root.attrib.pop("id", None)
+    for device in root.iterfind("devices/*"):
+        kind = device.get("type", "pty")
+        if device.tag in ("serial", "console", "channel") and kind == "pty":
+            device.attrib.pop("tty", None)
+            for source in device.findall("source"):
+                device.remove(source)
+        if device.tag == "channel" and kind == "unix":
+            for source in device.findall("source"):
+                if os.path.dirname(source.get("path", "")) == runtime_dir:
+                    device.remove(source)
+        if device.tag == "graphics" and device.get("autoport", "yes") == "yes":
+            device.attrib.pop("port", None)
     return to_string(root)
 
 

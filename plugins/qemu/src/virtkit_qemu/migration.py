@@ -61,12 +61,11 @@ from virtkit.records import (
     ProgressCallback,
 )
 from virtkit.xml import parse_domain
-from virtkit.xml.parser import parse_root
-from virtkit.xml.serialize import to_string
 
 from virtkit_qemu import lifecycle, migration_storage, saverestore
 from virtkit_qemu.host import QemuHost
 from virtkit_qemu.launch import Incoming
+from virtkit_qemu.live import migratable_xml
 from virtkit_qemu.qmp import Monitor
 from virtkit_qemu.snapshot_store import SnapshotTree
 from virtkit_qemu.status import DomainStatus
@@ -101,26 +100,6 @@ def _drop_record(host: QemuHost, name: str, side: str) -> None:
 
 
 # ---------------------------------------------------------------------- begin (source)
-
-
-def migratable_xml(live: str, runtime_dir: str) -> str:
-    """The running definition without what was chosen at its start (id, ptys, VNC port, the
-    sockets of unix channels in ``runtime_dir``): the destination chooses its own."""
-    root = parse_root(live, "domain")
-    root.attrib.pop("id", None)
-    for device in root.iterfind("devices/*"):
-        kind = device.get("type", "pty")
-        if device.tag in ("serial", "console", "channel") and kind == "pty":
-            device.attrib.pop("tty", None)
-            for source in device.findall("source"):
-                device.remove(source)
-        if device.tag == "channel" and kind == "unix":
-            for source in device.findall("source"):
-                if os.path.dirname(source.get("path", "")) == runtime_dir:
-                    device.remove(source)
-        if device.tag == "graphics" and device.get("autoport", "yes") == "yes":
-            device.attrib.pop("port", None)
-    return to_string(root)
 
 
 PARAMS = {

@@ -68,10 +68,14 @@ def wait_gone(pid: int, started: int, timeout: float) -> bool:
         os.close(fd)
 
 
-def terminate(pid: int, started: int, grace: float) -> None:
-    """SIGTERM (QEMU flushes its disk caches and exits), then SIGKILL after ``grace`` seconds;
-    returns once the process is gone."""
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+def terminate(pid: int, started: int, grace: float, *, kill: bool = True) -> None:
+    """SIGTERM (QEMU flushes its disk caches and exits), then, with ``kill``, SIGKILL after
+    ``grace`` seconds; returns once the process is gone.
+
+    :raises TimeoutError: it is still there (without ``kill``: ``grace`` seconds after
+        SIGTERM)."""
+    steps = ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)) if kill else ((signal.SIGTERM, grace),)
+    for sig, wait in steps:
         if not is_alive(pid, started):
             return
         try:
@@ -80,4 +84,5 @@ def terminate(pid: int, started: int, grace: float) -> None:
             return
         if wait_gone(pid, started, wait):
             return
-    raise TimeoutError(f"QEMU process {pid} did not exit after SIGKILL")
+    last = "SIGKILL" if kill else f"{grace:g} s after SIGTERM"
+    raise TimeoutError(f"QEMU process {pid} did not exit ({last})")

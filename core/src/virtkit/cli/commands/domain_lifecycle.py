@@ -9,6 +9,7 @@ import click
 
 from virtkit.cli.commands.domain_info import domain_argument
 from virtkit.cli.session import Session, failing
+from virtkit.constants import DomainDestroyFlags
 from virtkit.domain import Domain
 
 
@@ -30,8 +31,33 @@ def cmd_start(
     click.echo(f"Domain '{dom.name()}' started\n")
 
 
+MODES = ("acpi", "agent", "initctl", "signal", "paravirt")
+"""virsh's names of the shutdown and reboot modes, in the order of their flags' bits."""
+
+mode_option = click.option(
+    "--mode",
+    metavar="MODE[,MODE...]",
+    help="how to ask the guest: acpi, agent, initctl, signal or paravirt (the driver picks "
+    "when none is given)",
+)
+
+
+def mode_flags(modes: str | None) -> int:
+    """The shutdown or reboot flags (their bits are the same) for ``--mode``."""
+    flags = 0
+    for mode in filter(None, (modes or "").split(",")):
+        if mode not in MODES:
+            raise click.UsageError(
+                f"Unknown mode {mode} value, expecting 'acpi', 'agent', 'initctl', 'signal' "
+                "or 'paravirt'"
+            )
+        flags |= 1 << MODES.index(mode)
+    return flags
+
+
 @click.command("shutdown")
 @domain_argument
+@mode_option
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0),
@@ -39,15 +65,43 @@ def cmd_start(
     help="power the domain off if it has not shut down after SECONDS",
 )
 @click.pass_obj
-def cmd_shutdown(session: Session, domain: str, timeout: float | None) -> None:
+def cmd_shutdown(session: Session, domain: str, mode: str | None, timeout: float | None) -> None:
     """Ask a domain's guest to shut down (and with --timeout, wait for it to stop)."""
+    flags = mode_flags(mode)
     dom = session.domain(domain)
     with failing(f"Failed to shutdown domain '{dom.name()}'"):
-        dom.shutdown(timeout=timeout)
+        dom.shutdown(flags, timeout=timeout)
     if timeout is None:
         click.echo(f"Domain '{dom.name()}' is being shutdown\n")
     else:
         click.echo(f"Domain '{dom.name()}' is shut off\n")
+
+
+@click.command("reboot")
+@domain_argument
+@mode_option
+@click.pass_obj
+def cmd_reboot(session: Session, domain: str, mode: str | None) -> None:
+    """Ask a domain's guest to reboot."""
+    flags = mode_flags(mode)
+    dom = session.domain(domain)
+    with failing(f"Failed to reboot domain '{dom.name()}'"):
+        dom.reboot(flags)
+    click.echo(f"Domain '{dom.name()}' is being rebooted\n")
+
+
+@click.command("destroy")
+@domain_argument
+@click.option(
+    "--graceful", is_flag=True, help="terminate gracefully: fail rather than kill the process"
+)
+@click.pass_obj
+def cmd_destroy(session: Session, domain: str, graceful: bool) -> None:
+    """Stop a domain at once (power off)."""
+    dom = session.domain(domain)
+    with failing(f"Failed to destroy domain '{dom.name()}'"):
+        dom.destroy(DomainDestroyFlags.GRACEFUL if graceful else DomainDestroyFlags.DEFAULT)
+    click.echo(f"Domain '{dom.name()}' destroyed\n")
 
 
 def _action(
@@ -67,20 +121,6 @@ def _action(
     return command
 
 
-cmd_destroy = _action(
-    "destroy",
-    "Stop a domain at once (power off).",
-    "Domain '{}' destroyed",
-    "Failed to destroy domain '{}'",
-    Domain.destroy,
-)
-cmd_reboot = _action(
-    "reboot",
-    "Ask a domain's guest to reboot.",
-    "Domain '{}' is being rebooted",
-    "Failed to reboot domain '{}'",
-    Domain.reboot,
-)
 cmd_reset = _action(
     "reset",
     "Reset a domain's virtual hardware, like the reset button.",

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from virtkit.constants import (
     DomainCreateFlags,
+    DomainDestroyFlags,
     DomainEventDefinedDetail,
     DomainEventResumedDetail,
     DomainEventStartedDetail,
@@ -17,6 +18,7 @@ from virtkit.constants import (
     DomainEventUndefinedDetail,
     DomainPausedReason,
     DomainRunningReason,
+    DomainShutdownFlags,
     DomainShutoffReason,
     DomainState,
     DomainUndefineFlags,
@@ -25,6 +27,7 @@ from virtkit.constants import (
 from virtkit.drivers.test.base import TestDriverBase, canonical_definition
 from virtkit.drivers.test.state import TestDomain
 from virtkit.errors import DomainExistsError, OperationInvalidError
+from virtkit.flags import refuse_flags
 from virtkit.hookspecs import hookimpl
 from virtkit.records import DomainInfo, DomainRecord, DomainRef
 
@@ -188,7 +191,9 @@ class LifecycleHooks(TestDriverBase):
 
     @hookimpl
     def virtkit_domain_shutdown(self, dom: DomainRef, flags: int, timeout: float | None) -> None:
-        # The test guest obeys at once, so a timeout never has to power it off.
+        # The test guest obeys at once, so a timeout never has to power it off. As in libvirt's
+        # test driver, it has no modes to choose.
+        refuse_flags(flags, DomainShutdownFlags.DEFAULT, "shutdown", "test")
         with self.node.lock:
             domain = self.node.get(dom)
             self.require_active(domain)
@@ -196,6 +201,7 @@ class LifecycleHooks(TestDriverBase):
 
     @hookimpl
     def virtkit_domain_destroy(self, dom: DomainRef, flags: int) -> None:
+        refuse_flags(flags, DomainDestroyFlags.GRACEFUL, "destroy", "test")  # (it ends at once)
         with self.node.lock:
             domain = self.node.get(dom)
             self.require_active(domain)
