@@ -18,6 +18,7 @@ import virtkit
 from virtkit.constants import (
     DomainEventStoppedDetail,
     DomainEventType,
+    DomainShutdownFlags,
     DomainShutoffReason,
     DomainState,
 )
@@ -225,7 +226,10 @@ def test_shutdown_signals_init_then_times_out_into_destroy(conn, rootfs, contain
         container_xml("sd1", rootfs, args=("-c", "trap 'exit 0' PWR; while :; do sleep 0.02; done"))
     )
     polite.create()
-    polite.shutdown(timeout=5)
+    with pytest.raises(ConfigUnsupportedError, match="LXC driver does not .* flag INITCTL"):
+        polite.shutdown(DomainShutdownFlags.INITCTL, timeout=5)  # no initctl, only a signal
+    assert polite.is_active()
+    polite.shutdown(DomainShutdownFlags.SIGNAL, timeout=5)
     assert polite.state() == (DomainState.SHUTOFF, DomainShutoffReason.SHUTDOWN)
     stubborn = conn.define_xml(container_xml("sd2", rootfs))  # sleep ignores SIGPWR as pid 1
     stubborn.create()

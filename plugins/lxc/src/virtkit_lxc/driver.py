@@ -31,6 +31,7 @@ from lxml import etree
 from virtkit import hookimpl
 from virtkit.constants import (
     DomainCreateFlags,
+    DomainDestroyFlags,
     DomainEventDefinedDetail,
     DomainEventResumedDetail,
     DomainEventStartedDetail,
@@ -39,7 +40,9 @@ from virtkit.constants import (
     DomainEventType,
     DomainEventUndefinedDetail,
     DomainPausedReason,
+    DomainRebootFlags,
     DomainRunningReason,
+    DomainShutdownFlags,
     DomainShutoffReason,
     DomainSnapshotCreateFlags,
     DomainSnapshotRevertFlags,
@@ -57,6 +60,7 @@ from virtkit.errors import (
     OperationFailedError,
     OperationInvalidError,
 )
+from virtkit.flags import refuse_flags
 from virtkit.records import DomainInfo, DomainRecord, DomainRef, SnapshotRecord
 from virtkit.state import StateStore, state_roots
 from virtkit.xml import DomainDef, SnapshotDef, format_domain, parse_domain
@@ -79,6 +83,8 @@ from virtkit_lxc.status import (
 from virtkit_lxc.supervisor import DESTROY_SIGNAL, REBOOT_SIGNAL, spawn_supervisor
 from virtkit_lxc.watch import SupervisorWatcher
 
+DRIVER = "LXC"
+"""The driver's name in the errors of :func:`~virtkit.flags.refuse_flags`."""
 SHUTDOWN_SIGNAL = signal.SIGPWR
 STOPPED_DETAIL = {
     DomainShutoffReason.SHUTDOWN: DomainEventStoppedDetail.SHUTDOWN,
@@ -453,6 +459,7 @@ class LxcDriver:
 
     @hookimpl
     def virtkit_domain_destroy(self, dom: DomainRef, flags: int) -> None:
+        refuse_flags(flags, DomainDestroyFlags.DEFAULT, "destroy", DRIVER)
         with self._locked():
             status = self._running_status(dom)
             self._stop(status, DESTROY_SIGNAL)
@@ -460,6 +467,8 @@ class LxcDriver:
 
     @hookimpl
     def virtkit_domain_shutdown(self, dom: DomainRef, flags: int, timeout: float | None) -> None:
+        # a signal to the container's init is the one way (libvirt's "signal" mode)
+        refuse_flags(flags, DomainShutdownFlags.SIGNAL, "shutdown", DRIVER)
         with self._locked():
             status = self._running_status(dom)
             if timeout is None:  # the watcher reports the stop when it comes
@@ -478,6 +487,8 @@ class LxcDriver:
 
     @hookimpl
     def virtkit_domain_reboot(self, dom: DomainRef, flags: int) -> None:
+        # the supervisor starts the container anew: none of the guest-side modes
+        refuse_flags(flags, DomainRebootFlags.DEFAULT, "reboot", DRIVER)
         with self._locked():
             status = self._running_status(dom)
             if not status.supervisor_alive():
