@@ -162,9 +162,7 @@ def test_autostart(run: Run, conn: virtkit.Connection) -> None:
     assert not conn.lookup_by_name("test").autostart()
 
 
-def test_shutdown_and_reboot_modes_and_graceful_destroy(
-    run: Run, conn: virtkit.Connection
-) -> None:
+def test_shutdown_and_reboot_modes_and_graceful_destroy(run: Run, conn: virtkit.Connection) -> None:
     """``--mode`` reaches the driver, which refuses a mode it cannot honour (the test driver
     has none); an unknown mode is a usage error; ``destroy --graceful``."""
     refused = run("shutdown", "--mode", "agent", "test")
