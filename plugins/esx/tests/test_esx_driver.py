@@ -7,8 +7,14 @@ from collections.abc import Callable
 
 import pytest
 import virtkit
-from virtkit.constants import DomainState
-from virtkit.errors import NoConnectError, NoSnapshotError, OperationInvalidError, VirtError
+from virtkit.constants import DomainShutdownFlags, DomainState
+from virtkit.errors import (
+    ConfigUnsupportedError,
+    NoConnectError,
+    NoSnapshotError,
+    OperationInvalidError,
+    VirtError,
+)
 from virtkit.records import Progress
 
 
@@ -131,6 +137,9 @@ def test_shutdown_with_timeout_leaves_it_off(esx_uri: str) -> None:
         )
         try:
             dom.create()
+            with pytest.raises(ConfigUnsupportedError, match="ESX driver .* flag GUEST_AGENT"):
+                dom.shutdown(DomainShutdownFlags.GUEST_AGENT, timeout=5)  # only VMware Tools'
+            assert dom.state()[0] == DomainState.RUNNING
             dom.shutdown(timeout=5)
             assert dom.state() == (DomainState.SHUTOFF, 1)  # shut off, reason shutdown
         finally:

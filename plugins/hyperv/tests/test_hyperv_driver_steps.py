@@ -110,13 +110,13 @@ def test_shutdown_with_timeout_powers_off_a_guest_that_ignores_it(
 ) -> None:
     monkeypatch.setattr(driver_module, "POLL_SECONDS", 0.01)
     client = ScriptedClient(enabled_state=2, ignores_shutdown=True)
-    driver_with(client).virtkit_domain_shutdown(DOM, 0.05)
+    driver_with(client).virtkit_domain_shutdown(DOM, 0, 0.05)
     assert client.calls == [("InitiateShutdown", None), ("RequestStateChange", 3)]
 
 
 def test_shutdown_with_timeout_of_a_willing_guest_needs_no_power_off() -> None:
     client = ScriptedClient(enabled_state=2)
-    driver_with(client).virtkit_domain_shutdown(DOM, 5)
+    driver_with(client).virtkit_domain_shutdown(DOM, 0, 5)
     assert client.calls == [("InitiateShutdown", None)]
 
 

@@ -217,7 +217,7 @@ def test_shutdown_with_timeout_powers_off_a_guest_that_ignores_acpi(
 ) -> None:
     monkeypatch.setattr(driver_module, "POLL_SECONDS", 0.01)
     manage = ScriptedManage("running", stays_running=True)
-    driver_with(manage).virtkit_domain_shutdown(DOM, 0.05)
+    driver_with(manage).virtkit_domain_shutdown(DOM, 0, 0.05)
     assert manage.calls == [
         ("controlvm", UUID, "acpipowerbutton"),
         ("controlvm", UUID, "poweroff"),
@@ -227,7 +227,7 @@ def test_shutdown_with_timeout_powers_off_a_guest_that_ignores_acpi(
 
 def test_shutdown_with_timeout_of_a_willing_guest_needs_no_power_off() -> None:
     manage = ScriptedManage("running")
-    driver_with(manage).virtkit_domain_shutdown(DOM, 5)
+    driver_with(manage).virtkit_domain_shutdown(DOM, 0, 5)
     assert manage.calls == [("controlvm", UUID, "acpipowerbutton")]
 
 

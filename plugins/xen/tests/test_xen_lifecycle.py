@@ -12,8 +12,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import virtkit
-from virtkit.constants import DomainState, DomainUndefineFlags
-from virtkit.errors import NoConnectError, OperationInvalidError, VirtError
+from virtkit.constants import DomainShutdownFlags, DomainState, DomainUndefineFlags
+from virtkit.errors import (
+    ConfigUnsupportedError,
+    NoConnectError,
+    OperationInvalidError,
+    VirtError,
+)
 from virtkit_xen.testhost import XenHost, console_waiter, guest_xml
 
 pytestmark = pytest.mark.xen
@@ -91,7 +96,9 @@ def test_pv_guest_lifecycle(conn: virtkit.Connection, xen_host: XenHost) -> None
         assert dom.state()[0] == DomainState.RUNNING
         assert dom.id() != domid
 
-        dom.shutdown(timeout=90)
+        with pytest.raises(ConfigUnsupportedError, match="Xen driver .* flag ACPI_POWER_BTN"):
+            dom.shutdown(DomainShutdownFlags.ACPI_POWER_BTN)  # a PV guest has no ACPI
+        dom.shutdown(DomainShutdownFlags.PARAVIRT, timeout=90)
         assert dom.state()[0] == DomainState.SHUTOFF
     finally:
         if dom.is_active():

@@ -10,6 +10,7 @@ import virtkit
 from pyVmomi import vmodl
 from virtkit.constants import (
     DomainCreateFlags,
+    DomainDestroyFlags,
     DomainEventDefinedDetail,
     DomainEventResumedDetail,
     DomainEventStartedDetail,
@@ -18,7 +19,9 @@ from virtkit.constants import (
     DomainEventType,
     DomainEventUndefinedDetail,
     DomainPausedReason,
+    DomainRebootFlags,
     DomainRunningReason,
+    DomainShutdownFlags,
     DomainShutoffReason,
     DomainState,
 )
@@ -31,6 +34,7 @@ from virtkit.errors import (
     OperationInvalidError,
     VirtError,
 )
+from virtkit.flags import refuse_flags
 from virtkit.records import (
     DomainInfo,
     DomainRecord,
@@ -247,7 +251,8 @@ class LifecycleHooks(ESXBase):
                 self.virtkit_domain_suspend(dom)
 
     @virtkit.hookimpl
-    def virtkit_domain_shutdown(self, dom: DomainRef, timeout: float | None) -> None:
+    def virtkit_domain_shutdown(self, dom: DomainRef, flags: int, timeout: float | None) -> None:
+        refuse_flags(flags, DomainShutdownFlags.DEFAULT, "shutdown", "ESX")  # (the guest tools')
         with self._lock:
             vm, props = self._vm(dom)
             self._require(props, dom, "poweredOn")
@@ -270,7 +275,8 @@ class LifecycleHooks(ESXBase):
                 self._stopped(vm, dom, reason)
 
     @virtkit.hookimpl
-    def virtkit_domain_destroy(self, dom: DomainRef) -> None:
+    def virtkit_domain_destroy(self, dom: DomainRef, flags: int) -> None:
+        refuse_flags(flags, DomainDestroyFlags.DEFAULT, "destroy", "ESX")
         with self._lock:
             vm, props = self._vm(dom)
             self._require(props, dom, "poweredOn", "suspended")
@@ -278,7 +284,8 @@ class LifecycleHooks(ESXBase):
             self._stopped(vm, dom, DomainShutoffReason.DESTROYED)
 
     @virtkit.hookimpl
-    def virtkit_domain_reboot(self, dom: DomainRef) -> None:
+    def virtkit_domain_reboot(self, dom: DomainRef, flags: int) -> None:
+        refuse_flags(flags, DomainRebootFlags.DEFAULT, "reboot", "ESX")
         vm, props = self._vm(dom)
         self._require(props, dom, "poweredOn")
         try:

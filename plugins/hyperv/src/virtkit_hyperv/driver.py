@@ -20,6 +20,8 @@ from lxml import etree
 from virtkit.auth import credentials
 from virtkit.constants import (
     DomainCreateFlags,
+    DomainDestroyFlags,
+    DomainShutdownFlags,
     DomainSnapshotDeleteFlags,
     DomainSnapshotRevertFlags,
     DomainXMLFlags,
@@ -35,6 +37,7 @@ from virtkit.errors import (
     OperationInvalidError,
     VirtError,
 )
+from virtkit.flags import refuse_flags
 from virtkit.records import (
     DomainInfo,
     DomainRecord,
@@ -310,7 +313,8 @@ class HyperVDriver:
         self._request(system, mapping.REQUEST_RUNNING)
 
     @virtkit.hookimpl
-    def virtkit_domain_destroy(self, dom: DomainRef) -> None:
+    def virtkit_domain_destroy(self, dom: DomainRef, flags: int) -> None:
+        refuse_flags(flags, DomainDestroyFlags.DEFAULT, "destroy", "Hyper-V")
         self._change_state(dom, mapping.REQUEST_OFF, "destroy", True)
 
     @virtkit.hookimpl
@@ -341,7 +345,8 @@ class HyperVDriver:
         self._request(system, mapping.REQUEST_OFF)
 
     @virtkit.hookimpl
-    def virtkit_domain_shutdown(self, dom: DomainRef, timeout: float | None) -> None:
+    def virtkit_domain_shutdown(self, dom: DomainRef, flags: int, timeout: float | None) -> None:
+        refuse_flags(flags, DomainShutdownFlags.DEFAULT, "shutdown", "Hyper-V")
         system = self._vm(dom)
         if self._state(system) != mapping.REQUEST_RUNNING:  # EnabledState 2: running
             raise OperationInvalidError(f"cannot shut down '{dom.name}': it is not running")

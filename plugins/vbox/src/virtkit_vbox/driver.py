@@ -19,6 +19,8 @@ from typing import ClassVar
 import virtkit
 from virtkit.constants import (
     DomainCreateFlags,
+    DomainDestroyFlags,
+    DomainShutdownFlags,
     DomainSnapshotCreateFlags,
     DomainSnapshotDeleteFlags,
     DomainSnapshotRevertFlags,
@@ -35,6 +37,7 @@ from virtkit.errors import (
     OperationInvalidError,
     VirtError,
 )
+from virtkit.flags import refuse_flags
 from virtkit.records import DomainInfo, DomainRecord, DomainRef, SnapshotRecord
 from virtkit.xml import DomainDef, SnapshotDef
 
@@ -249,7 +252,8 @@ class VBoxDriver:
         return info
 
     @virtkit.hookimpl
-    def virtkit_domain_shutdown(self, dom: DomainRef, timeout: float | None) -> None:
+    def virtkit_domain_shutdown(self, dom: DomainRef, flags: int, timeout: float | None) -> None:
+        refuse_flags(flags, DomainShutdownFlags.ACPI_POWER_BTN, "shutdown", "VirtualBox")
         uuid = self._control(dom, "shut down", "acpipowerbutton")["UUID"]
         if timeout is None:
             return
@@ -265,7 +269,8 @@ class VBoxDriver:
             time.sleep(POLL_SECONDS)
 
     @virtkit.hookimpl
-    def virtkit_domain_destroy(self, dom: DomainRef) -> None:
+    def virtkit_domain_destroy(self, dom: DomainRef, flags: int) -> None:
+        refuse_flags(flags, DomainDestroyFlags.DEFAULT, "destroy", "VirtualBox")
         self._control(dom, "destroy", "poweroff")
 
     @virtkit.hookimpl

@@ -16,6 +16,7 @@ import attrs
 import virtkit
 from virtkit.constants import (
     DomainCreateFlags,
+    DomainDestroyFlags,
     DomainEventDefinedDetail,
     DomainEventResumedDetail,
     DomainEventStartedDetail,
@@ -23,7 +24,9 @@ from virtkit.constants import (
     DomainEventSuspendedDetail,
     DomainEventType,
     DomainEventUndefinedDetail,
+    DomainRebootFlags,
     DomainSaveRestoreFlags,
+    DomainShutdownFlags,
     DomainState,
     DomainUndefineFlags,
     DomainXMLFlags,
@@ -36,6 +39,7 @@ from virtkit.errors import (
     OperationFailedError,
     OperationInvalidError,
 )
+from virtkit.flags import refuse_flags
 from virtkit.records import DomainInfo, DomainRecord, DomainRef, ProgressCallback
 from virtkit.xml import Context, DomainDef, canonical, format_domain, parse_domain
 
@@ -224,6 +228,7 @@ class XenDriver(SnapshotMixin, MigrationMixin):
 
     @virtkit.hookimpl
     def virtkit_domain_shutdown(self, dom: DomainRef, flags: int, timeout: float | None) -> None:
+        refuse_flags(flags, DomainShutdownFlags.PARAVIRT, "shutdown", "Xen")  # what xl does
         name = quote(dom.name)
         if timeout is None:
             self._act(dom, f"xl shutdown {name}")
@@ -238,11 +243,13 @@ class XenDriver(SnapshotMixin, MigrationMixin):
 
     @virtkit.hookimpl
     def virtkit_domain_destroy(self, dom: DomainRef, flags: int) -> None:
+        refuse_flags(flags, DomainDestroyFlags.DEFAULT, "destroy", "Xen")
         running = self._act(dom, f"xl destroy {quote(dom.name)}")
         self._stopped(running, DomainEventStoppedDetail.DESTROYED)
 
     @virtkit.hookimpl
     def virtkit_domain_reboot(self, dom: DomainRef, flags: int) -> None:
+        refuse_flags(flags, DomainRebootFlags.PARAVIRT, "reboot", "Xen")
         self._act(dom, f"xl reboot {quote(dom.name)}")
 
     @virtkit.hookimpl
