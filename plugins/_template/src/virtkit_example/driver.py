@@ -19,6 +19,7 @@ import attrs
 import virtkit
 from virtkit.constants import (
     DomainCreateFlags,
+    DomainDestroyFlags,
     DomainEventDefinedDetail,
     DomainEventStartedDetail,
     DomainEventStoppedDetail,
@@ -26,6 +27,7 @@ from virtkit.constants import (
     DomainEventUndefinedDetail,
     DomainPausedReason,
     DomainRunningReason,
+    DomainShutdownFlags,
     DomainShutoffReason,
     DomainState,
     DomainXMLFlags,
@@ -39,6 +41,7 @@ from virtkit.errors import (
     NoDomainError,
     OperationInvalidError,
 )
+from virtkit.flags import refuse_flags
 from virtkit.records import DomainInfo, DomainRecord, DomainRef
 from virtkit.xml import DomainDef
 
@@ -245,13 +248,16 @@ class ExampleDriver:
             self._boot(found, flags)
 
     @virtkit.hookimpl
-    def virtkit_domain_shutdown(self, dom: DomainRef) -> None:
-        # The in-memory guest obeys at once, so ``timeout`` never needs to force it off.
+    def virtkit_domain_shutdown(self, dom: DomainRef, flags: int) -> None:
+        # The in-memory guest obeys at once, so ``timeout`` never needs to force it off; it
+        # has no shutdown modes to choose.
+        refuse_flags(flags, DomainShutdownFlags.DEFAULT, "shutdown", "example")
         with self._lock:
             self._stop(self._running(dom), DomainShutoffReason.SHUTDOWN)
 
     @virtkit.hookimpl
-    def virtkit_domain_destroy(self, dom: DomainRef) -> None:
+    def virtkit_domain_destroy(self, dom: DomainRef, flags: int) -> None:
+        refuse_flags(flags, DomainDestroyFlags.DEFAULT, "destroy", "example")
         with self._lock:
             self._stop(self._running(dom), DomainShutoffReason.DESTROYED)
 
