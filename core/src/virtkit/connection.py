@@ -315,14 +315,27 @@ class Connection:
         return self._domain(defined)
 
     def create_xml(
-        self, xml: str, flags: int = 0, *, paused: bool = False, autodestroy: bool = False
+        self,
+        xml: str,
+        flags: int = 0,
+        *,
+        paused: bool = False,
+        autodestroy: bool = False,
+        validate: bool = False,
     ) -> Domain:
-        """Start a transient domain from XML."""
+        """Start a transient domain from XML; ``validate`` (or the flag ``START_VALIDATE``):
+        first against libvirt's RelaxNG schema, as :meth:`define_xml`."""
         if paused:
             flags |= DomainCreateFlags.START_PAUSED
         if autodestroy:
             flags |= DomainCreateFlags.START_AUTODESTROY
+        if validate:
+            flags |= DomainCreateFlags.START_VALIDATE
         self._check_call("virtkit_domain_create_transient", change=True)
+        if flags & DomainCreateFlags.START_VALIDATE:
+            from virtkit.xml import validate as validate_against_schema
+
+            validate_against_schema(xml)
         definition = self._parse_domain_xml(xml)
         record = self._call(
             "virtkit_domain_create_transient", change=True, definition=definition, flags=flags

@@ -43,6 +43,8 @@ def test_define_with_validate(
     assert conn.lookup_by_name("demo").is_persistent()
     kept = run("define", str(unknown))
     assert kept.exit_code == 0, kept.stderr
+    refused = run("create", "--validate", str(unknown))
+    assert refused.exit_code == 1 and "does not validate against domain.rng" in refused.stderr
 
 
 def test_start_from_managed_save_or_force_boot(run: Run, conn: virtkit.Connection) -> None:

@@ -41,7 +41,9 @@ from virtkit.errors import (
     OperationInvalidError,
 )
 from virtkit.state import state_roots
+from virtkit.testing.conformance import corpus_root
 from virtkit.uri import ConnectURI
+from virtkit.xml.validate import SCHEMA_DIR_VAR
 from virtkit_qemu import host as qemu_host
 from virtkit_qemu.status import DomainStatus
 from virtkit_qemu.store import QemuStore
@@ -252,11 +254,14 @@ def test_define_refuses_an_emulator_that_is_gone_though_it_was_found_before(
     assert dom.xml_desc() == conn.lookup_by_name("own-emulator").xml_desc()
 
 
-def test_transient_domain_and_name_clash(conn: virtkit.Connection, firmware_xml: Any) -> None:
+def test_transient_domain_and_name_clash(
+    conn: virtkit.Connection, firmware_xml: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     conn.define_xml(firmware_xml("taken"))
     with pytest.raises(DomainExistsError):
         conn.create_xml(firmware_xml("taken"))
-    dom = conn.create_xml(firmware_xml("passing"), paused=True)
+    monkeypatch.setenv(SCHEMA_DIR_VAR, str(corpus_root() / "schemas"))  # libvirt 9.0's
+    dom = conn.create_xml(firmware_xml("passing"), paused=True, validate=True)
     assert not dom.is_persistent()
     assert dom.state() == (DomainState.PAUSED, DomainPausedReason.USER)
     dom.destroy()

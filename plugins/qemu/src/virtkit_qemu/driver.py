@@ -152,7 +152,9 @@ class QemuDriver(SnapshotHooks, MigrationHooks):  # type: ignore[misc]  # a mixi
 
     @hookimpl
     def virtkit_domain_create_transient(self, definition: DomainDef, flags: int) -> DomainRecord:
-        refuse_flags(flags, Create.START_PAUSED | Create.START_AUTODESTROY, "create", DRIVER)
+        # (START_VALIDATE: the facade has validated the XML)
+        supported = Create.START_PAUSED | Create.START_AUTODESTROY | Create.START_VALIDATE
+        refuse_flags(flags, supported, "create", DRIVER)
         entry = lifecycle.create_transient(
             self.host,
             definition,

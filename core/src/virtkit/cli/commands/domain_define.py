@@ -36,12 +36,17 @@ def cmd_define(session: Session, file: str, validate: bool) -> None:
 @click.option(
     "--autodestroy", is_flag=True, help="automatically destroy the guest when virtkit exits"
 )
+@click.option("--validate", is_flag=True, help="validate the XML against the schema")
 @click.pass_obj
-def cmd_create(session: Session, file: str, paused: bool, autodestroy: bool) -> None:
+def cmd_create(
+    session: Session, file: str, paused: bool, autodestroy: bool, validate: bool
+) -> None:
     """Create and start a transient domain from an XML file."""
     xml = read_file(file)
     with failing(f"Failed to create domain from {file}"):
-        dom = session.conn.create_xml(xml, paused=paused, autodestroy=autodestroy)
+        dom = session.conn.create_xml(
+            xml, paused=paused, autodestroy=autodestroy, validate=validate
+        )
     click.echo(f"Domain '{dom.name()}' created from {file}\n")
 
 
