@@ -188,6 +188,13 @@ class Connection:
 
         return parse_domain(xml)
 
+    @staticmethod
+    def _validate_domain_xml(xml: str) -> None:
+        """Check ``xml`` against libvirt's RelaxNG schema (see :mod:`virtkit.xml.validate`)."""
+        from virtkit.xml import validate
+
+        validate(xml)
+
     # ------------------------------------------------------------------ connection
 
     def close(self) -> None:
@@ -305,9 +312,7 @@ class Connection:
             flags |= DomainDefineFlags.VALIDATE
         self._check_call("virtkit_domain_define", change=True)
         if flags & DomainDefineFlags.VALIDATE:
-            from virtkit.xml import validate as validate_against_schema
-
-            validate_against_schema(xml)
+            self._validate_domain_xml(xml)
         definition = self._parse_domain_xml(xml)
         defined = self._call(
             "virtkit_domain_define", change=True, definition=definition, flags=flags
@@ -333,9 +338,7 @@ class Connection:
             flags |= DomainCreateFlags.START_VALIDATE
         self._check_call("virtkit_domain_create_transient", change=True)
         if flags & DomainCreateFlags.START_VALIDATE:
-            from virtkit.xml import validate as validate_against_schema
-
-            validate_against_schema(xml)
+            self._validate_domain_xml(xml)
         definition = self._parse_domain_xml(xml)
         record = self._call(
             "virtkit_domain_create_transient", change=True, definition=definition, flags=flags

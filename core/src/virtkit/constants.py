@@ -140,13 +140,8 @@ class DomainShutdownFlags(IntFlag):
     PARAVIRT = 16
 
 
-class DomainRebootFlags(IntFlag):
-    DEFAULT = 0
-    ACPI_POWER_BTN = 1
-    GUEST_AGENT = 2
-    INITCTL = 4
-    SIGNAL = 8
-    PARAVIRT = 16
+DomainRebootFlags = DomainShutdownFlags
+"""libvirt's reboot flags: the shutdown flags' names and values (how to ask the guest)."""
 
 
 class DomainDestroyFlags(IntFlag):
