@@ -49,12 +49,12 @@ from virtkit_qemu.watcher import EventWatcher
 
 snapshots = snapshot_support()
 SnapshotHooks: type = snapshots.SnapshotHooks if snapshots is not None else object
+"""Part B's snapshot hook implementations (a mixin), when ``virtkit_qemu.snapshots`` exists."""
 
 DRIVER = "QEMU"
 """The driver's name in the errors of :func:`~virtkit.flags.refuse_flags`."""
 SAVE_STATES = DomainSaveRestoreFlags.RUNNING | DomainSaveRestoreFlags.PAUSED
 """The save and restore flags the driver honours (not ``BYPASS_CACHE``)."""
-"""Part B's snapshot hook implementations (a mixin), when ``virtkit_qemu.snapshots`` exists."""
 
 _open_drivers: weakref.WeakSet[QemuDriver] = weakref.WeakSet()
 

@@ -10,18 +10,19 @@ from virtkit.cli.commands.domain_info import domain_argument
 from virtkit.cli.output import table
 from virtkit.cli.session import CommandFailed, Session
 from virtkit.constants import DomainXMLFlags
+from virtkit.domain import Domain
 
 inactive_option = click.option(
     "--inactive", is_flag=True, help="get inactive rather than running configuration"
 )
 
 
-def _devices(session: Session, domain: str, *, inactive: bool = False) -> etree._Element:
+def _devices(dom: Domain, *, inactive: bool = False) -> etree._Element:
     """The domain's ``<devices>`` (empty when its XML has none)."""
     from virtkit.xml.parser import parse_root
 
     flags = DomainXMLFlags.INACTIVE if inactive else 0
-    root = parse_root(session.domain(domain).xml_desc(flags), "domain")
+    root = parse_root(dom.xml_desc(flags), "domain")
     devices = root.find("devices")
     return devices if devices is not None else etree.Element("devices")
 
@@ -44,7 +45,7 @@ def _first(el: etree._Element, *paths: str) -> str:
 def cmd_domblklist(session: Session, domain: str, inactive: bool, details: bool) -> None:
     """List a domain's block devices: target and source (file, device, volume...)."""
     rows = []
-    for disk in _devices(session, domain, inactive=inactive).iterchildren("disk"):
+    for disk in _devices(session.domain(domain), inactive=inactive).iterchildren("disk"):
         source = _first(
             disk, "source/@file", "source/@dev", "source/@dir", "source/@name", "source/@volume"
         )
@@ -69,7 +70,7 @@ def cmd_domiflist(session: Session, domain: str, inactive: bool) -> None:
             _first(iface, "model/@type"),
             _first(iface, "mac/@address"),
         ]
-        for iface in _devices(session, domain, inactive=inactive).iterchildren("interface")
+        for iface in _devices(session.domain(domain), inactive=inactive).iterchildren("interface")
     ]
     click.echo(table(["Interface", "Type", "Source", "Model", "MAC"], rows), nl=False)
 
@@ -79,9 +80,10 @@ def cmd_domiflist(session: Session, domain: str, inactive: bool) -> None:
 @click.pass_obj
 def cmd_vncdisplay(session: Session, domain: str) -> None:
     """Print where a running domain's VNC display listens (``address:display``)."""
-    if not session.domain(domain).is_active():
+    dom = session.domain(domain)
+    if not dom.is_active():
         raise CommandFailed("Domain is not running")
-    graphics = _devices(session, domain).find("graphics[@type='vnc']")
+    graphics = _devices(dom).find("graphics[@type='vnc']")
     port = graphics.get("port", "") if graphics is not None else ""
     if not port.lstrip("-").isdigit() or int(port) < 5900:
         raise CommandFailed(f"domain '{domain}' has no VNC display")
@@ -98,7 +100,7 @@ def cmd_vncdisplay(session: Session, domain: str) -> None:
 @click.pass_obj
 def cmd_ttyconsole(session: Session, domain: str) -> None:
     """Print the pty of a running domain's console."""
-    console = _devices(session, domain).find("console")
+    console = _devices(session.domain(domain)).find("console")
     tty = console.get("tty") if console is not None else None
     if not tty:
         raise CommandFailed(f"domain '{domain}' has no console with a pty")

@@ -127,8 +127,9 @@ def add_channel(ctx: BuildContext, channel: etree._Element) -> None:
         )
     add_virtio_serial(ctx)
     char_id = chardev(ctx, channel, f"channel{index}", path=socket)
-    props = [f"virtserialport,bus=virtio-serial0.{bus},nr={port},chardev={char_id}"]
-    props.append(f"id=channel{index}")
+    props = [
+        f"virtserialport,bus=virtio-serial0.{bus},nr={port},chardev={char_id},id=channel{index}"
+    ]
     name = target.get("name")
     if name:
         props.append("name=" + name.replace(",", ",,"))
