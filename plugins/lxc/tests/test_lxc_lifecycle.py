@@ -225,6 +225,9 @@ def test_shutdown_signals_init_then_times_out_into_destroy(conn, rootfs, contain
     polite = conn.define_xml(
         container_xml("sd1", rootfs, args=("-c", "trap 'exit 0' PWR; while :; do sleep 0.02; done"))
     )
+    with pytest.raises(ConfigUnsupportedError, match="start with flag START_AUTODESTROY"):
+        polite.create(autodestroy=True)  # refused, not ignored: it would outlive the caller
+    assert not polite.is_active()
     polite.create()
     with pytest.raises(ConfigUnsupportedError, match="LXC driver does not .* flag INITCTL"):
         polite.shutdown(DomainShutdownFlags.INITCTL, timeout=5)  # no initctl, only a signal

@@ -58,6 +58,9 @@ def test_pv_guest_lifecycle(conn: virtkit.Connection, xen_host: XenHost) -> None
     try:
         assert dom.state()[0] == DomainState.SHUTOFF
         assert "<name>vk-pv</name>" in xen_host.run("cat /var/lib/virtkit/xen/domains/vk-pv.xml")
+        with pytest.raises(ConfigUnsupportedError, match="start with flag START_AUTODESTROY"):
+            dom.create(autodestroy=True)  # refused, not ignored: it would outlive the caller
+        assert dom.state()[0] == DomainState.SHUTOFF
         dom.create()
         assert dom.state()[0] in (DomainState.RUNNING, DomainState.BLOCKED)
         assert dom.id() > 0
@@ -74,6 +77,8 @@ def test_pv_guest_lifecycle(conn: virtkit.Connection, xen_host: XenHost) -> None
         wait("vk-pv", f"tick {paused_at + 2}")
 
         image = "/var/lib/xen/vk-pv.save"
+        with pytest.raises(ConfigUnsupportedError, match="save with another domain XML"):
+            dom.save(image, guest_xml("vk-pv"))  # xl keeps the configuration it has
         dom.save(image)
         assert dom.state()[0] == DomainState.SHUTOFF
         saved_at = _ticks(xen_host, "vk-pv")

@@ -31,6 +31,7 @@ from lxml import etree
 from virtkit import hookimpl
 from virtkit.constants import (
     DomainCreateFlags,
+    DomainDefineFlags,
     DomainDestroyFlags,
     DomainEventDefinedDetail,
     DomainEventResumedDetail,
@@ -301,6 +302,7 @@ class LxcDriver:
 
     @hookimpl
     def virtkit_domain_define(self, definition: DomainDef, flags: int) -> DomainRecord:
+        refuse_flags(flags, DomainDefineFlags.VALIDATE, "define", DRIVER)  # (validated before)
         container_config(definition)
         with self._locked():
             existed = self._config(definition.name) is not None
@@ -316,6 +318,14 @@ class LxcDriver:
 
     @hookimpl
     def virtkit_domain_undefine(self, dom: DomainRef, flags: int) -> None:
+        # (a container has neither a managed save image nor NVRAM: nothing of them to remove)
+        supported = (
+            DomainUndefineFlags.SNAPSHOTS_METADATA
+            | DomainUndefineFlags.MANAGED_SAVE
+            | DomainUndefineFlags.NVRAM
+            | DomainUndefineFlags.KEEP_NVRAM
+        )
+        refuse_flags(flags, supported, "undefine", DRIVER)
         with self._locked():
             record = self._lookup(dom)
             if not record.persistent:
@@ -380,6 +390,7 @@ class LxcDriver:
 
     @hookimpl
     def virtkit_domain_start(self, dom: DomainRef, flags: int, snapshot: str | None) -> None:
+        refuse_flags(flags, DomainCreateFlags.START_PAUSED, "start", DRIVER)
         with self._locked():
             record = self._lookup(dom)
             if record.active:
@@ -390,6 +401,8 @@ class LxcDriver:
 
     @hookimpl
     def virtkit_domain_create_transient(self, definition: DomainDef, flags: int) -> DomainRecord:
+        supported = DomainCreateFlags.START_PAUSED | DomainCreateFlags.START_VALIDATE
+        refuse_flags(flags, supported, "create", DRIVER)
         container_config(definition)
         with self._locked():
             if self._record(definition.name) is not None:
@@ -571,6 +584,8 @@ class LxcDriver:
 
     @hookimpl
     def virtkit_domain_get_xml(self, dom: DomainRef, flags: int) -> str:
+        supported = DomainXMLFlags.INACTIVE | DomainXMLFlags.SECURE  # (a container has no secret)
+        refuse_flags(flags, supported, "getting a domain's XML", DRIVER)
         return self._xml(dom, flags)
 
     @hookimpl

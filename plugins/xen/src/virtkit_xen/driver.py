@@ -14,8 +14,9 @@ from typing import Any, ClassVar
 
 import attrs
 import virtkit
+from virtkit.constants import DomainCreateFlags as Create
 from virtkit.constants import (
-    DomainCreateFlags,
+    DomainDefineFlags,
     DomainDestroyFlags,
     DomainEventDefinedDetail,
     DomainEventResumedDetail,
@@ -28,9 +29,9 @@ from virtkit.constants import (
     DomainSaveRestoreFlags,
     DomainShutdownFlags,
     DomainState,
-    DomainUndefineFlags,
     DomainXMLFlags,
 )
+from virtkit.constants import DomainUndefineFlags as Undefine
 from virtkit.errors import (
     ConfigUnsupportedError,
     DomainExistsError,
@@ -53,6 +54,18 @@ from virtkit_xen.store import locked, remove, store, write_file
 from virtkit_xen.tonative import definition_to_config
 
 NATIVE_FORMATS = ("xen-xl", "xen-xm")
+
+
+DRIVER = "Xen"
+"""The driver's name in the errors of :func:`~virtkit.flags.refuse_flags`."""
+
+
+def _refuse_other_xml(xml: str | None, operation: str) -> None:
+    """xl saves and restores a domain with the configuration it has: another XML is refused."""
+    if xml is not None:
+        raise ConfigUnsupportedError(
+            f"the {DRIVER} driver does not support {operation} with another domain XML"
+        )
 
 
 class XenDriver(SnapshotMixin, MigrationMixin):
@@ -134,6 +147,7 @@ class XenDriver(SnapshotMixin, MigrationMixin):
 
     @virtkit.hookimpl
     def virtkit_domain_define(self, definition: DomainDef, flags: int) -> DomainRecord:
+        refuse_flags(flags, DomainDefineFlags.VALIDATE, "define", DRIVER)  # (validated before)
         definition = self._canonical(definition)
         root = definition.tree()
         name, uid = root.findtext("name") or "", uuidlib.UUID(root.findtext("uuid"))
@@ -163,13 +177,15 @@ class XenDriver(SnapshotMixin, MigrationMixin):
 
     @virtkit.hookimpl
     def virtkit_domain_undefine(self, dom: DomainRef, flags: int) -> None:
+        supported = Undefine.MANAGED_SAVE | Undefine.SNAPSHOTS_METADATA | Undefine.KEEP_NVRAM
+        refuse_flags(flags, supported, "undefine", DRIVER)
         view, record = self._find(dom)
         if not record.persistent:
             raise OperationInvalidError(f"domain '{dom.name}' is transient", domain=ErrorDomain.XEN)
         script = "".join(remove(f"domains/{dom.name}.{ext}") for ext in ("xml", "cfg", "autostart"))
-        if flags & DomainUndefineFlags.MANAGED_SAVE:
+        if flags & Undefine.MANAGED_SAVE:
             script += remove(f"save/{dom.name}.save")
-        if flags & DomainUndefineFlags.SNAPSHOTS_METADATA:
+        if flags & Undefine.SNAPSHOTS_METADATA:
             script += remove(f"snapshots/{dom.name}")
         self.dom0.run(locked(script))
         self._emit(
@@ -190,7 +206,8 @@ class XenDriver(SnapshotMixin, MigrationMixin):
 
     @virtkit.hookimpl
     def virtkit_domain_start(self, dom: DomainRef, flags: int, snapshot: str | None) -> None:
-        paused = bool(flags & DomainCreateFlags.START_PAUSED)
+        refuse_flags(flags, Create.START_PAUSED | Create.START_FORCE_BOOT, "start", DRIVER)
+        paused = bool(flags & Create.START_PAUSED)
         if snapshot is not None:
             view, record = self._find(dom)
             if record.state != DomainState.SHUTOFF:
@@ -202,7 +219,7 @@ class XenDriver(SnapshotMixin, MigrationMixin):
                 dom.name, dom.uuid, DomainEventType.STARTED, DomainEventStartedDetail.FROM_SNAPSHOT
             )
             return
-        force_boot = bool(flags & DomainCreateFlags.START_FORCE_BOOT)
+        force_boot = bool(flags & Create.START_FORCE_BOOT)
         restored = self.start_defined(dom.name, paused=paused, force_boot=force_boot)
         detail = DomainEventStartedDetail.RESTORED if restored else DomainEventStartedDetail.BOOTED
         self._emit(dom.name, dom.uuid, DomainEventType.STARTED, detail)
@@ -213,6 +230,7 @@ class XenDriver(SnapshotMixin, MigrationMixin):
 
     @virtkit.hookimpl
     def virtkit_domain_create_transient(self, definition: DomainDef, flags: int) -> DomainRecord:
+        refuse_flags(flags, Create.START_PAUSED | Create.START_VALIDATE, "create", DRIVER)
         definition = self._canonical(definition)
         root = definition.tree()
         name = root.findtext("name") or ""
@@ -220,7 +238,7 @@ class XenDriver(SnapshotMixin, MigrationMixin):
         if name in view.running or name in view.defined:
             raise DomainExistsError(f"domain '{name}' already exists", domain=ErrorDomain.XEN)
         xml = format_domain(definition, inactive=True, secure=True)
-        paused = bool(flags & DomainCreateFlags.START_PAUSED)
+        paused = bool(flags & Create.START_PAUSED)
         self.start_domain(name, xml, paused=paused, image=None)
         _, record = self._find(DomainRef(name=name, uuid=uuidlib.UUID(root.findtext("uuid"))))
         self._emit(name, record.uuid, DomainEventType.STARTED, DomainEventStartedDetail.BOOTED)
@@ -228,7 +246,7 @@ class XenDriver(SnapshotMixin, MigrationMixin):
 
     @virtkit.hookimpl
     def virtkit_domain_shutdown(self, dom: DomainRef, flags: int, timeout: float | None) -> None:
-        refuse_flags(flags, DomainShutdownFlags.PARAVIRT, "shutdown", "Xen")  # what xl does
+        refuse_flags(flags, DomainShutdownFlags.PARAVIRT, "shutdown", DRIVER)  # what xl does
         name = quote(dom.name)
         if timeout is None:
             self._act(dom, f"xl shutdown {name}")
@@ -243,13 +261,13 @@ class XenDriver(SnapshotMixin, MigrationMixin):
 
     @virtkit.hookimpl
     def virtkit_domain_destroy(self, dom: DomainRef, flags: int) -> None:
-        refuse_flags(flags, DomainDestroyFlags.DEFAULT, "destroy", "Xen")
+        refuse_flags(flags, DomainDestroyFlags.DEFAULT, "destroy", DRIVER)
         running = self._act(dom, f"xl destroy {quote(dom.name)}")
         self._stopped(running, DomainEventStoppedDetail.DESTROYED)
 
     @virtkit.hookimpl
     def virtkit_domain_reboot(self, dom: DomainRef, flags: int) -> None:
-        refuse_flags(flags, DomainRebootFlags.PARAVIRT, "reboot", "Xen")
+        refuse_flags(flags, DomainRebootFlags.PARAVIRT, "reboot", DRIVER)
         self._act(dom, f"xl reboot {quote(dom.name)}")
 
     @virtkit.hookimpl
@@ -319,6 +337,8 @@ class XenDriver(SnapshotMixin, MigrationMixin):
 
     @virtkit.hookimpl
     def virtkit_domain_get_xml(self, dom: DomainRef, flags: int) -> str:
+        supported = DomainXMLFlags.INACTIVE | DomainXMLFlags.SECURE | DomainXMLFlags.MIGRATABLE
+        refuse_flags(flags, supported, "getting a domain's XML", DRIVER)
         view, record = self._find(dom)
         xml = view.defined.get(dom.name)
         if xml is None:  # a transient domain: the definition it was started from
@@ -344,6 +364,8 @@ class XenDriver(SnapshotMixin, MigrationMixin):
         flags: int,
         progress: ProgressCallback | None,
     ) -> None:
+        refuse_flags(flags, DomainSaveRestoreFlags.NONE, "save", DRIVER)  # xl keeps no state
+        _refuse_other_xml(xml, "save")
         running = self._act(dom, f"xl save {quote(dom.name)} {quote(path)} >/dev/null")
         self._stopped(running, DomainEventStoppedDetail.SAVED)
 
@@ -351,6 +373,9 @@ class XenDriver(SnapshotMixin, MigrationMixin):
     def virtkit_domain_restore(
         self, path: str, xml: str | None, flags: int, progress: ProgressCallback | None
     ) -> DomainRecord:
+        supported = DomainSaveRestoreFlags.RUNNING | DomainSaveRestoreFlags.PAUSED
+        refuse_flags(flags, supported, "restore", DRIVER)
+        _refuse_other_xml(xml, "restore")
         paused = bool(flags & DomainSaveRestoreFlags.PAUSED)
         image = quote(path)
         # one round trip: the domain's name and UUID come from the image's header (xl's JSON
@@ -393,6 +418,7 @@ class XenDriver(SnapshotMixin, MigrationMixin):
     def virtkit_domain_managed_save(
         self, dom: DomainRef, flags: int, progress: ProgressCallback | None
     ) -> None:
+        refuse_flags(flags, DomainSaveRestoreFlags.NONE, "managed save", DRIVER)
         image = f'"$S"/save/{quote(dom.name)}.save'
         running = self._act(
             dom,
