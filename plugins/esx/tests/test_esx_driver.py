@@ -136,6 +136,8 @@ def test_shutdown_with_timeout_leaves_it_off(esx_uri: str) -> None:
             "<memory unit='MiB'>32</memory><os><type>hvm</type></os></domain>"
         )
         try:
+            with pytest.raises(ConfigUnsupportedError, match="start with flag START_AUTODESTROY"):
+                dom.create(autodestroy=True)  # refused, not ignored: it would outlive the caller
             dom.create()
             with pytest.raises(ConfigUnsupportedError, match="ESX driver .* flag GUEST_AGENT"):
                 dom.shutdown(DomainShutdownFlags.GUEST_AGENT, timeout=5)  # only VMware Tools'

@@ -24,6 +24,7 @@ from virtkit.constants import (
     DomainShutdownFlags,
     DomainShutoffReason,
     DomainState,
+    DomainXMLFlags,
 )
 from virtkit.errors import (
     ConfigUnsupportedError,
@@ -174,6 +175,7 @@ class LifecycleHooks(ESXBase):
 
     @virtkit.hookimpl
     def virtkit_domain_create_transient(self, definition: DomainDef, flags: int) -> DomainRecord:
+        refuse_flags(flags, DomainCreateFlags.START_VALIDATE, "create", "ESX")  # (validated)
         with self._lock:
             vm = self._create(definition)
             ident = uuidlib.UUID(self.session.get(vm, "config.uuid"))
@@ -238,6 +240,7 @@ class LifecycleHooks(ESXBase):
 
     @virtkit.hookimpl
     def virtkit_domain_start(self, dom: DomainRef, flags: int) -> None:
+        refuse_flags(flags, DomainCreateFlags.START_PAUSED, "start", "ESX")
         with self._lock:
             vm, props = self._vm(dom)
             power = props["runtime.powerState"]
@@ -345,6 +348,8 @@ class LifecycleHooks(ESXBase):
 
     @virtkit.hookimpl
     def virtkit_domain_get_xml(self, dom: DomainRef, flags: int) -> str:
+        supported = DomainXMLFlags.INACTIVE | DomainXMLFlags.SECURE
+        refuse_flags(flags, supported, "getting a domain's XML", "ESX")
         return self._domain_xml(dom, flags)
 
     # ------------------------------------------------------------------ native formats

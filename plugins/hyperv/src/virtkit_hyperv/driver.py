@@ -298,6 +298,8 @@ class HyperVDriver:
 
     @virtkit.hookimpl
     def virtkit_domain_start(self, dom: DomainRef, flags: int, snapshot: str | None) -> None:
+        supported = DomainCreateFlags.START_PAUSED | DomainCreateFlags.START_FORCE_BOOT
+        refuse_flags(flags, supported, "start", "Hyper-V")
         if flags & DomainCreateFlags.START_PAUSED:
             raise InvalidArgumentError(
                 f"cannot start '{dom.name}' paused: Hyper-V has no paused start"
@@ -394,6 +396,8 @@ class HyperVDriver:
 
     @virtkit.hookimpl
     def virtkit_domain_get_xml(self, dom: DomainRef, flags: int) -> str:
+        supported = DomainXMLFlags.INACTIVE | DomainXMLFlags.SECURE
+        refuse_flags(flags, supported, "getting a domain's XML", "Hyper-V")
         system = self._vm(dom)
         guid = text(system.get("Name"))
         vssd = self._realized(guid)

@@ -223,6 +223,8 @@ class VBoxDriver:
 
     @virtkit.hookimpl
     def virtkit_domain_start(self, dom: DomainRef, flags: int, snapshot: str | None) -> None:
+        supported = DomainCreateFlags.START_PAUSED | DomainCreateFlags.START_FORCE_BOOT
+        refuse_flags(flags, supported, "start", "VirtualBox")
         if flags & DomainCreateFlags.START_PAUSED:
             raise InvalidArgumentError(
                 f"cannot start '{dom.name}' paused: VBoxManage startvm has no paused start"
@@ -310,6 +312,8 @@ class VBoxDriver:
 
     @virtkit.hookimpl
     def virtkit_domain_get_xml(self, dom: DomainRef, flags: int) -> str:
+        supported = DomainXMLFlags.INACTIVE | DomainXMLFlags.SECURE
+        refuse_flags(flags, supported, "getting a domain's XML", "VirtualBox")
         info = self._vm(dom)
         inactive = bool(flags & DomainXMLFlags.INACTIVE) or not is_active(info["VMState"])
         return domain_xml(info, inactive=inactive, id=self._id(info))
