@@ -21,6 +21,7 @@ from virtkit.auth import credentials
 from virtkit.constants import (
     DomainCreateFlags,
     DomainDestroyFlags,
+    DomainSaveRestoreFlags,
     DomainShutdownFlags,
     DomainSnapshotDeleteFlags,
     DomainSnapshotRevertFlags,
@@ -335,7 +336,8 @@ class HyperVDriver:
         self._request(system, mapping.REQUEST_RUNNING)
 
     @virtkit.hookimpl
-    def virtkit_domain_managed_save(self, dom: DomainRef) -> None:
+    def virtkit_domain_managed_save(self, dom: DomainRef, flags: int) -> None:
+        refuse_flags(flags, DomainSaveRestoreFlags.NONE, "managed save", "Hyper-V")
         self._change_state(dom, mapping.REQUEST_SAVED, "save", True)
 
     @virtkit.hookimpl

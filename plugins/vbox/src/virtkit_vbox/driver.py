@@ -20,6 +20,7 @@ import virtkit
 from virtkit.constants import (
     DomainCreateFlags,
     DomainDestroyFlags,
+    DomainSaveRestoreFlags,
     DomainShutdownFlags,
     DomainSnapshotCreateFlags,
     DomainSnapshotDeleteFlags,
@@ -288,7 +289,8 @@ class VBoxDriver:
         self._control(dom, "resume", "resume")
 
     @virtkit.hookimpl
-    def virtkit_domain_managed_save(self, dom: DomainRef) -> None:
+    def virtkit_domain_managed_save(self, dom: DomainRef, flags: int) -> None:
+        refuse_flags(flags, DomainSaveRestoreFlags.NONE, "managed save", "VirtualBox")
         self._control(dom, "save", "savestate")
 
     @virtkit.hookimpl
