@@ -512,6 +512,8 @@ def test_console_is_the_serial_pty(
         dom.open_console("serial1")
     with pytest.raises(OperationInvalidError, match="no device 'serial9'"):
         dom.open_console("serial9")
+    with pytest.raises(OperationInvalidError, match="no device 'it's'"):
+        dom.open_console("it's")  # a quote is a name like any other
     dom.destroy()
 
 

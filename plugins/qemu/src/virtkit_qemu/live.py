@@ -141,7 +141,9 @@ def console_path(live: str, dev_name: str | None) -> str:
     candidates = root.findall("devices/console") + root.findall("devices/serial")
     if dev_name is not None:
         candidates += root.findall("devices/channel")
-        candidates = [c for c in candidates if c.find(f"alias[@name='{dev_name}']") is not None]
+        candidates = [
+            c for c in candidates if any(a.get("name") == dev_name for a in c.iterchildren("alias"))
+        ]
     if not candidates:
         what = f"device '{dev_name}'" if dev_name else "console or serial device"
         raise OperationInvalidError(f"the domain has no {what}")
