@@ -49,13 +49,18 @@ def record_syscalls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
+def with_more_memory(dom: virtkit.Domain) -> str:
+    """The domain's definition (its UUID with it: a redefinition) with 96 MiB, not 64."""
+    return dom.xml_desc(DomainXMLFlags.INACTIVE).replace("65536</memory>", "98304</memory>")
+
+
 def test_define_fsyncs_the_definition_then_renames_it_into_place(
     conn: virtkit.Connection, firmware_xml: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    xml = firmware_xml("durable")
-    conn.define_xml(xml)  # the first define creates the folders (each synced in its parent)
+    # the first define creates the folders (each synced in its parent)
+    first = conn.define_xml(firmware_xml("durable"))
     calls = record_syscalls(monkeypatch)
-    dom = conn.define_xml(xml.replace("64</memory>", "96</memory>"))
+    dom = conn.define_xml(with_more_memory(first))
     assert calls == ["fsync file", "rename durable.xml"]
     assert "<memory unit='KiB'>98304</memory>" in dom.xml_desc(DomainXMLFlags.INACTIVE)
 
@@ -63,8 +68,7 @@ def test_define_fsyncs_the_definition_then_renames_it_into_place(
 def test_a_failed_write_keeps_the_old_definition(
     conn: virtkit.Connection, qemu_root: Path, firmware_xml: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    xml = firmware_xml("kept")
-    dom = conn.define_xml(xml)
+    dom = conn.define_xml(firmware_xml("kept"))
     before = dom.xml_desc(DomainXMLFlags.INACTIVE)
 
     def broken_disk(src: str, dst: str) -> None:
@@ -73,10 +77,10 @@ def test_a_failed_write_keeps_the_old_definition(
     with monkeypatch.context() as patch:
         patch.setattr(os, "replace", broken_disk)
         with pytest.raises(VirtError, match="kept.xml: Input/output error"):
-            conn.define_xml(xml.replace("64</memory>", "96</memory>"))
+            conn.define_xml(with_more_memory(dom))
     assert dom.xml_desc(DomainXMLFlags.INACTIVE) == before
     assert os.listdir(qemu_root / "etc" / ".staging") == []
-    conn.define_xml(xml.replace("64</memory>", "96</memory>"))  # still manageable
+    conn.define_xml(with_more_memory(dom))  # still manageable
     assert "98304" in dom.xml_desc(DomainXMLFlags.INACTIVE)
 
 
@@ -132,12 +136,11 @@ REDEFINE = "import sys, virtkit; virtkit.open(sys.argv[1]).define_xml(sys.stdin.
 def test_a_crash_during_define_leaves_the_old_or_the_new_definition(
     conn: virtkit.Connection, uri: str, firmware_xml: Any, qemu_root: Path, when: str
 ) -> None:
-    xml = firmware_xml("crash")
-    dom = conn.define_xml(xml)
+    dom = conn.define_xml(firmware_xml("crash"))
     old = dom.xml_desc(DomainXMLFlags.INACTIVE)
     done = subprocess.run(
         [sys.executable, "-c", DYING_DEFINE, uri, when],
-        input=xml.replace("64</memory>", "96</memory>"),
+        input=with_more_memory(dom),
         text=True,
         capture_output=True,
         check=False,
@@ -150,7 +153,7 @@ def test_a_crash_during_define_leaves_the_old_or_the_new_definition(
         assert f"<memory unit='KiB'>{expected_memory}</memory>" in found
         assert found.replace("98304", "65536") == old  # whole: only the memory changed
         subprocess.run(  # the next process to change the root clears the dead one's staged file
-            [sys.executable, "-c", REDEFINE, uri], input=xml, text=True, check=True
+            [sys.executable, "-c", REDEFINE, uri], input=old, text=True, check=True
         )
         assert os.listdir(qemu_root / "etc" / ".staging") == []
     finally:

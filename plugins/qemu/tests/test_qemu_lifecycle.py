@@ -288,6 +288,23 @@ def test_a_taken_uuid_is_refused_and_a_transient_domain_found_by_uuid(
         fleeting.destroy()
 
 
+def test_a_definition_without_uuid_of_a_taken_name_is_refused(
+    conn: virtkit.Connection, firmware_xml: Any
+) -> None:
+    """As libvirt 9.0 (checked against it here): XML without ``<uuid>`` draws a new one, so a
+    domain of its name is another domain ("operation failed: domain 'x' already exists with
+    uuid ..."); with the domain's UUID it is a redefinition."""
+    dom = conn.define_xml(firmware_xml("named"))
+    before = dom.xml_desc(DomainXMLFlags.INACTIVE)
+    with pytest.raises(
+        DomainExistsError, match=f"domain 'named' already exists with uuid {dom.uuid()}"
+    ):
+        conn.define_xml(firmware_xml("named").replace("64</memory>", "96</memory>"))
+    assert dom.xml_desc(DomainXMLFlags.INACTIVE) == before
+    conn.define_xml(before.replace("65536</memory>", "98304</memory>"))
+    assert "98304</memory>" in dom.xml_desc(DomainXMLFlags.INACTIVE)
+
+
 def test_a_redefinition_by_another_connection_is_seen_at_once(
     conn: virtkit.Connection, uri: str, firmware_xml: Any
 ) -> None:

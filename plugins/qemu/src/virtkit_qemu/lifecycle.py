@@ -74,16 +74,6 @@ def _canonical_uuid(definition: DomainDef) -> uuidlib.UUID:
     return uuid
 
 
-def _with_uuid(definition: DomainDef, uuid: uuidlib.UUID) -> DomainDef:
-    """A canonical definition (it has a ``<uuid>``) with another UUID, changed in its tree
-    (``with_identity`` would model the whole definition first)."""
-    root = definition.tree()
-    element = first_child(root, "uuid")
-    assert element is not None
-    element.text = str(uuid)
-    return domain_from_tree(root, built=True)
-
-
 def _with_new_genid(xml: str) -> str:
     """``xml`` with a new VM generation ID when it has one (a guest resuming from a copy of
     itself is told so, as libvirt tells it on a restore or a snapshot revert)."""
@@ -122,16 +112,14 @@ def _check_conflicts(
 
 def define(host: QemuHost, definition: DomainDef) -> DomainEntry:
     name = _checked_name(definition)
-    # without a UUID, a redefinition keeps the domain's and a new domain gets a random one
-    no_uuid = definition.uuid is None
+    # without a UUID, the definition gets a random one: a domain of the same name is refused
+    # then, as libvirt refuses it ("domain 'x' already exists with uuid ...")
+    generated = definition.uuid is None
     definition = canonical_definition(host, definition, inactive=True)
     uuid = _canonical_uuid(definition)
     with host.store.lock(), host.store.config_batch() as batch:
         same_name = host.entry_by_name(name)
-        if no_uuid and same_name is not None:
-            uuid = same_name.uuid
-            definition = _with_uuid(definition, uuid)
-        existing = _check_conflicts(host, same_name, uuid, allow_same=True, generated=no_uuid)
+        existing = _check_conflicts(host, same_name, uuid, allow_same=True, generated=generated)
         xml = definition.to_xml()
         # staged, the definition heads for the disk while QEMU's command line is checked;
         # a refusal leaves the old definition (or none) in place
