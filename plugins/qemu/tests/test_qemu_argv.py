@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from pathlib import Path
 
 import pytest
 import virtkit
@@ -452,3 +453,18 @@ def test_domxml_to_native_through_the_connection(uri: str) -> None:
             conn.domain_xml_to_native("xen-xl", domain())
         with pytest.raises(XMLError):
             conn.domain_xml_to_native("qemu-argv", "<domain type='qemu'><name>x</name>")
+
+
+def test_a_root_too_deep_for_sockets_refuses_start_but_not_the_command_line(
+    tmp_path: Path,
+) -> None:
+    """Under a root whose socket paths would be too long, domxml-to-native still shows the
+    command line; only starting there is refused, saying why."""
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    with virtkit.open(f"qemu:///embed?root={deep}") as conn:
+        xml = domain()
+        assert "guest=argv,debug-threads=on" in conn.domain_xml_to_native("qemu-argv", xml)
+        dom = conn.define_xml(xml)
+        with pytest.raises(ConfigUnsupportedError, match="too deep for QEMU's unix sockets"):
+            dom.create()
+        assert not dom.is_active()

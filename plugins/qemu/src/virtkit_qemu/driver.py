@@ -196,7 +196,7 @@ class QemuDriver(SnapshotHooks, MigrationHooks):  # type: ignore[misc]  # a mixi
             )
         definition = lifecycle.canonical_definition(self.host, definition, inactive=False)
         assert definition.uuid is not None  # (the canonical form has one)
-        runtime_dir = str(self.host.store.runtime_paths(definition.uuid).folder)
+        runtime_dir = str(self.host.store.runtime_folder(definition.uuid))
         return subprocess.list2cmdline(build_command(definition, runtime_dir=runtime_dir).argv)
 
     # ------------------------------------------------------------------ lifecycle

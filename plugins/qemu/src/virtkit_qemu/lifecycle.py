@@ -390,7 +390,7 @@ def domain_xml(host: QemuHost, ref: DomainRef, *, inactive: bool, migratable: bo
     if inactive or entry.status is None or not entry.active:
         return xml
     if migratable:
-        return migratable_xml(xml, str(host.store.runtime_paths(entry.uuid).folder))
+        return migratable_xml(xml, str(host.store.runtime_folder(entry.uuid)))
     if "<channel" not in xml:
         return xml
     try:

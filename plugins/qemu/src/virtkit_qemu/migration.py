@@ -146,7 +146,7 @@ def begin(host: QemuHost, ref: DomainRef, flags: int, params: dict[str, Any]) ->
             )
         if flags & F.POSTCOPY and flags & F.NON_SHARED_DISK:
             raise InvalidArgumentError("post-copy migration cannot copy storage")
-        xml = migratable_xml(host.xml(entry), str(host.store.runtime_paths(ref.uuid).folder))
+        xml = migratable_xml(host.xml(entry), str(host.store.runtime_folder(ref.uuid)))
     disks = migration_storage.source_disks(xml, sizes=bool(flags & F.NON_SHARED_DISK))
     tree = SnapshotTree(host.store.state, ref.name)
     cookie = {

@@ -188,8 +188,14 @@ class QemuStore:
             f"jobs/{uuid}.json", json.dumps({**job._asdict(), "stats": dict(job.stats)})
         )
 
+    def runtime_folder(self, uuid: uuidlib.UUID) -> Path:
+        """The folder of the domain's QEMU sockets, whether or not they fit (see
+        :meth:`runtime_paths`)."""
+        return self.run.path(f"d/{uuid.hex[:12]}")
+
     def runtime_paths(self, uuid: uuidlib.UUID) -> RuntimePaths:
-        paths = RuntimePaths(folder=self.run.path(f"d/{uuid.hex[:12]}"))
+        """The QEMU's sockets and pidfile, refused where the root is too deep for them."""
+        paths = RuntimePaths(folder=self.runtime_folder(uuid))
         if len(str(paths.events)) > SOCKET_PATH_MAX:
             raise ConfigUnsupportedError(
                 f"the run folder {self.run.directory} is too deep for QEMU's unix sockets "
