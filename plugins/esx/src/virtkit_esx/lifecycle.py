@@ -58,6 +58,10 @@ NATIVE_FORMAT = "vmware-vmx"
 VIRTUAL_HW_VERSION = 7  # ESX 4.0 and later, as libvirt's driver writes
 
 
+DRIVER = "ESX"
+"""The driver's name in the errors of :func:`~virtkit.flags.refuse_flags`."""
+
+
 class LifecycleHooks(ESXBase):
     """Host calls, define and undefine, power operations, XML and VMX."""
 
@@ -175,7 +179,7 @@ class LifecycleHooks(ESXBase):
 
     @virtkit.hookimpl
     def virtkit_domain_create_transient(self, definition: DomainDef, flags: int) -> DomainRecord:
-        refuse_flags(flags, DomainCreateFlags.START_VALIDATE, "create", "ESX")  # (validated)
+        refuse_flags(flags, DomainCreateFlags.START_VALIDATE, "create", DRIVER)  # (validated)
         with self._lock:
             vm = self._create(definition)
             ident = uuidlib.UUID(self.session.get(vm, "config.uuid"))
@@ -240,7 +244,7 @@ class LifecycleHooks(ESXBase):
 
     @virtkit.hookimpl
     def virtkit_domain_start(self, dom: DomainRef, flags: int) -> None:
-        refuse_flags(flags, DomainCreateFlags.START_PAUSED, "start", "ESX")
+        refuse_flags(flags, DomainCreateFlags.START_PAUSED, "start", DRIVER)
         with self._lock:
             vm, props = self._vm(dom)
             power = props["runtime.powerState"]
@@ -255,7 +259,7 @@ class LifecycleHooks(ESXBase):
 
     @virtkit.hookimpl
     def virtkit_domain_shutdown(self, dom: DomainRef, flags: int, timeout: float | None) -> None:
-        refuse_flags(flags, DomainShutdownFlags.DEFAULT, "shutdown", "ESX")  # (the guest tools')
+        refuse_flags(flags, DomainShutdownFlags.DEFAULT, "shutdown", DRIVER)  # (the guest tools')
         with self._lock:
             vm, props = self._vm(dom)
             self._require(props, dom, "poweredOn")
@@ -279,7 +283,7 @@ class LifecycleHooks(ESXBase):
 
     @virtkit.hookimpl
     def virtkit_domain_destroy(self, dom: DomainRef, flags: int) -> None:
-        refuse_flags(flags, DomainDestroyFlags.DEFAULT, "destroy", "ESX")
+        refuse_flags(flags, DomainDestroyFlags.DEFAULT, "destroy", DRIVER)
         with self._lock:
             vm, props = self._vm(dom)
             self._require(props, dom, "poweredOn", "suspended")
@@ -288,7 +292,7 @@ class LifecycleHooks(ESXBase):
 
     @virtkit.hookimpl
     def virtkit_domain_reboot(self, dom: DomainRef, flags: int) -> None:
-        refuse_flags(flags, DomainRebootFlags.DEFAULT, "reboot", "ESX")
+        refuse_flags(flags, DomainRebootFlags.DEFAULT, "reboot", DRIVER)
         vm, props = self._vm(dom)
         self._require(props, dom, "poweredOn")
         try:
@@ -349,7 +353,7 @@ class LifecycleHooks(ESXBase):
     @virtkit.hookimpl
     def virtkit_domain_get_xml(self, dom: DomainRef, flags: int) -> str:
         supported = DomainXMLFlags.INACTIVE | DomainXMLFlags.SECURE
-        refuse_flags(flags, supported, "getting a domain's XML", "ESX")
+        refuse_flags(flags, supported, "getting a domain's XML", DRIVER)
         return self._domain_xml(dom, flags)
 
     # ------------------------------------------------------------------ native formats

@@ -69,6 +69,10 @@ POLL_SECONDS = 1.0
 LIVE_MIGRATION = 32768  # Msvm_VirtualSystemMigrationSettingData.MigrationType: VirtualSystem
 
 
+DRIVER = "Hyper-V"
+"""The driver's name in the errors of :func:`~virtkit.flags.refuse_flags`."""
+
+
 class HyperVDriver:
     """Serves ``hyperv://host``: one WinRM session per connection."""
 
@@ -300,7 +304,7 @@ class HyperVDriver:
     @virtkit.hookimpl
     def virtkit_domain_start(self, dom: DomainRef, flags: int, snapshot: str | None) -> None:
         supported = DomainCreateFlags.START_PAUSED | DomainCreateFlags.START_FORCE_BOOT
-        refuse_flags(flags, supported, "start", "Hyper-V")
+        refuse_flags(flags, supported, "start", DRIVER)
         if flags & DomainCreateFlags.START_PAUSED:
             raise InvalidArgumentError(
                 f"cannot start '{dom.name}' paused: Hyper-V has no paused start"
@@ -317,7 +321,7 @@ class HyperVDriver:
 
     @virtkit.hookimpl
     def virtkit_domain_destroy(self, dom: DomainRef, flags: int) -> None:
-        refuse_flags(flags, DomainDestroyFlags.DEFAULT, "destroy", "Hyper-V")
+        refuse_flags(flags, DomainDestroyFlags.DEFAULT, "destroy", DRIVER)
         self._change_state(dom, mapping.REQUEST_OFF, "destroy", True)
 
     @virtkit.hookimpl
@@ -337,7 +341,7 @@ class HyperVDriver:
 
     @virtkit.hookimpl
     def virtkit_domain_managed_save(self, dom: DomainRef, flags: int) -> None:
-        refuse_flags(flags, DomainSaveRestoreFlags.NONE, "managed save", "Hyper-V")
+        refuse_flags(flags, DomainSaveRestoreFlags.NONE, "managed save", DRIVER)
         self._change_state(dom, mapping.REQUEST_SAVED, "save", True)
 
     @virtkit.hookimpl
@@ -350,7 +354,7 @@ class HyperVDriver:
 
     @virtkit.hookimpl
     def virtkit_domain_shutdown(self, dom: DomainRef, flags: int, timeout: float | None) -> None:
-        refuse_flags(flags, DomainShutdownFlags.DEFAULT, "shutdown", "Hyper-V")
+        refuse_flags(flags, DomainShutdownFlags.DEFAULT, "shutdown", DRIVER)
         system = self._vm(dom)
         if self._state(system) != mapping.REQUEST_RUNNING:  # EnabledState 2: running
             raise OperationInvalidError(f"cannot shut down '{dom.name}': it is not running")
@@ -399,7 +403,7 @@ class HyperVDriver:
     @virtkit.hookimpl
     def virtkit_domain_get_xml(self, dom: DomainRef, flags: int) -> str:
         supported = DomainXMLFlags.INACTIVE | DomainXMLFlags.SECURE
-        refuse_flags(flags, supported, "getting a domain's XML", "Hyper-V")
+        refuse_flags(flags, supported, "getting a domain's XML", DRIVER)
         system = self._vm(dom)
         guid = text(system.get("Name"))
         vssd = self._realized(guid)

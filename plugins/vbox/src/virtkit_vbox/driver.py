@@ -50,6 +50,8 @@ from virtkit_vbox.snapshots import TEMPORARY_PREFIX, ListedSnapshot, parse_snaps
 from virtkit_vbox.states import is_active, state_of
 
 POLL_SECONDS = 0.5
+DRIVER = "VirtualBox"
+"""The driver's name in the errors of :func:`~virtkit.flags.refuse_flags`."""
 
 
 def parse_version(text: str) -> int:
@@ -225,7 +227,7 @@ class VBoxDriver:
     @virtkit.hookimpl
     def virtkit_domain_start(self, dom: DomainRef, flags: int, snapshot: str | None) -> None:
         supported = DomainCreateFlags.START_PAUSED | DomainCreateFlags.START_FORCE_BOOT
-        refuse_flags(flags, supported, "start", "VirtualBox")
+        refuse_flags(flags, supported, "start", DRIVER)
         if flags & DomainCreateFlags.START_PAUSED:
             raise InvalidArgumentError(
                 f"cannot start '{dom.name}' paused: VBoxManage startvm has no paused start"
@@ -256,7 +258,7 @@ class VBoxDriver:
 
     @virtkit.hookimpl
     def virtkit_domain_shutdown(self, dom: DomainRef, flags: int, timeout: float | None) -> None:
-        refuse_flags(flags, DomainShutdownFlags.ACPI_POWER_BTN, "shutdown", "VirtualBox")
+        refuse_flags(flags, DomainShutdownFlags.ACPI_POWER_BTN, "shutdown", DRIVER)
         uuid = self._control(dom, "shut down", "acpipowerbutton")["UUID"]
         if timeout is None:
             return
@@ -273,7 +275,7 @@ class VBoxDriver:
 
     @virtkit.hookimpl
     def virtkit_domain_destroy(self, dom: DomainRef, flags: int) -> None:
-        refuse_flags(flags, DomainDestroyFlags.DEFAULT, "destroy", "VirtualBox")
+        refuse_flags(flags, DomainDestroyFlags.DEFAULT, "destroy", DRIVER)
         self._control(dom, "destroy", "poweroff")
 
     @virtkit.hookimpl
@@ -290,7 +292,7 @@ class VBoxDriver:
 
     @virtkit.hookimpl
     def virtkit_domain_managed_save(self, dom: DomainRef, flags: int) -> None:
-        refuse_flags(flags, DomainSaveRestoreFlags.NONE, "managed save", "VirtualBox")
+        refuse_flags(flags, DomainSaveRestoreFlags.NONE, "managed save", DRIVER)
         self._control(dom, "save", "savestate")
 
     @virtkit.hookimpl
@@ -315,7 +317,7 @@ class VBoxDriver:
     @virtkit.hookimpl
     def virtkit_domain_get_xml(self, dom: DomainRef, flags: int) -> str:
         supported = DomainXMLFlags.INACTIVE | DomainXMLFlags.SECURE
-        refuse_flags(flags, supported, "getting a domain's XML", "VirtualBox")
+        refuse_flags(flags, supported, "getting a domain's XML", DRIVER)
         info = self._vm(dom)
         inactive = bool(flags & DomainXMLFlags.INACTIVE) or not is_active(info["VMState"])
         return domain_xml(info, inactive=inactive, id=self._id(info))
