@@ -13,7 +13,7 @@ from lxml import etree
 from virtkit.constants import DomainState, DomainXMLFlags
 from virtkit.xml import parse_domain
 from virtkit_qemu.argv.accel import kvm_problem
-from virtkit_qemu.canonical import QemuCaps, canonical_qemu
+from virtkit_qemu.canonical import QemuCaps, SocketFolders, canonical_qemu
 from virtkit_qemu.canonical.caps import Machine
 from virtkit_qemu.canonical.probe import parse_machines, probe_caps
 from virtkit_qemu.qmp import Monitor
@@ -363,3 +363,89 @@ def test_a_default_cpu_of_host_is_the_host_model_only_where_the_machine_runs_it(
     cpu = canonical_qemu(parse_domain(text), caps, inactive=True).read_tree().find("cpu")
     check = "partial" if mode == "host-model" else "none"
     assert dict(cpu.attrib) == {"mode": mode, "check": check}
+
+
+#: (path, target name, whether libvirt 9.0 forgets it), checked against libvirt 9.0 with its
+#: lib folder /var/lib/libvirt/qemu
+LIBVIRT_CHANNEL_PATHS = [
+    ("{c}/guest.org.qemu.guest_agent.0", "org.qemu.guest_agent.0", True),
+    ("{c}/domain-1-guest/org.qemu.guest_agent.1", "org.qemu.guest_agent.1", True),
+    ("{c}/domain-1-guest/other.2", "n.2", False),  # not named after its target
+    ("{c}/plain/org.qemu.guest_agent.3", "org.qemu.guest_agent.3", False),
+    ("/srv/domain-x/org.qemu.guest_agent.4", "org.qemu.guest_agent.4", True),  # anywhere
+    ("{c}/a.b/c/n.5", "n.5", True),  # a first component with a dot, whatever follows
+    ("/srv/own.sock", "n.6", False),
+]
+
+
+def _canonical_devices(devices: str, *, inactive: bool) -> etree._Element:
+    xml = (
+        "<domain type='qemu'><name>g</name><memory>65536</memory>"
+        f"<os><type arch='x86_64'>hvm</type></os><devices>{devices}</devices></domain>"
+    )
+    sockets = SocketFolders.of_lib_dir("/var/lib/libvirt/qemu")
+    return canonical_qemu(parse_domain(xml), inactive=inactive, sockets=sockets).tree()
+
+
+def test_an_inactive_definition_forgets_the_channel_sockets_libvirt_made() -> None:
+    """A live XML from libvirt given back to define: each virtio channel's socket that libvirt
+    made at start is dropped (the next start makes one), others stay; a live parse keeps all."""
+    channel_dir = "/var/lib/libvirt/qemu/channel/target"
+    channels = "".join(
+        f"<channel type='unix'><source mode='bind' path='{path.format(c=channel_dir)}'/>"
+        f"<target type='virtio' name='{name}'/></channel>"
+        for path, name, _ in LIBVIRT_CHANNEL_PATHS
+    )
+    for inactive in (True, False):
+        tree = _canonical_devices(channels, inactive=inactive)
+        kept = [c.find("source") is not None for c in tree.iterfind("devices/channel")]
+        expected = [not (inactive and forgotten) for _, _, forgotten in LIBVIRT_CHANNEL_PATHS]
+        assert kept == expected, f"inactive={inactive}"
+
+
+@pytest.mark.parametrize(
+    "graphics",
+    [
+        "<graphics type='vnc' socket='/var/lib/libvirt/qemu/domain-9-g/vnc.sock'/>",
+        "<graphics type='vnc'><listen type='socket' socket='/var/lib/libvirt/qemu/g.sock'/>"
+        "</graphics>",
+        "<graphics type='vnc' socket='/var/lib/libvirt/qemux/vnc.sock'/>",  # a plain prefix
+    ],
+)
+def test_an_inactive_definition_forgets_vnc_sockets_in_libvirts_lib_folder(graphics: str) -> None:
+    """Such a console listens on the default address again, on a port chosen at start (as
+    libvirt 9.0 does); a socket elsewhere, or a live parse, keeps the socket."""
+    vnc = _canonical_devices(graphics, inactive=True).find("devices/graphics")
+    assert (vnc.get("port"), vnc.get("autoport"), vnc.get("socket")) == ("-1", "yes", None)
+    assert [dict(listen.attrib) for listen in vnc.iterfind("listen")] == [{"type": "address"}]
+    live = _canonical_devices(graphics, inactive=False).find("devices/graphics/listen")
+    assert live.get("type") == "socket"
+    own = _canonical_devices("<graphics type='vnc' socket='/srv/vnc.sock'/>", inactive=True)
+    assert own.find("devices/graphics/listen").get("socket") == "/srv/vnc.sock"
+
+
+def test_define_forgets_the_channel_socket_libvirt_made_for_the_same_uri(
+    conn: virtkit.Connection, qemu_root: Path
+) -> None:
+    """On ``qemu:///embed?root=DIR`` libvirt makes channel sockets under DIR/lib/qemu: a
+    definition dumped from its running domain defines without it, and starts with a socket
+    of its own."""
+    libvirt_socket = f"{qemu_root}/lib/qemu/channel/target/domain-3-g/org.qemu.guest_agent.0"
+    xml = guest_xml("sock", "pc", qemu_root).replace(
+        "<serial type='pty'/>",
+        f"<channel type='unix'><source mode='bind' path='{libvirt_socket}'/>"
+        "<target type='virtio' name='org.qemu.guest_agent.0'/></channel>",
+    )
+    dom = conn.define_xml(xml)
+    channel = etree.fromstring(dom.xml_desc(DomainXMLFlags.INACTIVE).encode()).find(
+        "devices/channel"
+    )
+    assert channel.find("source") is None
+    dom.create()
+    try:
+        live = etree.fromstring(dom.xml_desc().encode()).find("devices/channel/source")
+        socket = Path(live.get("path"))
+        assert socket.is_socket() and socket != Path(libvirt_socket)
+        assert not Path(libvirt_socket).parent.exists()
+    finally:
+        dom.destroy()

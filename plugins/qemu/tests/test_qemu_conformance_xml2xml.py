@@ -22,7 +22,7 @@ from virtkit.testing.conformance import (
 )
 from virtkit.xml import format_domain, parse_domain
 from virtkit.xml.parser import PARSER
-from virtkit_qemu.canonical import QEMU_STEPS, QemuCaps, canonical_qemu, qemu_context
+from virtkit_qemu.canonical import QEMU_STEPS, QemuCaps, SocketFolders, canonical_qemu, qemu_context
 from virtkit_qemu.canonical.caps import Machine
 
 pytestmark = pytest.mark.conformance
@@ -74,6 +74,10 @@ def emulator_for(case: Case, caps: QemuCaps) -> str:
     return f"/usr/bin/qemu-system-{_TEST_EMULATORS.get(arch, arch)}"
 
 
+#: the socket folders of libvirt's test driver (its ``qemu.conf`` as the tests set it)
+_TEST_SOCKETS = SocketFolders(channel_dir="/tmp/channel", lib_dir="/tmp/lib")
+
+
 def _mocked_uuid4() -> uuid.UUID:
     """What libvirt's tests draw for a random UUID: their random bytes come from a mock that
     counts 0, 1, 2, ..."""
@@ -90,6 +94,7 @@ def check_case(case: Case) -> None:
             caps,
             inactive=inactive,
             emulator=emulator_for(case, caps),
+            sockets=_TEST_SOCKETS,
         )
     output = format_domain(definition, inactive=inactive, secure=True)
     if output != expected_text(case):
@@ -129,6 +134,7 @@ def test_qemu_census_marks_hold_on_libvirts_definitions() -> None:
                 caps,
                 inactive=case.flags["mode"] == "inactive",
                 emulator=emulator_for(case, caps),
+                sockets=_TEST_SOCKETS,
             )
             found = wrong_marks(tree, QEMU_STEPS, context)
         except VirtError:

@@ -10,8 +10,8 @@
 
 from __future__ import annotations
 
-from virtkit.state.roots import StateRoots, state_roots
+from virtkit.state.roots import StateRoots, state_roots, xdg_folder
 from virtkit.state.store import StateStore
 from virtkit.state.transaction import Transaction
 
-__all__ = ["StateRoots", "StateStore", "Transaction", "state_roots"]
+__all__ = ["StateRoots", "StateStore", "Transaction", "state_roots", "xdg_folder"]

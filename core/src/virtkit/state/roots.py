@@ -39,7 +39,9 @@ class StateRoots:
     cache_dir: Path
 
 
-def _xdg(var: str, default: str) -> Path:
+def xdg_folder(var: str, default: str) -> Path:
+    """The XDG base folder named by the variable ``var`` (``XDG_CONFIG_HOME``...), else
+    ``default`` in the home folder."""
     value = os.environ.get(var)
     # The XDG specification says a relative value is invalid and must be ignored.
     if value and os.path.isabs(value):
@@ -62,15 +64,15 @@ def state_roots(uri: ConnectURI, driver: str) -> StateRoots:
         )
     if uri.path == "/session":
         runtime = os.environ.get("XDG_RUNTIME_DIR")
-        cache_dir = _xdg("XDG_CACHE_HOME", ".cache") / "virtkit" / driver
+        cache_dir = xdg_folder("XDG_CACHE_HOME", ".cache") / "virtkit" / driver
         run_dir = (
             Path(runtime) / "virtkit" / driver
             if runtime and os.path.isabs(runtime)
             else cache_dir / "run"
         )
         return StateRoots(
-            config_dir=_xdg("XDG_CONFIG_HOME", ".config") / "virtkit" / driver,
-            state_dir=_xdg("XDG_DATA_HOME", ".local/share") / "virtkit" / driver,
+            config_dir=xdg_folder("XDG_CONFIG_HOME", ".config") / "virtkit" / driver,
+            state_dir=xdg_folder("XDG_DATA_HOME", ".local/share") / "virtkit" / driver,
             run_dir=run_dir,
             cache_dir=cache_dir,
         )

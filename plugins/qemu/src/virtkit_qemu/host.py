@@ -31,9 +31,12 @@ from virtkit.constants import (
 from virtkit.driver import DriverContext
 from virtkit.errors import NoDomainError, OperationFailedError
 from virtkit.records import DomainRecord, DomainRef
+from virtkit.state import xdg_folder
+from virtkit.uri import ConnectURI
 from virtkit.xml import DomainDef, parse_domain
 
 from virtkit_qemu import process
+from virtkit_qemu.canonical import SocketFolders
 from virtkit_qemu.qmp import Monitor
 from virtkit_qemu.status import DomainStatus, Owner
 from virtkit_qemu.store import QemuStore
@@ -61,6 +64,19 @@ def snapshot_support() -> ModuleType | None:
     if importlib.util.find_spec("virtkit_qemu.snapshots") is None:
         return None
     return importlib.import_module("virtkit_qemu.snapshots")
+
+
+def libvirt_socket_folders(uri: ConnectURI) -> SocketFolders:
+    """Where libvirt's QEMU driver for the same URI makes its sockets: a definition taken
+    from one of its running domains forgets them, as libvirt would (see
+    :mod:`virtkit_qemu.canonical.generated_sockets`)."""
+    if uri.path == "/system":
+        lib_dir = "/var/lib/libvirt/qemu"
+    elif uri.path == "/session":
+        lib_dir = str(xdg_folder("XDG_CONFIG_HOME", ".config") / "libvirt" / "qemu" / "lib")
+    else:  # embed: the root is checked when the driver opens
+        lib_dir = os.path.join(os.path.normpath(uri.param("root") or "/"), "lib", "qemu")
+    return SocketFolders.of_lib_dir(lib_dir)
 
 
 @attrs.frozen(kw_only=True)
@@ -100,6 +116,7 @@ class QemuHost:
     def __init__(self, ctx: DriverContext, store: QemuStore) -> None:
         self.ctx = ctx
         self.store = store
+        self.sockets = libvirt_socket_folders(ctx.uri)
         self.connection_id = uuidlib.uuid4().hex
         self.seen_state: dict[uuidlib.UUID, DomainState] = {}
         """The run state (running or paused) last reported to this connection's listeners: the

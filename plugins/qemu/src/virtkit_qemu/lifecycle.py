@@ -63,7 +63,9 @@ def canonical_definition(host: QemuHost, definition: DomainDef, *, inactive: boo
     what must stay stable from one start to the next (a UUID, a MAC address per interface)."""
     emulator = emulator_path(definition.read_tree())
     caps = probe_caps(emulator, host.store.capabilities)
-    return canonical_qemu(definition, caps, inactive=inactive, emulator=emulator)
+    return canonical_qemu(
+        definition, caps, inactive=inactive, emulator=emulator, sockets=host.sockets
+    )
 
 
 def _canonical_uuid(definition: DomainDef) -> uuidlib.UUID:

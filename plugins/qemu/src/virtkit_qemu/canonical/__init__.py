@@ -11,9 +11,17 @@ from lxml import etree
 from virtkit.xml import GENERIC_STEPS, DomainDef, Step, canonical
 from virtkit.xml.canonical import devices as generic
 
-from virtkit_qemu.canonical import chardevs, cpu, devices, features, pci, virtio_addresses
+from virtkit_qemu.canonical import (
+    chardevs,
+    cpu,
+    devices,
+    features,
+    generated_sockets,
+    pci,
+    virtio_addresses,
+)
 from virtkit_qemu.canonical.caps import QemuCaps
-from virtkit_qemu.canonical.context import QemuContext, caps_of
+from virtkit_qemu.canonical.context import QemuContext, SocketFolders, caps_of
 
 #: QEMU steps that run just before a generic step (libvirt's domain defaults come before the
 #: device defaults; the addresses are assigned once every device is in place)
@@ -29,6 +37,8 @@ _BEFORE: dict[Step, tuple[Step, ...]] = {
         features.default_gic,
         features.feature_switches,
     ),
+    generic.chardev_sources: (generated_sockets.forget_channel_sockets,),
+    generic.graphics_listens: (generated_sockets.forget_vnc_sockets,),
     generic.video_defaults: (devices.video_models,),
     generic.pci_addresses: (
         chardevs.serial_targets,
@@ -71,16 +81,23 @@ QEMU_STEPS = _steps()
 
 
 def qemu_context(
-    root: etree._Element, caps: QemuCaps, *, inactive: bool, emulator: str | None = None
+    root: etree._Element,
+    caps: QemuCaps,
+    *,
+    inactive: bool,
+    emulator: str | None = None,
+    sockets: SocketFolders | None = None,
 ) -> QemuContext:
     """What :data:`QEMU_STEPS` run with for the ``<domain>`` ``root`` (read, not changed) on
-    the emulator ``emulator`` with ``caps``, in the inactive form or the live one."""
+    the emulator ``emulator`` with ``caps``, in the inactive form or the live one, forgetting
+    the sockets made in ``sockets``' folders."""
     return QemuContext(
         arch=caps.arch,
         inactive=inactive,
         caps=caps,
         video_type=devices.default_video_model(root, caps),
         emulator=emulator,
+        sockets=sockets,
     )
 
 
@@ -90,13 +107,27 @@ def canonical_qemu(
     *,
     inactive: bool = False,
     emulator: str | None = None,
+    sockets: SocketFolders | None = None,
 ) -> DomainDef:
     """``definition`` in the QEMU driver's canonical form for the emulator binary
-    ``emulator`` (named when the definition names none) with ``caps``."""
+    ``emulator`` (named when the definition names none) with ``caps``; an inactive form
+    forgets the sockets libvirt made in ``sockets``' folders."""
     context = qemu_context(
-        definition.read_tree(), caps or QemuCaps(), inactive=inactive, emulator=emulator
+        definition.read_tree(),
+        caps or QemuCaps(),
+        inactive=inactive,
+        emulator=emulator,
+        sockets=sockets,
     )
     return canonical(definition, steps=QEMU_STEPS, context=context)
 
 
-__all__ = ["QEMU_STEPS", "QemuCaps", "QemuContext", "caps_of", "canonical_qemu", "qemu_context"]
+__all__ = [
+    "QEMU_STEPS",
+    "QemuCaps",
+    "QemuContext",
+    "SocketFolders",
+    "caps_of",
+    "canonical_qemu",
+    "qemu_context",
+]

@@ -1,4 +1,5 @@
-"""The canonical pipeline's context for the QEMU driver: the generic one plus capabilities."""
+"""The canonical pipeline's context for the QEMU driver: the generic one plus capabilities and
+the folders where libvirt's QEMU driver makes sockets."""
 
 from __future__ import annotations
 
@@ -12,9 +13,28 @@ from virtkit.xml.canonical.order import device_children
 from virtkit_qemu.canonical.caps import QemuCaps
 
 
+@attrs.frozen
+class SocketFolders:
+    """Where libvirt's QEMU driver makes the sockets a definition leaves to it: unix channels
+    in ``channel_dir``, VNC in ``lib_dir``. Parsing a definition as inactive, libvirt forgets
+    the paths it would have made there (a live XML given back to define), since each start
+    makes its own."""
+
+    channel_dir: str
+    lib_dir: str
+
+    @classmethod
+    def of_lib_dir(cls, lib_dir: str) -> SocketFolders:
+        """libvirt's folders for its QEMU driver's ``lib_dir`` (channels in
+        ``channel/target`` there)."""
+        return cls(channel_dir=f"{lib_dir}/channel/target", lib_dir=lib_dir)
+
+
 @attrs.frozen(kw_only=True)
 class QemuContext(Context):
     caps: QemuCaps = attrs.field(factory=QemuCaps)
+    #: libvirt's socket folders, whose paths an inactive definition forgets; None keeps all
+    sockets: SocketFolders | None = None
     #: the emulator binary a definition without ``<emulator>`` is given (the one the driver
     #: runs for it); None gives none
     emulator: str | None = None
