@@ -19,6 +19,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -152,7 +153,7 @@ class EventWatcher:
             if not self._closed:
                 self._submit(self._on_exit, status)
 
-    def _dispatch(self, status: DomainStatus, event: dict[str, Any]) -> None:
+    def _dispatch(self, status: DomainStatus, event: Mapping[str, Any]) -> None:
         """Hand ``event`` to the worker; a pause or resume after :data:`STATE_EVENT_DELAY`, and
         only if this process has not recorded it by then (on the QMP loop)."""
         if event["event"] not in ("STOP", "RESUME"):
@@ -198,7 +199,7 @@ class EventWatcher:
         if state == "shutdown":
             self._guest_shutdown(status)
 
-    def _on_event(self, status: DomainStatus, event: dict[str, Any]) -> None:
+    def _on_event(self, status: DomainStatus, event: Mapping[str, Any]) -> None:
         name = event["event"]
         if name == "SHUTDOWN" and event.get("data", {}).get("guest"):
             self._guest_shutdown(status)
@@ -211,7 +212,7 @@ class EventWatcher:
             process.wait_gone(status.pid, status.started, EXIT_WAIT)
         self.host.reconcile(status.name)
 
-    def _state_change(self, status: DomainStatus, event: dict[str, Any]) -> None:
+    def _state_change(self, status: DomainStatus, event: Mapping[str, Any]) -> None:
         """Record a pause or resume nobody recorded (the guest, QEMU itself), then report any
         change of the recorded state this connection has not reported yet (made by another
         process). An event older than the status's last write is already accounted for."""
@@ -284,7 +285,7 @@ class EventWatcher:
         self.host.stop_and_record(status, DomainShutoffReason.SHUTDOWN)
 
 
-def _event_time(event: dict[str, Any]) -> float:
+def _event_time(event: Mapping[str, Any]) -> float:
     """When QEMU emitted ``event``, in seconds since the epoch."""
     stamp = event.get("timestamp", {})
     return float(stamp.get("seconds", 0) + stamp.get("microseconds", 0) / 1e6)

@@ -63,7 +63,7 @@ def format_chardev(el: etree._Element) -> str:
     if kind in _PLAIN:
         return kind
     if kind == "dev":
-        return sources[0].get("path", "")
+        return str(sources[0].get("path", ""))
     if kind in ("file", "pipe"):
         return f"{kind}:{sources[0].get('path', '')}"
     if kind == "tcp":

@@ -97,7 +97,7 @@ class _Settings:
             isinstance(v, list) and all(isinstance(x, str) for x in v) for v in value
         ):
             raise ConfigSyntaxError(f"config value {key} was malformed: expected lists of strings")
-        return [[str(x) for x in v] for v in value]  # type: ignore[union-attr]
+        return [[str(x) for x in v] for v in value]
 
 
 def _options(text: str) -> dict[str, str]:
@@ -672,7 +672,7 @@ class _Parser:
         cpu = self.root.find("cpu")
         if cpu is None:
             cpu = etree.Element("cpu")
-            self.root.find("clock").addprevious(cpu)  # type: ignore[union-attr]
+            self.root.find("clock").addprevious(cpu)
         numa = _sub(cpu, "numa")
         for index, node in enumerate(nodes):
             opts = dict(item.partition("=")[::2] for item in node)

@@ -306,7 +306,7 @@ class SnapshotMixin(XenBase):
         for gone in doomed:
             new_parent = snaps[gone].parent
             while new_parent in doomed:
-                new_parent = snaps[new_parent].parent  # type: ignore[index]
+                new_parent = snaps[new_parent].parent
             for child in children.get(gone, []):
                 if child in doomed:
                     continue
@@ -316,15 +316,15 @@ class SnapshotMixin(XenBase):
                 if new_parent:
                     parent = etree.Element("parent")
                     etree.SubElement(parent, "name").text = new_parent
-                    root.find("creationTime").addprevious(parent)  # type: ignore[union-attr]
+                    root.find("creationTime").addprevious(parent)
                 script += write_file(
                     f"snapshots/{dom.name}/{child}.xml",
                     format_snapshot(SnapshotDef.from_xml(root), secure=True),
                 )
         if current in doomed:
-            new_current = snaps[current].parent  # type: ignore[index]
+            new_current = snaps[current].parent
             while new_current in doomed:
-                new_current = snaps[new_current].parent  # type: ignore[index]
+                new_current = snaps[new_current].parent
             script += (
                 write_file(f"snapshots/{dom.name}/.current", new_current + "\n")
                 if new_current

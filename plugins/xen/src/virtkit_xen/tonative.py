@@ -182,9 +182,9 @@ class _Writer:
                 parts.append(f"mac={mac.get('address')}")
             kind = iface.get("type")
             if kind == "bridge":
-                bridge = iface.find("source").get("bridge", "")  # type: ignore[union-attr]
+                bridge = iface.find("source").get("bridge", "")
                 tags = [t.get("id", "") for t in iface.iterfind("vlan/tag")]
-                if tags and iface.find("vlan").get("trunk") == "yes":  # type: ignore[union-attr]
+                if tags and iface.find("vlan").get("trunk") == "yes":
                     bridge += "".join(f":{t}" for t in tags)
                 elif tags:
                     bridge += f".{tags[0]}"
@@ -194,7 +194,7 @@ class _Writer:
                     f"unsupported interface type {kind!r} for a Xen config"
                 )
             elif kind == "network":
-                parts.append(f"bridge={iface.find('source').get('network', '')}")  # type: ignore[union-attr]
+                parts.append(f"bridge={iface.find('source').get('network', '')}")
             ips = [ip.get("address", "") for ip in iface.iterfind("ip")]
             if ips:
                 parts.append("ip=" + " ".join(ips))
@@ -229,7 +229,7 @@ class _Writer:
             spec = "{:04x}:{:02x}:{:02x}.{:x}".format(
                 *(int(address.get(k, "0"), 0) for k in ("domain", "bus", "slot", "function"))
             )
-            if hostdev.find("source").get("writeFiltering") == "no":  # type: ignore[union-attr]
+            if hostdev.find("source").get("writeFiltering") == "no":
                 spec += ",permissive=1"
             specs.append(spec)
         if specs:
@@ -271,7 +271,8 @@ class _Writer:
         source = disk.find("source")
         if source is None:
             return None
-        return source.get("file") or source.get("dev") or source.get("volume")
+        path: str | None = source.get("file") or source.get("dev") or source.get("volume")
+        return path
 
     def xm_disk(self, disk: etree._Element) -> str:
         driver = disk.find("driver")
@@ -285,7 +286,7 @@ class _Writer:
             else:
                 kind = name or ("phy" if disk.get("type") == "block" else "file")
                 source = f"{kind}:{path}"
-        target = disk.find("target").get("dev", "")  # type: ignore[union-attr]
+        target = disk.find("target").get("dev", "")
         if self.hvm and disk.get("device") == "cdrom":
             target += ":cdrom"
         elif disk.get("device") == "floppy":
@@ -303,7 +304,7 @@ class _Writer:
         driver = disk.find("driver")
         fmt = driver.get("type", "raw") if driver is not None else "raw"
         name = driver.get("name") if driver is not None else None
-        target = disk.find("target").get("dev", "")  # type: ignore[union-attr]
+        target = disk.find("target").get("dev", "")
         access = "ro" if disk.find("readonly") is not None else "rw"
         parts = [f"format={fmt}", f"vdev={target}", f"access={access}"]
         if name in _XL_BACKENDS:
@@ -434,7 +435,7 @@ class _Writer:
             values = [distance(cell.get("id", ""), str(i)) for i in range(len(cells))]
             spec.append("vdistances=" + ",".join(values))
             nodes.append(spec)
-        self.out.append(("vnuma", nodes))  # type: ignore[arg-type]
+        self.out.append(("vnuma", nodes))
 
     def xl_limits(self) -> None:
         xenbus = self.root.find("devices/controller[@type='xenbus']")
@@ -504,7 +505,7 @@ class _Writer:
                 continue
             spec = ""
             if channel.get("type") == "unix":
-                spec = f"connection=socket,path={channel.find('source').get('path')}"  # type: ignore[union-attr]
+                spec = f"connection=socket,path={channel.find('source').get('path')}"
             elif channel.get("type") == "pty":
                 spec = "connection=pty"
             if target.get("name"):
