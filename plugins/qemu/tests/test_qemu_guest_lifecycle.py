@@ -4,6 +4,12 @@ guest (the counter goes on, it does not restart); ACPI shutdown ends shut off.""
 
 from __future__ import annotations
 
+import os
+import re
+import select
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -123,4 +129,47 @@ def test_the_guest_agent_port_shows_connected_while_the_guest_holds_it(
     dom.save(str(tmp_path / "guest.save"))
     conn.restore(str(tmp_path / "guest.save"))
     assert agent_state(dom) == "connected"
+    dom.destroy()
+
+
+@pytest.mark.parametrize("command", ["start", "create"])
+def test_console_option_attaches_to_the_started_guest(
+    conn: virtkit.Connection, linux_guest_xml: str, uri: str, tmp_path: Path, command: str
+) -> None:
+    """``virtkit start --console`` (and ``create --console``) starts the guest and attaches to
+    its serial console: the guest's counter shows there, Ctrl+] detaches with status 0, and
+    the guest runs on."""
+    xml = re.sub(r"<serial type='file'>.*</serial>", "<serial type='pty'/>", linux_guest_xml)
+    if command == "start":
+        conn.define_xml(xml)
+        args = ["start", "--console", "linux"]
+    else:
+        (tmp_path / "linux.xml").write_text(xml)
+        args = ["create", "--console", str(tmp_path / "linux.xml")]
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "virtkit.cli", "-c", uri, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert cli.stdin is not None and cli.stdout is not None and cli.stderr is not None
+    seen = b""
+    try:
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        while seen.count(b"counter ") < 2:
+            ready, _, _ = select.select([cli.stdout], [], [], max(deadline - time.monotonic(), 0))
+            assert ready, f"no counter on the console within {BOOT_TIMEOUT} s: {seen[-300:]!r}"
+            data = os.read(cli.stdout.fileno(), 4096)
+            assert data, f"the console ended: {seen[-300:]!r} {cli.stderr.read()!r}"
+            seen += data
+        cli.stdin.write(b"\x1d")
+        cli.stdin.flush()
+        assert cli.wait(30) == 0, cli.stderr.read()
+    finally:
+        cli.kill()
+        cli.wait()
+    verb = "started" if command == "start" else f"created from {tmp_path / 'linux.xml'}"
+    assert seen.startswith(f"Domain 'linux' {verb}\n\nConnected to domain 'linux'\n".encode())
+    dom = conn.lookup_by_name("linux")
+    assert dom.state()[0] == DomainState.RUNNING
     dom.destroy()

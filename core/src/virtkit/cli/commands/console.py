@@ -14,6 +14,7 @@ import click
 
 from virtkit.cli.commands.domain_info import domain_argument
 from virtkit.cli.session import CommandFailed, Session, failing
+from virtkit.domain import Domain
 
 ESCAPE = b"\x1d"
 """Ctrl+], virsh's escape character: detaches from the console."""
@@ -84,13 +85,9 @@ def pump(console: int, user_in: int, user_out: int) -> None:
             os.write(user_out, data)
 
 
-@click.command("console")
-@domain_argument
-@click.option("--devname", metavar="NAME", help="character device alias (default: the first)")
-@click.pass_obj
-def cmd_console(session: Session, domain: str, devname: str | None) -> None:
-    """Attach the terminal to a running domain's serial console (leave with Ctrl+])."""
-    dom = session.domain(domain)
+def attach_console(dom: Domain, devname: str | None = None) -> None:
+    """Attach the terminal to the console ``devname`` of the running ``dom`` (its first when
+    ``None``) until the user types Ctrl+] or the console closes."""
     with failing(f"Failed to open the console of domain '{dom.name()}'"):
         path = dom.open_console(devname)
     with open_endpoint(path) as console:
@@ -101,3 +98,17 @@ def cmd_console(session: Session, domain: str, devname: str | None) -> None:
         with raw_terminal(stdin):
             pump(console, stdin, stdout)
         click.echo()
+
+
+console_option = click.option(
+    "--console", "console", is_flag=True, help="attach to the console after creation"
+)
+
+
+@click.command("console")
+@domain_argument
+@click.option("--devname", metavar="NAME", help="character device alias (default: the first)")
+@click.pass_obj
+def cmd_console(session: Session, domain: str, devname: str | None) -> None:
+    """Attach the terminal to a running domain's serial console (leave with Ctrl+])."""
+    attach_console(session.domain(domain), devname)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from virtkit.cli.commands.console import attach_console, console_option
 from virtkit.cli.commands.domain_info import domain_argument
 from virtkit.cli.session import CommandFailed, Session, failing
 
@@ -37,9 +38,10 @@ def cmd_define(session: Session, file: str, validate: bool) -> None:
     "--autodestroy", is_flag=True, help="automatically destroy the guest when virtkit exits"
 )
 @click.option("--validate", is_flag=True, help="validate the XML against the schema")
+@console_option
 @click.pass_obj
 def cmd_create(
-    session: Session, file: str, paused: bool, autodestroy: bool, validate: bool
+    session: Session, file: str, paused: bool, autodestroy: bool, validate: bool, console: bool
 ) -> None:
     """Create and start a transient domain from an XML file."""
     xml = read_file(file)
@@ -48,6 +50,8 @@ def cmd_create(
             xml, paused=paused, autodestroy=autodestroy, validate=validate
         )
     click.echo(f"Domain '{dom.name()}' created from {file}\n")
+    if console:
+        attach_console(dom)
 
 
 @click.command("undefine")

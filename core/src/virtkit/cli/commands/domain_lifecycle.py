@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import click
 
+from virtkit.cli.commands.console import attach_console, console_option
 from virtkit.cli.commands.domain_info import domain_argument
 from virtkit.cli.session import Session, failing
 from virtkit.constants import DomainDestroyFlags
@@ -20,15 +21,23 @@ from virtkit.domain import Domain
     "--autodestroy", is_flag=True, help="automatically destroy the guest when virtkit exits"
 )
 @click.option("--force-boot", is_flag=True, help="force fresh boot by discarding any managed save")
+@console_option
 @click.pass_obj
 def cmd_start(
-    session: Session, domain: str, paused: bool, autodestroy: bool, force_boot: bool
+    session: Session,
+    domain: str,
+    paused: bool,
+    autodestroy: bool,
+    force_boot: bool,
+    console: bool,
 ) -> None:
     """Start a (previously defined) inactive domain."""
     dom = session.domain(domain)
     with failing(f"Failed to start domain '{dom.name()}'"):
         dom.create(paused=paused, autodestroy=autodestroy, force_boot=force_boot)
     click.echo(f"Domain '{dom.name()}' started\n")
+    if console:
+        attach_console(dom)
 
 
 MODES = ("acpi", "agent", "initctl", "signal", "paravirt")
