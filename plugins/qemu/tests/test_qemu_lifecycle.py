@@ -587,10 +587,15 @@ def test_sound_cards_start_with_the_guest(conn: virtkit.Connection, firmware_xml
 def test_cli_ttyconsole_and_vncdisplay_of_a_running_guest(
     conn: virtkit.Connection, firmware_xml: Any, uri: str
 ) -> None:
-    dom = conn.define_xml(
-        firmware_xml("screens", "<graphics type='vnc' port='-1' listen='127.0.0.1'/>")
-    )
+    """A VNC console defined without an address shows the one QEMU listens on while it runs
+    (as libvirt's live XML does), and only then."""
+    dom = conn.define_xml(firmware_xml("screens", "<graphics type='vnc'/>"))
     dom.create()
+    live = etree.fromstring(dom.xml_desc()).find("devices/graphics")
+    assert live.get("listen") == live.find("listen").get("address") == "127.0.0.1"
+    for flags in (DomainXMLFlags.INACTIVE, DomainXMLFlags.MIGRATABLE):
+        graphics = etree.fromstring(dom.xml_desc(flags)).find("devices/graphics")
+        assert graphics.get("listen") is graphics.find("listen").get("address") is None
 
     def virtkit_cli(*args: str) -> str:
         done = subprocess.run(

@@ -11,6 +11,7 @@ from virtkit.xml.parser import parse_root
 from virtkit.xml.serialize import to_string
 
 from virtkit_qemu.argv.chardevs import channel_socket
+from virtkit_qemu.argv.defaults import DEFAULT_VNC_LISTEN
 from virtkit_qemu.qmp import Monitor
 
 
@@ -42,6 +43,8 @@ def live_xml(config_xml: str, domain_id: int, mon: Monitor, runtime_dir: str) ->
             _set_pty(channel, ptys.get(f"charchannel{index}"))
             _set_alias(channel, f"channel{index}")
         graphics = devices.find("graphics[@type='vnc']")
+        if graphics is not None:
+            _set_vnc_listen(graphics)
         if graphics is not None and graphics.get("autoport", "yes") == "yes":
             vnc = mon.execute("query-vnc")
             if vnc.get("service"):
@@ -64,8 +67,9 @@ def with_channel_states(live: str, mon: Monitor) -> str:
 
 
 def migratable_xml(live: str, runtime_dir: str) -> str:
-    """The running definition without what was chosen at its start (id, ptys, VNC port, the
-    sockets of unix channels in ``runtime_dir``): the destination chooses its own."""
+    """The running definition without what was chosen at its start (id, ptys, VNC port and
+    default address, the sockets of unix channels in ``runtime_dir``): the destination
+    chooses its own."""
     root = parse_root(live, "domain")
     root.attrib.pop("id", None)
     for device in root.iterfind("devices/*"):
@@ -80,7 +84,21 @@ def migratable_xml(live: str, runtime_dir: str) -> str:
                     device.remove(source)
         if device.tag == "graphics" and device.get("autoport", "yes") == "yes":
             device.attrib.pop("port", None)
+        if device.tag == "graphics" and device.get("listen") == DEFAULT_VNC_LISTEN:
+            device.attrib.pop("listen")
+            for listen in device.iterfind("listen[@type='address']"):
+                listen.attrib.pop("address", None)
     return to_string(root)
+
+
+def _set_vnc_listen(graphics: etree._Element) -> None:
+    """A VNC console whose definition names no address shows the one QEMU listens on, as
+    libvirt's live XML does (``listen`` and the first ``<listen type='address'>``)."""
+    listen = graphics.find("listen")
+    if listen is None or listen.get("type") != "address" or listen.get("address"):
+        return
+    listen.set("address", DEFAULT_VNC_LISTEN)
+    graphics.set("listen", DEFAULT_VNC_LISTEN)
 
 
 def _has_pty(devices: etree._Element) -> bool:

@@ -13,6 +13,7 @@ DEFAULT_ARCH = "x86_64"
 DEFAULT_MACHINE = "pc"
 DEFAULT_NET_MODEL = "rtl8139"
 DEFAULT_VIDEO_MODEL = "vga"
+DEFAULT_VNC_LISTEN = "127.0.0.1"  # (libvirt's vnc_listen)
 DEFAULT_SCSI_MODEL = "lsilogic"
 SOCKET_PATH_MAX = 107
 """Longest unix socket path Linux accepts (``sun_path`` is 108 bytes with the NUL)."""

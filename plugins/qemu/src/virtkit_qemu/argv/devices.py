@@ -20,6 +20,7 @@ from virtkit_qemu.argv.context import (
 from virtkit_qemu.argv.defaults import (
     DEFAULT_NET_MODEL,
     DEFAULT_VIDEO_MODEL,
+    DEFAULT_VNC_LISTEN,
     default_usb_model,
     is_q35,
 )
@@ -114,7 +115,7 @@ def add_graphics(ctx: BuildContext, graphics: etree._Element) -> None:
     if listen_el is not None:
         allowed(listen_el, "type", ("address",), "address")
         listen = listen_el.get("address", listen)
-    host = listen or "127.0.0.1"
+    host = listen or DEFAULT_VNC_LISTEN
     host = f"[{host}]" if ":" in host else host
     port = integer(graphics, "port", -1)
     autoport = graphics.get("autoport", "yes" if port == -1 else "no") == "yes"
