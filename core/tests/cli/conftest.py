@@ -3,6 +3,7 @@ the ``virtkit`` command over one connection to it, as the console script does.""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -79,3 +80,20 @@ def runner_for(conn: virtkit.Connection) -> Run:
 @pytest.fixture
 def run(conn: virtkit.Connection) -> Run:
     return runner_for(conn)
+
+
+@pytest.fixture
+def editing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    """``editing(script)``: the editor becomes a Python script run on the file (``path``),
+    its temporary files go to ``tmp_path/tmp``."""
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    monkeypatch.delenv("VISUAL", raising=False)
+
+    def use(script: str) -> None:
+        program = tmp_path / "editor.py"
+        program.write_text(f"import sys, pathlib\npath = pathlib.Path(sys.argv[1])\n{script}\n")
+        monkeypatch.setenv("EDITOR", f"{sys.executable} {program}")
+
+    return use

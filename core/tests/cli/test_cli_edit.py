@@ -4,7 +4,6 @@ when it changed, offered again when it fails and a terminal can answer."""
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,23 +13,6 @@ from click.testing import Result
 from virtkit.cli.commands import domain_edit
 
 Run = Callable[..., Result]
-
-
-@pytest.fixture
-def editing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
-    """``editing(script)``: the editor becomes a Python script run on the file (``path``),
-    its temporary files go to ``tmp_path/tmp``."""
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
-    monkeypatch.setattr("tempfile.tempdir", None)
-    monkeypatch.delenv("VISUAL", raising=False)
-
-    def use(script: str) -> None:
-        program = tmp_path / "editor.py"
-        program.write_text(f"import sys, pathlib\npath = pathlib.Path(sys.argv[1])\n{script}\n")
-        monkeypatch.setenv("EDITOR", f"{sys.executable} {program}")
-
-    return use
 
 
 def memory_of(conn: virtkit.Connection, name: str) -> str:

@@ -223,3 +223,70 @@ def test_undefine_with_snapshots_needs_the_option(three: Run, conn: virtkit.Conn
     assert "--snapshots-metadata" in refused.stderr
     assert three("undefine", "test", "--snapshots-metadata").exit_code == 0
     assert conn.list_all_domains() == []
+
+
+def test_snapshot_current_with_a_name_makes_it_current(three: Run) -> None:
+    assert three("snapshot-current", "test", "s2").stdout == "Snapshot s2 set as current\n\n"
+    assert three("snapshot-current", "test", "--name").stdout == "s2\n"
+    result = three("snapshot-current", "test", "s3", "--name")
+    assert result.exit_code == 1
+    assert "cannot be used with a snapshot name" in result.stderr
+    assert three("snapshot-current", "test", "--name").stdout == "s2\n"
+    result = three("snapshot-current", "test", "nosuch")
+    assert result.exit_code == 1 and "nosuch" in result.stderr
+
+
+def snapshot_names(run: Run) -> list[str]:
+    return run("snapshot-list", "test", "--name").stdout.split()
+
+
+def test_snapshot_edit_redefines_the_snapshot(
+    three: Run, editing: Callable[[str], None], conn: virtkit.Connection
+) -> None:
+    """The edited XML redefines the snapshot, which stays current; an editor that changes
+    nothing redefines nothing."""
+    editing("path.write_text(path.read_text().replace('fourth', 'the fourth'))")
+    result = three("snapshot-edit", "test", "--current")
+    assert (result.exit_code, result.stdout) == (0, "Snapshot s4 edited.\n\n"), result.stderr
+    current = conn.lookup_by_name("test").snapshot_current()
+    assert current.get_name() == "s4"
+    assert "<description>the fourth</description>" in current.get_xml_desc()
+    editing("pass")
+    result = three("snapshot-edit", "test", "s2")
+    assert result.stdout == "Snapshot s2 XML configuration not changed.\n\n"
+
+
+def test_snapshot_edit_to_a_new_name_needs_rename_or_clone(
+    three: Run, editing: Callable[[str], None]
+) -> None:
+    before = snapshot_names(three)
+    editing("path.write_text(path.read_text().replace('<name>s4<', '<name>s5<'))")
+    result = three("snapshot-edit", "test", "s4")
+    assert result.exit_code == 1
+    assert result.stderr == "error: Must use --rename or --clone to change s4 to s5\n"
+    assert snapshot_names(three) == before
+    result = three("snapshot-edit", "test", "s4", "--rename", "--clone")
+    assert result.stderr == "error: --rename and --clone are mutually exclusive\n"
+
+    result = three("snapshot-edit", "test", "s4", "--clone")
+    assert result.stdout == "Snapshot s4 cloned to s5.\n\n", result.stderr
+    assert snapshot_names(three) == [*before, "s5"]
+    assert three("snapshot-current", "test", "--name").stdout == "s4\n"
+
+    editing("path.write_text(path.read_text().replace('<name>s4<', '<name>s6<'))")
+    result = three("snapshot-edit", "test", "s4", "--rename")
+    assert result.stdout == "Snapshot s4 renamed to s6.\n\n", result.stderr
+    assert sorted(snapshot_names(three)) == ["s1", "s2", "s3", "s5", "s6"]
+    assert three("snapshot-current", "test", "--name").stdout == "s6\n"
+    assert three("snapshot-parent", "test", "s6").stdout == "s1\n"
+
+
+def test_snapshot_edit_does_not_rename_a_snapshot_with_children(
+    three: Run, editing: Callable[[str], None]
+) -> None:
+    before = snapshot_names(three)
+    editing("path.write_text(path.read_text().replace('<name>s2<', '<name>s7<'))")
+    result = three("snapshot-edit", "test", "s2", "--rename")
+    assert result.exit_code == 1
+    assert "its children name it as their parent" in result.stderr
+    assert snapshot_names(three) == before

@@ -47,6 +47,7 @@ COMMANDS: dict[str, str] = {
     "snapshot-dumpxml": "snapshot_query",
     "snapshot-current": "snapshot_query",
     "snapshot-parent": "snapshot_query",
+    "snapshot-edit": "snapshot_edit",
     "snapshot-revert": "snapshot_change",
     "snapshot-delete": "snapshot_change",
     "migrate": "migrate",

@@ -8,6 +8,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 
 import click
 
@@ -30,16 +31,15 @@ def interactive() -> bool:
     return sys.stdin.isatty()
 
 
-@click.command("edit")
-@domain_argument
-@click.pass_obj
-def cmd_edit(session: Session, domain: str) -> None:
-    """Edit a domain's XML configuration in $VISUAL or $EDITOR, then define it.
+def edit_xml(subject: str, read: Callable[[], str], define: Callable[[str], str]) -> None:
+    """Edit the XML ``read()`` gives in the user's editor and hand it to ``define``, as
+    virsh's edit commands do; ``define`` raises :class:`VirtError` when the XML is refused and
+    returns the line that says it was taken. ``subject`` names what is edited in messages.
 
-    Nothing changes when the editor leaves the XML as it was; a definition that fails is
-    offered again for editing where a terminal can answer, and left as it was otherwise."""
-    dom = session.domain(domain)
-    original = dom.xml_desc(EDIT_FLAGS)
+    Nothing changes when the editor leaves the XML as it was, or when ``read()`` no longer
+    gives what was edited (another user changed it); a refused or overtaken edit is offered
+    again where a terminal can answer, and fails otherwise."""
+    original = read()
     fd, path = tempfile.mkstemp(prefix="virtkit", suffix=".xml")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -47,27 +47,41 @@ def cmd_edit(session: Session, domain: str) -> None:
         while True:
             edited = _run_editor(path)
             if edited == original:
-                click.echo(f"Domain '{dom.name()}' XML configuration not changed.\n")
+                click.echo(f"{subject} XML configuration not changed.\n")
                 return
-            if dom.xml_desc(EDIT_FLAGS) != original:
+            if read() != original:
                 problem = "The XML configuration was changed by another user."
             else:
                 try:
-                    session.conn.define_xml(edited)
+                    done = define(edited)
                 except VirtError as exc:
                     click.echo(f"error: {exc.message}", err=True)
                     problem = "Failed."
                 else:
-                    click.echo(f"Domain '{dom.name()}' XML configuration edited.\n")
+                    click.echo(done)
                     return
             if not interactive():
                 raise CommandFailed(problem)
             if not click.confirm(f"{problem} Try again?", default=True, err=True):
-                raise CommandFailed(f"Domain '{dom.name()}' XML configuration not changed.")
-            original = dom.xml_desc(EDIT_FLAGS)
+                raise CommandFailed(f"{subject} XML configuration not changed.")
+            original = read()
     finally:
         with contextlib.suppress(OSError):
             os.unlink(path)
+
+
+@click.command("edit")
+@domain_argument
+@click.pass_obj
+def cmd_edit(session: Session, domain: str) -> None:
+    """Edit a domain's XML configuration in $VISUAL or $EDITOR, then define it."""
+    dom = session.domain(domain)
+
+    def define(edited: str) -> str:
+        session.conn.define_xml(edited)
+        return f"Domain '{dom.name()}' XML configuration edited.\n"
+
+    edit_xml(f"Domain '{dom.name()}'", lambda: dom.xml_desc(EDIT_FLAGS), define)
 
 
 def _run_editor(path: str) -> str:

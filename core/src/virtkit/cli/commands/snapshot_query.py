@@ -8,7 +8,7 @@ import click
 from virtkit.cli.commands.domain_info import domain_argument, print_xml
 from virtkit.cli.output import fields
 from virtkit.cli.session import CommandFailed, Session
-from virtkit.constants import DomainSnapshotListFlags
+from virtkit.constants import DomainSnapshotCreateFlags, DomainSnapshotListFlags, DomainXMLFlags
 from virtkit.errors import NoSnapshotError
 
 snapshot_argument = click.argument("snapshot", metavar="[SNAPSHOT]", required=False)
@@ -48,19 +48,32 @@ def cmd_snapshot_info(session: Session, domain: str, snapshot: str | None, curre
 def cmd_snapshot_dumpxml(session: Session, domain: str, snapshot: str, security_info: bool) -> None:
     """Print a snapshot's XML."""
     snap = session.domain(domain).snapshot_lookup_by_name(snapshot)
-    print_xml(snap.get_xml_desc(1 if security_info else 0))
+    print_xml(snap.get_xml_desc(DomainXMLFlags.SECURE if security_info else 0))
 
 
 @click.command("snapshot-current")
 @domain_argument
+@snapshot_argument
 @click.option("--name", is_flag=True, help="list the name, rather than the full xml")
 @click.option(
     "--security-info", is_flag=True, help="include security sensitive information in XML dump"
 )
 @click.pass_obj
-def cmd_snapshot_current(session: Session, domain: str, name: bool, security_info: bool) -> None:
-    """Print the current snapshot's XML (or name)."""
+def cmd_snapshot_current(
+    session: Session, domain: str, snapshot: str | None, name: bool, security_info: bool
+) -> None:
+    """Print the current snapshot's XML (or name), or make SNAPSHOT the current one."""
     dom = session.domain(domain)
+    if snapshot is not None:
+        if name or security_info:
+            raise CommandFailed("--name and --security-info cannot be used with a snapshot name")
+        chosen = dom.snapshot_lookup_by_name(snapshot)
+        dom.snapshot_create_xml(
+            chosen.get_xml_desc(DomainXMLFlags.SECURE),
+            DomainSnapshotCreateFlags.REDEFINE | DomainSnapshotCreateFlags.CURRENT,
+        )
+        click.echo(f"Snapshot {snapshot} set as current\n")
+        return
     try:
         snap = dom.snapshot_current()
     except NoSnapshotError as exc:
@@ -68,7 +81,7 @@ def cmd_snapshot_current(session: Session, domain: str, name: bool, security_inf
     if name:
         click.echo(snap.get_name())
     else:
-        print_xml(snap.get_xml_desc(1 if security_info else 0))
+        print_xml(snap.get_xml_desc(DomainXMLFlags.SECURE if security_info else 0))
 
 
 @click.command("snapshot-parent")
