@@ -85,6 +85,7 @@ CHANGES: dict[str, Callable[[Connection, Domain, Connection, Path], object]] = {
     "virtkit_domain_suspend": lambda ro, dom, rw, tmp: dom.suspend(),
     "virtkit_domain_resume": lambda ro, dom, rw, tmp: dom.resume(),
     "virtkit_domain_set_autostart": lambda ro, dom, rw, tmp: dom.set_autostart(True),
+    "virtkit_domain_rename": lambda ro, dom, rw, tmp: dom.rename("renamed"),
     "virtkit_domain_save": lambda ro, dom, rw, tmp: dom.save(tmp / "image"),
     "virtkit_domain_restore": lambda ro, dom, rw, tmp: ro.restore(str(tmp / "image")),
     "virtkit_domain_managed_save": lambda ro, dom, rw, tmp: dom.managed_save(),

@@ -95,6 +95,18 @@ def test_lifecycle_emits_libvirts_events(conn: Connection) -> None:
     assert seen.threads == {"virtkit-events"}
 
 
+def test_rename_undefines_the_old_name_and_defines_the_new(conn: Connection) -> None:
+    seen = Recorder()
+    dom = conn.define_xml(XML.format(name="old"))
+    conn.domain_event_register(seen)
+    dom.rename("new")
+    assert seen.take(2) == [
+        ("old", E.UNDEFINED, DomainEventUndefinedDetail.RENAMED),
+        ("new", E.DEFINED, DomainEventDefinedDetail.RENAMED),
+    ]
+    assert seen.quiet()
+
+
 def test_save_restore_and_snapshot_events(conn: Connection, tmp_path: Path) -> None:
     seen = Recorder()
     dom = conn.define_xml(XML.format(name="b"))

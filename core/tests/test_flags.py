@@ -27,3 +27,11 @@ def test_supported_flags_pass() -> None:
 def test_the_others_are_refused_by_name(flags: int, named: str) -> None:
     with pytest.raises(ConfigUnsupportedError, match=f"^the QEMU driver does not support {named}"):
         refuse_flags(flags, DomainShutdownFlags.ACPI_POWER_BTN, "shutdown", "QEMU")
+
+
+def test_an_operation_without_flags_refuses_any_in_hexadecimal() -> None:
+    refuse_flags(0, 0, "rename", "test")
+    with pytest.raises(ConfigUnsupportedError, match="^the test driver does not support rename "):
+        refuse_flags(0x5, 0, "rename", "test")
+    with pytest.raises(ConfigUnsupportedError, match="with flag 0x5$"):
+        refuse_flags(0x5, 0, "rename", "test")

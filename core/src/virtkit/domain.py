@@ -202,6 +202,13 @@ class Domain:
     def set_autostart(self, autostart: bool) -> None:
         self._call("virtkit_domain_set_autostart", change=True, autostart=bool(autostart))
 
+    def rename(self, new_name: str, flags: int = 0) -> None:
+        """Rename the inactive persistent domain (its UUID stays); this handle follows it."""
+        if not new_name or "\n" in new_name:
+            raise InvalidArgumentError(f"invalid domain name {new_name!r}")
+        self._call("virtkit_domain_rename", change=True, new_name=new_name, flags=flags)
+        self._ref = DomainRef(name=new_name, uuid=self._ref.uuid)
+
     # ------------------------------------------------------------------ save and restore
 
     def save(

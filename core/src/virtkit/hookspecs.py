@@ -209,6 +209,15 @@ def virtkit_domain_set_autostart(dom: DomainRef, autostart: bool) -> None:
     runs)."""
 
 
+@hookspec(firstresult=True)
+def virtkit_domain_rename(dom: DomainRef, new_name: str, flags: int) -> None:
+    """Give the inactive persistent domain another name, keeping its UUID: all its state moves
+    to the new name, or none does.
+
+    :param flags: none defined yet (refuse any).
+    """
+
+
 # --------------------------------------------------------------------------- save / restore
 
 

@@ -162,3 +162,19 @@ def test_dumpxml_prints_the_document_then_a_blank_line(run: Run) -> None:
     inactive = run("dumpxml", "--inactive", "--security-info", "--migratable", "test")
     assert inactive.exit_code == 0
     assert "<name>test</name>" in inactive.stdout
+
+
+def test_domrename(run: Run, demo_file: Path) -> None:
+    define_demo(run, demo_file)
+    uuid = run("domuuid", "demo").stdout
+    assert run("domrename", "demo", "renamed").stdout == "Domain successfully renamed\n\n"
+    assert run("domuuid", "renamed").stdout == uuid
+    assert run("list", "--all", "--name").stdout.split() == ["test", "renamed"]
+    result = run("domrename", "test", "other")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: Failed to rename domain 'test'\n"
+        "error: Requested operation is not valid: cannot rename active domain\n"
+    )
+    result = run("domrename", "renamed", "test")
+    assert result.exit_code == 1 and "domain with name 'test' already exists" in result.stderr

@@ -13,7 +13,9 @@ GUEST_TYPE = "kvm" if kvm_problem() is None else "qemu"
 
 
 class TestQemuContract(DriverContract):
-    features: ClassVar[frozenset[str]] = frozenset({"suspend", "autostart", "save", "managed_save"})
+    features: ClassVar[frozenset[str]] = frozenset(
+        {"suspend", "autostart", "save", "managed_save", "rename"}
+    )
     shutdown_timeout: ClassVar[float] = 1.0  # a firmware-only guest never answers ACPI
 
     @pytest.fixture

@@ -39,6 +39,7 @@ from virtkit.errors import (
     NoDomainError,
     OperationFailedError,
     OperationInvalidError,
+    XMLError,
 )
 from virtkit.state import state_roots
 from virtkit.testing.conformance import corpus_root
@@ -721,3 +722,60 @@ def test_a_pause_made_outside_virtkit_after_its_own_is_recorded_and_reported(
     assert handled == ["STOP"]
     assert dom.state() == (DomainState.PAUSED, DomainPausedReason.UNKNOWN)
     dom.destroy()
+
+
+def test_rename_moves_the_definition_autostart_and_shut_off_reason(
+    conn: virtkit.Connection, firmware_xml: Any, qemu_root: Path, uri: str
+) -> None:
+    """An inactive domain takes its new name with its UUID, autostart mark and the reason it
+    shut off, seen by another process too; the old name is gone, files included."""
+    dom = conn.define_xml(firmware_xml("before"))
+    dom.set_autostart(True)
+    dom.create()
+    dom.destroy()
+    seen = events_of(conn)
+    dom.rename("after")
+    assert wait_event(seen, "before", DomainEventType.UNDEFINED) == 1  # renamed
+    assert wait_event(seen, "after", DomainEventType.DEFINED) == 2  # renamed
+    assert dom.state() == (DomainState.SHUTOFF, DomainShutoffReason.DESTROYED)
+    assert dom.autostart()
+    with pytest.raises(NoDomainError):
+        conn.lookup_by_name("before")
+    # (its log stays where it was written, as libvirt leaves it)
+    assert [p.name for p in qemu_root.rglob("*before*") if p.suffix != ".log"] == []
+    other = subprocess.run(
+        [sys.executable, "-m", "virtkit.cli", "-c", uri, "list", "--all", "--autostart", "--name"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert other.stdout.split() == ["after"]
+    dom.create()
+    assert dom.state()[0] == DomainState.RUNNING
+    dom.destroy()
+
+
+def test_rename_is_refused_as_libvirt_refuses_it_and_changes_nothing(
+    conn: virtkit.Connection, firmware_xml: Any, qcow2_disk: Any, qemu_root: Path
+) -> None:
+    dom = conn.define_xml(firmware_xml("named", qcow2_disk()))
+    conn.define_xml(firmware_xml("taken"))
+    config = (qemu_root / "etc" / "domains" / "named.xml").read_text()
+    with pytest.raises(XMLError, match="cannot contain '/'"):
+        dom.rename("a/b")
+    with pytest.raises(OperationInvalidError, match="domain with name 'taken' already exists"):
+        dom.rename("taken")
+    dom.create()
+    with pytest.raises(OperationInvalidError, match="cannot rename active domain"):
+        dom.rename("other")
+    dom.snapshot_create_xml("<domainsnapshot><name>s</name></domainsnapshot>")
+    dom.managed_save()
+    with pytest.raises(OperationInvalidError, match="managed saved state"):
+        dom.rename("other")
+    dom.managed_save_remove()
+    with pytest.raises(OperationInvalidError, match="cannot rename domain with snapshots"):
+        dom.rename("other")
+    with pytest.raises(ConfigUnsupportedError, match="rename with flag 0x1"):
+        dom.rename("other", 1)
+    assert (qemu_root / "etc" / "domains" / "named.xml").read_text() == config
+    assert [d.name() for d in conn.list_all_domains()] == ["named", "taken"]

@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "edit": "domain_edit",
     "undefine": "domain_define",
     "create": "domain_define",
+    "domrename": "domain_define",
     "autostart": "domain_define",
     "autostart-all": "autostart_all",
     "start": "domain_lifecycle",

@@ -83,6 +83,7 @@ from virtkit.xml import parse_domain, parse_snapshot
 FEATURES: dict[str, frozenset[str]] = {
     "suspend": frozenset({"virtkit_domain_suspend", "virtkit_domain_resume"}),
     "autostart": frozenset({"virtkit_domain_set_autostart"}),
+    "rename": frozenset({"virtkit_domain_rename"}),
     "save": frozenset({"virtkit_domain_save", "virtkit_domain_restore"}),
     "managed_save": frozenset(
         {"virtkit_domain_managed_save", "virtkit_domain_managed_save_remove"}
@@ -473,6 +474,28 @@ class DriverContract:
         assert dom in conn.list_all_domains(ListFlags.AUTOSTART)
         dom.set_autostart(False)
         assert dom in conn.list_all_domains(ListFlags.NO_AUTOSTART)
+
+    # ------------------------------------------------------------------ optional: rename
+
+    def test_rename(self, conn: Connection, dom: Domain, new_name: Any) -> None:
+        if not self.supported(dom.connect(), "rename"):
+            return
+        uuid, old_name, renamed = dom.uuid(), dom.name(), new_name()
+        other = conn.define_xml(self.domain_xml(new_name()))
+        with pytest.raises(OperationInvalidError, match="already exists"):
+            dom.rename(other.name())
+        dom.rename(renamed)
+        assert (dom.name(), dom.uuid()) == (renamed, uuid)
+        assert conn.lookup_by_uuid(uuid).name() == renamed
+        assert f"<name>{renamed}</name>" in dom.xml_desc(inactive=True)
+        with pytest.raises(NoDomainError):
+            conn.lookup_by_name(old_name)
+        dom.create()
+        with pytest.raises(OperationInvalidError, match="active"):
+            dom.rename(old_name)
+        assert dom.name() == renamed
+        dom.destroy()
+        other.undefine()
 
     # ------------------------------------------------------------------ optional: save
 

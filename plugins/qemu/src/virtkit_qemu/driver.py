@@ -188,6 +188,11 @@ class QemuDriver(SnapshotHooks, MigrationHooks):  # type: ignore[misc]  # a mixi
         lifecycle.set_autostart(self.host, dom, autostart)
 
     @hookimpl
+    def virtkit_domain_rename(self, dom: DomainRef, new_name: str, flags: int) -> None:
+        refuse_flags(flags, 0, "rename", DRIVER)
+        lifecycle.rename(self.host, dom, new_name)
+
+    @hookimpl
     def virtkit_domain_xml_to_native(self, native_format: str, definition: DomainDef) -> str:
         if native_format != "qemu-argv":
             raise InvalidArgumentError(

@@ -49,9 +49,8 @@ SHUTDOWN_POLL = 0.1
 # ---------------------------------------------------------------------- definitions
 
 
-def _checked_name(definition: DomainDef) -> str:
-    """The domain's name, refused when it cannot name its files."""
-    name = definition.name
+def _checked_name(name: str) -> str:
+    """A domain's name, refused when it cannot name its files."""
     if "/" in name or name.startswith(".") or "\0" in name:
         raise XMLError(f"domain name '{name}' cannot contain '/' or start with '.'")
     return name
@@ -113,7 +112,7 @@ def _check_conflicts(
 
 
 def define(host: QemuHost, definition: DomainDef) -> DomainEntry:
-    name = _checked_name(definition)
+    name = _checked_name(definition.name)
     # without a UUID, the definition gets a random one: a domain of the same name is refused
     # then, as libvirt refuses it ("domain 'x' already exists with uuid ...")
     generated = definition.uuid is None
@@ -154,6 +153,40 @@ def undefine(host: QemuHost, ref: DomainRef, *, snapshot_metadata: bool) -> None
             host.store.remove_status(ref.name)
             host.store.forget_jobs(ref.uuid)
     host.ctx.emit_event(ref, DomainEventType.UNDEFINED, int(DomainEventUndefinedDetail.REMOVED))
+
+
+def rename(host: QemuHost, ref: DomainRef, new_name: str) -> None:
+    """Give the inactive persistent domain ``ref`` another name; refused, as libvirt refuses
+    it, while it runs or has a managed save image or snapshots. Its definition and autostart
+    mark move in one transaction; its shut-off status is set aside before and follows after,
+    so that a crash between leaves at worst the reason it shut off unknown."""
+    _checked_name(new_name)
+    with host.store.job_lock(ref.uuid), host.store.lock():
+        entry = host.get(ref)
+        if entry.active:
+            raise OperationInvalidError("cannot rename active domain")
+        if entry.config is None:
+            raise OperationInvalidError("cannot rename a transient domain")
+        if host.store.has_managed_save(ref.name):
+            raise OperationInvalidError("domain with a managed saved state can't be renamed")
+        if host.snapshot_count(ref.name):
+            raise OperationInvalidError("cannot rename domain with snapshots")
+        if host.entry_by_name(new_name) is not None:
+            raise OperationInvalidError(f"domain with name '{new_name}' already exists")
+        xml = parse_domain(entry.config).with_identity(name=new_name).to_xml()
+        status = entry.status
+        host.store.remove_status(ref.name)
+        try:
+            host.store.move_config(ref.name, new_name, xml)
+        except BaseException:
+            if status is not None:
+                host.store.write_status(status)
+            raise
+        if status is not None:
+            host.store.write_status(attrs.evolve(status, name=new_name))
+    host.ctx.emit_event(ref, DomainEventType.UNDEFINED, int(DomainEventUndefinedDetail.RENAMED))
+    renamed = DomainRef(name=new_name, uuid=ref.uuid)
+    host.ctx.emit_event(renamed, DomainEventType.DEFINED, int(DomainEventDefinedDetail.RENAMED))
 
 
 def set_autostart(host: QemuHost, ref: DomainRef, on: bool) -> None:
@@ -270,7 +303,7 @@ def start_domain(
 def create_transient(
     host: QemuHost, definition: DomainDef, *, paused: bool, autodestroy: bool
 ) -> DomainEntry:
-    name = _checked_name(definition)
+    name = _checked_name(definition.name)
     generated = definition.uuid is None
     definition = canonical_definition(host, definition, inactive=False)
     uuid = _canonical_uuid(definition)

@@ -119,6 +119,17 @@ class QemuStore:
             batch.remove(f"domains/{name}.xml")
             batch.remove(f"autostart/{name}.on")
 
+    def move_config(self, old: str, new: str, xml: str) -> None:
+        """Make ``xml`` the definition of ``new`` in place of ``old``'s, with its autostart
+        mark, in one transaction."""
+        autostart = self.autostart(old)
+        with self.config.transaction() as batch:
+            batch.write_text(f"domains/{new}.xml", xml)
+            batch.remove(f"domains/{old}.xml")
+            if autostart:
+                batch.write_text(f"autostart/{new}.on", "")
+                batch.remove(f"autostart/{old}.on")
+
     def config_names(self) -> list[str]:
         return self.config.list("domains", ".xml")
 

@@ -1,4 +1,5 @@
-"""Making and unmaking domains: ``define``, ``undefine``, ``create``, ``autostart``."""
+"""Making and unmaking domains: ``define``, ``undefine``, ``create``, ``domrename``,
+``autostart``."""
 
 from __future__ import annotations
 
@@ -69,6 +70,18 @@ def cmd_undefine(
     with failing(f"Failed to undefine domain '{dom.name()}'"):
         dom.undefine_flags(snapshots_metadata=snapshots_metadata, managed_save=managed_save)
     click.echo(f"Domain '{dom.name()}' has been undefined\n")
+
+
+@click.command("domrename")
+@domain_argument
+@click.argument("new_name", metavar="NEW_NAME")
+@click.pass_obj
+def cmd_domrename(session: Session, domain: str, new_name: str) -> None:
+    """Rename an inactive domain (its UUID stays)."""
+    dom = session.domain(domain)
+    with failing(f"Failed to rename domain '{dom.name()}'"):
+        dom.rename(new_name)
+    click.echo("Domain successfully renamed\n")
 
 
 @click.command("autostart")

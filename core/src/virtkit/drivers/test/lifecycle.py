@@ -141,6 +141,32 @@ class LifecycleHooks(TestDriverBase):
             domain.autostart = autostart
             domain.refresh()
 
+    @hookimpl
+    def virtkit_domain_rename(self, dom: DomainRef, new_name: str, flags: int) -> None:
+        refuse_flags(flags, 0, "rename", "test")
+        with self.node.lock:
+            domain = self.node.get(dom)
+            if domain.active:
+                raise OperationInvalidError(
+                    "Requested operation is not valid: cannot rename active domain"
+                )
+            if not domain.persistent:
+                raise OperationInvalidError(
+                    "Requested operation is not valid: cannot rename a transient domain"
+                )
+            if new_name in self.node.by_name:
+                raise OperationInvalidError(
+                    f"Requested operation is not valid: domain with name '{new_name}' already "
+                    "exists"
+                )
+            self.node.emit(domain, DomainEventType.UNDEFINED, DomainEventUndefinedDetail.RENAMED)
+            self.node.remove(domain)
+            domain.ref = DomainRef(name=new_name, uuid=domain.ref.uuid)
+            domain.config = domain.config.with_identity(name=new_name)
+            self.node.add(domain)
+            domain.refresh()
+            self.node.emit(domain, DomainEventType.DEFINED, DomainEventDefinedDetail.RENAMED)
+
     # ------------------------------------------------------------------ start and stop
 
     @hookimpl
