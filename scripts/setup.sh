@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(python3-venv qemu-system-x86 qemu-utils busybox-static iproute2 golang-go golang-github-vmware-govmomi-dev golang-github-google-uuid-dev e2fsprogs openssh-client)
+DEBIAN_PACKAGES=(python3-venv qemu-system-x86 qemu-utils ovmf busybox-static iproute2 golang-go golang-github-vmware-govmomi-dev golang-github-google-uuid-dev e2fsprogs openssh-client)
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

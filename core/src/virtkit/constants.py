@@ -129,6 +129,9 @@ class DomainUndefineFlags(IntFlag):
     SNAPSHOTS_METADATA = 2
     NVRAM = 4
     KEEP_NVRAM = 8
+    CHECKPOINTS_METADATA = 16
+    TPM = 32
+    KEEP_TPM = 64
 
 
 class DomainShutdownFlags(IntFlag):

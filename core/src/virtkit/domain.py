@@ -177,13 +177,20 @@ class Domain:
         *,
         snapshots_metadata: bool = False,
         managed_save: bool = False,
+        nvram: bool = False,
+        keep_nvram: bool = False,
     ) -> None:
         """Remove the persistent config. Refused while snapshots or a managed save image exist
-        unless the matching flag says to remove them too."""
+        unless the matching flag says to remove them too; a driver that keeps a UEFI variable
+        store refuses unless told to remove it (``nvram``) or keep it (``keep_nvram``)."""
         if snapshots_metadata:
             flags |= DomainUndefineFlags.SNAPSHOTS_METADATA
         if managed_save:
             flags |= DomainUndefineFlags.MANAGED_SAVE
+        if nvram:
+            flags |= DomainUndefineFlags.NVRAM
+        if keep_nvram:
+            flags |= DomainUndefineFlags.KEEP_NVRAM
         self._conn._check_call("virtkit_domain_undefine", change=True)
         record = self.record()
         if record.snapshot_count and not flags & DomainUndefineFlags.SNAPSHOTS_METADATA:

@@ -76,6 +76,8 @@ def emulator_for(case: Case, caps: QemuCaps) -> str:
 
 #: the socket folders of libvirt's test driver (its ``qemu.conf`` as the tests set it)
 _TEST_SOCKETS = SocketFolders(channel_dir="/tmp/channel", lib_dir="/tmp/lib")
+#: where libvirt's test driver keeps UEFI variable stores
+_TEST_NVRAM_DIR = "/var/lib/libvirt/qemu/nvram"
 
 
 def _mocked_uuid4() -> uuid.UUID:
@@ -95,6 +97,7 @@ def check_case(case: Case) -> None:
             inactive=inactive,
             emulator=emulator_for(case, caps),
             sockets=_TEST_SOCKETS,
+            nvram_dir=_TEST_NVRAM_DIR,
         )
     output = format_domain(definition, inactive=inactive, secure=True)
     if output != expected_text(case):
@@ -135,6 +138,7 @@ def test_qemu_census_marks_hold_on_libvirts_definitions() -> None:
                 inactive=case.flags["mode"] == "inactive",
                 emulator=emulator_for(case, caps),
                 sockets=_TEST_SOCKETS,
+                nvram_dir=_TEST_NVRAM_DIR,
             )
             found = wrong_marks(tree, QEMU_STEPS, context)
         except VirtError:

@@ -633,7 +633,7 @@ def test_flags_the_driver_cannot_honour_are_refused_and_change_nothing(
             lambda: dom.save(str(image), None, DomainSaveRestoreFlags.BYPASS_CACHE),
             "save with flag BYPASS_CACHE",
         ),
-        (lambda: dom.undefine_flags(DomainUndefineFlags.NVRAM), "undefine with flag NVRAM"),
+        (lambda: dom.undefine_flags(DomainUndefineFlags.TPM), "undefine with flag TPM"),
     ]
     for call, message in refused:
         with pytest.raises(

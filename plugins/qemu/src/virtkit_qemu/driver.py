@@ -165,11 +165,20 @@ class QemuDriver(SnapshotHooks, MigrationHooks):  # type: ignore[misc]  # a mixi
 
     @hookimpl
     def virtkit_domain_undefine(self, dom: DomainRef, flags: int) -> None:
-        # (a managed save image is the facade's to check; an NVRAM file is the user's own)
-        supported = Undefine.MANAGED_SAVE | Undefine.SNAPSHOTS_METADATA | Undefine.KEEP_NVRAM
+        # (a managed save image is the facade's to check)
+        supported = (
+            Undefine.MANAGED_SAVE
+            | Undefine.SNAPSHOTS_METADATA
+            | Undefine.NVRAM
+            | Undefine.KEEP_NVRAM
+        )
         refuse_flags(flags, supported, "undefine", DRIVER)
         lifecycle.undefine(
-            self.host, dom, snapshot_metadata=bool(flags & Undefine.SNAPSHOTS_METADATA)
+            self.host,
+            dom,
+            snapshot_metadata=bool(flags & Undefine.SNAPSHOTS_METADATA),
+            nvram=bool(flags & Undefine.NVRAM),
+            keep_nvram=bool(flags & Undefine.KEEP_NVRAM),
         )
 
     @hookimpl

@@ -7,6 +7,7 @@ revert to a snapshot all go through it (a snapshot load is a pre-run step of the
 
 from __future__ import annotations
 
+import os
 import time
 import uuid as uuidlib
 from collections.abc import Sequence
@@ -25,7 +26,7 @@ from virtkit.constants import (
     DomainState,
     HookEvent,
 )
-from virtkit.errors import DomainExistsError, OperationInvalidError, XMLError
+from virtkit.errors import DomainExistsError, OperationFailedError, OperationInvalidError, XMLError
 from virtkit.records import DomainInfo, DomainRef
 from virtkit.xml import DomainDef, parse_domain
 from virtkit.xml.canonical.order import first_child
@@ -40,6 +41,7 @@ from virtkit_qemu.canonical.probe import probe_caps
 from virtkit_qemu.host import DomainEntry, QemuHost, snapshot_support
 from virtkit_qemu.launch import Incoming, LaunchPlan, PreRunStep, RunningQemu, kill, launch
 from virtkit_qemu.live import live_xml, migratable_xml, with_channel_states
+from virtkit_qemu.nvram import nvram_file, prepare_nvram
 from virtkit_qemu.qmp import Monitor, QmpError
 from virtkit_qemu.status import DomainStatus
 
@@ -63,7 +65,12 @@ def canonical_definition(host: QemuHost, definition: DomainDef, *, inactive: boo
     emulator = emulator_path(definition.read_tree())
     caps = probe_caps(emulator, host.store.capabilities)
     return canonical_qemu(
-        definition, caps, inactive=inactive, emulator=emulator, sockets=host.sockets
+        definition,
+        caps,
+        inactive=inactive,
+        emulator=emulator,
+        sockets=host.sockets,
+        nvram_dir=str(host.store.nvram_dir),
     )
 
 
@@ -137,11 +144,24 @@ def define(host: QemuHost, definition: DomainDef) -> DomainEntry:
     return entry
 
 
-def undefine(host: QemuHost, ref: DomainRef, *, snapshot_metadata: bool) -> None:
+def undefine(
+    host: QemuHost, ref: DomainRef, *, snapshot_metadata: bool, nvram: bool, keep_nvram: bool
+) -> None:
+    """Remove the definition (and with ``snapshot_metadata`` the snapshots' metadata). A UEFI
+    variable store that exists is refused unless ``nvram`` (removed after the definition) or
+    ``keep_nvram``, as libvirt refuses it."""
     with host.store.job_lock(ref.uuid), host.store.lock():
         entry = host.get(ref)
         if entry.config is None:
             raise OperationInvalidError(f"cannot undefine transient domain '{ref.name}'")
+        store_file = nvram_file(parse_root(entry.config, "domain"))
+        if store_file is not None and not os.path.exists(store_file):
+            store_file = None
+        if store_file is not None and not (nvram or keep_nvram):
+            raise OperationInvalidError(
+                f"cannot undefine domain with nvram ({store_file}): pass nvram (--nvram) to "
+                "remove it too, or keep_nvram (--keep-nvram) to keep it"
+            )
         snapshots = snapshot_support()
         if snapshot_metadata and snapshots is not None:
             snapshots.remove_metadata(host, ref.name)
@@ -152,6 +172,14 @@ def undefine(host: QemuHost, ref: DomainRef, *, snapshot_metadata: bool) -> None
         else:  # the domain is gone, its last job's statistics with it (as in libvirt)
             host.store.remove_status(ref.name)
             host.store.forget_jobs(ref.uuid)
+        if store_file is not None and nvram:
+            try:
+                os.unlink(store_file)
+            except OSError as exc:
+                raise OperationFailedError(
+                    f"domain '{ref.name}' is undefined, but its NVRAM file {store_file} could "
+                    f"not be removed: {exc.strerror}"
+                ) from exc
     host.ctx.emit_event(ref, DomainEventType.UNDEFINED, int(DomainEventUndefinedDetail.REMOVED))
 
 
@@ -173,11 +201,18 @@ def rename(host: QemuHost, ref: DomainRef, new_name: str) -> None:
             raise OperationInvalidError("cannot rename domain with snapshots")
         if host.entry_by_name(new_name) is not None:
             raise OperationInvalidError(f"domain with name '{new_name}' already exists")
-        xml = parse_domain(entry.config).with_identity(name=new_name).to_xml()
+        xml, nvram_move = _renamed_config(host, entry.config, ref.name, new_name)
         status = entry.status
         host.store.remove_status(ref.name)
         try:
-            host.store.move_config(ref.name, new_name, xml)
+            if nvram_move is not None:
+                os.rename(*nvram_move)
+            try:
+                host.store.move_config(ref.name, new_name, xml)
+            except BaseException:
+                if nvram_move is not None:
+                    os.rename(nvram_move[1], nvram_move[0])
+                raise
         except BaseException:
             if status is not None:
                 host.store.write_status(status)
@@ -187,6 +222,28 @@ def rename(host: QemuHost, ref: DomainRef, new_name: str) -> None:
     host.ctx.emit_event(ref, DomainEventType.UNDEFINED, int(DomainEventUndefinedDetail.RENAMED))
     renamed = DomainRef(name=new_name, uuid=ref.uuid)
     host.ctx.emit_event(renamed, DomainEventType.DEFINED, int(DomainEventDefinedDetail.RENAMED))
+
+
+def _renamed_config(
+    host: QemuHost, config: str, old: str, new: str
+) -> tuple[str, tuple[str, str] | None]:
+    """``config`` under the name ``new``, and the move of its UEFI variable store when the
+    driver named that after ``old`` (it follows the domain, as libvirt moves it).
+
+    :raises OperationInvalidError: the store's new name is taken."""
+    renamed = parse_domain(config).with_identity(name=new)
+    old_store = str(host.store.nvram_dir / f"{old}_VARS.fd")
+    tree = renamed.tree()
+    if nvram_file(tree) != old_store:
+        return renamed.to_xml(), None
+    new_store = str(host.store.nvram_dir / f"{new}_VARS.fd")
+    if os.path.exists(new_store):
+        raise OperationInvalidError(f"the NVRAM file {new_store} exists already")
+    nvram = first_child(first_child(tree, "os"), "nvram")
+    assert nvram is not None  # (it named the old store)
+    nvram.text = new_store
+    move = (old_store, new_store) if os.path.exists(old_store) else None
+    return domain_from_tree(tree, built=True).to_xml(), move
 
 
 def set_autostart(host: QemuHost, ref: DomainRef, on: bool) -> None:
@@ -232,6 +289,7 @@ def start_domain(
     definition = parse_domain(xml)
     paths = host.store.runtime_paths(uuid)
     command = build_command(definition, runtime_dir=str(paths.folder))
+    prepare_nvram(definition.read_tree())
     domain_id = host.store.next_id()  # an id lost to a failed start is not reused, as in libvirt
     found: list[str] = []
 

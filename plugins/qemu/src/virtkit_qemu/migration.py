@@ -582,7 +582,8 @@ def confirm(host: QemuHost, ref: DomainRef, flags: int, *, cancelled: bool) -> N
         host.stop_and_record(entry.status, DomainShutoffReason.MIGRATED)
     _drop_record(host, ref.name, "out")
     if flags & F.UNDEFINE_SOURCE and entry.config is not None:
-        lifecycle.undefine(host, ref, snapshot_metadata=True)
+        # (a UEFI variable store stays: QEMU sent its contents to the destination)
+        lifecycle.undefine(host, ref, snapshot_metadata=True, nvram=False, keep_nvram=True)
 
 
 def _roll_back(host: QemuHost, ref: DomainRef) -> None:

@@ -222,6 +222,11 @@ class QemuStore:
 
     # ------------------------------------------------------------------ images and logs
 
+    @property
+    def nvram_dir(self) -> Path:
+        """The folder of the UEFI variable stores the driver makes (``NAME_VARS.fd``)."""
+        return self.state.path("nvram")
+
     def managed_save_path(self, name: str) -> Path:
         return self.state.path(f"save/{name}.save")
 

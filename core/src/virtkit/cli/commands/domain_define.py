@@ -61,14 +61,28 @@ def cmd_create(
     "--snapshots-metadata", is_flag=True, help="remove all domain snapshot metadata, if inactive"
 )
 @click.option("--managed-save", is_flag=True, help="remove domain managed state file")
+@click.option("--nvram", is_flag=True, help="remove nvram file")
+@click.option("--keep-nvram", is_flag=True, help="keep nvram file")
 @click.pass_obj
 def cmd_undefine(
-    session: Session, domain: str, snapshots_metadata: bool, managed_save: bool
+    session: Session,
+    domain: str,
+    snapshots_metadata: bool,
+    managed_save: bool,
+    nvram: bool,
+    keep_nvram: bool,
 ) -> None:
     """Remove a domain's persistent configuration (a running domain becomes transient)."""
+    if nvram and keep_nvram:
+        raise CommandFailed("Options --nvram and --keep-nvram are mutually exclusive")
     dom = session.domain(domain)
     with failing(f"Failed to undefine domain '{dom.name()}'"):
-        dom.undefine_flags(snapshots_metadata=snapshots_metadata, managed_save=managed_save)
+        dom.undefine_flags(
+            snapshots_metadata=snapshots_metadata,
+            managed_save=managed_save,
+            nvram=nvram,
+            keep_nvram=keep_nvram,
+        )
     click.echo(f"Domain '{dom.name()}' has been undefined\n")
 
 

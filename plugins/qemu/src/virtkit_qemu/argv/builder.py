@@ -259,6 +259,23 @@ def _memory(ctx: BuildContext, root: etree._Element, memory: etree._Element | No
     ctx.add("-m", f"size={kib}k")
 
 
+def _nvram(ctx: BuildContext, nvram: etree._Element | None) -> None:
+    """The variable store of a pflash loader: a file (made from ``template`` at start when it
+    does not exist: see :mod:`virtkit_qemu.nvram`)."""
+    if nvram is None:
+        return
+    check_children(nvram, set())
+    for attribute in nvram.attrib:
+        if attribute not in ("template", "type", "format", "templateFormat"):
+            raise unsupported(nvram, f"the <nvram> attribute '{attribute}'")
+    allowed(nvram, "type", ("file",), "file")
+    allowed(nvram, "format", ("raw",), "raw")
+    allowed(nvram, "templateFormat", ("raw",), "raw")
+    path = (nvram.text or "").strip()
+    if path:
+        ctx.add("-drive", f"if=pflash,format=raw,unit=1,file={path}")
+
+
 def _os(ctx: BuildContext, os_el: etree._Element | None) -> None:
     if os_el is None:
         return
@@ -271,6 +288,8 @@ def _os(ctx: BuildContext, os_el: etree._Element | None) -> None:
     loader = children.get("loader")
     if loader is not None:
         kind = allowed(loader, "type", ("rom", "pflash"), "rom")
+        allowed(loader, "secure", ("no",), "no")
+        allowed(loader, "stateless", ("no",), "no")
         path = (loader.text or "").strip()
         if kind == "rom":
             ctx.add("-bios", path)
@@ -280,9 +299,7 @@ def _os(ctx: BuildContext, os_el: etree._Element | None) -> None:
                 "-drive",
                 f"if=pflash,format=raw,unit=0,file={path}" + (",readonly=on" if readonly else ""),
             )
-            nvram = text_of(children.get("nvram"))
-            if nvram:
-                ctx.add("-drive", f"if=pflash,format=raw,unit=1,file={nvram.strip()}")
+            _nvram(ctx, children.get("nvram"))
     order = ""
     for boot in list(os_el.iterchildren("boot")):
         dev = allowed(boot, "dev", ("hd", "cdrom", "network", "fd"), "hd")

@@ -16,6 +16,7 @@ from virtkit_qemu.canonical import (
     cpu,
     devices,
     features,
+    firmware,
     generated_sockets,
     pci,
     virtio_addresses,
@@ -36,6 +37,7 @@ _BEFORE: dict[Step, tuple[Step, ...]] = {
         cpu.numa_fill_node0,
         features.default_gic,
         features.feature_switches,
+        firmware.nvram_path,
     ),
     generic.chardev_sources: (generated_sockets.forget_channel_sockets,),
     generic.graphics_listens: (generated_sockets.forget_vnc_sockets,),
@@ -87,10 +89,11 @@ def qemu_context(
     inactive: bool,
     emulator: str | None = None,
     sockets: SocketFolders | None = None,
+    nvram_dir: str | None = None,
 ) -> QemuContext:
     """What :data:`QEMU_STEPS` run with for the ``<domain>`` ``root`` (read, not changed) on
     the emulator ``emulator`` with ``caps``, in the inactive form or the live one, forgetting
-    the sockets made in ``sockets``' folders."""
+    the sockets made in ``sockets``' folders, placing UEFI variable stores in ``nvram_dir``."""
     return QemuContext(
         arch=caps.arch,
         inactive=inactive,
@@ -98,6 +101,7 @@ def qemu_context(
         video_type=devices.default_video_model(root, caps),
         emulator=emulator,
         sockets=sockets,
+        nvram_dir=nvram_dir,
     )
 
 
@@ -108,16 +112,19 @@ def canonical_qemu(
     inactive: bool = False,
     emulator: str | None = None,
     sockets: SocketFolders | None = None,
+    nvram_dir: str | None = None,
 ) -> DomainDef:
     """``definition`` in the QEMU driver's canonical form for the emulator binary
     ``emulator`` (named when the definition names none) with ``caps``; an inactive form
-    forgets the sockets libvirt made in ``sockets``' folders."""
+    forgets the sockets libvirt made in ``sockets``' folders; a UEFI variable store without
+    a file gets one in ``nvram_dir``."""
     context = qemu_context(
         definition.read_tree(),
         caps or QemuCaps(),
         inactive=inactive,
         emulator=emulator,
         sockets=sockets,
+        nvram_dir=nvram_dir,
     )
     return canonical(definition, steps=QEMU_STEPS, context=context)
 

@@ -35,6 +35,8 @@ class QemuContext(Context):
     caps: QemuCaps = attrs.field(factory=QemuCaps)
     #: libvirt's socket folders, whose paths an inactive definition forgets; None keeps all
     sockets: SocketFolders | None = None
+    #: the folder of the UEFI variable stores the driver makes; None names none
+    nvram_dir: str | None = None
     #: the emulator binary a definition without ``<emulator>`` is given (the one the driver
     #: runs for it); None gives none
     emulator: str | None = None
