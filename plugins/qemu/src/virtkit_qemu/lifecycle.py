@@ -228,7 +228,8 @@ def _renamed_config(
     host: QemuHost, config: str, old: str, new: str
 ) -> tuple[str, tuple[str, str] | None]:
     """``config`` under the name ``new``, and the move of its UEFI variable store when the
-    driver named that after ``old`` (it follows the domain, as libvirt moves it).
+    driver named that after ``old``. libvirt 9.0 leaves the store under the old name, where a
+    later domain of that name would be given the same file; here it follows the domain.
 
     :raises OperationInvalidError: the store's new name is taken."""
     renamed = parse_domain(config).with_identity(name=new)
