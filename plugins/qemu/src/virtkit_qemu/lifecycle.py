@@ -70,7 +70,7 @@ def canonical_definition(host: QemuHost, definition: DomainDef, *, inactive: boo
         inactive=inactive,
         emulator=emulator,
         sockets=host.sockets,
-        nvram_dir=str(host.store.nvram_dir),
+        nvram_dir=host.store.nvram_dir,
     )
 
 
@@ -233,11 +233,11 @@ def _renamed_config(
 
     :raises OperationInvalidError: the store's new name is taken."""
     renamed = parse_domain(config).with_identity(name=new)
-    old_store = str(host.store.nvram_dir / f"{old}_VARS.fd")
+    old_store = f"{host.store.nvram_dir}/{old}_VARS.fd"
     tree = renamed.tree()
     if nvram_file(tree) != old_store:
         return renamed.to_xml(), None
-    new_store = str(host.store.nvram_dir / f"{new}_VARS.fd")
+    new_store = f"{host.store.nvram_dir}/{new}_VARS.fd"
     if os.path.exists(new_store):
         raise OperationInvalidError(f"the NVRAM file {new_store} exists already")
     nvram = first_child(first_child(tree, "os"), "nvram")

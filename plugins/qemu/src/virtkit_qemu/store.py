@@ -20,6 +20,7 @@ domain hold its job lock (:meth:`QemuStore.job_lock`) instead.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import time
 import uuid as uuidlib
@@ -222,10 +223,10 @@ class QemuStore:
 
     # ------------------------------------------------------------------ images and logs
 
-    @property
-    def nvram_dir(self) -> Path:
+    @functools.cached_property
+    def nvram_dir(self) -> str:
         """The folder of the UEFI variable stores the driver makes (``NAME_VARS.fd``)."""
-        return self.state.path("nvram")
+        return str(self.state.path("nvram"))
 
     def managed_save_path(self, name: str) -> Path:
         return self.state.path(f"save/{name}.save")
