@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 from lxml import etree
@@ -79,8 +80,7 @@ def prepare_nvram(root: etree._Element) -> None:
         os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
         with open(template, "rb") as source, open(staged, "xb") as target:
             os.fchmod(target.fileno(), 0o600)
-            while chunk := source.read(1 << 20):
-                target.write(chunk)
+            shutil.copyfileobj(source, target)
             target.flush()
             os.fsync(target.fileno())
         os.replace(staged, path)
